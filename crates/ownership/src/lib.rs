@@ -74,7 +74,11 @@ impl fmt::Display for Refused {
         match self {
             Refused::Fenced { current } => write!(f, "fenced: row is at epoch {}", current.epoch),
             Refused::HeldElsewhere { current } => {
-                write!(f, "held elsewhere: {:?} until {}", current.holder, current.lease_until_ms)
+                write!(
+                    f,
+                    "held elsewhere: {:?} until {}",
+                    current.holder, current.lease_until_ms
+                )
             }
         }
     }
@@ -85,7 +89,11 @@ impl std::error::Error for Refused {}
 impl Ownership {
     /// A new role's row: nobody holds it.
     pub fn free() -> Self {
-        Self { holder: Holder::Free, epoch: 0, lease_until_ms: 0 }
+        Self {
+            holder: Holder::Free,
+            epoch: 0,
+            lease_until_ms: 0,
+        }
     }
 
     /// Whether `db_now_ms` is past the lease.
@@ -105,7 +113,9 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Self { handoff_checks_epoch: true }
+        Self {
+            handoff_checks_epoch: true,
+        }
     }
 }
 
@@ -126,7 +136,9 @@ impl Rules {
             Holder::Arriving(node) => *node == me.node || row.lease_expired(db_now_ms),
         };
         if !claimable {
-            return Err(Refused::HeldElsewhere { current: row.clone() });
+            return Err(Refused::HeldElsewhere {
+                current: row.clone(),
+            });
         }
         Ok(Ownership {
             holder: Holder::Held(me.clone()),
@@ -136,12 +148,19 @@ impl Rules {
     }
 
     /// A save is allowed only for the holder at the current epoch.
-    pub fn authorize_write(&self, row: &Ownership, me: &OwnerId, epoch: u64) -> Result<(), Refused> {
+    pub fn authorize_write(
+        &self,
+        row: &Ownership,
+        me: &OwnerId,
+        epoch: u64,
+    ) -> Result<(), Refused> {
         let holds = matches!(&row.holder, Holder::Held(owner) if owner == me);
         if holds && row.epoch == epoch {
             Ok(())
         } else {
-            Err(Refused::Fenced { current: row.clone() })
+            Err(Refused::Fenced {
+                current: row.clone(),
+            })
         }
     }
 
@@ -155,7 +174,10 @@ impl Rules {
         lease_ttl_ms: u64,
     ) -> Result<Ownership, Refused> {
         self.authorize_write(row, me, epoch)?;
-        Ok(Ownership { lease_until_ms: db_now_ms + lease_ttl_ms, ..row.clone() })
+        Ok(Ownership {
+            lease_until_ms: db_now_ms + lease_ttl_ms,
+            ..row.clone()
+        })
     }
 
     /// Hands the row to node `to` (with the final save in the same
@@ -182,7 +204,11 @@ impl Rules {
     /// Releases the row at logoff (with the final save): nobody holds it.
     pub fn release(&self, row: &Ownership, me: &OwnerId, epoch: u64) -> Result<Ownership, Refused> {
         self.authorize_write(row, me, epoch)?;
-        Ok(Ownership { holder: Holder::Free, epoch: row.epoch, lease_until_ms: 0 })
+        Ok(Ownership {
+            holder: Holder::Free,
+            epoch: row.epoch,
+            lease_until_ms: 0,
+        })
     }
 }
 
@@ -210,7 +236,10 @@ mod tests {
     use super::*;
 
     fn owner(node: &str, incarnation: u64) -> OwnerId {
-        OwnerId { node: node.to_owned(), incarnation }
+        OwnerId {
+            node: node.to_owned(),
+            incarnation,
+        }
     }
 
     const TTL: u64 = 10_000;
@@ -218,7 +247,9 @@ mod tests {
     #[test]
     fn a_free_row_is_claimed_and_the_epoch_rises() {
         let rules = Rules::default();
-        let row = rules.claim(&Ownership::free(), &owner("gs1", 1), 100, TTL).unwrap();
+        let row = rules
+            .claim(&Ownership::free(), &owner("gs1", 1), 100, TTL)
+            .unwrap();
         assert_eq!(row.holder, Holder::Held(owner("gs1", 1)));
         assert_eq!(row.epoch, 1);
         assert_eq!(row.lease_until_ms, 100 + TTL);
@@ -227,7 +258,9 @@ mod tests {
     #[test]
     fn a_live_lease_refuses_other_claimants_until_it_expires() {
         let rules = Rules::default();
-        let row = rules.claim(&Ownership::free(), &owner("gs1", 1), 0, TTL).unwrap();
+        let row = rules
+            .claim(&Ownership::free(), &owner("gs1", 1), 0, TTL)
+            .unwrap();
         let refused = rules.claim(&row, &owner("gs2", 7), TTL - 1, TTL);
         assert!(matches!(refused, Err(Refused::HeldElsewhere { .. })));
         let taken = rules.claim(&row, &owner("gs2", 7), TTL, TTL).unwrap();
@@ -240,10 +273,19 @@ mod tests {
         let me = owner("gs1", 1);
         let row = rules.claim(&Ownership::free(), &me, 0, TTL).unwrap();
         assert!(rules.authorize_write(&row, &me, 1).is_ok());
-        assert!(matches!(rules.authorize_write(&row, &me, 0), Err(Refused::Fenced { .. })));
-        assert!(rules.authorize_write(&row, &owner("gs1", 2), 1).is_err(), "restarted node");
+        assert!(matches!(
+            rules.authorize_write(&row, &me, 0),
+            Err(Refused::Fenced { .. })
+        ));
+        assert!(
+            rules.authorize_write(&row, &owner("gs1", 2), 1).is_err(),
+            "restarted node"
+        );
         let retaken = rules.claim(&row, &owner("gs2", 1), TTL, TTL).unwrap();
-        assert!(rules.authorize_write(&retaken, &me, 1).is_err(), "zombie after takeover");
+        assert!(
+            rules.authorize_write(&retaken, &me, 1).is_err(),
+            "zombie after takeover"
+        );
     }
 
     #[test]
@@ -254,21 +296,41 @@ mod tests {
         let handed = rules.handoff(&row, &source, 1, "gs2", 5, 3_000).unwrap();
         assert_eq!(handed.holder, Holder::Arriving("gs2".into()));
         assert_eq!(handed.epoch, 2);
-        assert!(rules.authorize_write(&handed, &source, 1).is_err(), "source is fenced");
+        assert!(
+            rules.authorize_write(&handed, &source, 1).is_err(),
+            "source is fenced"
+        );
         assert!(rules.claim(&handed, &owner("gs3", 1), 6, TTL).is_err());
         let arrived = rules.claim(&handed, &owner("gs2", 9), 6, TTL).unwrap();
         assert_eq!(arrived.epoch, 3);
-        assert!(rules.claim(&handed, &owner("gs3", 1), 5 + 3_000, TTL).is_ok(), "never arrived");
+        assert!(
+            rules
+                .claim(&handed, &owner("gs3", 1), 5 + 3_000, TTL)
+                .is_ok(),
+            "never arrived"
+        );
     }
 
     #[test]
     fn a_stale_handoff_is_fenced_unless_the_check_is_mutated_away() {
         let rules = Rules::default();
-        let row = rules.claim(&Ownership::free(), &owner("gs1", 1), 0, TTL).unwrap();
+        let row = rules
+            .claim(&Ownership::free(), &owner("gs1", 1), 0, TTL)
+            .unwrap();
         let retaken = rules.claim(&row, &owner("gs2", 1), TTL, TTL).unwrap();
-        assert!(rules.handoff(&retaken, &owner("gs1", 1), 1, "gs3", TTL, 1).is_err());
-        let broken = Rules { handoff_checks_epoch: false };
-        assert!(broken.handoff(&retaken, &owner("gs1", 1), 1, "gs3", TTL, 1).is_ok());
+        assert!(
+            rules
+                .handoff(&retaken, &owner("gs1", 1), 1, "gs3", TTL, 1)
+                .is_err()
+        );
+        let broken = Rules {
+            handoff_checks_epoch: false,
+        };
+        assert!(
+            broken
+                .handoff(&retaken, &owner("gs1", 1), 1, "gs3", TTL, 1)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -284,7 +346,10 @@ mod tests {
 
     #[test]
     fn the_owner_stops_serving_a_margin_before_the_lease_ends() {
-        let view = LeaseView { lease_until_ms: 10_000, skew_margin_ms: 500 };
+        let view = LeaseView {
+            lease_until_ms: 10_000,
+            skew_margin_ms: 500,
+        };
         assert!(view.may_serve(9_499));
         assert!(!view.may_serve(9_500));
     }

@@ -1,1 +1,213 @@
-//! Placeholder.
+//! The store contract (DESIGN §5): what every backend (the in-memory model,
+//! SQLite, later PostgreSQL) does, and the operations the game core emits.
+//!
+//! A srvno database holds player rows `roleid, data, data_version, owner,
+//! epoch, lease_until` plus an append-only gold/item ledger and the srvno's
+//! role-id sequence. Every write is fenced by the ownership rules of the
+//! `ownership` crate, applied inside the backend's transaction.
+//!
+//! [`PlayerStore::apply`] takes a batch of operations and commits them in one
+//! durable transaction (group commit: one fsync serves the whole batch), with
+//! one result per operation. `db_now_ms` is an input, so the simulator owns
+//! the database clock.
+//!
+//! Architecture invariant: this crate does no I/O; backends live in their own
+//! crates (`store-sqlite`).
+
+pub mod model;
+
+use ownership::{OwnerId, Ownership, Refused};
+use routing::{RoleId, Srvno};
+use wire::node::PlayerData;
+
+/// Largest number of operations one `apply` call commits together.
+pub const BATCH_OPS_MAX: usize = 1024;
+
+/// A player row as loaded by a claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlayerRecord {
+    /// The role this row belongs to.
+    pub roleid: RoleId,
+    /// The player's data.
+    pub data: PlayerData,
+    /// Raised by every successful write of `data`.
+    pub data_version: u64,
+    /// The ownership columns after the operation.
+    pub ownership: Ownership,
+}
+
+/// A read-only copy of a player (seed "Points of care" 1): it has no save.
+/// Any node may load one; only the owner's copy is writable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadOnlyPlayer {
+    /// The role.
+    pub roleid: RoleId,
+    /// The data as of the last durable write.
+    pub data: PlayerData,
+    /// Version of `data`.
+    pub data_version: u64,
+    /// Who held the player when it was read.
+    pub ownership: Ownership,
+}
+
+/// What a gold or item change was; recorded in the append-only ledger in the
+/// same transaction as the save that carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    /// Gold changed by `delta`.
+    Gold,
+    /// Items of this type changed by `delta`.
+    Item(u32),
+}
+
+/// One ledger line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Unique per role and increasing: `PlayerData::next_ledger_seq` when made.
+    pub seq: u64,
+    /// Gold or which item.
+    pub kind: LedgerKind,
+    /// Signed change.
+    pub delta: i64,
+    /// The caller's reason, e.g. `test:rpc`.
+    pub reason: String,
+}
+
+/// A write of the player's data by its owner, fenced by `(owner, epoch)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FencedWrite {
+    /// The role.
+    pub roleid: RoleId,
+    /// The writer.
+    pub owner: OwnerId,
+    /// The epoch the writer holds.
+    pub epoch: u64,
+    /// The `data_version` the writer's copy descends from (for the
+    /// simulator's lost-write check; the fence is owner and epoch).
+    pub base_version: u64,
+    /// The whole new data.
+    pub data: PlayerData,
+    /// Ledger lines made since the last write, in order.
+    pub ledger: Vec<LedgerEntry>,
+}
+
+/// One store operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlayerOp {
+    /// Allocate the next role id of `srvno` (never reused, even after a crash)
+    /// and insert the new role's row, unowned.
+    CreateRole {
+        /// The srvno whose sequence to draw from.
+        srvno: Srvno,
+        /// The account the role belongs to.
+        account_id: u64,
+        /// The role's name.
+        name: String,
+    },
+    /// Take ownership and load the data (rules: `ownership::Rules::claim`).
+    Claim {
+        /// The role.
+        roleid: RoleId,
+        /// The claimant.
+        owner: OwnerId,
+        /// Lease length from `db_now_ms`.
+        lease_ttl_ms: u64,
+    },
+    /// Save the data; ownership unchanged.
+    Save(FencedWrite),
+    /// Final save and hand the row to node `to` (DESIGN §6 step 3).
+    Handoff {
+        /// The final save.
+        write: FencedWrite,
+        /// The target node's name.
+        to: String,
+        /// How long the target has to claim.
+        handoff_ttl_ms: u64,
+    },
+    /// Final save at logoff; the row becomes free.
+    Release(FencedWrite),
+    /// Renew the leases of many players held by `owner`, in one statement.
+    RenewLeases {
+        /// The holder.
+        owner: OwnerId,
+        /// `(role, epoch)` for each lease.
+        leases: Vec<(RoleId, u64)>,
+        /// Lease length from `db_now_ms`.
+        lease_ttl_ms: u64,
+    },
+    /// Read the ownership columns back, e.g. after a commit whose reply was
+    /// lost (DESIGN §5: read back, never guess).
+    ReadOwnership {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// Load a read-only copy.
+    LoadReadOnly {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// The roles of an account in this database.
+    RolesOfAccount {
+        /// The account.
+        account_id: u64,
+    },
+}
+
+/// The result of one successful operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpOutcome {
+    /// `CreateRole`: the new row.
+    Created(PlayerRecord),
+    /// `Claim`: the row, now owned by the claimant.
+    Claimed(PlayerRecord),
+    /// `Save`, `Handoff`, `Release`: the new data version and ownership.
+    Written {
+        /// The data version now stored.
+        data_version: u64,
+        /// The ownership now stored.
+        ownership: Ownership,
+    },
+    /// `RenewLeases`: per lease, the new `lease_until_ms` or why not, in the
+    /// order asked.
+    Renewed(Vec<(RoleId, Result<u64, Refused>)>),
+    /// `ReadOwnership`.
+    OwnershipRead {
+        /// The ownership columns.
+        ownership: Ownership,
+        /// The stored data version.
+        data_version: u64,
+    },
+    /// `LoadReadOnly`.
+    Loaded(ReadOnlyPlayer),
+    /// `RolesOfAccount`: `(role, data)` ordered by role id.
+    Roles(Vec<(RoleId, PlayerData)>),
+}
+
+/// Why an operation failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// The ownership rules refused it; nothing was written.
+    #[error("refused: {0}")]
+    Refused(Refused),
+    /// No row for this role.
+    #[error("unknown role {0}")]
+    UnknownRole(RoleId),
+    /// The srvno's 999_999 role ids are spent.
+    #[error("role ids of srvno {0} are exhausted")]
+    RoleIdsExhausted(Srvno),
+    /// This database does not hold that srvno.
+    #[error("srvno {0} is not in this database")]
+    WrongDatabase(Srvno),
+    /// The backend failed; the operation's outcome is unknown when the failure
+    /// came at commit, so the caller reads back before acting.
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+/// A player database (one per srvno, or per merged group of srvnos).
+pub trait PlayerStore: Send {
+    /// Applies `ops` (at most [`BATCH_OPS_MAX`]) in one durable transaction at
+    /// database time `db_now_ms`; returns one result per op, in order. A
+    /// refused op writes nothing and does not affect the others.
+    fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>>;
+}

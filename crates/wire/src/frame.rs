@@ -103,14 +103,18 @@ mod tests {
             body: Some(Body::Ping(Ping { nonce: 9 })),
         };
         let bytes = encode_frame(&sent);
-        let received: ClientFrame = read_message(&mut &bytes[..], FRAME_BYTES_MAX).await.unwrap();
+        let received: ClientFrame = read_message(&mut &bytes[..], FRAME_BYTES_MAX)
+            .await
+            .unwrap();
         assert_eq!(received, sent);
     }
 
     #[tokio::test]
     async fn an_oversized_prefix_is_refused_before_reading_the_body() {
         let prefix = (FRAME_BYTES_MAX as u32 + 1).to_be_bytes();
-        let error = read_frame(&mut &prefix[..], FRAME_BYTES_MAX).await.unwrap_err();
+        let error = read_frame(&mut &prefix[..], FRAME_BYTES_MAX)
+            .await
+            .unwrap_err();
         assert!(matches!(error, FrameError::TooLarge { .. }), "{error}");
     }
 
@@ -118,7 +122,9 @@ mod tests {
     async fn a_truncated_body_is_an_io_error_and_a_clean_close_is_closed() {
         let mut truncated = 10u32.to_be_bytes().to_vec();
         truncated.extend_from_slice(b"abc");
-        let error = read_frame(&mut &truncated[..], FRAME_BYTES_MAX).await.unwrap_err();
+        let error = read_frame(&mut &truncated[..], FRAME_BYTES_MAX)
+            .await
+            .unwrap_err();
         assert!(matches!(error, FrameError::Io(_)), "{error}");
         let error = read_frame(&mut &[][..], FRAME_BYTES_MAX).await.unwrap_err();
         assert!(matches!(error, FrameError::Closed), "{error}");
