@@ -1,1 +1,272 @@
-//! Placeholder.
+//! The protocol core of a game server (DESIGN §5, §6, §11, §12), as a state
+//! machine in the shape of quinn-proto: inputs are `handle_*(now_ms, …)`,
+//! outputs are drained with [`GameCore::poll_output`], and
+//! [`GameCore::poll_timeout`] says when to call [`GameCore::handle_timeout`].
+//!
+//! The core never does I/O, never reads a clock and never draws randomness:
+//! time comes in as `now_ms` (the node's own clock), one-time tokens from an
+//! [`Entropy`] the caller passes, store answers and peer answers as inputs. So
+//! the same code runs in the `game` node (tokio shell, SQLite, the bus) and in
+//! the deterministic simulator.
+//!
+//! Modules: [`tokens`] (one-time tokens), [`marks`] (kuafu marks),
+//! [`crossing`] (the source side of a crossing), [`gameplay`] (gold, items,
+//! level and their ledger); the core itself is split by input kind.
+
+pub mod crossing;
+pub mod gameplay;
+pub mod marks;
+pub mod tokens;
+
+mod client;
+mod core;
+mod peers;
+mod players;
+mod zone;
+
+pub use crate::core::GameCore;
+pub use zone::{ServerInfo, ZoneMap};
+
+use ownership::OwnerId;
+use routing::{RoleId, Srvno};
+use store::PlayerOp;
+use wire::client::ServerFrame;
+use wire::node::NodeMessage;
+
+/// A client connection, as numbered by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+/// A store operation in flight, numbered by the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+/// A request this node sent to a peer, numbered by the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CallId(pub u64);
+
+/// A request a peer sent to this node, numbered by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// Where randomness comes from: the OS in production, the seeded PRNG in the
+/// simulator.
+pub trait Entropy {
+    /// 128 unpredictable bits for a one-time token.
+    fn token(&mut self) -> u128;
+}
+
+/// Why a request to a peer got no answer, as the core needs to tell them
+/// apart (the shell maps its bus errors onto these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerError {
+    /// The peer is unknown, stopped or overloaded: it did not get the request.
+    Unreachable,
+    /// The peer answered with an error.
+    Remote(wire::client::ErrorCode),
+    /// No answer in time: the outcome is unknown.
+    Timeout,
+}
+
+/// Deliberate bugs, each off in production, so the simulator can prove it
+/// catches them (issue "the broken variants"). The zone config cannot set them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mutations {
+    /// Ignore the skew margin: serve until the lease end by the own clock.
+    pub no_skew_margin: bool,
+    /// Tokens stay valid after redemption.
+    pub reusable_tokens: bool,
+    /// Send the redirect when the handoff is submitted, before it commits.
+    pub redirect_before_commit: bool,
+}
+
+/// How a game server behaves; every duration in milliseconds.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This server's name; also its node name and owner name.
+    pub srvname: String,
+    /// Drawn at start; a restarted server is a new owner.
+    pub incarnation: u64,
+    /// Where new roles of this server are numbered (its first srvno).
+    pub srvno: Srvno,
+    /// The home server's level sent as crossing context (seed `player_data`).
+    pub server_level: u32,
+    /// The zone's servers and where their roles live.
+    pub zone: ZoneMap,
+    /// The account center's node name.
+    pub account_node: String,
+    /// The data center's node name.
+    pub datacenter_node: String,
+    /// Lease length a claim or renewal asks for.
+    pub lease_ttl_ms: u64,
+    /// How often all leases are renewed (one batch per database).
+    pub lease_renew_interval_ms: u64,
+    /// How far this node's clock may lag the database's.
+    pub skew_margin_ms: u64,
+    /// How long a crossing target has to claim a handed-off player.
+    pub handoff_ttl_ms: u64,
+    /// How long a crossing token stays valid.
+    pub token_ttl_ms: u64,
+    /// How often dirty players are saved.
+    pub save_interval_ms: u64,
+    /// How often the home server checks its kuafu marks.
+    pub heartbeat_interval_ms: u64,
+    /// Heartbeat misses in a row that clear a mark (the seed's 3).
+    pub heartbeat_misses_max: u32,
+    /// Most players hosted at once.
+    pub players_max: usize,
+    /// Most outstanding tokens.
+    pub tokens_max: usize,
+    /// Most kuafu marks.
+    pub marks_max: usize,
+    /// Shortest gap between two horns of one player.
+    pub horn_interval_ms: u64,
+    /// Deliberate bugs for the simulator; all off in production.
+    pub mutations: Mutations,
+}
+
+impl Config {
+    /// A config with production defaults for server `srvname`.
+    pub fn new(srvname: &str, incarnation: u64, srvno: Srvno, zone: ZoneMap) -> Self {
+        Self {
+            srvname: srvname.to_owned(),
+            incarnation,
+            srvno,
+            server_level: 1,
+            zone,
+            account_node: "account".to_owned(),
+            datacenter_node: "datacenter".to_owned(),
+            lease_ttl_ms: 15_000,
+            lease_renew_interval_ms: 3_000,
+            skew_margin_ms: 2_000,
+            handoff_ttl_ms: 30_000,
+            token_ttl_ms: 30_000,
+            save_interval_ms: 5_000,
+            heartbeat_interval_ms: 10_000,
+            heartbeat_misses_max: 3,
+            players_max: 20_000,
+            tokens_max: 100_000,
+            marks_max: 1_000_000,
+            horn_interval_ms: 1_000,
+            mutations: Mutations::default(),
+        }
+    }
+
+    /// This server as an owner of player rows.
+    pub fn owner(&self) -> OwnerId {
+        OwnerId { node: self.srvname.clone(), incarnation: self.incarnation }
+    }
+}
+
+/// What the core asks its shell to do, drained by [`GameCore::poll_output`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Send a frame to a client.
+    Send {
+        /// The connection.
+        session: SessionId,
+        /// The frame.
+        frame: ServerFrame,
+    },
+    /// Send `last` (if any), then close the connection.
+    Close {
+        /// The connection.
+        session: SessionId,
+        /// A last frame: `Kicked` or `Redirect`.
+        last: Option<ServerFrame>,
+    },
+    /// Send a request to a peer; answer with `handle_call_answer(call, …)`.
+    Request {
+        /// Names the answer.
+        call: CallId,
+        /// The peer's node name.
+        to: String,
+        /// The request.
+        message: NodeMessage,
+    },
+    /// Answer a peer's request.
+    Reply {
+        /// The request answered.
+        request: RequestId,
+        /// The answer.
+        message: NodeMessage,
+    },
+    /// Publish on a zone topic.
+    Publish {
+        /// The topic name.
+        topic: String,
+        /// The message.
+        message: NodeMessage,
+    },
+    /// Run a store operation on the database of `srvno`; answer with
+    /// `handle_store_answer(op, …)`.
+    Store {
+        /// Names the answer.
+        op: OpId,
+        /// Whose database.
+        srvno: Srvno,
+        /// The operation.
+        operation: PlayerOp,
+    },
+    /// Something worth counting or checking happened.
+    Event(Event),
+}
+
+/// Facts the core reports for metrics, logs and the simulator's checkers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A player entered this server (by login or by crossing).
+    Entered {
+        /// The role.
+        roleid: RoleId,
+        /// Whether it came by a crossing token.
+        by_crossing: bool,
+    },
+    /// A one-time token admitted a client.
+    TokenRedeemed {
+        /// The token.
+        token: u128,
+    },
+    /// Tokens expired unused.
+    TokensExpired {
+        /// How many.
+        count: usize,
+    },
+    /// The redirect of a crossing was sent.
+    Redirected {
+        /// The role.
+        roleid: RoleId,
+        /// Where to.
+        target: String,
+    },
+    /// A crossing was abandoned; the player stayed.
+    CrossingAborted {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// A write of this node was refused by the fence: it was a zombie.
+    Fenced {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// The lease could have expired: the player was dropped.
+    LeaseLost {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// A player logged off and was released.
+    Released {
+        /// The role.
+        roleid: RoleId,
+    },
+    /// A kuafu mark was cleared by the heartbeat.
+    MarkExpired {
+        /// The role.
+        roleid: RoleId,
+    },
+}
+
+/// Frame constructor shared by the core's modules.
+pub(crate) fn frame(request_id: u64, body: wire::client::server_frame::Body) -> ServerFrame {
+    ServerFrame { request_id, body: Some(body) }
+}

@@ -1,0 +1,229 @@
+//! The game core's state, its outputs and timers; the handlers live in
+//! `client` (client frames), `peers` (bus requests and answers) and `players`
+//! (the hosted players' lifecycle and store answers).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use ownership::{LeaseView, OwnerId};
+use routing::RoleId;
+use store::PlayerOp;
+use wire::client::ErrorCode;
+use wire::node::NodeMessage;
+
+use crate::marks::{Mark, MarkBook};
+use crate::players::{CallPurpose, Hosted, OpPurpose, PlayerState};
+use crate::tokens::TokenBook;
+use crate::{CallId, Config, Event, OpId, Output, SessionId};
+
+/// Most outputs queued between two drains; the shell drains after every
+/// input, so reaching it means a bug in the shell.
+pub(crate) const OUTPUTS_MAX: usize = 1 << 20;
+
+/// What a client connection has proven.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Auth {
+    /// Nothing yet: only `Authenticate` is accepted.
+    Anonymous,
+    /// A login token from the account center admitted this account.
+    Account(u64),
+    /// A crossing token admitted this role.
+    Crossing(RoleId, crate::tokens::Grant),
+}
+
+/// One client connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Session {
+    pub(crate) auth: Auth,
+    /// The player this connection plays, once entered (or entering).
+    pub(crate) roleid: Option<RoleId>,
+}
+
+/// The protocol core of one game server. See the crate docs.
+pub struct GameCore {
+    pub(crate) config: Config,
+    pub(crate) owner: OwnerId,
+    pub(crate) sessions: BTreeMap<SessionId, Session>,
+    pub(crate) players: BTreeMap<RoleId, Hosted>,
+    pub(crate) tokens: TokenBook,
+    pub(crate) marks: MarkBook,
+    pub(crate) ops: BTreeMap<OpId, OpPurpose>,
+    pub(crate) calls: BTreeMap<CallId, CallPurpose>,
+    next_id: u64,
+    outputs: VecDeque<Output>,
+    next_save_ms: u64,
+    next_renew_ms: u64,
+    next_heartbeat_ms: u64,
+}
+
+impl GameCore {
+    /// A core with no players, first timers due at `now_ms`.
+    pub fn new(config: Config, now_ms: u64) -> Self {
+        assert!(config.skew_margin_ms < config.lease_ttl_ms, "margin must fit in the lease");
+        assert!(config.lease_renew_interval_ms + config.skew_margin_ms < config.lease_ttl_ms);
+        assert!(config.zone.server(&config.srvname).is_some(), "this server is in its zone");
+        let tokens = TokenBook::new(config.tokens_max, config.mutations.reusable_tokens);
+        let marks = MarkBook::new(&config.srvname, config.heartbeat_misses_max, config.marks_max);
+        Self {
+            owner: config.owner(),
+            next_save_ms: now_ms + config.save_interval_ms,
+            next_renew_ms: now_ms + config.lease_renew_interval_ms,
+            next_heartbeat_ms: now_ms + config.heartbeat_interval_ms,
+            config,
+            sessions: BTreeMap::new(),
+            players: BTreeMap::new(),
+            tokens,
+            marks,
+            ops: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            next_id: 1,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The next output for the shell, in the order the core made them.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`GameCore::handle_timeout`] next (own clock).
+    pub fn poll_timeout(&self) -> u64 {
+        let lease_checks = self.players.values().filter_map(|hosted| hosted.lease_deadline_ms(&self.config));
+        [self.next_save_ms, self.next_renew_ms, self.next_heartbeat_ms]
+            .into_iter()
+            .chain(lease_checks)
+            .min()
+            .expect("three timers")
+    }
+
+    /// Runs what is due at `now_ms`: lease checks, saves, the lease renewal
+    /// batch, the kuafu heartbeat and token expiry.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.drop_players_past_lease(now_ms);
+        if now_ms >= self.next_save_ms {
+            self.next_save_ms = now_ms + self.config.save_interval_ms;
+            self.save_dirty_players();
+        }
+        if now_ms >= self.next_renew_ms {
+            self.next_renew_ms = now_ms + self.config.lease_renew_interval_ms;
+            self.renew_leases();
+        }
+        if now_ms >= self.next_heartbeat_ms {
+            self.next_heartbeat_ms = now_ms + self.config.heartbeat_interval_ms;
+            self.heartbeat_marks();
+            let count = self.tokens.expire(now_ms);
+            if count > 0 {
+                self.emit(Event::TokensExpired { count });
+            }
+        }
+    }
+
+    /// This server's name.
+    pub fn srvname(&self) -> &str {
+        &self.config.srvname
+    }
+
+    /// This server as an owner of player rows.
+    pub fn owner(&self) -> &OwnerId {
+        &self.owner
+    }
+
+    /// Players whose writable copy this node may act on at `now_ms` (own
+    /// clock), with the epoch each holds: the simulator checks that no player
+    /// is writable on two nodes at once.
+    pub fn writable_players(&self, now_ms: u64) -> impl Iterator<Item = (RoleId, u64)> + '_ {
+        self.players.iter().filter_map(move |(roleid, hosted)| {
+            let copy = hosted.state.writable_copy()?;
+            self.lease_view(copy.lease_until_ms).may_serve(now_ms).then_some((*roleid, copy.epoch))
+        })
+    }
+
+    /// Players in the game here (serving or crossing away).
+    pub fn online_players(&self) -> usize {
+        self.players.values().filter(|hosted| hosted.state.writable_copy().is_some()).count()
+    }
+
+    /// Whether `roleid` is online here.
+    pub fn is_online(&self, roleid: RoleId) -> bool {
+        self.players.get(&roleid).is_some_and(|hosted| hosted.state.writable_copy().is_some())
+    }
+
+    /// The kuafu mark of one of this server's players (seed
+    /// `playermgr.getkuafuplayer(pid)`): where it went, if it is away.
+    pub fn kuafu_mark(&self, roleid: RoleId) -> Option<&Mark> {
+        self.marks.get(roleid)
+    }
+
+    /// Every kuafu mark, ordered by role id.
+    pub fn kuafu_marks(&self) -> impl Iterator<Item = (RoleId, &Mark)> {
+        self.marks.iter()
+    }
+
+    /// Store operations and peer requests still unanswered.
+    pub fn inflight(&self) -> (usize, usize) {
+        (self.ops.len(), self.calls.len())
+    }
+
+    pub(crate) fn lease_view(&self, lease_until_ms: u64) -> LeaseView {
+        let skew_margin_ms = if self.config.mutations.no_skew_margin { 0 } else { self.config.skew_margin_ms };
+        LeaseView { lease_until_ms, skew_margin_ms }
+    }
+
+    pub(crate) fn push(&mut self, output: Output) {
+        assert!(self.outputs.len() < OUTPUTS_MAX, "the shell stopped draining outputs");
+        self.outputs.push_back(output);
+    }
+
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.push(Output::Event(event));
+    }
+
+    pub(crate) fn store(&mut self, purpose: OpPurpose, roleid_or_home: routing::Srvno, operation: PlayerOp) {
+        let op = OpId(self.take_id());
+        self.ops.insert(op, purpose);
+        self.push(Output::Store { op, srvno: roleid_or_home, operation });
+    }
+
+    pub(crate) fn request(&mut self, purpose: CallPurpose, to: &str, message: NodeMessage) {
+        let call = CallId(self.take_id());
+        self.calls.insert(call, purpose);
+        self.push(Output::Request { call, to: to.to_owned(), message });
+    }
+
+    pub(crate) fn next_generation(&mut self) -> u64 {
+        self.take_id()
+    }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn drop_players_past_lease(&mut self, now_ms: u64) {
+        let lost: Vec<RoleId> = self
+            .players
+            .iter()
+            .filter_map(|(roleid, hosted)| {
+                let copy = hosted.state.writable_copy()?;
+                (!self.lease_view(copy.lease_until_ms).may_serve(now_ms)).then_some(*roleid)
+            })
+            .collect();
+        for roleid in lost {
+            self.emit(Event::LeaseLost { roleid });
+            self.drop_player(roleid, ErrorCode::LeaseLost);
+        }
+    }
+
+    fn heartbeat_marks(&mut self) {
+        let marks: Vec<(RoleId, String)> =
+            self.marks.iter().map(|(roleid, mark)| (roleid, mark.go_srvname.clone())).collect();
+        for (roleid, srvname) in marks {
+            let message = crate::peers::is_online(roleid);
+            self.request(CallPurpose::Heartbeat { roleid, srvname: srvname.clone() }, &srvname, message);
+        }
+    }
+
+    pub(crate) fn players_state(&self, roleid: RoleId) -> Option<&PlayerState> {
+        self.players.get(&roleid).map(|hosted| &hosted.state)
+    }
+}
