@@ -1,1 +1,51 @@
-//! Placeholder.
+//! The account center node (seed "Server architecture" 5; DESIGN §11).
+//!
+//! Clients connect here first (TCP or WebSocket, the client protocol) to
+//! register or log in, by account and password (argon2id hash) or by device
+//! id. The answer names the server to connect to, with no selection step
+//! (seed "Optimisations" 2): the server where the player is now if it is
+//! online somewhere (asked of the data center), else its home server, else
+//! the recommended server for a new account. Before answering, the account
+//! center hands that server a one-time login token over the bus, so the token
+//! is valid by the time the client presents it.
+//!
+//! Game servers report new roles here (`RoleCreatedNote`), so a login lists
+//! every role of the account.
+
+mod login;
+mod node;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use node::{AccountCenter, StartError};
+use wire::client::ServerAddress;
+
+/// Logins (argon2 hashes and verifications) worked on at once.
+pub const LOGINS_INFLIGHT_MAX: usize = 64;
+/// Longest account name, in characters.
+pub const ACCOUNT_CHARS_MAX: usize = 64;
+/// Longest password or device id, in bytes.
+pub const SECRET_BYTES_MAX: usize = 128;
+
+/// How to run the account center.
+#[derive(Clone, Debug)]
+pub struct AccountConfig {
+    /// The node's name on the bus.
+    pub name: String,
+    /// The data center's node name.
+    pub datacenter_node: String,
+    /// Where `account.db` lives.
+    pub data_dir: PathBuf,
+    /// The client listeners.
+    pub gateway: gateway::GatewayConfig,
+    /// Every game server's client address, by name.
+    pub servers: BTreeMap<String, ServerAddress>,
+    /// Where new accounts start (seed "Optimisations" 2).
+    pub recommended_server: String,
+    /// How long a login token stays valid.
+    pub login_token_ttl: Duration,
+    /// Deadline of the account center's bus requests.
+    pub request_deadline: Duration,
+}

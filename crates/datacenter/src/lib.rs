@@ -1,1 +1,105 @@
-//! Placeholder.
+//! The data center node (seed "Basic support"; DESIGN §8): records where each
+//! player is now (`SetCurrent` from the owner) and answers `GetCurrent` (the
+//! account center asks it at login). Summaries and their push come later.
+//!
+//! Requests are applied in batches: while one batch commits on a blocking
+//! thread, the next ones queue, so one fsync serves many notes. The stored
+//! current server is a routing hint; the authoritative answer is the owner
+//! in the player's row (DESIGN §7).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bus::{Bus, BusError, Incoming};
+use routing::RoleId;
+use store_sqlite::{RoutingError, RoutingStore};
+use wire::client::ErrorCode;
+use wire::node::node_message::Body;
+use wire::node::{CurrentAnswer, NodeMessage};
+
+/// Requests applied in one batch (one transaction).
+pub const BATCH_REQUESTS_MAX: usize = 512;
+
+/// A running data center node.
+pub struct DataCenter {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DataCenter {
+    /// Opens `datacenter.db` under `data_dir`, binds `name` on the bus, and
+    /// serves until the bus unbinds it or the node is stopped.
+    pub fn start(name: &str, data_dir: &Path, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
+        let store = RoutingStore::open(data_dir.join("datacenter.db"))?;
+        let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
+        let task = tokio::spawn(serve(inbox, Arc::new(Mutex::new(store))));
+        Ok(Self { task })
+    }
+
+    /// Stops serving.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Why the data center could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error("datacenter store: {0}")]
+    Store(#[from] RoutingError),
+    /// The name is taken on the bus.
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+async fn serve(mut inbox: bus::Inbox, store: Arc<Mutex<RoutingStore>>) {
+    while let Some(first) = inbox.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_REQUESTS_MAX {
+            match inbox.try_recv() {
+                Ok(incoming) => batch.push(incoming),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        let answered = tokio::task::spawn_blocking(move || answer_batch(&store, batch)).await;
+        if let Err(error) = answered {
+            tracing::error!(%error, "data center batch failed");
+        }
+    }
+}
+
+fn answer_batch(store: &Mutex<RoutingStore>, batch: Vec<Incoming>) {
+    let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for incoming in batch {
+        let answer = answer(&mut store, &incoming.message);
+        incoming.reply(answer);
+    }
+}
+
+fn answer(store: &mut RoutingStore, message: &NodeMessage) -> NodeMessage {
+    let result = match &message.body {
+        Some(Body::SetCurrent(note)) => role(note.roleid).and_then(|roleid| {
+            store.set_current(roleid, &note.srvname, note.online).map_err(backend)?;
+            Ok(bus::ack())
+        }),
+        Some(Body::GetCurrent(query)) => role(query.roleid).and_then(|roleid| {
+            let current = store.current(roleid).map_err(backend)?;
+            let answer = match current {
+                Some(current) => CurrentAnswer { known: true, srvname: current.srvname, online: current.online },
+                None => CurrentAnswer::default(),
+            };
+            Ok(NodeMessage { body: Some(Body::CurrentAnswer(answer)) })
+        }),
+        _ => Err(bus::error_reply(ErrorCode::UnexpectedMessage, "the data center does not take this")),
+    };
+    result.unwrap_or_else(|error| error)
+}
+
+fn role(raw: u64) -> Result<RoleId, NodeMessage> {
+    RoleId::from_raw(raw).map_err(|error| bus::error_reply(ErrorCode::UnknownRole, error.to_string()))
+}
+
+fn backend(error: RoutingError) -> NodeMessage {
+    bus::error_reply(ErrorCode::Unavailable, error.to_string())
+}

@@ -117,6 +117,22 @@ impl GameCore {
         }
     }
 
+    /// Stops the server gracefully: every client is kicked with
+    /// `SHUTTING_DOWN` and every serving player released (final save). The
+    /// shell keeps driving the core until [`GameCore::is_idle`].
+    pub fn handle_shutdown(&mut self) {
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for session in sessions {
+            self.handle_session_closed(session);
+            self.kick(session, ErrorCode::ShuttingDown, "the server is shutting down");
+        }
+    }
+
+    /// No player hosted and nothing in flight: safe to stop.
+    pub fn is_idle(&self) -> bool {
+        self.players.is_empty() && self.ops.is_empty()
+    }
+
     /// This server's name.
     pub fn srvname(&self) -> &str {
         &self.config.srvname

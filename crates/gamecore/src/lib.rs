@@ -20,11 +20,12 @@ pub mod tokens;
 
 mod client;
 mod core;
-mod peers;
+pub(crate) mod peers;
 mod players;
 mod zone;
 
 pub use crate::core::GameCore;
+pub use peers::HORN_TOPIC;
 pub use zone::{ServerInfo, ZoneMap};
 
 use ownership::OwnerId;

@@ -152,8 +152,8 @@ pub(crate) fn left(roleid: RoleId, from_srvname: &str) -> NodeMessage {
     message(Body::Left(Left { roleid: roleid.get(), from_srvname: from_srvname.to_owned() }))
 }
 
-pub(crate) fn set_current(roleid: RoleId, srvname: &str, online: bool) -> NodeMessage {
-    message(Body::SetCurrent(SetCurrent { roleid: roleid.get(), srvname: srvname.to_owned(), online }))
+pub(crate) fn set_current(roleid: RoleId, srvname: &str, online: bool, epoch: u64) -> NodeMessage {
+    message(Body::SetCurrent(SetCurrent { roleid: roleid.get(), srvname: srvname.to_owned(), online, epoch }))
 }
 
 pub(crate) fn role_created(account_id: u64, role: RoleSummary) -> NodeMessage {

@@ -68,6 +68,14 @@ impl PlayerState {
         }
     }
 
+    /// The epoch of the copy, in any state that has one.
+    fn writable_or_releasing_epoch(&self) -> u64 {
+        match self {
+            PlayerState::Serving(copy) | PlayerState::Crossing(copy, _) | PlayerState::Releasing(copy) => copy.epoch,
+            PlayerState::Loading { .. } => 0,
+        }
+    }
+
     fn copy_mut(&mut self) -> Option<&mut WritableCopy> {
         match self {
             PlayerState::Serving(copy) | PlayerState::Crossing(copy, _) | PlayerState::Releasing(copy) => Some(copy),
@@ -198,25 +206,26 @@ impl GameCore {
         };
         let by_crossing = hosted.by_crossing;
         let home_srvname = hosted.home_srvname.clone();
+        let epoch = copy.epoch;
         hosted.state = PlayerState::Serving(copy);
         self.push(Output::Send { session, frame: frame(request_id, Body::Entered(entered)) });
         self.emit(Event::Entered { roleid, by_crossing });
-        self.announce_arrival(roleid, &home_srvname);
+        self.announce_arrival(roleid, &home_srvname, epoch);
     }
 
     /// Tells the home server (marks) and the data center (current server).
-    fn announce_arrival(&mut self, roleid: RoleId, home_srvname: &str) {
+    fn announce_arrival(&mut self, roleid: RoleId, home_srvname: &str, epoch: u64) {
         if home_srvname == self.config.srvname {
             self.marks.clear(roleid);
         } else {
             let arrived = peers::arrived(roleid, &self.config.srvname);
             self.request(CallPurpose::Notify, home_srvname, arrived);
         }
-        self.set_current(roleid, true);
+        self.set_current(roleid, true, epoch);
     }
 
-    pub(crate) fn set_current(&mut self, roleid: RoleId, online: bool) {
-        let message = peers::set_current(roleid, &self.config.srvname, online);
+    pub(crate) fn set_current(&mut self, roleid: RoleId, online: bool, epoch: u64) {
+        let message = peers::set_current(roleid, &self.config.srvname, online, epoch);
         let datacenter = self.config.datacenter_node.clone();
         self.request(CallPurpose::Notify, &datacenter, message);
     }
@@ -500,12 +509,13 @@ impl GameCore {
 
     fn released(&mut self, roleid: RoleId) {
         let hosted = self.players.remove(&roleid).expect("current");
+        let epoch = hosted.state.writable_or_releasing_epoch();
         self.emit(Event::Released { roleid });
         if hosted.home_srvname != self.config.srvname {
             let left = peers::left(roleid, &self.config.srvname);
             self.request(CallPurpose::Notify, &hosted.home_srvname, left);
         }
-        self.set_current(roleid, false);
+        self.set_current(roleid, false, epoch);
     }
 
     /// Stops hosting `roleid` without a write (fenced, lease lost, or the

@@ -1,1 +1,11 @@
-//! Placeholder.
+//! A zone (DESIGN §1, §3): its configuration ([`ZoneConfig`], TOML) and the
+//! embedded mode ([`Zone`]), which runs the account center, the data center
+//! and every game server of the zone in one process: nodes are tasks on the
+//! in-process bus, each srvno database is a SQLite file under the data
+//! directory, and every game server listens on its own ports.
+
+mod config;
+mod embedded;
+
+pub use config::{ConfigError, GameServerConfig, ListenConfig, ZoneConfig};
+pub use embedded::{Zone, ZoneError};

@@ -1,0 +1,122 @@
+//! The account center's task: client frames from its gateway (each login on
+//! its own task, at most `LOGINS_INFLIGHT_MAX` at once) and role notes from
+//! game servers on the bus.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bus::{Bus, BusError, Incoming};
+use gateway::{GatewayEvent, GatewayHandle, SessionId};
+use routing::RoleId;
+use store_sqlite::{AccountError, AccountStore};
+use tokio::sync::Semaphore;
+use wire::client::client_frame::Body as In;
+use wire::client::server_frame::Body as Out;
+use wire::client::{ClientFrame, Error, ErrorCode, ServerFrame};
+use wire::node::node_message::Body;
+
+use crate::login::{Logins, Refusal, blocking, lock};
+use crate::{AccountConfig, LOGINS_INFLIGHT_MAX};
+
+/// A running account center.
+pub struct AccountCenter {
+    task: tokio::task::JoinHandle<()>,
+    gateway: GatewayHandle,
+    /// Where clients connect over TCP.
+    pub tcp_addr: SocketAddr,
+    /// Where clients connect over WebSocket.
+    pub ws_addr: Option<SocketAddr>,
+}
+
+/// Why the account center could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `account.db` could not be opened.
+    #[error("account store: {0}")]
+    Store(#[from] AccountError),
+    /// A listener could not bind.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    /// The name is taken on the bus.
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+}
+
+impl AccountCenter {
+    /// Opens the account database, binds the bus name and the listeners, and
+    /// starts serving.
+    pub async fn start(config: AccountConfig, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
+        let store = AccountStore::open(config.data_dir.join("account.db"))?;
+        let inbox = bus.bind(&config.name, bus::INBOX_MESSAGES_MAX)?;
+        let gateway = gateway::start(config.gateway.clone()).await?;
+        let (tcp_addr, ws_addr, handle) = (gateway.tcp_local_addr, gateway.ws_local_addr, gateway.handle.clone());
+        let logins = Arc::new(Logins { config, store: Arc::new(Mutex::new(store)), bus });
+        let task = tokio::spawn(serve(logins, gateway.events, handle.clone(), inbox));
+        Ok(Self { task, gateway: handle, tcp_addr, ws_addr })
+    }
+
+    /// Stops serving and closes every client connection.
+    pub fn stop(self) {
+        self.task.abort();
+        self.gateway.shutdown();
+    }
+}
+
+async fn serve(
+    logins: Arc<Logins>,
+    mut events: tokio::sync::mpsc::Receiver<GatewayEvent>,
+    clients: GatewayHandle,
+    mut inbox: bus::Inbox,
+) {
+    let permits = Arc::new(Semaphore::new(LOGINS_INFLIGHT_MAX));
+    loop {
+        tokio::select! {
+            Some(event) = events.recv() => {
+                let GatewayEvent::Frame { session, frame } = event else { continue };
+                let Ok(permit) = permits.clone().acquire_owned().await else { return };
+                let (logins, clients) = (logins.clone(), clients.clone());
+                tokio::spawn(async move {
+                    answer_client(&logins, &clients, session, frame).await;
+                    drop(permit);
+                });
+            }
+            Some(incoming) = inbox.recv() => {
+                let logins = logins.clone();
+                tokio::spawn(async move { note_role(&logins, incoming).await });
+            }
+            else => return,
+        }
+    }
+}
+
+async fn answer_client(logins: &Logins, clients: &GatewayHandle, session: SessionId, frame: ClientFrame) {
+    let answer = match frame.body {
+        Some(In::Register(register)) => logins.register(register).await.map(Out::LoginOk),
+        Some(In::Login(login)) => logins.login(login).await.map(Out::LoginOk),
+        _ => Err((ErrorCode::UnexpectedMessage, "the account center takes Register and Login".into())),
+    };
+    let body = answer.unwrap_or_else(|(code, message)| Out::Error(Error { code: code as i32, message }));
+    clients.send(session, ServerFrame { request_id: frame.request_id, body: Some(body) });
+}
+
+/// A game server created a role: remember it for the account's logins.
+async fn note_role(logins: &Logins, incoming: Incoming) {
+    let Some(Body::RoleCreated(note)) = &incoming.message.body else {
+        return incoming.reply(bus::error_reply(ErrorCode::UnexpectedMessage, "the account center takes RoleCreated"));
+    };
+    let Some(role) = note.role.clone() else {
+        return incoming.reply(bus::error_reply(ErrorCode::BadArgument, "a role note carries the role"));
+    };
+    let (store, account_id) = (logins.store.clone(), note.account_id);
+    let added: Result<(), Refusal> = blocking(move || {
+        let roleid = RoleId::from_raw(role.roleid).map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
+        let mut store = lock(&store);
+        store.add_role(account_id, roleid, &role.name, &role.home_srvname).map_err(|error| (ErrorCode::Unavailable, error.to_string()))
+    })
+    .await;
+    let reply = match added {
+        Ok(()) => bus::ack(),
+        Err((code, message)) => bus::error_reply(code, message),
+    };
+    incoming.reply(reply);
+}

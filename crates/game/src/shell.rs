@@ -1,0 +1,214 @@
+//! The node's task: one loop that feeds the core and carries out its outputs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bus::{Bus, BusError, Replier};
+use gamecore::{CallId, Entropy, Event, GameCore, OpId, Output, PeerError, RequestId, SessionId};
+use gateway::{Gateway, GatewayEvent};
+use store::{OpOutcome, StoreError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use wire::node::NodeMessage;
+
+use crate::{ANSWERS_MAX, Command, GameNodeConfig, NodeStatus, StoreRoutes};
+
+/// The node's own clock, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Tokens from the operating system's CSPRNG (through `rand`'s thread RNG).
+struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn token(&mut self) -> u128 {
+        rand::random()
+    }
+}
+
+type StoreAnswer = (OpId, Result<OpOutcome, StoreError>);
+type CallAnswer = (CallId, Result<NodeMessage, PeerError>);
+
+pub(crate) struct Shell {
+    core: GameCore,
+    bus: Arc<dyn Bus>,
+    stores: StoreRoutes,
+    gateway: Gateway,
+    inbox: bus::Inbox,
+    horns: bus::Subscription,
+    commands: mpsc::Receiver<Command>,
+    store_answers: (mpsc::Sender<StoreAnswer>, mpsc::Receiver<StoreAnswer>),
+    call_answers: (mpsc::Sender<CallAnswer>, mpsc::Receiver<CallAnswer>),
+    repliers: BTreeMap<RequestId, Replier>,
+    next_request: u64,
+    request_deadline: Duration,
+    status: NodeStatus,
+    shutdown_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Shell {
+    pub(crate) fn new(
+        config: GameNodeConfig,
+        bus: Arc<dyn Bus>,
+        stores: StoreRoutes,
+        gateway: Gateway,
+        inbox: bus::Inbox,
+        commands: mpsc::Receiver<Command>,
+    ) -> Self {
+        let horns = bus.subscribe(gamecore::HORN_TOPIC);
+        let status = NodeStatus { srvname: config.core.srvname.clone(), ..NodeStatus::default() };
+        Self {
+            core: GameCore::new(config.core, now_ms()),
+            bus,
+            stores,
+            gateway,
+            inbox,
+            horns,
+            commands,
+            store_answers: mpsc::channel(crate::ANSWERS_MAX),
+            call_answers: mpsc::channel(ANSWERS_MAX),
+            repliers: BTreeMap::new(),
+            next_request: 1,
+            request_deadline: config.request_deadline,
+            status,
+            shutdown_waiters: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let wake_at = self.wake_instant();
+            tokio::select! {
+                Some(event) = self.gateway.events.recv() => self.client_event(event),
+                Some(incoming) = self.inbox.recv() => self.peer_request(incoming),
+                Some(message) = self.horns.recv() => self.core.handle_topic(message),
+                Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(op, answer),
+                Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(call, answer),
+                Some(command) = self.commands.recv() => self.command(command),
+                () = tokio::time::sleep_until(wake_at) => self.core.handle_timeout(now_ms()),
+            }
+            self.carry_out_outputs();
+            if !self.shutdown_waiters.is_empty() && self.core.is_idle() {
+                break;
+            }
+        }
+        self.bus.unbind(self.core.srvname());
+        for waiter in self.shutdown_waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    fn wake_instant(&self) -> Instant {
+        let wait_ms = self.core.poll_timeout().saturating_sub(now_ms());
+        Instant::now() + Duration::from_millis(wait_ms)
+    }
+
+    fn client_event(&mut self, event: GatewayEvent) {
+        match event {
+            GatewayEvent::Opened { session, .. } => self.core.handle_session_opened(SessionId(session.0)),
+            GatewayEvent::Frame { session, frame } => {
+                self.core.handle_client_frame(now_ms(), SessionId(session.0), frame, &mut OsEntropy)
+            }
+            GatewayEvent::Closed { session } => self.core.handle_session_closed(SessionId(session.0)),
+        }
+    }
+
+    fn peer_request(&mut self, incoming: bus::Incoming) {
+        let (from, message, replier) = incoming.into_parts();
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        self.repliers.insert(request, replier);
+        self.core.handle_request(now_ms(), request, &from, message);
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => {
+                let status = NodeStatus {
+                    online: self.core.online_players(),
+                    connections: self.gateway.handle.connections(),
+                    ..self.status.clone()
+                };
+                let _ = reply.send(status);
+            }
+            Command::Mark(roleid, reply) => {
+                let _ = reply.send(self.core.kuafu_mark(roleid).cloned());
+            }
+            Command::Marks(reply) => {
+                let marks = self.core.kuafu_marks().map(|(roleid, mark)| (roleid, mark.clone())).collect();
+                let _ = reply.send(marks);
+            }
+            Command::Shutdown(reply) => {
+                self.core.handle_shutdown();
+                self.shutdown_waiters.push(reply);
+            }
+        }
+    }
+
+    fn carry_out_outputs(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Send { session, frame } => self.gateway.handle.send(gateway::SessionId(session.0), frame),
+                Output::Close { session, last } => self.gateway.handle.close(gateway::SessionId(session.0), last),
+                Output::Request { call, to, message } => self.send_request(call, to, message),
+                Output::Reply { request, message } => {
+                    if let Some(replier) = self.repliers.remove(&request) {
+                        replier.reply(message);
+                    }
+                }
+                Output::Publish { topic, message } => self.bus.publish(&topic, message),
+                Output::Store { op, srvno, operation } => self.submit_store(op, srvno, operation),
+                Output::Event(event) => self.count(event),
+            }
+        }
+    }
+
+    fn send_request(&self, call: CallId, to: String, message: NodeMessage) {
+        let answer = self.bus.request(self.core.srvname(), &to, message, self.request_deadline);
+        let answers = self.call_answers.0.clone();
+        tokio::spawn(async move {
+            let answer = answer.await.map_err(peer_error);
+            let _ = answers.send((call, answer)).await;
+        });
+    }
+
+    fn submit_store(&self, op: OpId, srvno: routing::Srvno, operation: store::PlayerOp) {
+        let writer = self.stores.get(&srvno).cloned();
+        let answers = self.store_answers.0.clone();
+        tokio::spawn(async move {
+            let answer = match writer {
+                Some(writer) => writer.submit(operation).await,
+                None => Err(StoreError::WrongDatabase(srvno)),
+            };
+            let _ = answers.send((op, answer)).await;
+        });
+    }
+
+    fn count(&mut self, event: Event) {
+        let status = &mut self.status;
+        match &event {
+            Event::Entered { by_crossing, .. } => {
+                status.entered_total += 1;
+                status.arrivals_total += u64::from(*by_crossing);
+            }
+            Event::Redirected { .. } => status.departures_total += 1,
+            Event::Fenced { .. } => status.fenced_total += 1,
+            Event::LeaseLost { .. } => status.leases_lost_total += 1,
+            _ => {}
+        }
+        tracing::debug!(srvname = self.core.srvname(), ?event);
+    }
+}
+
+fn peer_error(error: BusError) -> PeerError {
+    match error {
+        BusError::Remote { code, .. } => PeerError::Remote(code),
+        BusError::Timeout(_) => PeerError::Timeout,
+        BusError::UnknownNode(_) | BusError::NodeStopped(_) | BusError::Overloaded(_) | BusError::AlreadyBound(_) => {
+            PeerError::Unreachable
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The zone file: its nodes by role, their addresses, databases and timings.
+//! See `zone.example.toml` at the repository root.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use routing::Srvno;
+use serde::Deserialize;
+
+/// A whole zone.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// The zone's name.
+    pub zone: String,
+    /// Where the databases live (created if missing).
+    pub data_dir: PathBuf,
+    /// The game server new accounts start on (seed "Optimisations" 2).
+    pub recommended_server: String,
+    /// The account center's listeners.
+    pub account: ListenConfig,
+    /// The game servers, one per srvno.
+    #[serde(rename = "game")]
+    pub games: Vec<GameServerConfig>,
+    /// Lease and timer settings, in milliseconds.
+    #[serde(default)]
+    pub timing: TimingConfig,
+}
+
+/// Where a node listens for clients; port 0 picks a free port at start.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// TCP listener.
+    pub tcp: SocketAddr,
+    /// WebSocket listener, if any.
+    pub ws: Option<SocketAddr>,
+}
+
+/// One game server.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GameServerConfig {
+    /// Its name (also its node name), e.g. `gs1`.
+    pub name: String,
+    /// Its server number: its roles' ids are `srvno * 1_000_000 + seq`.
+    pub srvno: u32,
+    /// Its client listeners.
+    #[serde(flatten)]
+    pub listen: ListenConfig,
+    /// Its database file, relative to `data_dir`.
+    pub db: String,
+    /// The server level sent with its players when they cross.
+    #[serde(default = "default_level")]
+    pub level: u32,
+}
+
+/// Lease and timer settings, in milliseconds; defaults suit production.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimingConfig {
+    /// Lease length of a claim or renewal.
+    pub lease_ttl_ms: u64,
+    /// How often leases are renewed.
+    pub lease_renew_interval_ms: u64,
+    /// How far a node's clock may lag the database's.
+    pub skew_margin_ms: u64,
+    /// How often dirty players are saved.
+    pub save_interval_ms: u64,
+    /// How often home servers check their kuafu marks.
+    pub heartbeat_interval_ms: u64,
+    /// How long crossing and login tokens stay valid.
+    pub token_ttl_ms: u64,
+    /// Deadline of node-to-node requests.
+    pub request_deadline_ms: u64,
+}
+
+impl Default for TimingConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl_ms: 15_000,
+            lease_renew_interval_ms: 3_000,
+            skew_margin_ms: 2_000,
+            save_interval_ms: 5_000,
+            heartbeat_interval_ms: 10_000,
+            token_ttl_ms: 30_000,
+            request_deadline_ms: 3_000,
+        }
+    }
+}
+
+fn default_level() -> u32 {
+    1
+}
+
+/// A zone file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {error}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown fields.
+    #[error("bad zone file: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// The zone is inconsistent.
+    #[error("bad zone: {0}")]
+    Invalid(String),
+}
+
+impl ZoneConfig {
+    /// Reads and checks a zone file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and checks a zone from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The built-in demo zone: `game_servers` servers gs1.. on free loopback
+    /// ports, srvno = index, data under `data_dir`.
+    pub fn demo(data_dir: &Path, game_servers: u32) -> Self {
+        let any_port = |_| ListenConfig { tcp: loopback_any(), ws: Some(loopback_any()) };
+        let games = (1..=game_servers)
+            .map(|srvno| GameServerConfig {
+                name: format!("gs{srvno}"),
+                srvno,
+                listen: any_port(srvno),
+                db: format!("srv{srvno}.db"),
+                level: srvno * 10,
+            })
+            .collect();
+        Self {
+            zone: "demo".to_owned(),
+            data_dir: data_dir.to_owned(),
+            recommended_server: "gs1".to_owned(),
+            account: any_port(0),
+            games,
+            timing: TimingConfig::default(),
+        }
+    }
+
+    /// Checks names, srvnos and references; every error names the culprit.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.games.is_empty() {
+            return invalid("a zone needs at least one [[game]] server".into());
+        }
+        let (mut names, mut srvnos, mut dbs) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for game in &self.games {
+            if game.name.is_empty() || game.name == "account" || game.name == "datacenter" {
+                return invalid(format!("game server name {:?} is empty or reserved", game.name));
+            }
+            if !names.insert(&game.name) {
+                return invalid(format!("game server name {} is used twice", game.name));
+            }
+            if let Err(error) = Srvno::new(game.srvno) {
+                return invalid(format!("game server {}: {error}", game.name));
+            }
+            if !srvnos.insert(game.srvno) {
+                return invalid(format!("srvno {} is used twice", game.srvno));
+            }
+            if !dbs.insert(&game.db) {
+                return invalid(format!("database {} is used twice", game.db));
+            }
+        }
+        if !names.contains(&self.recommended_server) {
+            return invalid(format!("recommended_server {} is not a game server", self.recommended_server));
+        }
+        let timing = &self.timing;
+        if timing.lease_renew_interval_ms + timing.skew_margin_ms >= timing.lease_ttl_ms {
+            return invalid("timing: lease_renew_interval_ms + skew_margin_ms must be below lease_ttl_ms".into());
+        }
+        Ok(())
+    }
+}
+
+fn loopback_any() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_zone_file_parses() {
+        let text = include_str!("../../../zone.example.toml");
+        let config = ZoneConfig::from_toml(text).unwrap();
+        assert_eq!(config.games.len(), 3);
+        assert_eq!(config.games[1].srvno, 2);
+    }
+
+    #[test]
+    fn inconsistent_zones_are_refused_with_the_culprit_named() {
+        let mut config = ZoneConfig::demo(Path::new("/tmp"), 2);
+        config.games[1].srvno = 1;
+        assert!(config.check().unwrap_err().to_string().contains("srvno 1 is used twice"));
+        let mut config = ZoneConfig::demo(Path::new("/tmp"), 2);
+        config.recommended_server = "gs9".into();
+        assert!(config.check().unwrap_err().to_string().contains("gs9"));
+        let unknown_field = "zone = \"z\"\ndata_dir = \"d\"\nrecommended_server = \"gs1\"\ncolour = 1\n";
+        assert!(matches!(ZoneConfig::from_toml(unknown_field), Err(ConfigError::Parse(_))));
+    }
+}

@@ -1,0 +1,242 @@
+//! The embedded mode: a whole zone in one process.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use account::{AccountCenter, AccountConfig};
+use bus::{Bus, InProcessBus};
+use datacenter::DataCenter;
+use game::{GameHandle, GameNode, GameNodeConfig, NodeStatus, StoreRoutes};
+use gamecore::{ServerInfo, ZoneMap};
+use gateway::GatewayConfig;
+use ownership::Rules;
+use routing::Srvno;
+use store_sqlite::{PlayerStoreWriter, SqlitePlayerStore};
+use wire::client::ServerAddress;
+
+use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
+
+/// The account center's node name.
+pub const ACCOUNT_NODE: &str = "account";
+/// The data center's node name.
+pub const DATACENTER_NODE: &str = "datacenter";
+
+/// Why a zone could not start or change.
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneError {
+    /// The data directory could not be created.
+    #[error("data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    /// A port could not be reserved.
+    #[error("cannot reserve a port: {0}")]
+    Port(std::io::Error),
+    /// A player database could not be opened.
+    #[error("player store: {0}")]
+    Store(#[from] store::StoreError),
+    /// The account center failed to start.
+    #[error("account center: {0}")]
+    Account(#[from] account::StartError),
+    /// The data center failed to start.
+    #[error("data center: {0}")]
+    DataCenter(#[from] datacenter::StartError),
+    /// A game server failed to start.
+    #[error("game server: {0}")]
+    Game(#[from] game::NodeError),
+    /// No game server has that name.
+    #[error("no game server named {0}")]
+    UnknownServer(String),
+}
+
+/// A running embedded zone.
+pub struct Zone {
+    config: ZoneConfig,
+    bus: Arc<dyn Bus>,
+    stores: StoreRoutes,
+    zone_map: ZoneMap,
+    account: AccountCenter,
+    datacenter: DataCenter,
+    games: BTreeMap<String, GameNode>,
+}
+
+impl Zone {
+    /// Starts every node of `config`. Port 0 addresses are resolved to free
+    /// ports first, so every node knows every other's address.
+    pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
+        resolve_ports(&mut config)?;
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        let stores = open_stores(&config)?;
+        let zone_map = zone_map(&config);
+        let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus.clone())?;
+        let mut games = BTreeMap::new();
+        for game in &config.games {
+            let node = start_game(&config, game, &zone_map, bus.clone(), stores.clone()).await?;
+            games.insert(game.name.clone(), node);
+        }
+        let account = AccountCenter::start(account_config(&config, &zone_map), bus.clone()).await?;
+        Ok(Self { config, bus, stores, zone_map, account, datacenter, games })
+    }
+
+    /// The zone's configuration, with every port resolved.
+    pub fn config(&self) -> &ZoneConfig {
+        &self.config
+    }
+
+    /// Where clients log in (TCP).
+    pub fn account_addr(&self) -> SocketAddr {
+        self.account.tcp_addr
+    }
+
+    /// Where clients log in (WebSocket).
+    pub fn account_ws_addr(&self) -> Option<SocketAddr> {
+        self.account.ws_addr
+    }
+
+    /// A running game server's handle.
+    pub fn game(&self, name: &str) -> Option<GameHandle> {
+        self.games.get(name).map(GameNode::handle)
+    }
+
+    /// A running game server's TCP address.
+    pub fn game_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.games.get(name).map(|node| node.tcp_addr)
+    }
+
+    /// The names of the running game servers.
+    pub fn game_names(&self) -> Vec<String> {
+        self.games.keys().cloned().collect()
+    }
+
+    /// Every running game server's counters, by name.
+    pub async fn status(&self) -> Vec<NodeStatus> {
+        let mut statuses = Vec::with_capacity(self.games.len());
+        for node in self.games.values() {
+            if let Ok(status) = node.handle().status().await {
+                statuses.push(status);
+            }
+        }
+        statuses
+    }
+
+    /// Crashes game server `name`: its in-memory players are lost without a
+    /// save or release; the stores keep what was durable.
+    pub fn kill_game(&mut self, name: &str) -> Result<(), ZoneError> {
+        let node = self.games.remove(name).ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?;
+        node.kill();
+        Ok(())
+    }
+
+    /// Starts game server `name` again (a new incarnation, same ports).
+    pub async fn restart_game(&mut self, name: &str) -> Result<(), ZoneError> {
+        let game = self.config.games.iter().find(|game| game.name == name);
+        let game = game.ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?.clone();
+        let node = start_game(&self.config, &game, &self.zone_map, self.bus.clone(), self.stores.clone()).await?;
+        self.games.insert(name.to_owned(), node);
+        Ok(())
+    }
+
+    /// Stops the zone gracefully: every game server releases its players
+    /// (final saves) before the stores close.
+    pub async fn shutdown(self) {
+        self.account.stop();
+        for node in self.games.into_values() {
+            node.shutdown().await;
+        }
+        self.datacenter.stop();
+        // Dropping the last store handles joins the writer threads.
+        drop(self.stores);
+    }
+}
+
+fn resolve_ports(config: &mut ZoneConfig) -> Result<(), ZoneError> {
+    let listens = std::iter::once(&mut config.account).chain(config.games.iter_mut().map(|game| &mut game.listen));
+    for listen in listens {
+        resolve_port(&mut listen.tcp)?;
+        if let Some(ws) = &mut listen.ws {
+            resolve_port(ws)?;
+        }
+    }
+    Ok(())
+}
+
+/// Picks a free port for a port-0 address (bind, read, release).
+fn resolve_port(addr: &mut SocketAddr) -> Result<(), ZoneError> {
+    if addr.port() == 0 {
+        let probe = std::net::TcpListener::bind(*addr).map_err(ZoneError::Port)?;
+        *addr = probe.local_addr().map_err(ZoneError::Port)?;
+    }
+    Ok(())
+}
+
+fn open_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
+    let mut stores = BTreeMap::new();
+    for game in &config.games {
+        let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
+        let store = SqlitePlayerStore::open(config.data_dir.join(&game.db), &[srvno], Rules::default())?;
+        stores.insert(srvno, Arc::new(PlayerStoreWriter::spawn(store)?));
+    }
+    Ok(Arc::new(stores))
+}
+
+fn server_address(game: &GameServerConfig) -> ServerAddress {
+    ServerAddress {
+        srvname: game.name.clone(),
+        tcp_addr: game.listen.tcp.to_string(),
+        ws_addr: game.listen.ws.map(|ws| ws.to_string()).unwrap_or_default(),
+    }
+}
+
+fn zone_map(config: &ZoneConfig) -> ZoneMap {
+    ZoneMap::new(config.games.iter().map(|game| ServerInfo {
+        address: server_address(game),
+        srvnos: vec![Srvno::new(game.srvno).expect("checked by ZoneConfig::check")],
+    }))
+}
+
+fn gateway_config(name: &str, listen: &ListenConfig) -> GatewayConfig {
+    GatewayConfig::new(name, listen.tcp, listen.ws)
+}
+
+async fn start_game(
+    config: &ZoneConfig,
+    game: &GameServerConfig,
+    zone_map: &ZoneMap,
+    bus: Arc<dyn Bus>,
+    stores: StoreRoutes,
+) -> Result<GameNode, ZoneError> {
+    let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
+    let incarnation = rand::random::<u64>().max(1);
+    let mut core = gamecore::Config::new(&game.name, incarnation, srvno, zone_map.clone());
+    let timing = &config.timing;
+    core.server_level = game.level;
+    core.account_node = ACCOUNT_NODE.to_owned();
+    core.datacenter_node = DATACENTER_NODE.to_owned();
+    core.lease_ttl_ms = timing.lease_ttl_ms;
+    core.lease_renew_interval_ms = timing.lease_renew_interval_ms;
+    core.skew_margin_ms = timing.skew_margin_ms;
+    core.save_interval_ms = timing.save_interval_ms;
+    core.heartbeat_interval_ms = timing.heartbeat_interval_ms;
+    core.token_ttl_ms = timing.token_ttl_ms;
+    core.handoff_ttl_ms = timing.token_ttl_ms;
+    let node_config = GameNodeConfig {
+        core,
+        gateway: gateway_config(&game.name, &game.listen),
+        request_deadline: Duration::from_millis(timing.request_deadline_ms),
+    };
+    Ok(GameNode::start(node_config, bus, stores).await?)
+}
+
+fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
+    AccountConfig {
+        name: ACCOUNT_NODE.to_owned(),
+        datacenter_node: DATACENTER_NODE.to_owned(),
+        data_dir: config.data_dir.clone(),
+        gateway: gateway_config(ACCOUNT_NODE, &config.account),
+        servers: zone_map.servers().map(|server| (server.address.srvname.clone(), server.address.clone())).collect(),
+        recommended_server: config.recommended_server.clone(),
+        login_token_ttl: Duration::from_millis(config.timing.token_ttl_ms),
+        request_deadline: Duration::from_millis(config.timing.request_deadline_ms),
+    }
+}
