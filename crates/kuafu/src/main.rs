@@ -1,1 +1,89 @@
-fn main() {}
+//! `kuafu`: run a whole zone on this machine (`demo`, `zone`), and more.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kuafu::demo::{self, DemoOptions};
+use zone::{Zone, ZoneConfig};
+
+/// Kuafu (跨服): a world-server runtime where players cross between game servers.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole zone in this process (3 game servers) with bots playing in it.
+    Demo {
+        /// How many bots play.
+        #[arg(long, default_value_t = 50)]
+        bots: usize,
+        /// Seconds to play; without it the demo runs until Ctrl-C.
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Where the zone keeps its databases.
+        #[arg(long, default_value = "./kuafu-data")]
+        data_dir: PathBuf,
+        /// How many game servers.
+        #[arg(long, default_value_t = 3)]
+        servers: u32,
+    },
+    /// Run the zone of a zone file in this process until Ctrl-C.
+    Zone {
+        /// The zone file (see zone.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kuafu: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(Cli::parse().command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kuafu: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Demo { bots, duration, data_dir, servers } => {
+            let options = DemoOptions {
+                data_dir,
+                bots,
+                duration: duration.map(Duration::from_secs),
+                game_servers: servers,
+                status_line: true,
+            };
+            let report = demo::run(options).await?;
+            println!("{report}");
+            if report.errors > 0 || report.entered < report.bots {
+                return Err(format!("{} errors, {} of {} bots entered", report.errors, report.entered, report.bots).into());
+            }
+            Ok(())
+        }
+        Command::Zone { config } => {
+            let zone = Zone::start(ZoneConfig::load(&config)?).await?;
+            eprintln!("zone {} running; account center at {}; Ctrl-C stops it", zone.config().zone, zone.account_addr());
+            tokio::signal::ctrl_c().await?;
+            zone.shutdown().await;
+            Ok(())
+        }
+    }
+}
