@@ -1,1 +1,25 @@
-//! Placeholder.
+//! Kuafu's SQLite stores, the embedded mode's databases (DESIGN §3, §5):
+//!
+//! - [`SqlitePlayerStore`]: a srvno database implementing
+//!   `store::PlayerStore`, one transaction per batch;
+//! - [`PlayerStoreWriter`]: its async handle, a thread that group-commits
+//!   the ops submitted concurrently;
+//! - [`AccountStore`] (`account.db`) and [`RoutingStore`] (`datacenter.db`).
+//!
+//! Every database runs in WAL mode with `synchronous=FULL`, and its schema is
+//! a list of migrations (`migrations/*/*.sql`) recorded in `user_version`.
+//!
+//! Architecture invariant: no ownership rule is written here; the player
+//! store applies `ownership::Rules` through `store::backend`, as the model
+//! store does.
+
+mod account_store;
+mod player_store;
+mod routing_store;
+mod schema;
+mod writer;
+
+pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
+pub use player_store::SqlitePlayerStore;
+pub use routing_store::{Current, ROUTING_DB_FILE, RoutingError, RoutingStore};
+pub use writer::{PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};

@@ -14,6 +14,7 @@
 //! Architecture invariant: this crate does no I/O; backends live in their own
 //! crates (`store-sqlite`).
 
+pub mod backend;
 pub mod model;
 
 use ownership::{OwnerId, Ownership, Refused};
@@ -127,6 +128,9 @@ pub enum PlayerOp {
     /// Final save at logoff; the row becomes free.
     Release(FencedWrite),
     /// Renew the leases of many players held by `owner`, in one statement.
+    /// A role with no row in this database (unknown, or of a srvno it does
+    /// not hold) answers `Refused::Fenced` against a free row: the renewer
+    /// cannot hold it, so it drops the player.
     RenewLeases {
         /// The holder.
         owner: OwnerId,
@@ -198,6 +202,16 @@ pub enum StoreError {
     /// This database does not hold that srvno.
     #[error("srvno {0} is not in this database")]
     WrongDatabase(Srvno),
+    /// The write's ledger lines are not in order: each `seq` must be above
+    /// the role's stored ledger lines and the previous line of the write, and
+    /// below the written `next_ledger_seq`. Nothing was written.
+    #[error("ledger line {seq} of role {roleid} is out of order")]
+    LedgerOutOfOrder {
+        /// The role.
+        roleid: RoleId,
+        /// The first offending sequence number.
+        seq: u64,
+    },
     /// The backend failed; the operation's outcome is unknown when the failure
     /// came at commit, so the caller reads back before acting.
     #[error("backend: {0}")]
@@ -207,7 +221,15 @@ pub enum StoreError {
 /// A player database (one per srvno, or per merged group of srvnos).
 pub trait PlayerStore: Send {
     /// Applies `ops` (at most [`BATCH_OPS_MAX`]) in one durable transaction at
-    /// database time `db_now_ms`; returns one result per op, in order. A
-    /// refused op writes nothing and does not affect the others.
+    /// database time `db_now_ms`; returns one result per op, in order. Ops
+    /// apply in order, each seeing the effects of those before it. A refused
+    /// op writes nothing and does not affect the others.
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>>;
+}
+
+/// A boxed store is a store, so a node can pick its backend at run time.
+impl<S: PlayerStore + ?Sized> PlayerStore for Box<S> {
+    fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        (**self).apply(db_now_ms, ops)
+    }
 }

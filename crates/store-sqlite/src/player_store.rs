@@ -1,0 +1,617 @@
+//! The SQLite srvno database: [`SqlitePlayerStore`], the production
+//! [`PlayerStore`] of the embedded mode (DESIGN §3, §5).
+//!
+//! [`PlayerStore::apply`] runs the whole batch in one `BEGIN IMMEDIATE`
+//! transaction, so one fsync commits every op of the batch (group commit).
+//! Each op reads its row, applies the ownership rules through
+//! `store::backend` (the same code the model store runs), and writes. A
+//! refused op writes nothing and the batch goes on; a SQLite failure fails the
+//! whole batch, every op answering `StoreError::Backend`. A failure at
+//! `COMMIT` leaves the outcome unknown: the caller reads back before acting.
+//!
+//! Unsigned columns (incarnation, epoch, versions, times) hold the bit pattern
+//! of the `u64` in SQLite's signed INTEGER (see `schema::to_column`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
+use prost::Message;
+use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use store::backend::{self, WriteKind};
+use store::{
+    BATCH_OPS_MAX, FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord,
+    PlayerStore, ReadOnlyPlayer, StoreError,
+};
+use wire::node::PlayerData;
+
+use crate::schema::{self, Failure, from_column, to_column};
+
+/// The player database's migrations, in order.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/player/0001_players.sql")];
+
+const INSERT_ROLE_SEQ: &str =
+    "INSERT INTO role_seq (srvno, next_seq) VALUES (?1, 1) ON CONFLICT (srvno) DO NOTHING";
+const SELECT_NEXT_SEQ: &str = "SELECT next_seq FROM role_seq WHERE srvno = ?1";
+const UPDATE_NEXT_SEQ: &str = "UPDATE role_seq SET next_seq = ?2 WHERE srvno = ?1";
+const ADVANCE_NEXT_SEQ: &str = "UPDATE role_seq SET next_seq = MAX(next_seq, ?2) \
+     WHERE srvno = ?1 RETURNING next_seq";
+const INSERT_PLAYER: &str = "INSERT INTO players (roleid, account_id, name, data, \
+     data_version, owner_node, owner_incarnation, epoch, lease_until_ms) \
+     VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7)";
+const SELECT_OWNERSHIP: &str = "SELECT data_version, owner_node, owner_incarnation, epoch, \
+     lease_until_ms FROM players WHERE roleid = ?1";
+const SELECT_RECORD: &str = "SELECT data, data_version, owner_node, owner_incarnation, epoch, \
+     lease_until_ms FROM players WHERE roleid = ?1";
+const UPDATE_OWNERSHIP: &str = "UPDATE players SET owner_node = ?2, owner_incarnation = ?3, \
+     epoch = ?4, lease_until_ms = ?5 WHERE roleid = ?1";
+const UPDATE_WRITE: &str = "UPDATE players SET owner_node = ?2, owner_incarnation = ?3, \
+     epoch = ?4, lease_until_ms = ?5, data = ?6, data_version = ?7, name = ?8 WHERE roleid = ?1";
+const SELECT_ROLES_OF_ACCOUNT: &str =
+    "SELECT roleid, data FROM players WHERE account_id = ?1 ORDER BY roleid";
+const SELECT_LAST_LEDGER_SEQ: &str = "SELECT MAX(seq) FROM ledger WHERE roleid = ?1";
+const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const SELECT_LEDGER: &str =
+    "SELECT seq, kind, item_type, delta, reason FROM ledger WHERE roleid = ?1 ORDER BY seq";
+
+/// One srvno database (or a merged group of srvnos) in a SQLite file.
+pub struct SqlitePlayerStore {
+    connection: Connection,
+    rules: Rules,
+    srvnos: BTreeSet<Srvno>,
+}
+
+impl SqlitePlayerStore {
+    /// Opens (or creates) the database file at `path` holding `srvnos`:
+    /// WAL, `synchronous=FULL`, schema migrated; a srvno seen for the first
+    /// time starts its role sequence at 1, one seen before keeps its own.
+    pub fn open(
+        path: impl AsRef<Path>,
+        srvnos: &[Srvno],
+        rules: Rules,
+    ) -> Result<Self, StoreError> {
+        let connection = schema::open_file(path.as_ref(), MIGRATIONS).map_err(backend_error)?;
+        Self::with_connection(connection, srvnos, rules)
+    }
+
+    /// A private in-memory database holding `srvnos` (for the simulator's
+    /// comparison with the model store); it is gone when dropped.
+    pub fn open_in_memory(srvnos: &[Srvno], rules: Rules) -> Result<Self, StoreError> {
+        let connection = schema::open_memory(MIGRATIONS).map_err(backend_error)?;
+        Self::with_connection(connection, srvnos, rules)
+    }
+
+    fn with_connection(
+        connection: Connection,
+        srvnos: &[Srvno],
+        rules: Rules,
+    ) -> Result<Self, StoreError> {
+        for srvno in srvnos {
+            connection
+                .execute(INSERT_ROLE_SEQ, [i64::from(srvno.get())])
+                .map_err(|error| backend_error(error.into()))?;
+        }
+        Ok(Self {
+            connection,
+            rules,
+            srvnos: srvnos.iter().copied().collect(),
+        })
+    }
+
+    /// The ledger of `roleid` in sequence order (empty for an unknown role).
+    pub fn ledger(&self, roleid: RoleId) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read_ledger(roleid).map_err(backend_error)
+    }
+
+    fn read_ledger(&self, roleid: RoleId) -> Result<Vec<LedgerEntry>, Failure> {
+        let mut statement = self.connection.prepare_cached(SELECT_LEDGER)?;
+        let rows = statement.query_map([roleid_column(roleid)], StoredLedgerLine::read)?;
+        rows.map(|line| line?.decode()).collect()
+    }
+
+    /// Moves the role sequence of `srvno` up to `next_seq` (never down, and at
+    /// most to exhaustion); returns the sequence now in force. The operators'
+    /// tool after restoring an older copy of the database: it skips the ids
+    /// handed out after the copy was taken, so none is reused.
+    pub fn advance_role_seq(&mut self, srvno: Srvno, next_seq: u64) -> Result<u64, StoreError> {
+        if !self.srvnos.contains(&srvno) {
+            return Err(StoreError::WrongDatabase(srvno));
+        }
+        let target = to_column(next_seq.min(ROLE_SEQ_MAX + 1));
+        let advanced =
+            self.connection
+                .prepare_cached(ADVANCE_NEXT_SEQ)
+                .and_then(|mut statement| {
+                    statement.query_row(params![i64::from(srvno.get()), target], |row| row.get(0))
+                });
+        advanced
+            .map(from_column)
+            .map_err(|error| backend_error(error.into()))
+    }
+
+    /// Runs the batch in one write transaction; `Err` fails every op.
+    fn apply_batch(
+        &mut self,
+        db_now_ms: u64,
+        ops: &[PlayerOp],
+    ) -> Result<Vec<Result<OpOutcome, StoreError>>, Failure> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let batch = Batch {
+            sql: &transaction,
+            rules: self.rules,
+            srvnos: &self.srvnos,
+            db_now_ms,
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            match batch.apply_op(op) {
+                Ok(outcome) => results.push(Ok(outcome)),
+                Err(OpError::Store(error)) => results.push(Err(error)),
+                Err(OpError::Failed(failure)) => return Err(failure),
+            }
+        }
+        transaction
+            .commit()
+            .map_err(|error| Failure(format!("commit failed, outcome unknown: {error}")))?;
+        Ok(results)
+    }
+}
+
+impl PlayerStore for SqlitePlayerStore {
+    fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        assert!(
+            ops.len() <= BATCH_OPS_MAX,
+            "a batch of {} ops exceeds BATCH_OPS_MAX",
+            ops.len()
+        );
+        if ops.is_empty() {
+            return Vec::new();
+        }
+        self.apply_batch(db_now_ms, ops).unwrap_or_else(|failure| {
+            let error = backend_error(failure);
+            ops.iter().map(|_| Err(error.clone())).collect()
+        })
+    }
+}
+
+/// Why one op of a batch did not succeed.
+enum OpError {
+    /// Refused or invalid: this op wrote nothing and the batch goes on.
+    Store(StoreError),
+    /// The database failed: the whole batch fails.
+    Failed(Failure),
+}
+
+impl From<StoreError> for OpError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl<T: Into<Failure>> From<T> for OpError {
+    fn from(error: T) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+type OpResult = Result<OpOutcome, OpError>;
+
+/// One batch's view of the open transaction.
+struct Batch<'a> {
+    sql: &'a Connection,
+    rules: Rules,
+    srvnos: &'a BTreeSet<Srvno>,
+    db_now_ms: u64,
+}
+
+impl Batch<'_> {
+    fn apply_op(&self, op: &PlayerOp) -> OpResult {
+        match op {
+            PlayerOp::CreateRole {
+                srvno,
+                account_id,
+                name,
+            } => self.create_role(*srvno, *account_id, name),
+            PlayerOp::Claim {
+                roleid,
+                owner,
+                lease_ttl_ms,
+            } => self.claim(*roleid, owner, *lease_ttl_ms),
+            PlayerOp::Save(write) => self.write(write, WriteKind::Save),
+            PlayerOp::Handoff {
+                write,
+                to,
+                handoff_ttl_ms,
+            } => {
+                let kind = WriteKind::Handoff {
+                    to,
+                    handoff_ttl_ms: *handoff_ttl_ms,
+                };
+                self.write(write, kind)
+            }
+            PlayerOp::Release(write) => self.write(write, WriteKind::Release),
+            PlayerOp::RenewLeases {
+                owner,
+                leases,
+                lease_ttl_ms,
+            } => self.renew_leases(owner, leases, *lease_ttl_ms),
+            PlayerOp::ReadOwnership { roleid } => self.read_ownership(*roleid),
+            PlayerOp::LoadReadOnly { roleid } => self.load_read_only(*roleid),
+            PlayerOp::RolesOfAccount { account_id } => self.roles_of_account(*account_id),
+        }
+    }
+
+    fn create_role(&self, srvno: Srvno, account_id: u64, name: &str) -> OpResult {
+        if !self.srvnos.contains(&srvno) {
+            return Err(StoreError::WrongDatabase(srvno).into());
+        }
+        let srvno_column = i64::from(srvno.get());
+        let next_seq: i64 = self
+            .sql
+            .prepare_cached(SELECT_NEXT_SEQ)?
+            .query_row([srvno_column], |row| row.get(0))?;
+        let roleid = RoleId::new(srvno, from_column(next_seq))
+            .map_err(|_| StoreError::RoleIdsExhausted(srvno))?;
+        self.sql
+            .prepare_cached(UPDATE_NEXT_SEQ)?
+            .execute(params![srvno_column, next_seq + 1])?;
+        let record = PlayerRecord {
+            roleid,
+            data: backend::new_player_data(roleid, account_id, name),
+            data_version: backend::DATA_VERSION_FIRST,
+            ownership: Ownership::free(),
+        };
+        self.insert_player(&record)?;
+        Ok(OpOutcome::Created(record))
+    }
+
+    fn insert_player(&self, record: &PlayerRecord) -> Result<(), Failure> {
+        self.sql.prepare_cached(INSERT_PLAYER)?.execute(params![
+            roleid_column(record.roleid),
+            to_column(record.data.account_id),
+            record.data.name,
+            record.data.encode_to_vec(),
+            to_column(record.data_version),
+            to_column(record.ownership.epoch),
+            to_column(record.ownership.lease_until_ms),
+        ])?;
+        Ok(())
+    }
+
+    fn claim(&self, roleid: RoleId, owner: &OwnerId, lease_ttl_ms: u64) -> OpResult {
+        let mut record = self.record(roleid)?;
+        record.ownership = self
+            .rules
+            .claim(&record.ownership, owner, self.db_now_ms, lease_ttl_ms)
+            .map_err(StoreError::Refused)?;
+        self.store_ownership(roleid, &record.ownership)?;
+        Ok(OpOutcome::Claimed(record))
+    }
+
+    fn write(&self, write: &FencedWrite, kind: WriteKind<'_>) -> OpResult {
+        let (current, data_version) = self.ownership(write.roleid)?;
+        // Only a write that carries ledger lines needs the stored last line.
+        let last_ledger_seq = if write.ledger.is_empty() {
+            None
+        } else {
+            self.last_ledger_seq(write.roleid)?
+        };
+        let ownership = backend::authorize_write(
+            &self.rules,
+            kind,
+            write,
+            &current,
+            last_ledger_seq,
+            self.db_now_ms,
+        )?;
+        let data_version = data_version + 1;
+        self.store_write(write, data_version, &ownership)?;
+        self.append_ledger(write.roleid, &write.ledger)?;
+        Ok(OpOutcome::Written {
+            data_version,
+            ownership,
+        })
+    }
+
+    fn renew_leases(
+        &self,
+        owner: &OwnerId,
+        leases: &[(RoleId, u64)],
+        lease_ttl_ms: u64,
+    ) -> OpResult {
+        let renewed = leases
+            .iter()
+            .map(|&(roleid, epoch)| {
+                let lease = self.renew_lease(roleid, owner, epoch, lease_ttl_ms)?;
+                Ok((roleid, lease))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(OpOutcome::Renewed(renewed))
+    }
+
+    fn renew_lease(
+        &self,
+        roleid: RoleId,
+        owner: &OwnerId,
+        epoch: u64,
+        lease_ttl_ms: u64,
+    ) -> Result<Result<u64, Refused>, Failure> {
+        let current = match self.ownership(roleid) {
+            Ok((current, _)) => current,
+            Err(OpError::Store(_)) => return Ok(Err(backend::renewal_of_missing_role())),
+            Err(OpError::Failed(failure)) => return Err(failure),
+        };
+        let renewed = match self
+            .rules
+            .renew(&current, owner, epoch, self.db_now_ms, lease_ttl_ms)
+        {
+            Ok(renewed) => renewed,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        self.store_ownership(roleid, &renewed)?;
+        Ok(Ok(renewed.lease_until_ms))
+    }
+
+    fn read_ownership(&self, roleid: RoleId) -> OpResult {
+        let (ownership, data_version) = self.ownership(roleid)?;
+        Ok(OpOutcome::OwnershipRead {
+            ownership,
+            data_version,
+        })
+    }
+
+    fn load_read_only(&self, roleid: RoleId) -> OpResult {
+        let record = self.record(roleid)?;
+        Ok(OpOutcome::Loaded(ReadOnlyPlayer {
+            roleid,
+            data: record.data,
+            data_version: record.data_version,
+            ownership: record.ownership,
+        }))
+    }
+
+    fn roles_of_account(&self, account_id: u64) -> OpResult {
+        let mut statement = self.sql.prepare_cached(SELECT_ROLES_OF_ACCOUNT)?;
+        let rows = statement.query_map([to_column(account_id)], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        let roles = rows
+            .map(|row| {
+                let (roleid, data) = row?;
+                Ok((decode_roleid(roleid)?, PlayerData::decode(data.as_slice())?))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(OpOutcome::Roles(roles))
+    }
+
+    /// Refuses a role whose srvno this database does not hold.
+    fn locate(&self, roleid: RoleId) -> Result<(), StoreError> {
+        let srvno = roleid.home_srvno();
+        if self.srvnos.contains(&srvno) {
+            Ok(())
+        } else {
+            Err(StoreError::WrongDatabase(srvno))
+        }
+    }
+
+    /// The row's ownership and data version, without decoding its data.
+    fn ownership(&self, roleid: RoleId) -> Result<(Ownership, u64), OpError> {
+        self.locate(roleid)?;
+        let stored = self
+            .sql
+            .prepare_cached(SELECT_OWNERSHIP)?
+            .query_row([roleid_column(roleid)], |row| {
+                Ok((row.get::<_, i64>(0)?, StoredOwnership::read(row, 1)?))
+            })
+            .optional()?;
+        let (data_version, ownership) = stored.ok_or(StoreError::UnknownRole(roleid))?;
+        Ok((ownership.decode()?, from_column(data_version)))
+    }
+
+    /// The whole row.
+    fn record(&self, roleid: RoleId) -> Result<PlayerRecord, OpError> {
+        self.locate(roleid)?;
+        let stored = self
+            .sql
+            .prepare_cached(SELECT_RECORD)?
+            .query_row([roleid_column(roleid)], |row| {
+                let data = row.get::<_, Vec<u8>>(0)?;
+                Ok((data, row.get::<_, i64>(1)?, StoredOwnership::read(row, 2)?))
+            })
+            .optional()?;
+        let (data, data_version, ownership) = stored.ok_or(StoreError::UnknownRole(roleid))?;
+        Ok(PlayerRecord {
+            roleid,
+            data: PlayerData::decode(data.as_slice())?,
+            data_version: from_column(data_version),
+            ownership: ownership.decode()?,
+        })
+    }
+
+    fn last_ledger_seq(&self, roleid: RoleId) -> Result<Option<u64>, Failure> {
+        let last: Option<i64> = self
+            .sql
+            .prepare_cached(SELECT_LAST_LEDGER_SEQ)?
+            .query_row([roleid_column(roleid)], |row| row.get(0))?;
+        Ok(last.map(from_column))
+    }
+
+    fn store_ownership(&self, roleid: RoleId, ownership: &Ownership) -> Result<(), Failure> {
+        let (node, incarnation) = holder_columns(&ownership.holder);
+        let changed = self.sql.prepare_cached(UPDATE_OWNERSHIP)?.execute(params![
+            roleid_column(roleid),
+            node,
+            incarnation,
+            to_column(ownership.epoch),
+            to_column(ownership.lease_until_ms),
+        ])?;
+        expect_one_row(changed, roleid)
+    }
+
+    fn store_write(
+        &self,
+        write: &FencedWrite,
+        data_version: u64,
+        ownership: &Ownership,
+    ) -> Result<(), Failure> {
+        let (node, incarnation) = holder_columns(&ownership.holder);
+        let changed = self.sql.prepare_cached(UPDATE_WRITE)?.execute(params![
+            roleid_column(write.roleid),
+            node,
+            incarnation,
+            to_column(ownership.epoch),
+            to_column(ownership.lease_until_ms),
+            write.data.encode_to_vec(),
+            to_column(data_version),
+            write.data.name,
+        ])?;
+        expect_one_row(changed, write.roleid)
+    }
+
+    fn append_ledger(&self, roleid: RoleId, lines: &[LedgerEntry]) -> Result<(), Failure> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut statement = self.sql.prepare_cached(INSERT_LEDGER)?;
+        for line in lines {
+            let (kind, item_type) = kind_columns(&line.kind);
+            statement.execute(params![
+                roleid_column(roleid),
+                to_column(line.seq),
+                kind,
+                item_type,
+                line.delta,
+                line.reason,
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// The ownership columns of a row as stored.
+struct StoredOwnership {
+    node: Option<String>,
+    incarnation: Option<i64>,
+    epoch: i64,
+    lease_until_ms: i64,
+}
+
+impl StoredOwnership {
+    /// Reads `owner_node, owner_incarnation, epoch, lease_until_ms` starting
+    /// at column `first`.
+    fn read(row: &Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            node: row.get(first)?,
+            incarnation: row.get(first + 1)?,
+            epoch: row.get(first + 2)?,
+            lease_until_ms: row.get(first + 3)?,
+        })
+    }
+
+    fn decode(self) -> Result<Ownership, Failure> {
+        let holder = match (self.node, self.incarnation) {
+            (None, None) => Holder::Free,
+            (Some(node), Some(incarnation)) => Holder::Held(OwnerId {
+                node,
+                incarnation: from_column(incarnation),
+            }),
+            (Some(node), None) => Holder::Arriving(node),
+            (None, Some(_)) => {
+                return Err(Failure("owner_incarnation without owner_node".to_owned()));
+            }
+        };
+        Ok(Ownership {
+            holder,
+            epoch: from_column(self.epoch),
+            lease_until_ms: from_column(self.lease_until_ms),
+        })
+    }
+}
+
+/// `(owner_node, owner_incarnation)`: both NULL when free, the incarnation
+/// NULL while the row is arriving at a node.
+fn holder_columns(holder: &Holder) -> (Option<&str>, Option<i64>) {
+    match holder {
+        Holder::Free => (None, None),
+        Holder::Held(owner) => (Some(&owner.node), Some(to_column(owner.incarnation))),
+        Holder::Arriving(node) => (Some(node), None),
+    }
+}
+
+/// A ledger line as stored.
+struct StoredLedgerLine {
+    seq: i64,
+    kind: String,
+    item_type: Option<i64>,
+    delta: i64,
+    reason: String,
+}
+
+impl StoredLedgerLine {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: row.get(0)?,
+            kind: row.get(1)?,
+            item_type: row.get(2)?,
+            delta: row.get(3)?,
+            reason: row.get(4)?,
+        })
+    }
+
+    fn decode(self) -> Result<LedgerEntry, Failure> {
+        let kind = match (self.kind.as_str(), self.item_type) {
+            ("gold", None) => LedgerKind::Gold,
+            ("item", Some(item_type)) => LedgerKind::Item(
+                u32::try_from(item_type)
+                    .map_err(|_| Failure(format!("ledger item type {item_type} is not a u32")))?,
+            ),
+            (kind, item_type) => {
+                return Err(Failure(format!(
+                    "ledger kind {kind} with item type {item_type:?}"
+                )));
+            }
+        };
+        Ok(LedgerEntry {
+            seq: from_column(self.seq),
+            kind,
+            delta: self.delta,
+            reason: self.reason,
+        })
+    }
+}
+
+/// `(kind, item_type)` columns of a ledger line.
+fn kind_columns(kind: &LedgerKind) -> (&'static str, Option<i64>) {
+    match kind {
+        LedgerKind::Gold => ("gold", None),
+        LedgerKind::Item(item_type) => ("item", Some(i64::from(*item_type))),
+    }
+}
+
+fn roleid_column(roleid: RoleId) -> i64 {
+    to_column(roleid.get())
+}
+
+fn decode_roleid(stored: i64) -> Result<RoleId, Failure> {
+    RoleId::from_raw(from_column(stored))
+        .map_err(|error| Failure(format!("stored role id {stored}: {error}")))
+}
+
+/// An update inside the batch's transaction must find the row it just read.
+fn expect_one_row(changed: usize, roleid: RoleId) -> Result<(), Failure> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "update of role {roleid} changed {changed} rows"
+        )))
+    }
+}
+
+fn backend_error(failure: Failure) -> StoreError {
+    StoreError::Backend(failure.0)
+}

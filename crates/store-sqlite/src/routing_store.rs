@@ -1,0 +1,94 @@
+//! [`RoutingStore`]: the data center's routing records (`datacenter.db`):
+//! the server each role is on now and whether it is online there.
+//!
+//! A synchronous API over one SQLite connection; the data center node calls
+//! it from a blocking thread.
+
+use std::path::Path;
+
+use routing::RoleId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::schema::{self, Failure, to_column};
+
+/// The data center database's file name in a data directory.
+pub const ROUTING_DB_FILE: &str = "datacenter.db";
+
+/// The routing database's migrations, in order.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/routing/0001_current.sql")];
+
+const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online) \
+     VALUES (?1, ?2, ?3) \
+     ON CONFLICT (roleid) DO UPDATE SET srvname = excluded.srvname, online = excluded.online";
+const SELECT_CURRENT: &str = "SELECT srvname, online FROM current_server WHERE roleid = ?1";
+
+/// Why a routing operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// The database failed.
+    #[error("routing store: {0}")]
+    Backend(String),
+}
+
+impl From<Failure> for RoutingError {
+    fn from(failure: Failure) -> Self {
+        Self::Backend(failure.0)
+    }
+}
+
+impl From<rusqlite::Error> for RoutingError {
+    fn from(error: rusqlite::Error) -> Self {
+        Failure::from(error).into()
+    }
+}
+
+/// Where a role is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    /// The server it is on (or was on last).
+    pub srvname: String,
+    /// Whether it is online there.
+    pub online: bool,
+}
+
+/// The routing records of the data center.
+pub struct RoutingStore {
+    connection: Connection,
+}
+
+impl RoutingStore {
+    /// Opens (or creates) the routing database at `path` (WAL, full fsync,
+    /// schema migrated).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, RoutingError> {
+        let connection = schema::open_file(path.as_ref(), MIGRATIONS)?;
+        Ok(Self { connection })
+    }
+
+    /// Records that `roleid` is on `srvname`, online or not.
+    pub fn set_current(
+        &mut self,
+        roleid: RoleId,
+        srvname: &str,
+        online: bool,
+    ) -> Result<(), RoutingError> {
+        self.connection
+            .prepare_cached(UPSERT_CURRENT)?
+            .execute(params![to_column(roleid.get()), srvname, online])?;
+        Ok(())
+    }
+
+    /// Where `roleid` is now, if it was ever recorded.
+    pub fn current(&self, roleid: RoleId) -> Result<Option<Current>, RoutingError> {
+        let current = self
+            .connection
+            .prepare_cached(SELECT_CURRENT)?
+            .query_row([to_column(roleid.get())], |row| {
+                Ok(Current {
+                    srvname: row.get(0)?,
+                    online: row.get(1)?,
+                })
+            })
+            .optional()?;
+        Ok(current)
+    }
+}

@@ -1,0 +1,119 @@
+//! [`PlayerStoreWriter`]: the async handle of a player database. The store
+//! lives on its own OS thread; callers submit single ops, and the thread
+//! commits everything queued (up to `BATCH_OPS_MAX`) in one `apply`, so many
+//! concurrent saves and handoffs share one fsync (group commit).
+//!
+//! The database clock (`db_now_ms`) is this machine's system clock, read once
+//! per batch: in the embedded mode the database and the writer share it.
+
+use std::thread::{self, JoinHandle};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use store::{BATCH_OPS_MAX, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most ops waiting for the writer thread; a submit beyond it is refused.
+pub const WRITER_QUEUE_OPS_MAX: usize = 4 * BATCH_OPS_MAX;
+
+/// One queued op and where its answer goes.
+struct Request {
+    op: PlayerOp,
+    reply: oneshot::Sender<Result<OpOutcome, StoreError>>,
+}
+
+/// Async handle of a [`PlayerStore`] owned by a dedicated thread.
+///
+/// Dropping the handle closes the queue; the thread commits what is still
+/// queued and stops, and the drop waits for it (at most one batch), so the
+/// database is closed when the drop returns.
+pub struct PlayerStoreWriter {
+    /// `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PlayerStoreWriter {
+    /// Moves `store` onto a new thread named `store-writer` and returns its
+    /// handle. Fails only when the thread cannot be started.
+    pub fn spawn<S: PlayerStore + 'static>(store: S) -> Result<Self, StoreError> {
+        let (requests, queue) = mpsc::channel(WRITER_QUEUE_OPS_MAX);
+        let thread = thread::Builder::new()
+            .name("store-writer".to_owned())
+            .spawn(move || run(store, queue))
+            .map_err(|error| {
+                StoreError::Backend(format!("cannot start the store writer: {error}"))
+            })?;
+        Ok(Self {
+            requests: Some(requests),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `op` for the next batch and waits for its result.
+    ///
+    /// A full queue or a stopped writer answers `StoreError::Backend` without
+    /// queueing. Once queued, the op is committed even if this future is
+    /// dropped: a caller that stops waiting must read back before acting.
+    pub async fn submit(&self, op: PlayerOp) -> Result<OpOutcome, StoreError> {
+        let requests = self.requests.as_ref().ok_or_else(writer_stopped)?;
+        let (reply, answer) = oneshot::channel();
+        requests
+            .try_send(Request { op, reply })
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => StoreError::Backend(format!(
+                    "store writer queue is full ({WRITER_QUEUE_OPS_MAX} ops)"
+                )),
+                mpsc::error::TrySendError::Closed(_) => writer_stopped(),
+            })?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+}
+
+impl Drop for PlayerStoreWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread's loop once the queue is drained.
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            // A panicked writer already answered its callers with "stopped".
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: waits for one op, takes whatever else is queued up to
+/// a full batch, applies it, answers each caller. Ends when the queue closes.
+fn run<S: PlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) {
+    let mut ops = Vec::with_capacity(BATCH_OPS_MAX);
+    let mut replies = Vec::with_capacity(BATCH_OPS_MAX);
+    while let Some(first) = queue.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(Request { op, reply }) = next {
+            ops.push(op);
+            replies.push(reply);
+            next = if ops.len() < BATCH_OPS_MAX {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let results = store.apply(system_now_ms(), &ops);
+        assert_eq!(results.len(), ops.len(), "apply answers every op");
+        ops.clear();
+        for (reply, result) in replies.drain(..).zip(results) {
+            // A caller that stopped waiting no longer wants the answer.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch on the system clock (0 before it).
+fn system_now_ms() -> u64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Backend("store writer stopped".to_owned())
+}

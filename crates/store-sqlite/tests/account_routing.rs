@@ -1,0 +1,135 @@
+//! The account and routing databases keep what they were told across a
+//! reopen.
+
+use routing::RoleId;
+use store_sqlite::{
+    ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore, Current, ROUTING_DB_FILE,
+    RoutingStore,
+};
+
+fn role(raw: u64) -> RoleId {
+    RoleId::from_raw(raw).unwrap()
+}
+
+fn account_role(raw: u64, name: &str, srvname: &str) -> AccountRole {
+    AccountRole {
+        roleid: role(raw),
+        name: name.to_owned(),
+        srvname: srvname.to_owned(),
+    }
+}
+
+#[test]
+fn accounts_register_once_and_keep_their_password() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(ACCOUNT_DB_FILE);
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let ann = accounts.register("ann", "$argon2id$ann").unwrap();
+    let bob = accounts.register("bob", "$argon2id$bob").unwrap();
+    assert_ne!(ann, bob);
+    assert_eq!(
+        accounts.register("ann", "$argon2id$other"),
+        Err(AccountError::Exists("ann".to_owned()))
+    );
+    drop(accounts);
+
+    let mut accounts = AccountStore::open(&path).unwrap();
+    assert_eq!(
+        accounts.find_password("ann").unwrap(),
+        Some((ann, "$argon2id$ann".to_owned()))
+    );
+    assert_eq!(accounts.find_password("nobody").unwrap(), None);
+    let cat = accounts.register("cat", "$argon2id$cat").unwrap();
+    assert!(cat > bob, "account ids are not reused");
+}
+
+#[test]
+fn a_device_gets_one_account() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(ACCOUNT_DB_FILE);
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let registered = accounts.register("ann", "$argon2id$ann").unwrap();
+    let phone = accounts.device_account("phone-1").unwrap();
+    assert_ne!(phone, registered);
+    assert_eq!(accounts.device_account("phone-1").unwrap(), phone);
+    let tablet = accounts.device_account("tablet-1").unwrap();
+    assert_ne!(tablet, phone);
+    drop(accounts);
+
+    let mut accounts = AccountStore::open(&path).unwrap();
+    assert_eq!(accounts.device_account("phone-1").unwrap(), phone);
+}
+
+#[test]
+fn roles_of_an_account_and_the_last_one_survive_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(ACCOUNT_DB_FILE);
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let ann = accounts.register("ann", "hash").unwrap();
+    let bob = accounts.device_account("phone").unwrap();
+    assert_eq!(accounts.last_role(ann).unwrap(), None);
+    accounts
+        .add_role(ann, role(2_000_001), "warrior", "gs2")
+        .unwrap();
+    accounts
+        .add_role(ann, role(1_000_001), "mage", "gs1")
+        .unwrap();
+    accounts
+        .add_role(ann, role(2_000_001), "warrior", "gs2")
+        .unwrap();
+    assert_eq!(
+        accounts.add_role(bob, role(1_000_001), "thief", "gs1"),
+        Err(AccountError::RoleNotOfAccount(role(1_000_001)))
+    );
+    assert_eq!(
+        accounts.add_role(999, role(1_000_002), "ghost", "gs1"),
+        Err(AccountError::UnknownAccount(999))
+    );
+    drop(accounts);
+
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let mage = account_role(1_000_001, "mage", "gs1");
+    let warrior = account_role(2_000_001, "warrior", "gs2");
+    assert_eq!(
+        accounts.roles(ann).unwrap(),
+        vec![mage.clone(), warrior.clone()]
+    );
+    assert_eq!(accounts.roles(bob).unwrap(), Vec::new());
+    assert_eq!(accounts.last_role(ann).unwrap(), Some(mage));
+    accounts.set_last_role(ann, role(2_000_001)).unwrap();
+    assert_eq!(
+        accounts.set_last_role(bob, role(2_000_001)),
+        Err(AccountError::RoleNotOfAccount(role(2_000_001)))
+    );
+    drop(accounts);
+
+    let accounts = AccountStore::open(&path).unwrap();
+    assert_eq!(accounts.last_role(ann).unwrap(), Some(warrior));
+}
+
+#[test]
+fn the_current_server_of_a_role_survives_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(ROUTING_DB_FILE);
+    let mut routes = RoutingStore::open(&path).unwrap();
+    assert_eq!(routes.current(role(1_000_001)).unwrap(), None);
+    routes.set_current(role(1_000_001), "gs1", true).unwrap();
+    routes.set_current(role(1_000_001), "gs2", true).unwrap();
+    routes.set_current(role(2_000_001), "gs2", false).unwrap();
+    drop(routes);
+
+    let routes = RoutingStore::open(&path).unwrap();
+    let current = |srvname: &str, online| Current {
+        srvname: srvname.to_owned(),
+        online,
+    };
+    assert_eq!(
+        routes.current(role(1_000_001)).unwrap(),
+        Some(current("gs2", true))
+    );
+    assert_eq!(
+        routes.current(role(2_000_001)).unwrap(),
+        Some(current("gs2", false))
+    );
+    assert_eq!(routes.current(role(3_000_001)).unwrap(), None);
+}

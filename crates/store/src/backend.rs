@@ -1,0 +1,115 @@
+//! What every backend computes the same way, so the model and the SQLite
+//! store cannot drift apart.
+//!
+//! The ownership rules themselves live in `ownership::Rules`; this module only
+//! routes each fenced write to its rule, checks the ledger lines the write
+//! carries, and builds a new role's data. A backend loads the row, calls
+//! [`authorize_write`], and stores what it returns.
+
+use ownership::{Ownership, Refused, Rules};
+use routing::RoleId;
+use wire::node::PlayerData;
+
+use crate::{FencedWrite, StoreError};
+
+/// The `data_version` of a newly created role.
+pub const DATA_VERSION_FIRST: u64 = 1;
+
+/// Which fenced write an operation is, with what decides the ownership it
+/// leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind<'a> {
+    /// `PlayerOp::Save`: ownership unchanged.
+    Save,
+    /// `PlayerOp::Handoff`: the row goes to node `to` for `handoff_ttl_ms`.
+    Handoff {
+        /// The target node's name.
+        to: &'a str,
+        /// How long the target has to claim.
+        handoff_ttl_ms: u64,
+    },
+    /// `PlayerOp::Release`: the row becomes free.
+    Release,
+}
+
+/// Checks a fenced write against the row's `current` ownership (the rule of
+/// its `kind`) and then its ledger lines against `last_ledger_seq`, the
+/// highest stored line of the role. Returns the ownership to store with the
+/// write.
+pub fn authorize_write(
+    rules: &Rules,
+    kind: WriteKind<'_>,
+    write: &FencedWrite,
+    current: &Ownership,
+    last_ledger_seq: Option<u64>,
+    db_now_ms: u64,
+) -> Result<Ownership, StoreError> {
+    let ownership =
+        ownership_after(rules, kind, write, current, db_now_ms).map_err(StoreError::Refused)?;
+    check_ledger(write, last_ledger_seq)?;
+    Ok(ownership)
+}
+
+/// The ownership rule of each write kind.
+fn ownership_after(
+    rules: &Rules,
+    kind: WriteKind<'_>,
+    write: &FencedWrite,
+    current: &Ownership,
+    db_now_ms: u64,
+) -> Result<Ownership, Refused> {
+    match kind {
+        WriteKind::Save => rules
+            .authorize_write(current, &write.owner, write.epoch)
+            .map(|()| current.clone()),
+        WriteKind::Handoff { to, handoff_ttl_ms } => rules.handoff(
+            current,
+            &write.owner,
+            write.epoch,
+            to,
+            db_now_ms,
+            handoff_ttl_ms,
+        ),
+        WriteKind::Release => rules.release(current, &write.owner, write.epoch),
+    }
+}
+
+/// Ledger lines must rise strictly, above every stored line of the role, and
+/// stay below the written `next_ledger_seq`: a duplicate would mean two
+/// writers spent the same sequence number.
+fn check_ledger(write: &FencedWrite, last_ledger_seq: Option<u64>) -> Result<(), StoreError> {
+    // Sequence numbers start at 1, so 0 is below every valid line.
+    let mut floor = last_ledger_seq.unwrap_or(0);
+    for entry in &write.ledger {
+        if entry.seq <= floor || entry.seq >= write.data.next_ledger_seq {
+            return Err(StoreError::LedgerOutOfOrder {
+                roleid: write.roleid,
+                seq: entry.seq,
+            });
+        }
+        floor = entry.seq;
+    }
+    Ok(())
+}
+
+/// What a lease renewal answers for a role this database has no row for: the
+/// renewer cannot hold it, so it is fenced against a free row.
+pub fn renewal_of_missing_role() -> Refused {
+    Refused::Fenced {
+        current: Ownership::free(),
+    }
+}
+
+/// The data of a newly created role: level 1, no gold, no items, and the
+/// first ledger line still to come.
+pub fn new_player_data(roleid: RoleId, account_id: u64, name: &str) -> PlayerData {
+    PlayerData {
+        roleid: roleid.get(),
+        account_id,
+        name: name.to_owned(),
+        level: 1,
+        gold: 0,
+        items: Vec::new(),
+        next_ledger_seq: 1,
+    }
+}
