@@ -23,6 +23,12 @@ pub const ACCOUNT_NODE: &str = "account";
 /// The data center's node name.
 pub const DATACENTER_NODE: &str = "datacenter";
 
+/// Binds tried when a restarted game server's port is still held by the
+/// incarnation that was killed.
+pub const RESTART_BIND_ATTEMPTS_MAX: u32 = 100;
+/// Pause between two such binds.
+const RESTART_BIND_PAUSE: Duration = Duration::from_millis(20);
+
 /// Why a zone could not start or change.
 #[derive(Debug, thiserror::Error)]
 pub enum ZoneError {
@@ -128,11 +134,24 @@ impl Zone {
         Ok(())
     }
 
-    /// Starts game server `name` again (a new incarnation, same ports).
+    /// Starts game server `name` again (a new incarnation, same ports). The
+    /// killed incarnation's listeners close asynchronously, so a port still
+    /// in use is retried a bounded number of times.
     pub async fn restart_game(&mut self, name: &str) -> Result<(), ZoneError> {
         let game = self.config.games.iter().find(|game| game.name == name);
         let game = game.ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?.clone();
-        let node = start_game(&self.config, &game, &self.zone_map, self.bus.clone(), self.stores.clone()).await?;
+        let mut attempts = 0;
+        let node = loop {
+            attempts += 1;
+            match start_game(&self.config, &game, &self.zone_map, self.bus.clone(), self.stores.clone()).await {
+                Err(ZoneError::Game(game::NodeError::Listen(error)))
+                    if error.kind() == std::io::ErrorKind::AddrInUse && attempts < RESTART_BIND_ATTEMPTS_MAX =>
+                {
+                    tokio::time::sleep(RESTART_BIND_PAUSE).await;
+                }
+                result => break result?,
+            }
+        };
         self.games.insert(name.to_owned(), node);
         Ok(())
     }
