@@ -6,7 +6,7 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use bus::Bus;
 use routing::RoleId;
 use store_sqlite::{AccountError, AccountRole, AccountStore};
-use wire::client::{ErrorCode, Login, LoginOk, Register, RoleSummary, login::Credential};
+use wire::client::{ErrorCode, Login, LoginOk, Register, RoleSummary, ServerAddress, login::Credential};
 use wire::node::node_message::Body;
 use wire::node::{GetCurrent, GrantLogin, NodeMessage};
 
@@ -68,12 +68,9 @@ impl Logins {
             Ok((store.roles(account_id).map_err(account_refusal)?, store.last_role(account_id).map_err(account_refusal)?))
         })
         .await?;
-        let srvname = self.choose_server(last.as_ref()).await;
-        let server = self.config.servers.get(&srvname).cloned().ok_or_else(|| {
-            (ErrorCode::UnknownServer, format!("server {srvname} is not in this zone"))
-        })?;
+        let chosen = self.choose_server(last.as_ref()).await;
         let token: u128 = rand::random();
-        self.grant(&srvname, token, account_id).await?;
+        let server = self.grant_first_reachable(&chosen, token, account_id).await?;
         Ok(LoginOk {
             account_id,
             roles: roles.iter().map(summary).collect(),
@@ -107,6 +104,29 @@ impl Logins {
             }
             _ => None,
         }
+    }
+
+    /// Grants the token on `chosen`, or, when it is down, on the recommended
+    /// server and then every other server in name order: any game server can
+    /// load any player from its home database (DESIGN §7), so a dead server
+    /// does not lock its players out.
+    async fn grant_first_reachable(&self, chosen: &str, token: u128, account_id: u64) -> Result<ServerAddress, Refusal> {
+        let recommended = self.config.recommended_server.as_str();
+        let others = self.config.servers.keys().map(String::as_str).filter(|name| *name != chosen && *name != recommended);
+        let candidates = [chosen, recommended].into_iter().chain(others);
+        let mut last_refusal = (ErrorCode::UnknownServer, format!("server {chosen} is not in this zone"));
+        let mut tried = std::collections::BTreeSet::new();
+        for srvname in candidates.filter(|name| tried.insert(*name)) {
+            let Some(server) = self.config.servers.get(srvname) else { continue };
+            match self.grant(srvname, token, account_id).await {
+                Ok(()) => return Ok(server.clone()),
+                Err(refusal) => {
+                    tracing::warn!(srvname, message = refusal.1, "login token not granted; trying the next server");
+                    last_refusal = refusal;
+                }
+            }
+        }
+        Err(last_refusal)
     }
 
     async fn grant(&self, srvname: &str, token: u128, account_id: u64) -> Result<(), Refusal> {

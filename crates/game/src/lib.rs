@@ -73,6 +73,8 @@ pub(crate) enum Command {
     Mark(RoleId, oneshot::Sender<Option<Mark>>),
     Marks(oneshot::Sender<Vec<(RoleId, Mark)>>),
     Shutdown(oneshot::Sender<()>),
+    Stall(std::time::Duration, oneshot::Sender<()>),
+    ClockLag(u64, oneshot::Sender<()>),
 }
 
 /// Why a node could not start or answer.
@@ -179,6 +181,20 @@ impl GameHandle {
     /// Asks the node to stop gracefully and waits until it has.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.ask(Command::Shutdown).await
+    }
+
+    /// Fault injection: the node's task stops processing anything for
+    /// `duration` (a stop-the-world pause, as a long GC or a frozen VM would
+    /// cause); the answer comes when the pause begins. Its leases keep
+    /// running out meanwhile.
+    pub async fn stall(&self, duration: std::time::Duration) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Stall(duration, reply)).await
+    }
+
+    /// Fault injection: the node's clock runs `lag_ms` behind the database's
+    /// from now on (clock skew; 0 restores it).
+    pub async fn set_clock_lag(&self, lag_ms: u64) -> Result<(), NodeError> {
+        self.ask(|reply| Command::ClockLag(lag_ms, reply)).await
     }
 
     async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {

@@ -14,8 +14,8 @@ use wire::node::NodeMessage;
 
 use crate::{ANSWERS_MAX, Command, GameNodeConfig, NodeStatus, StoreRoutes};
 
-/// The node's own clock, in milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
+/// The system clock, in milliseconds since the Unix epoch.
+fn system_now_ms() -> u64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
@@ -47,6 +47,8 @@ pub(crate) struct Shell {
     request_deadline: Duration,
     status: NodeStatus,
     shutdown_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Injected clock skew: how far this node's clock lags (0 in production).
+    clock_lag_ms: u64,
 }
 
 impl Shell {
@@ -61,7 +63,7 @@ impl Shell {
         let horns = bus.subscribe(gamecore::HORN_TOPIC);
         let status = NodeStatus { srvname: config.core.srvname.clone(), ..NodeStatus::default() };
         Self {
-            core: GameCore::new(config.core, now_ms()),
+            core: GameCore::new(config.core, system_now_ms()),
             bus,
             stores,
             gateway,
@@ -75,7 +77,13 @@ impl Shell {
             request_deadline: config.request_deadline,
             status,
             shutdown_waiters: Vec::new(),
+            clock_lag_ms: 0,
         }
+    }
+
+    /// The node's own clock, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64 {
+        system_now_ms().saturating_sub(self.clock_lag_ms)
     }
 
     pub(crate) async fn run(mut self) {
@@ -87,8 +95,8 @@ impl Shell {
                 Some(message) = self.horns.recv() => self.core.handle_topic(message),
                 Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(op, answer),
                 Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(call, answer),
-                Some(command) = self.commands.recv() => self.command(command),
-                () = tokio::time::sleep_until(wake_at) => self.core.handle_timeout(now_ms()),
+                Some(command) = self.commands.recv() => self.command(command).await,
+                () = tokio::time::sleep_until(wake_at) => self.core.handle_timeout(self.now_ms()),
             }
             self.carry_out_outputs();
             if !self.shutdown_waiters.is_empty() && self.core.is_idle() {
@@ -102,7 +110,7 @@ impl Shell {
     }
 
     fn wake_instant(&self) -> Instant {
-        let wait_ms = self.core.poll_timeout().saturating_sub(now_ms());
+        let wait_ms = self.core.poll_timeout().saturating_sub(self.now_ms());
         Instant::now() + Duration::from_millis(wait_ms)
     }
 
@@ -110,7 +118,7 @@ impl Shell {
         match event {
             GatewayEvent::Opened { session, .. } => self.core.handle_session_opened(SessionId(session.0)),
             GatewayEvent::Frame { session, frame } => {
-                self.core.handle_client_frame(now_ms(), SessionId(session.0), frame, &mut OsEntropy)
+                self.core.handle_client_frame(self.now_ms(), SessionId(session.0), frame, &mut OsEntropy)
             }
             GatewayEvent::Closed { session } => self.core.handle_session_closed(SessionId(session.0)),
         }
@@ -121,10 +129,10 @@ impl Shell {
         let request = RequestId(self.next_request);
         self.next_request += 1;
         self.repliers.insert(request, replier);
-        self.core.handle_request(now_ms(), request, &from, message);
+        self.core.handle_request(self.now_ms(), request, &from, message);
     }
 
-    fn command(&mut self, command: Command) {
+    async fn command(&mut self, command: Command) {
         match command {
             Command::Status(reply) => {
                 let status = NodeStatus {
@@ -144,6 +152,14 @@ impl Shell {
             Command::Shutdown(reply) => {
                 self.core.handle_shutdown();
                 self.shutdown_waiters.push(reply);
+            }
+            Command::Stall(duration, reply) => {
+                let _ = reply.send(());
+                tokio::time::sleep(duration).await;
+            }
+            Command::ClockLag(lag_ms, reply) => {
+                self.clock_lag_ms = lag_ms;
+                let _ = reply.send(());
             }
         }
     }

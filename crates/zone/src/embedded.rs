@@ -126,6 +126,19 @@ impl Zone {
         statuses
     }
 
+    /// Where the data center says `roleid` is now: `(srvname, online)`.
+    pub async fn current_server(&self, roleid: routing::RoleId) -> Result<Option<(String, bool)>, bus::BusError> {
+        use wire::node::node_message::Body;
+        let query = wire::node::GetCurrent { roleid: roleid.get() };
+        let message = wire::node::NodeMessage { body: Some(Body::GetCurrent(query)) };
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let answer = self.bus.request("operator", DATACENTER_NODE, message, deadline).await?;
+        match answer.body {
+            Some(Body::CurrentAnswer(current)) if current.known => Ok(Some((current.srvname, current.online))),
+            _ => Ok(None),
+        }
+    }
+
     /// Crashes game server `name`: its in-memory players are lost without a
     /// save or release; the stores keep what was durable.
     pub fn kill_game(&mut self, name: &str) -> Result<(), ZoneError> {
