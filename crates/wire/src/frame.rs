@@ -3,10 +3,16 @@
 //! A frame longer than the reader's cap is refused before its body is read, so a
 //! peer cannot make us allocate more than the cap. The same messages travel over
 //! WebSocket, one message per binary WebSocket message, with the same cap.
+//!
+//! With the `transport` feature, the `transport` module reads and writes these
+//! frames over either socket kind.
 
 use bytes::{Bytes, BytesMut};
 use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+#[cfg(feature = "transport")]
+pub mod transport;
 
 /// Default largest frame body, in bytes, that a server accepts from a client.
 pub const FRAME_BYTES_MAX: usize = 64 * 1024;
@@ -28,6 +34,9 @@ pub enum FrameError {
     /// The bytes are not a valid message.
     #[error("malformed frame: {0}")]
     Malformed(#[from] prost::DecodeError),
+    /// A WebSocket text message arrived where a binary frame was expected.
+    #[error("WebSocket text message where a binary frame was expected")]
+    TextMessage,
     /// The frame decoded but carries no message body.
     #[error("frame has no body")]
     Empty,
