@@ -38,8 +38,6 @@ pub struct AccountConfig {
     pub datacenter_node: String,
     /// Where `account.db` lives.
     pub data_dir: PathBuf,
-    /// The client listeners.
-    pub gateway: gateway::GatewayConfig,
     /// Every game server's client address, by name.
     pub servers: BTreeMap<String, ServerAddress>,
     /// Where new accounts start (seed "Optimisations" 2).

@@ -34,21 +34,17 @@ pub enum StartError {
     /// `account.db` could not be opened.
     #[error("account store: {0}")]
     Store(#[from] AccountError),
-    /// A listener could not bind.
-    #[error("cannot listen: {0}")]
-    Listen(#[from] std::io::Error),
     /// The name is taken on the bus.
     #[error("bus: {0}")]
     Bus(#[from] BusError),
 }
 
 impl AccountCenter {
-    /// Opens the account database, binds the bus name and the listeners, and
-    /// starts serving.
-    pub async fn start(config: AccountConfig, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
-        let store = AccountStore::open(config.data_dir.join("account.db"))?;
+    /// Opens the account database, binds the bus name, and starts serving
+    /// the clients of `gateway` (already listening).
+    pub fn start(config: AccountConfig, gateway: gateway::Gateway, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
+        let store = AccountStore::open(config.data_dir.join(store_sqlite::ACCOUNT_DB_FILE))?;
         let inbox = bus.bind(&config.name, bus::INBOX_MESSAGES_MAX)?;
-        let gateway = gateway::start(config.gateway.clone()).await?;
         let (tcp_addr, ws_addr, handle) = (gateway.tcp_local_addr, gateway.ws_local_addr, gateway.handle.clone());
         let logins = Arc::new(Logins { config, store: Arc::new(Mutex::new(store)), bus });
         let task = tokio::spawn(serve(logins, gateway.events, handle.clone(), inbox));

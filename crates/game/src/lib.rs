@@ -39,8 +39,6 @@ pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 pub struct GameNodeConfig {
     /// The core's configuration (name, srvno, zone map, leases…).
     pub core: gamecore::Config,
-    /// The client listeners.
-    pub gateway: gateway::GatewayConfig,
     /// Deadline of every bus request this node makes.
     pub request_deadline: Duration,
 }
@@ -111,18 +109,19 @@ pub struct GameHandle {
 }
 
 impl GameNode {
-    /// Binds the listeners and the bus name and starts the node's task.
-    pub async fn start(
+    /// Binds the bus name and starts the node's task, serving the clients
+    /// of `gateway` (already listening, so the zone knew its addresses).
+    pub fn start(
         config: GameNodeConfig,
+        gateway: gateway::Gateway,
         bus: Arc<dyn bus::Bus>,
         stores: StoreRoutes,
     ) -> Result<Self, NodeError> {
         let srvname = config.core.srvname.clone();
-        let inbox = bus.bind(&srvname, bus::INBOX_MESSAGES_MAX)?;
-        let gateway = match gateway::start(config.gateway.clone()).await {
-            Ok(gateway) => gateway,
+        let inbox = match bus.bind(&srvname, bus::INBOX_MESSAGES_MAX) {
+            Ok(inbox) => inbox,
             Err(error) => {
-                bus.unbind(&srvname);
+                gateway.handle.shutdown();
                 return Err(error.into());
             }
         };

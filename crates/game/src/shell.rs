@@ -29,6 +29,9 @@ impl Entropy for OsEntropy {
     }
 }
 
+/// Longest the node's task sleeps without calling the core's timeout.
+const WAKE_INTERVAL_MAX: Duration = Duration::from_secs(1);
+
 type StoreAnswer = (OpId, Result<OpOutcome, StoreError>);
 type CallAnswer = (CallId, Result<NodeMessage, PeerError>);
 
@@ -49,6 +52,8 @@ pub(crate) struct Shell {
     shutdown_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Injected clock skew: how far this node's clock lags (0 in production).
     clock_lag_ms: u64,
+    /// When the core's timeout was last called.
+    last_tick: Instant,
 }
 
 impl Shell {
@@ -78,6 +83,7 @@ impl Shell {
             status,
             shutdown_waiters: Vec::new(),
             clock_lag_ms: 0,
+            last_tick: Instant::now(),
         }
     }
 
@@ -96,7 +102,7 @@ impl Shell {
                 Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(op, answer),
                 Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(call, answer),
                 Some(command) = self.commands.recv() => self.command(command).await,
-                () = tokio::time::sleep_until(wake_at) => self.core.handle_timeout(self.now_ms()),
+                () = tokio::time::sleep_until(wake_at) => self.tick(),
             }
             self.carry_out_outputs();
             if !self.shutdown_waiters.is_empty() && self.core.is_idle() {
@@ -109,9 +115,18 @@ impl Shell {
         }
     }
 
+    /// When to call the core's timeout: when it asks, but at least
+    /// [`WAKE_INTERVAL_MAX`] after the last call, so a clock that jumped back
+    /// cannot stall it (anchored to the last call, so steady traffic cannot
+    /// keep pushing it away either).
     fn wake_instant(&self) -> Instant {
-        let wait_ms = self.core.poll_timeout().saturating_sub(self.now_ms());
-        Instant::now() + Duration::from_millis(wait_ms)
+        let wait = Duration::from_millis(self.core.poll_timeout().saturating_sub(self.now_ms()));
+        (Instant::now() + wait).min(self.last_tick + WAKE_INTERVAL_MAX)
+    }
+
+    fn tick(&mut self) {
+        self.last_tick = Instant::now();
+        self.core.handle_timeout(self.now_ms());
     }
 
     fn client_event(&mut self, event: GatewayEvent) {

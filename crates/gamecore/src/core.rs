@@ -98,6 +98,7 @@ impl GameCore {
     /// Runs what is due at `now_ms`: lease checks, saves, the lease renewal
     /// batch, the kuafu heartbeat and token expiry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.clamp_timers(now_ms);
         self.drop_players_past_lease(now_ms);
         if now_ms >= self.next_save_ms {
             self.next_save_ms = now_ms + self.config.save_interval_ms;
@@ -213,6 +214,14 @@ impl GameCore {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// A clock that jumped back must not stall the timers: none is due later
+    /// than one interval from now.
+    fn clamp_timers(&mut self, now_ms: u64) {
+        self.next_save_ms = self.next_save_ms.min(now_ms + self.config.save_interval_ms);
+        self.next_renew_ms = self.next_renew_ms.min(now_ms + self.config.lease_renew_interval_ms);
+        self.next_heartbeat_ms = self.next_heartbeat_ms.min(now_ms + self.config.heartbeat_interval_ms);
     }
 
     fn drop_players_past_lease(&mut self, now_ms: u64) {

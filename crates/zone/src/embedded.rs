@@ -35,9 +35,9 @@ pub enum ZoneError {
     /// The data directory could not be created.
     #[error("data directory {0}: {1}")]
     DataDir(std::path::PathBuf, std::io::Error),
-    /// A port could not be reserved.
-    #[error("cannot reserve a port: {0}")]
-    Port(std::io::Error),
+    /// A listener could not bind.
+    #[error("cannot listen: {0}")]
+    Listen(std::io::Error),
     /// A player database could not be opened.
     #[error("player store: {0}")]
     Store(#[from] store::StoreError),
@@ -69,19 +69,25 @@ pub struct Zone {
 impl Zone {
     /// Starts every node of `config`. Port 0 addresses are resolved to free
     /// ports first, so every node knows every other's address.
+    /// Starts every node of `config`. Every listener binds first (port 0
+    /// picks a free port), so every node knows every other's real address.
     pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
-        resolve_ports(&mut config)?;
+        let account_gateway = listen(ACCOUNT_NODE, &mut config.account).await?;
+        let mut gateways = Vec::with_capacity(config.games.len());
+        for game in &mut config.games {
+            gateways.push(listen(&game.name, &mut game.listen).await?);
+        }
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         let stores = open_stores(&config)?;
         let zone_map = zone_map(&config);
         let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus.clone())?;
         let mut games = BTreeMap::new();
-        for game in &config.games {
-            let node = start_game(&config, game, &zone_map, bus.clone(), stores.clone()).await?;
+        for (game, gateway) in config.games.iter().zip(gateways) {
+            let node = start_game(&config, game, gateway, &zone_map, bus.clone(), stores.clone())?;
             games.insert(game.name.clone(), node);
         }
-        let account = AccountCenter::start(account_config(&config, &zone_map), bus.clone()).await?;
+        let account = AccountCenter::start(account_config(&config, &zone_map), account_gateway, bus.clone())?;
         Ok(Self { config, bus, stores, zone_map, account, datacenter, games })
     }
 
@@ -154,10 +160,11 @@ impl Zone {
         let game = self.config.games.iter().find(|game| game.name == name);
         let game = game.ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?.clone();
         let mut attempts = 0;
-        let node = loop {
+        let mut listen_config = game.listen.clone();
+        let gateway = loop {
             attempts += 1;
-            match start_game(&self.config, &game, &self.zone_map, self.bus.clone(), self.stores.clone()).await {
-                Err(ZoneError::Game(game::NodeError::Listen(error)))
+            match listen(&game.name, &mut listen_config).await {
+                Err(ZoneError::Listen(error))
                     if error.kind() == std::io::ErrorKind::AddrInUse && attempts < RESTART_BIND_ATTEMPTS_MAX =>
                 {
                     tokio::time::sleep(RESTART_BIND_PAUSE).await;
@@ -165,6 +172,7 @@ impl Zone {
                 result => break result?,
             }
         };
+        let node = start_game(&self.config, &game, gateway, &self.zone_map, self.bus.clone(), self.stores.clone())?;
         self.games.insert(name.to_owned(), node);
         Ok(())
     }
@@ -182,24 +190,12 @@ impl Zone {
     }
 }
 
-fn resolve_ports(config: &mut ZoneConfig) -> Result<(), ZoneError> {
-    let listens = std::iter::once(&mut config.account).chain(config.games.iter_mut().map(|game| &mut game.listen));
-    for listen in listens {
-        resolve_port(&mut listen.tcp)?;
-        if let Some(ws) = &mut listen.ws {
-            resolve_port(ws)?;
-        }
-    }
-    Ok(())
-}
-
-/// Picks a free port for a port-0 address (bind, read, release).
-fn resolve_port(addr: &mut SocketAddr) -> Result<(), ZoneError> {
-    if addr.port() == 0 {
-        let probe = std::net::TcpListener::bind(*addr).map_err(ZoneError::Port)?;
-        *addr = probe.local_addr().map_err(ZoneError::Port)?;
-    }
-    Ok(())
+/// Binds a node's listeners and records the addresses they got.
+async fn listen(name: &str, listen: &mut ListenConfig) -> Result<gateway::Gateway, ZoneError> {
+    let gateway = gateway::start(GatewayConfig::new(name, listen.tcp, listen.ws)).await.map_err(ZoneError::Listen)?;
+    listen.tcp = gateway.tcp_local_addr;
+    listen.ws = gateway.ws_local_addr;
+    Ok(gateway)
 }
 
 fn open_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
@@ -227,13 +223,10 @@ fn zone_map(config: &ZoneConfig) -> ZoneMap {
     }))
 }
 
-fn gateway_config(name: &str, listen: &ListenConfig) -> GatewayConfig {
-    GatewayConfig::new(name, listen.tcp, listen.ws)
-}
-
-async fn start_game(
+fn start_game(
     config: &ZoneConfig,
     game: &GameServerConfig,
+    gateway: gateway::Gateway,
     zone_map: &ZoneMap,
     bus: Arc<dyn Bus>,
     stores: StoreRoutes,
@@ -252,12 +245,8 @@ async fn start_game(
     core.heartbeat_interval_ms = timing.heartbeat_interval_ms;
     core.token_ttl_ms = timing.token_ttl_ms;
     core.handoff_ttl_ms = timing.token_ttl_ms;
-    let node_config = GameNodeConfig {
-        core,
-        gateway: gateway_config(&game.name, &game.listen),
-        request_deadline: Duration::from_millis(timing.request_deadline_ms),
-    };
-    Ok(GameNode::start(node_config, bus, stores).await?)
+    let node_config = GameNodeConfig { core, request_deadline: Duration::from_millis(timing.request_deadline_ms) };
+    Ok(GameNode::start(node_config, gateway, bus, stores)?)
 }
 
 fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
@@ -265,7 +254,6 @@ fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
         name: ACCOUNT_NODE.to_owned(),
         datacenter_node: DATACENTER_NODE.to_owned(),
         data_dir: config.data_dir.clone(),
-        gateway: gateway_config(ACCOUNT_NODE, &config.account),
         servers: zone_map.servers().map(|server| (server.address.srvname.clone(), server.address.clone())).collect(),
         recommended_server: config.recommended_server.clone(),
         login_token_ttl: Duration::from_millis(config.timing.token_ttl_ms),

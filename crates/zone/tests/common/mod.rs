@@ -94,3 +94,59 @@ pub fn kicked_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorC
         other => panic!("expected a kick, got {other:?}"),
     }
 }
+
+/// Longest a test waits for an eventual condition.
+pub const EVENTUALLY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Polls `check` until it returns `Some`, or panics after [`EVENTUALLY_WAIT`]
+/// naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + EVENTUALLY_WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The kuafu mark `home` keeps for `roleid`: where it says the player went.
+pub async fn mark(zone: &Zone, home: &str, roleid: u64) -> Option<String> {
+    let roleid = routing::RoleId::from_raw(roleid).unwrap();
+    let mark = zone.game(home).unwrap().kuafu_mark(roleid).await.unwrap();
+    mark.map(|mark| mark.go_srvname)
+}
+
+/// Waits until the home's mark for `roleid` is `expected`.
+pub async fn expect_mark(zone: &Zone, home: &str, roleid: u64, expected: Option<&str>) {
+    let what = format!("{home}'s mark of {roleid} to be {expected:?}");
+    eventually(&what, || async { (mark(zone, home, roleid).await.as_deref() == expected).then_some(()) }).await;
+}
+
+/// Waits until the data center says `roleid` is at `srvname`, online or not.
+pub async fn expect_current(zone: &Zone, roleid: u64, srvname: &str, online: bool) {
+    let roleid_id = routing::RoleId::from_raw(roleid).unwrap();
+    let what = format!("the data center to place {roleid} at {srvname} (online {online})");
+    let expected = Some((srvname.to_owned(), online));
+    eventually(&what, || async { (zone.current_server(roleid_id).await.unwrap() == expected).then_some(()) }).await;
+}
+
+/// Logs in again and enters, retrying while the old copy's lease runs out
+/// (`PLAYER_BUSY`): what a real client does after its server died.
+pub async fn relogin(zone: &Zone, name: &str) -> GameSession {
+    let what = format!("{name} to enter again");
+    eventually(&what, || async {
+        let login = client::account::login_password(&account(zone), name, "pw").await.ok()?;
+        match enter(&login, name).await {
+            Ok(session) => Some(session),
+            Err(ClientError::Server { code: ErrorCode::PlayerBusy, .. }) => None,
+            Err(error) => panic!("{name} could not enter: {error}"),
+        }
+    })
+    .await
+}

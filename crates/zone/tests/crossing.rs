@@ -1,0 +1,179 @@
+//! Crossing servers over real sockets (DESIGN §6; seed "Cross-server flows"):
+//! every seed flow with the kuafu marks and the data center's current server
+//! checked after each step, the typed refusals, and each failure of §6.
+
+mod common;
+
+use std::time::Duration;
+
+use client::CallOutcome;
+use common::*;
+use wire::client::ErrorCode;
+use wire::client::client_frame::Body;
+use wire::client::game_call::Call;
+use wire::client::server_frame::Body as Reply;
+use wire::client::{GameCall, GoServer, LevelUp};
+
+#[tokio::test]
+async fn every_seed_flow_moves_the_player_and_keeps_marks_and_routing_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, mut c) = register_and_enter(&zone, "c").await;
+    let roleid = c.entered().player.as_ref().unwrap().roleid;
+    add_gold(&mut c, 10).await;
+    expect_current(&zone, roleid, "gs1", true).await;
+
+    // C goes from HS (gs1) to GS1 (gs2).
+    let entered = c.go_server("gs2").await.unwrap();
+    assert_eq!((entered.srvname.as_str(), entered.home_srvname.as_str()), ("gs2", "gs1"));
+    assert_eq!(entered.context.unwrap().home_server_level, 10, "player_data: the home server's level");
+    assert_eq!(entered.player.unwrap().gold, 10, "saved before the redirect, loaded on the target");
+    expect_mark(&zone, "gs1", roleid, Some("gs2")).await;
+    expect_current(&zone, roleid, "gs2", true).await;
+    add_gold(&mut c, 5).await;
+
+    // C goes from GS1 (gs2) to GS2 (gs3).
+    let entered = c.go_server("gs3").await.unwrap();
+    assert_eq!(entered.player.unwrap().gold, 15);
+    assert_eq!(entered.home_srvname, "gs1");
+    expect_mark(&zone, "gs1", roleid, Some("gs3")).await;
+    expect_current(&zone, roleid, "gs3", true).await;
+
+    // C comes back from GS2 (gs3) to HS (gs1): the mark is deleted.
+    let entered = c.go_home().await.unwrap();
+    assert_eq!(entered.srvname, "gs1");
+    expect_mark(&zone, "gs1", roleid, None).await;
+    expect_current(&zone, roleid, "gs1", true).await;
+
+    // C goes out again and logs off at gs2: the mark goes (Left, or the heartbeat).
+    c.go_server("gs2").await.unwrap();
+    expect_mark(&zone, "gs1", roleid, Some("gs2")).await;
+    c.logoff().await.unwrap();
+    expect_mark(&zone, "gs1", roleid, None).await;
+    expect_current(&zone, roleid, "gs2", false).await;
+
+    // Logging in again lands home, with everything kept.
+    let mut c = relogin(&zone, "c").await;
+    assert_eq!(c.current_srvname(), "gs1");
+    assert_eq!(gold(&mut c).await, 15);
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_crossings_get_typed_errors_and_leave_the_player_where_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zone = start_fast_zone(dir.path()).await;
+    let (_, mut d) = register_and_enter(&zone, "d").await;
+    add_gold(&mut d, 3).await;
+    assert_eq!(code(d.go_server("gs9").await), ErrorCode::UnknownServer);
+    assert_eq!(code(d.go_server("gs1").await), ErrorCode::AlreadyThere);
+    assert_eq!(code(d.go_home().await), ErrorCode::AlreadyThere);
+    zone.kill_game("gs3").unwrap();
+    assert_eq!(code(d.go_server("gs3").await), ErrorCode::ServerDown);
+    assert_eq!(gold(&mut d).await, 3, "still playing on gs1");
+
+    // Two crossings at once on one connection: the second is refused.
+    let go = |srvname: &str| Body::Call(GameCall { call: Some(Call::GoServer(GoServer { srvname: srvname.into() })) });
+    let connection = d.connection();
+    let (first, second) = tokio::join!(connection.request(go("gs2")), connection.request(go("gs2")));
+    let refused = [&first, &second].iter().filter(|reply| matches!(reply, Err(client::ClientError::Server { code: ErrorCode::CrossingInProgress, .. }))).count();
+    let redirected = [&first, &second].iter().filter(|reply| matches!(reply, Ok(Reply::Redirect(_)))).count();
+    assert_eq!((refused, redirected), (1, 1), "{first:?} / {second:?}");
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_arrives_goes_home_on_its_next_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, mut e) = register_and_enter(&zone, "e").await;
+    add_gold(&mut e, 8).await;
+    let go = Body::Call(GameCall { call: Some(Call::GoServer(GoServer { srvname: "gs2".into() })) });
+    let Ok(Reply::Redirect(redirect)) = e.connection().request(go).await else { panic!("a redirect") };
+    drop(e); // the client never connects to gs2
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await; // the token (1 s) expires
+    let gs2 = zone.game_addr("gs2").unwrap().to_string();
+    let late = client::Connection::connect_tcp(&gs2).await.unwrap();
+    let authenticate = Body::Authenticate(wire::client::Authenticate { token: redirect.token, roleid: redirect.roleid });
+    let refused = code(late.request(authenticate).await);
+    assert!(matches!(refused, ErrorCode::TokenExpired | ErrorCode::BadToken), "{refused:?}");
+
+    let mut e = relogin(&zone, "e").await;
+    assert_eq!(gold(&mut e).await, 8, "the handoff's save");
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_source_that_dies_before_the_handoff_leaves_the_last_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zone = start_fast_zone(dir.path()).await;
+    let (_, mut f) = register_and_enter(&zone, "f").await;
+    add_gold(&mut f, 20).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // a periodic save (200 ms) ran
+    zone.kill_game("gs1").unwrap();
+    assert!(f.call(Call::LevelUp(LevelUp {})).await.is_err(), "the server is gone");
+    zone.restart_game("gs1").await.unwrap();
+    let mut f = relogin(&zone, "f").await;
+    assert_eq!(gold(&mut f).await, 20);
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_target_that_dies_after_arrival_frees_the_player_and_the_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut zone = start_fast_zone(dir.path()).await;
+    let (_, mut g) = register_and_enter(&zone, "g").await;
+    let roleid = g.entered().player.as_ref().unwrap().roleid;
+    g.go_server("gs2").await.unwrap();
+    add_gold(&mut g, 30).await;
+    expect_mark(&zone, "gs1", roleid, Some("gs2")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // saved on gs2
+    zone.kill_game("gs2").unwrap();
+
+    // The home's heartbeat misses three times and deletes the mark.
+    expect_mark(&zone, "gs1", roleid, None).await;
+    // The lease runs out; g logs in elsewhere (gs2 is down) and keeps its gold.
+    let mut g = relogin(&zone, "g").await;
+    assert_ne!(g.current_srvname(), "gs2");
+    assert_eq!(gold(&mut g).await, 30);
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, mut zombie_side) = register_and_enter(&zone, "h").await;
+    add_gold(&mut zombie_side, 50).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // saved: gold 50
+
+    // gs1 stalls past its lease, with a clock lagging more than its margin,
+    // so when it wakes it still believes it owns h.
+    let gs1 = zone.game("gs1").unwrap();
+    gs1.set_clock_lag(10_000).await.unwrap();
+    gs1.stall(Duration::from_millis(3_000)).await.unwrap();
+    let mut h = relogin(&zone, "h").await;
+    assert_ne!(h.current_srvname(), "gs1", "gs1 is stalled: another server took h");
+    assert_eq!(add_gold(&mut h, 5).await, 5);
+    tokio::time::sleep(Duration::from_millis(600)).await; // saved: gold 55
+
+    // gs1 wakes as a zombie: the client's call applies to its stale copy, but
+    // every write it tries is refused by the store, and it kicks the client.
+    let mut calls_answered_by_the_zombie = 0;
+    let kicked = loop {
+        match zombie_side.call(Call::LevelUp(LevelUp {})).await {
+            Ok(CallOutcome::Reply(_)) => calls_answered_by_the_zombie += 1,
+            other => break kicked_code(other),
+        }
+        assert!(calls_answered_by_the_zombie < 100, "the zombie was never fenced");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(kicked, ErrorCode::Fenced);
+    eventually("gs1 to count a fenced write", || async {
+        (gs1.status().await.unwrap().fenced_total > 0).then_some(())
+    })
+    .await;
+    assert_eq!(gold(&mut h).await, 55, "the new owner's data was never overwritten");
+    zone.shutdown().await;
+}
