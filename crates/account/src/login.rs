@@ -6,7 +6,9 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use bus::Bus;
 use routing::RoleId;
 use store_sqlite::{AccountError, AccountRole, AccountStore};
-use wire::client::{ErrorCode, Login, LoginOk, Register, RoleSummary, ServerAddress, login::Credential};
+use wire::client::{
+    ErrorCode, Login, LoginOk, Register, RoleSummary, ServerAddress, login::Credential,
+};
 use wire::node::node_message::Body;
 use wire::node::{GetCurrent, GrantLogin, NodeMessage};
 
@@ -31,7 +33,9 @@ impl Logins {
         let account_id = blocking(move || {
             let hash = hash_password(&register.password)?;
             let mut store = lock(&store);
-            store.register(&register.account, &hash).map_err(account_refusal)
+            store
+                .register(&register.account, &hash)
+                .map_err(account_refusal)
         })
         .await?;
         self.log_in(account_id).await
@@ -44,7 +48,9 @@ impl Logins {
             Some(Credential::Password(password)) => {
                 check_secret(&password.password)?;
                 blocking(move || {
-                    let found = lock(&store).find_password(&password.account).map_err(account_refusal)?;
+                    let found = lock(&store)
+                        .find_password(&password.account)
+                        .map_err(account_refusal)?;
                     let (account_id, hash) = found.ok_or_else(bad_credentials)?;
                     verify_password(&password.password, &hash)?;
                     Ok(account_id)
@@ -53,9 +59,19 @@ impl Logins {
             }
             Some(Credential::DeviceId(device_id)) => {
                 check_secret(&device_id)?;
-                blocking(move || lock(&store).device_account(&device_id).map_err(account_refusal)).await?
+                blocking(move || {
+                    lock(&store)
+                        .device_account(&device_id)
+                        .map_err(account_refusal)
+                })
+                .await?
             }
-            None => return Err((ErrorCode::BadArgument, "a login needs a password or a device id".into())),
+            None => {
+                return Err((
+                    ErrorCode::BadArgument,
+                    "a login needs a password or a device id".into(),
+                ));
+            }
         };
         self.log_in(account_id).await
     }
@@ -65,12 +81,17 @@ impl Logins {
         let store = self.store.clone();
         let (roles, last) = blocking(move || {
             let store = lock(&store);
-            Ok((store.roles(account_id).map_err(account_refusal)?, store.last_role(account_id).map_err(account_refusal)?))
+            Ok((
+                store.roles(account_id).map_err(account_refusal)?,
+                store.last_role(account_id).map_err(account_refusal)?,
+            ))
         })
         .await?;
         let chosen = self.choose_server(last.as_ref()).await;
         let token: u128 = rand::random();
-        let server = self.grant_first_reachable(&chosen, token, account_id).await?;
+        let server = self
+            .grant_first_reachable(&chosen, token, account_id)
+            .await?;
         Ok(LoginOk {
             account_id,
             roles: roles.iter().map(summary).collect(),
@@ -95,13 +116,21 @@ impl Logins {
     /// Where the role is online now, per the data center; `None` when offline
     /// or when the data center cannot say (the home server then decides).
     async fn current_server(&self, roleid: RoleId) -> Option<String> {
-        let query = NodeMessage { body: Some(Body::GetCurrent(GetCurrent { roleid: roleid.get() })) };
-        let answer =
-            self.bus.request(&self.config.name, &self.config.datacenter_node, query, self.config.request_deadline);
+        let query = NodeMessage {
+            body: Some(Body::GetCurrent(GetCurrent {
+                roleid: roleid.get(),
+            })),
+        };
+        let answer = self.bus.request(
+            &self.config.name,
+            &self.config.datacenter_node,
+            query,
+            self.config.request_deadline,
+        );
         match answer.await {
-            Ok(NodeMessage { body: Some(Body::CurrentAnswer(current)) }) if current.known && current.online => {
-                Some(current.srvname)
-            }
+            Ok(NodeMessage {
+                body: Some(Body::CurrentAnswer(current)),
+            }) if current.known && current.online => Some(current.srvname),
             _ => None,
         }
     }
@@ -110,18 +139,37 @@ impl Logins {
     /// server and then every other server in name order: any game server can
     /// load any player from its home database (DESIGN §7), so a dead server
     /// does not lock its players out.
-    async fn grant_first_reachable(&self, chosen: &str, token: u128, account_id: u64) -> Result<ServerAddress, Refusal> {
+    async fn grant_first_reachable(
+        &self,
+        chosen: &str,
+        token: u128,
+        account_id: u64,
+    ) -> Result<ServerAddress, Refusal> {
         let recommended = self.config.recommended_server.as_str();
-        let others = self.config.servers.keys().map(String::as_str).filter(|name| *name != chosen && *name != recommended);
+        let others = self
+            .config
+            .servers
+            .keys()
+            .map(String::as_str)
+            .filter(|name| *name != chosen && *name != recommended);
         let candidates = [chosen, recommended].into_iter().chain(others);
-        let mut last_refusal = (ErrorCode::UnknownServer, format!("server {chosen} is not in this zone"));
+        let mut last_refusal = (
+            ErrorCode::UnknownServer,
+            format!("server {chosen} is not in this zone"),
+        );
         let mut tried = std::collections::BTreeSet::new();
         for srvname in candidates.filter(|name| tried.insert(*name)) {
-            let Some(server) = self.config.servers.get(srvname) else { continue };
+            let Some(server) = self.config.servers.get(srvname) else {
+                continue;
+            };
             match self.grant(srvname, token, account_id).await {
                 Ok(()) => return Ok(server.clone()),
                 Err(refusal) => {
-                    tracing::warn!(srvname, message = refusal.1, "login token not granted; trying the next server");
+                    tracing::warn!(
+                        srvname,
+                        message = refusal.1,
+                        "login token not granted; trying the next server"
+                    );
                     last_refusal = refusal;
                 }
             }
@@ -135,33 +183,58 @@ impl Logins {
             account_id,
             ttl_ms: duration_ms(self.config.login_token_ttl),
         };
-        let message = NodeMessage { body: Some(Body::GrantLogin(grant)) };
-        let answer = self.bus.request(&self.config.name, srvname, message, self.config.request_deadline);
-        answer.await.map(drop).map_err(|error| (ErrorCode::ServerDown, format!("{srvname}: {error}")))
+        let message = NodeMessage {
+            body: Some(Body::GrantLogin(grant)),
+        };
+        let answer = self.bus.request(
+            &self.config.name,
+            srvname,
+            message,
+            self.config.request_deadline,
+        );
+        answer
+            .await
+            .map(drop)
+            .map_err(|error| (ErrorCode::ServerDown, format!("{srvname}: {error}")))
     }
 }
 
 fn summary(role: &AccountRole) -> RoleSummary {
-    RoleSummary { roleid: role.roleid.get(), name: role.name.clone(), level: 0, home_srvname: role.srvname.clone() }
+    RoleSummary {
+        roleid: role.roleid.get(),
+        name: role.name.clone(),
+        level: 0,
+        home_srvname: role.srvname.clone(),
+    }
 }
 
 fn hash_password(password: &str) -> Result<String, Refusal> {
     let hash = Argon2::default().hash_password(password.as_bytes());
-    hash.map(|hash| hash.to_string()).map_err(|error| (ErrorCode::Internal, error.to_string()))
+    hash.map(|hash| hash.to_string())
+        .map_err(|error| (ErrorCode::Internal, error.to_string()))
 }
 
 fn verify_password(password: &str, hash: &str) -> Result<(), Refusal> {
-    let parsed = PasswordHash::new(hash).map_err(|error| (ErrorCode::Internal, error.to_string()))?;
-    Argon2::default().verify_password(password.as_bytes(), &parsed).map_err(|_| bad_credentials())
+    let parsed =
+        PasswordHash::new(hash).map_err(|error| (ErrorCode::Internal, error.to_string()))?;
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .map_err(|_| bad_credentials())
 }
 
 fn bad_credentials() -> Refusal {
-    (ErrorCode::BadCredentials, "unknown account or wrong password".into())
+    (
+        ErrorCode::BadCredentials,
+        "unknown account or wrong password".into(),
+    )
 }
 
 fn account_refusal(error: AccountError) -> Refusal {
     match error {
-        AccountError::Exists(account) => (ErrorCode::AccountExists, format!("account {account} exists")),
+        AccountError::Exists(account) => (
+            ErrorCode::AccountExists,
+            format!("account {account} exists"),
+        ),
         other => (ErrorCode::Unavailable, other.to_string()),
     }
 }
@@ -169,20 +242,28 @@ fn account_refusal(error: AccountError) -> Refusal {
 fn check_account_name(account: &str) -> Result<(), Refusal> {
     let chars = account.chars().count();
     if chars == 0 || chars > ACCOUNT_CHARS_MAX || account.chars().any(char::is_control) {
-        return Err((ErrorCode::BadArgument, "an account name is 1..=64 printable characters".into()));
+        return Err((
+            ErrorCode::BadArgument,
+            "an account name is 1..=64 printable characters".into(),
+        ));
     }
     Ok(())
 }
 
 fn check_secret(secret: &str) -> Result<(), Refusal> {
     if secret.is_empty() || secret.len() > SECRET_BYTES_MAX {
-        return Err((ErrorCode::BadArgument, "a password or device id is 1..=128 bytes".into()));
+        return Err((
+            ErrorCode::BadArgument,
+            "a password or device id is 1..=128 bytes".into(),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn lock(store: &Mutex<AccountStore>) -> std::sync::MutexGuard<'_, AccountStore> {
-    store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs store and hashing work off the async threads.

@@ -42,13 +42,30 @@ pub enum StartError {
 impl AccountCenter {
     /// Opens the account database, binds the bus name, and starts serving
     /// the clients of `gateway` (already listening).
-    pub fn start(config: AccountConfig, gateway: gateway::Gateway, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
+    pub fn start(
+        config: AccountConfig,
+        gateway: gateway::Gateway,
+        bus: Arc<dyn Bus>,
+    ) -> Result<Self, StartError> {
         let store = AccountStore::open(config.data_dir.join(store_sqlite::ACCOUNT_DB_FILE))?;
         let inbox = bus.bind(&config.name, bus::INBOX_MESSAGES_MAX)?;
-        let (tcp_addr, ws_addr, handle) = (gateway.tcp_local_addr, gateway.ws_local_addr, gateway.handle.clone());
-        let logins = Arc::new(Logins { config, store: Arc::new(Mutex::new(store)), bus });
+        let (tcp_addr, ws_addr, handle) = (
+            gateway.tcp_local_addr,
+            gateway.ws_local_addr,
+            gateway.handle.clone(),
+        );
+        let logins = Arc::new(Logins {
+            config,
+            store: Arc::new(Mutex::new(store)),
+            bus,
+        });
         let task = tokio::spawn(serve(logins, gateway.events, handle.clone(), inbox));
-        Ok(Self { task, gateway: handle, tcp_addr, ws_addr })
+        Ok(Self {
+            task,
+            gateway: handle,
+            tcp_addr,
+            ws_addr,
+        })
     }
 
     /// Stops serving and closes every client connection.
@@ -85,29 +102,57 @@ async fn serve(
     }
 }
 
-async fn answer_client(logins: &Logins, clients: &GatewayHandle, session: SessionId, frame: ClientFrame) {
+async fn answer_client(
+    logins: &Logins,
+    clients: &GatewayHandle,
+    session: SessionId,
+    frame: ClientFrame,
+) {
     let answer = match frame.body {
         Some(In::Register(register)) => logins.register(register).await.map(Out::LoginOk),
         Some(In::Login(login)) => logins.login(login).await.map(Out::LoginOk),
-        _ => Err((ErrorCode::UnexpectedMessage, "the account center takes Register and Login".into())),
+        _ => Err((
+            ErrorCode::UnexpectedMessage,
+            "the account center takes Register and Login".into(),
+        )),
     };
-    let body = answer.unwrap_or_else(|(code, message)| Out::Error(Error { code: code as i32, message }));
-    clients.send(session, ServerFrame { request_id: frame.request_id, body: Some(body) });
+    let body = answer.unwrap_or_else(|(code, message)| {
+        Out::Error(Error {
+            code: code as i32,
+            message,
+        })
+    });
+    clients.send(
+        session,
+        ServerFrame {
+            request_id: frame.request_id,
+            body: Some(body),
+        },
+    );
 }
 
 /// A game server created a role: remember it for the account's logins.
 async fn note_role(logins: &Logins, incoming: Incoming) {
     let Some(Body::RoleCreated(note)) = &incoming.message.body else {
-        return incoming.reply(bus::error_reply(ErrorCode::UnexpectedMessage, "the account center takes RoleCreated"));
+        return incoming.reply(bus::error_reply(
+            ErrorCode::UnexpectedMessage,
+            "the account center takes RoleCreated",
+        ));
     };
     let Some(role) = note.role.clone() else {
-        return incoming.reply(bus::error_reply(ErrorCode::BadArgument, "a role note carries the role"));
+        return incoming.reply(bus::error_reply(
+            ErrorCode::BadArgument,
+            "a role note carries the role",
+        ));
     };
     let (store, account_id) = (logins.store.clone(), note.account_id);
     let added: Result<(), Refusal> = blocking(move || {
-        let roleid = RoleId::from_raw(role.roleid).map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
+        let roleid = RoleId::from_raw(role.roleid)
+            .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
         let mut store = lock(&store);
-        store.add_role(account_id, roleid, &role.name, &role.home_srvname).map_err(|error| (ErrorCode::Unavailable, error.to_string()))
+        store
+            .add_role(account_id, roleid, &role.name, &role.home_srvname)
+            .map_err(|error| (ErrorCode::Unavailable, error.to_string()))
     })
     .await;
     let reply = match added {

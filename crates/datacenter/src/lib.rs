@@ -70,7 +70,9 @@ async fn serve(mut inbox: bus::Inbox, store: Arc<Mutex<RoutingStore>>) {
 }
 
 fn answer_batch(store: &Mutex<RoutingStore>, batch: Vec<Incoming>) {
-    let mut store = store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut store = store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     for incoming in batch {
         let answer = answer(&mut store, &incoming.message);
         incoming.reply(answer);
@@ -80,24 +82,36 @@ fn answer_batch(store: &Mutex<RoutingStore>, batch: Vec<Incoming>) {
 fn answer(store: &mut RoutingStore, message: &NodeMessage) -> NodeMessage {
     let result = match &message.body {
         Some(Body::SetCurrent(note)) => role(note.roleid).and_then(|roleid| {
-            store.set_current(roleid, &note.srvname, note.online).map_err(backend)?;
+            store
+                .set_current(roleid, &note.srvname, note.online)
+                .map_err(backend)?;
             Ok(bus::ack())
         }),
         Some(Body::GetCurrent(query)) => role(query.roleid).and_then(|roleid| {
             let current = store.current(roleid).map_err(backend)?;
             let answer = match current {
-                Some(current) => CurrentAnswer { known: true, srvname: current.srvname, online: current.online },
+                Some(current) => CurrentAnswer {
+                    known: true,
+                    srvname: current.srvname,
+                    online: current.online,
+                },
                 None => CurrentAnswer::default(),
             };
-            Ok(NodeMessage { body: Some(Body::CurrentAnswer(answer)) })
+            Ok(NodeMessage {
+                body: Some(Body::CurrentAnswer(answer)),
+            })
         }),
-        _ => Err(bus::error_reply(ErrorCode::UnexpectedMessage, "the data center does not take this")),
+        _ => Err(bus::error_reply(
+            ErrorCode::UnexpectedMessage,
+            "the data center does not take this",
+        )),
     };
     result.unwrap_or_else(|error| error)
 }
 
 fn role(raw: u64) -> Result<RoleId, NodeMessage> {
-    RoleId::from_raw(raw).map_err(|error| bus::error_reply(ErrorCode::UnknownRole, error.to_string()))
+    RoleId::from_raw(raw)
+        .map_err(|error| bus::error_reply(ErrorCode::UnknownRole, error.to_string()))
 }
 
 fn backend(error: RoutingError) -> NodeMessage {

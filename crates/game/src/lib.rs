@@ -131,7 +131,14 @@ impl GameNode {
         let shell = shell::Shell::new(config, bus.clone(), stores, gateway, inbox, command_queue);
         let task = tokio::spawn(shell.run());
         let handle = GameHandle { srvname, commands };
-        Ok(Self { handle, task, gateway: gateway_handle, bus, tcp_addr, ws_addr })
+        Ok(Self {
+            handle,
+            task,
+            gateway: gateway_handle,
+            bus,
+            tcp_addr,
+            ws_addr,
+        })
     }
 
     /// A handle for queries and shutdown.
@@ -196,9 +203,15 @@ impl GameHandle {
         self.ask(|reply| Command::ClockLag(lag_ms, reply)).await
     }
 
-    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
         let (reply, answer) = oneshot::channel();
-        self.commands.send(command(reply)).await.map_err(|_| NodeError::Stopped)?;
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
         answer.await.map_err(|_| NodeError::Stopped)
     }
 }

@@ -16,7 +16,9 @@ use crate::{ANSWERS_MAX, Command, GameNodeConfig, NodeStatus, StoreRoutes};
 
 /// The system clock, in milliseconds since the Unix epoch.
 fn system_now_ms() -> u64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -66,7 +68,10 @@ impl Shell {
         commands: mpsc::Receiver<Command>,
     ) -> Self {
         let horns = bus.subscribe(gamecore::HORN_TOPIC);
-        let status = NodeStatus { srvname: config.core.srvname.clone(), ..NodeStatus::default() };
+        let status = NodeStatus {
+            srvname: config.core.srvname.clone(),
+            ..NodeStatus::default()
+        };
         Self {
             core: GameCore::new(config.core, system_now_ms()),
             bus,
@@ -131,11 +136,18 @@ impl Shell {
 
     fn client_event(&mut self, event: GatewayEvent) {
         match event {
-            GatewayEvent::Opened { session, .. } => self.core.handle_session_opened(SessionId(session.0)),
-            GatewayEvent::Frame { session, frame } => {
-                self.core.handle_client_frame(self.now_ms(), SessionId(session.0), frame, &mut OsEntropy)
+            GatewayEvent::Opened { session, .. } => {
+                self.core.handle_session_opened(SessionId(session.0))
             }
-            GatewayEvent::Closed { session } => self.core.handle_session_closed(SessionId(session.0)),
+            GatewayEvent::Frame { session, frame } => self.core.handle_client_frame(
+                self.now_ms(),
+                SessionId(session.0),
+                frame,
+                &mut OsEntropy,
+            ),
+            GatewayEvent::Closed { session } => {
+                self.core.handle_session_closed(SessionId(session.0))
+            }
         }
     }
 
@@ -144,7 +156,8 @@ impl Shell {
         let request = RequestId(self.next_request);
         self.next_request += 1;
         self.repliers.insert(request, replier);
-        self.core.handle_request(self.now_ms(), request, &from, message);
+        self.core
+            .handle_request(self.now_ms(), request, &from, message);
     }
 
     async fn command(&mut self, command: Command) {
@@ -161,7 +174,11 @@ impl Shell {
                 let _ = reply.send(self.core.kuafu_mark(roleid).cloned());
             }
             Command::Marks(reply) => {
-                let marks = self.core.kuafu_marks().map(|(roleid, mark)| (roleid, mark.clone())).collect();
+                let marks = self
+                    .core
+                    .kuafu_marks()
+                    .map(|(roleid, mark)| (roleid, mark.clone()))
+                    .collect();
                 let _ = reply.send(marks);
             }
             Command::Shutdown(reply) => {
@@ -182,8 +199,14 @@ impl Shell {
     fn carry_out_outputs(&mut self) {
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::Send { session, frame } => self.gateway.handle.send(gateway::SessionId(session.0), frame),
-                Output::Close { session, last } => self.gateway.handle.close(gateway::SessionId(session.0), last),
+                Output::Send { session, frame } => self
+                    .gateway
+                    .handle
+                    .send(gateway::SessionId(session.0), frame),
+                Output::Close { session, last } => self
+                    .gateway
+                    .handle
+                    .close(gateway::SessionId(session.0), last),
                 Output::Request { call, to, message } => self.send_request(call, to, message),
                 Output::Reply { request, message } => {
                     if let Some(replier) = self.repliers.remove(&request) {
@@ -191,14 +214,20 @@ impl Shell {
                     }
                 }
                 Output::Publish { topic, message } => self.bus.publish(&topic, message),
-                Output::Store { op, srvno, operation } => self.submit_store(op, srvno, operation),
+                Output::Store {
+                    op,
+                    srvno,
+                    operation,
+                } => self.submit_store(op, srvno, operation),
                 Output::Event(event) => self.count(event),
             }
         }
     }
 
     fn send_request(&self, call: CallId, to: String, message: NodeMessage) {
-        let answer = self.bus.request(self.core.srvname(), &to, message, self.request_deadline);
+        let answer = self
+            .bus
+            .request(self.core.srvname(), &to, message, self.request_deadline);
         let answers = self.call_answers.0.clone();
         tokio::spawn(async move {
             let answer = answer.await.map_err(peer_error);
@@ -238,8 +267,9 @@ fn peer_error(error: BusError) -> PeerError {
     match error {
         BusError::Remote { code, .. } => PeerError::Remote(code),
         BusError::Timeout(_) => PeerError::Timeout,
-        BusError::UnknownNode(_) | BusError::NodeStopped(_) | BusError::Overloaded(_) | BusError::AlreadyBound(_) => {
-            PeerError::Unreachable
-        }
+        BusError::UnknownNode(_)
+        | BusError::NodeStopped(_)
+        | BusError::Overloaded(_)
+        | BusError::AlreadyBound(_) => PeerError::Unreachable,
     }
 }

@@ -2,14 +2,14 @@
 //! roles, enter, gameplay calls, crossing requests, horns and logoff.
 
 use routing::RoleId;
+use store::PlayerOp;
 use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
 use wire::client::{
-    Authenticated, CallReply, ClientFrame, CreateRole, Error, ErrorCode, GameCall, ListRoles, RoleCreated,
-    RoleList,
+    Authenticated, CallReply, ClientFrame, CreateRole, Error, ErrorCode, GameCall, ListRoles,
+    RoleCreated, RoleList,
 };
-use store::PlayerOp;
 
 use crate::core::{Auth, GameCore, Session};
 use crate::gameplay::{self, GameplayError};
@@ -23,15 +23,25 @@ pub const ROLE_NAME_CHARS_MAX: usize = 32;
 impl GameCore {
     /// A client finished the handshake.
     pub fn handle_session_opened(&mut self, session: SessionId) {
-        let previous = self.sessions.insert(session, Session { auth: Auth::Anonymous, roleid: None });
+        let previous = self.sessions.insert(
+            session,
+            Session {
+                auth: Auth::Anonymous,
+                roleid: None,
+            },
+        );
         assert!(previous.is_none(), "session {session:?} opened twice");
     }
 
     /// A client's connection closed: its player logs off.
     pub fn handle_session_closed(&mut self, session: SessionId) {
-        let Some(closed) = self.sessions.remove(&session) else { return };
+        let Some(closed) = self.sessions.remove(&session) else {
+            return;
+        };
         let Some(roleid) = closed.roleid else { return };
-        let Some(hosted) = self.players.get_mut(&roleid) else { return };
+        let Some(hosted) = self.players.get_mut(&roleid) else {
+            return;
+        };
         if hosted.session != Some(session) {
             return;
         }
@@ -42,45 +52,100 @@ impl GameCore {
     }
 
     /// A frame from a client (after the handshake, which the shell does).
-    pub fn handle_client_frame(&mut self, now_ms: u64, session: SessionId, frame: ClientFrame, entropy: &mut dyn Entropy) {
+    pub fn handle_client_frame(
+        &mut self,
+        now_ms: u64,
+        session: SessionId,
+        frame: ClientFrame,
+        entropy: &mut dyn Entropy,
+    ) {
         if !self.sessions.contains_key(&session) {
             return; // closed or kicked meanwhile
         }
         let request_id = frame.request_id;
         match frame.body {
-            Some(In::Authenticate(authenticate)) => {
-                self.authenticate(now_ms, session, request_id, &authenticate.token, authenticate.roleid)
-            }
+            Some(In::Authenticate(authenticate)) => self.authenticate(
+                now_ms,
+                session,
+                request_id,
+                &authenticate.token,
+                authenticate.roleid,
+            ),
             Some(In::ListRoles(ListRoles {})) => self.list_roles(session, request_id),
-            Some(In::CreateRole(CreateRole { name })) => self.create_role(session, request_id, name),
+            Some(In::CreateRole(CreateRole { name })) => {
+                self.create_role(session, request_id, name)
+            }
             Some(In::EnterGame(enter)) => self.enter_game(session, request_id, enter.roleid),
-            Some(In::Call(GameCall { call: Some(call) })) => self.game_call(session, request_id, call, entropy),
+            Some(In::Call(GameCall { call: Some(call) })) => {
+                self.game_call(session, request_id, call, entropy)
+            }
             Some(In::Horn(horn)) => self.horn(now_ms, session, request_id, horn.text),
             Some(In::Logoff(_)) => self.logoff(session),
-            _ => self.reply_error(session, request_id, ErrorCode::UnexpectedMessage, "not a game server request"),
+            _ => self.reply_error(
+                session,
+                request_id,
+                ErrorCode::UnexpectedMessage,
+                "not a game server request",
+            ),
         }
     }
 
-    pub(crate) fn reply_error(&mut self, session: SessionId, request_id: u64, code: ErrorCode, message: &str) {
-        let error = Error { code: code as i32, message: message.to_owned() };
-        self.push(Output::Send { session, frame: frame(request_id, Out::Error(error)) });
+    pub(crate) fn reply_error(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        code: ErrorCode,
+        message: &str,
+    ) {
+        let error = Error {
+            code: code as i32,
+            message: message.to_owned(),
+        };
+        self.push(Output::Send {
+            session,
+            frame: frame(request_id, Out::Error(error)),
+        });
     }
 
     fn reply(&mut self, session: SessionId, request_id: u64, body: Out) {
-        self.push(Output::Send { session, frame: frame(request_id, body) });
+        self.push(Output::Send {
+            session,
+            frame: frame(request_id, body),
+        });
     }
 
-    fn authenticate(&mut self, now_ms: u64, session: SessionId, request_id: u64, token: &[u8], raw_roleid: u64) {
+    fn authenticate(
+        &mut self,
+        now_ms: u64,
+        session: SessionId,
+        request_id: u64,
+        token: &[u8],
+        raw_roleid: u64,
+    ) {
         if self.sessions[&session].auth != Auth::Anonymous {
-            return self.reply_error(session, request_id, ErrorCode::UnexpectedMessage, "already authenticated");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::UnexpectedMessage,
+                "already authenticated",
+            );
         }
         let Some(token) = token_from_bytes(token) else {
-            return self.reply_error(session, request_id, ErrorCode::BadToken, "a token is 16 bytes");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::BadToken,
+                "a token is 16 bytes",
+            );
         };
         let auth = match self.tokens.redeem(token, now_ms) {
             Ok(Grant::Login { account_id }) => Auth::Account(account_id),
-            Ok(grant @ Grant::Crossing { roleid, .. }) if roleid.get() == raw_roleid => Auth::Crossing(roleid, grant),
-            Ok(Grant::Crossing { .. }) => return self.token_refused(session, request_id, TokenError::WrongRole),
+            Ok(grant @ Grant::Crossing { roleid, .. }) if roleid.get() == raw_roleid => {
+                Auth::Crossing(roleid, grant)
+            }
+            Ok(Grant::Crossing { .. }) => {
+                return self.token_refused(session, request_id, TokenError::WrongRole);
+            }
             Err(error) => return self.token_refused(session, request_id, error),
         };
         self.emit(Event::TokenRedeemed { token });
@@ -89,7 +154,11 @@ impl GameCore {
             _ => 0,
         };
         self.sessions.get_mut(&session).expect("checked").auth = auth;
-        self.reply(session, request_id, Out::Authenticated(Authenticated { account_id }));
+        self.reply(
+            session,
+            request_id,
+            Out::Authenticated(Authenticated { account_id }),
+        );
     }
 
     fn token_refused(&mut self, session: SessionId, request_id: u64, error: TokenError) {
@@ -106,16 +175,30 @@ impl GameCore {
         match self.sessions[&session].auth {
             Auth::Account(account_id) => Some(account_id),
             _ => {
-                self.reply_error(session, request_id, ErrorCode::NotAuthenticated, "log in first");
+                self.reply_error(
+                    session,
+                    request_id,
+                    ErrorCode::NotAuthenticated,
+                    "log in first",
+                );
                 None
             }
         }
     }
 
     fn list_roles(&mut self, session: SessionId, request_id: u64) {
-        let Some(account_id) = self.account_of(session, request_id) else { return };
+        let Some(account_id) = self.account_of(session, request_id) else {
+            return;
+        };
         let srvno = self.config.srvno;
-        self.store(OpPurpose::ListRoles { session, request_id }, srvno, PlayerOp::RolesOfAccount { account_id });
+        self.store(
+            OpPurpose::ListRoles {
+                session,
+                request_id,
+            },
+            srvno,
+            PlayerOp::RolesOfAccount { account_id },
+        );
     }
 
     pub(crate) fn roles_listed(
@@ -126,31 +209,66 @@ impl GameCore {
     ) {
         match answer {
             Ok(store::OpOutcome::Roles(roles)) => {
-                let roles = roles.iter().map(|(roleid, data)| self.role_summary(*roleid, data)).collect();
+                let roles = roles
+                    .iter()
+                    .map(|(roleid, data)| self.role_summary(*roleid, data))
+                    .collect();
                 self.reply(session, request_id, Out::RoleList(RoleList { roles }));
             }
             Ok(other) => panic!("role list answered with {other:?}"),
-            Err(error) => self.reply_error(session, request_id, ErrorCode::Unavailable, &error.to_string()),
+            Err(error) => self.reply_error(
+                session,
+                request_id,
+                ErrorCode::Unavailable,
+                &error.to_string(),
+            ),
         }
     }
 
-    fn role_summary(&self, roleid: RoleId, data: &wire::node::PlayerData) -> wire::client::RoleSummary {
+    fn role_summary(
+        &self,
+        roleid: RoleId,
+        data: &wire::node::PlayerData,
+    ) -> wire::client::RoleSummary {
         wire::client::RoleSummary {
             roleid: roleid.get(),
             name: data.name.clone(),
             level: data.level,
-            home_srvname: self.config.zone.home_srvname(roleid).unwrap_or_default().to_owned(),
+            home_srvname: self
+                .config
+                .zone
+                .home_srvname(roleid)
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 
     fn create_role(&mut self, session: SessionId, request_id: u64, name: String) {
-        let Some(account_id) = self.account_of(session, request_id) else { return };
+        let Some(account_id) = self.account_of(session, request_id) else {
+            return;
+        };
         let length = name.chars().count();
         if length == 0 || length > ROLE_NAME_CHARS_MAX || name.chars().any(char::is_control) {
-            return self.reply_error(session, request_id, ErrorCode::BadArgument, "a name is 1..=32 printable characters");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::BadArgument,
+                "a name is 1..=32 printable characters",
+            );
         }
-        let operation = PlayerOp::CreateRole { srvno: self.config.srvno, account_id, name };
-        self.store(OpPurpose::CreateRole { session, request_id }, self.config.srvno, operation);
+        let operation = PlayerOp::CreateRole {
+            srvno: self.config.srvno,
+            account_id,
+            name,
+        };
+        self.store(
+            OpPurpose::CreateRole {
+                session,
+                request_id,
+            },
+            self.config.srvno,
+            operation,
+        );
     }
 
     pub(crate) fn role_created(
@@ -163,21 +281,50 @@ impl GameCore {
             Ok(store::OpOutcome::Created(record)) => record,
             Ok(other) => panic!("role creation answered with {other:?}"),
             Err(store::StoreError::RoleIdsExhausted(_)) => {
-                return self.reply_error(session, request_id, ErrorCode::RoleIdsExhausted, "this server is full");
+                return self.reply_error(
+                    session,
+                    request_id,
+                    ErrorCode::RoleIdsExhausted,
+                    "this server is full",
+                );
             }
-            Err(error) => return self.reply_error(session, request_id, ErrorCode::Unavailable, &error.to_string()),
+            Err(error) => {
+                return self.reply_error(
+                    session,
+                    request_id,
+                    ErrorCode::Unavailable,
+                    &error.to_string(),
+                );
+            }
         };
         let role = self.role_summary(record.roleid, &record.data);
         let note = peers::role_created(record.data.account_id, role.clone());
         let account = self.config.account_node.clone();
-        self.request(CallPurpose::RoleCreated { session, request_id, role }, &account, note);
+        self.request(
+            CallPurpose::RoleCreated {
+                session,
+                request_id,
+                role,
+            },
+            &account,
+            note,
+        );
     }
 
     /// The account center took note of a new role (or could not be reached:
     /// the role exists in its srvno DB either way).
-    pub(crate) fn role_noted(&mut self, session: SessionId, request_id: u64, role: wire::client::RoleSummary) {
+    pub(crate) fn role_noted(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        role: wire::client::RoleSummary,
+    ) {
         if self.sessions.contains_key(&session) {
-            self.reply(session, request_id, Out::RoleCreated(RoleCreated { role: Some(role) }));
+            self.reply(
+                session,
+                request_id,
+                Out::RoleCreated(RoleCreated { role: Some(role) }),
+            );
         }
     }
 
@@ -192,10 +339,20 @@ impl GameCore {
             Auth::Anonymous => false,
         };
         if !allowed {
-            return self.reply_error(session, request_id, ErrorCode::NotAuthenticated, "authenticate for this role first");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotAuthenticated,
+                "authenticate for this role first",
+            );
         }
         if state.roleid.is_some() {
-            return self.reply_error(session, request_id, ErrorCode::UnexpectedMessage, "already in the game");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::UnexpectedMessage,
+                "already in the game",
+            );
         }
         match self.players.get(&roleid).map(|hosted| &hosted.state) {
             None => self.start_enter(session, request_id, roleid),
@@ -203,19 +360,37 @@ impl GameCore {
                 let owner_account = copy.data.account_id;
                 self.second_login(session, request_id, roleid, owner_account)
             }
-            Some(_) => self.reply_error(session, request_id, ErrorCode::PlayerBusy, "the player is busy; retry"),
+            Some(_) => self.reply_error(
+                session,
+                request_id,
+                ErrorCode::PlayerBusy,
+                "the player is busy; retry",
+            ),
         }
     }
 
     /// The player is already in the game here: the new connection takes over
     /// and the old one is kicked (never two live copies).
-    fn second_login(&mut self, session: SessionId, request_id: u64, roleid: RoleId, owner_account: u64) {
+    fn second_login(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        roleid: RoleId,
+        owner_account: u64,
+    ) {
         if self.sessions[&session].auth != Auth::Account(owner_account) {
-            return self.reply_error(session, request_id, ErrorCode::NotYourRole, "this role belongs to another account");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotYourRole,
+                "this role belongs to another account",
+            );
         }
         let hosted = self.players.get_mut(&roleid).expect("checked");
         let previous = hosted.session.replace(session);
-        let PlayerState::Serving(copy) = &hosted.state else { unreachable!("checked") };
+        let PlayerState::Serving(copy) = &hosted.state else {
+            unreachable!("checked")
+        };
         let entered = wire::client::Entered {
             player: Some(gameplay::view(&copy.data)),
             srvname: self.config.srvname.clone(),
@@ -224,7 +399,11 @@ impl GameCore {
         };
         self.sessions.get_mut(&session).expect("checked").roleid = Some(roleid);
         if let Some(previous) = previous {
-            self.kick(previous, ErrorCode::LoggedInElsewhere, "this role logged in again");
+            self.kick(
+                previous,
+                ErrorCode::LoggedInElsewhere,
+                "this role logged in again",
+            );
         }
         self.reply(session, request_id, Out::Entered(entered));
     }
@@ -232,24 +411,47 @@ impl GameCore {
     /// The player a session plays, if it is serving here.
     fn playing(&mut self, session: SessionId, request_id: u64) -> Option<RoleId> {
         let Some(roleid) = self.sessions[&session].roleid else {
-            self.reply_error(session, request_id, ErrorCode::NotInGame, "enter the game first");
+            self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotInGame,
+                "enter the game first",
+            );
             return None;
         };
         match self.players_state(roleid) {
             Some(PlayerState::Serving(_)) => Some(roleid),
             Some(PlayerState::Crossing(..)) => {
-                self.reply_error(session, request_id, ErrorCode::CrossingInProgress, "the player is crossing");
+                self.reply_error(
+                    session,
+                    request_id,
+                    ErrorCode::CrossingInProgress,
+                    "the player is crossing",
+                );
                 None
             }
             _ => {
-                self.reply_error(session, request_id, ErrorCode::PlayerBusy, "the player is not ready");
+                self.reply_error(
+                    session,
+                    request_id,
+                    ErrorCode::PlayerBusy,
+                    "the player is not ready",
+                );
                 None
             }
         }
     }
 
-    fn game_call(&mut self, session: SessionId, request_id: u64, call: Call, entropy: &mut dyn Entropy) {
-        let Some(roleid) = self.playing(session, request_id) else { return };
+    fn game_call(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        call: Call,
+        entropy: &mut dyn Entropy,
+    ) {
+        let Some(roleid) = self.playing(session, request_id) else {
+            return;
+        };
         match call {
             Call::GoServer(go) => self.go_server(session, request_id, roleid, go.srvname, entropy),
             Call::GoHome(_) => {
@@ -262,12 +464,18 @@ impl GameCore {
 
     fn apply_gameplay(&mut self, session: SessionId, request_id: u64, roleid: RoleId, call: Call) {
         let hosted = self.players.get_mut(&roleid).expect("playing");
-        let PlayerState::Serving(copy) = &mut hosted.state else { unreachable!("playing") };
+        let PlayerState::Serving(copy) = &mut hosted.state else {
+            unreachable!("playing")
+        };
         let (data, ledger) = (&mut copy.data, &mut copy.ledger);
         let applied = match call {
             Call::AddGold(add) => gameplay::add_gold(data, ledger, add.amount, &add.reason),
-            Call::SpendGold(spend) => gameplay::spend_gold(data, ledger, spend.amount, &spend.reason),
-            Call::AddItem(add) => gameplay::add_item(data, ledger, add.item_type, add.count, &add.reason),
+            Call::SpendGold(spend) => {
+                gameplay::spend_gold(data, ledger, spend.amount, &spend.reason)
+            }
+            Call::AddItem(add) => {
+                gameplay::add_item(data, ledger, add.item_type, add.count, &add.reason)
+            }
             Call::LevelUp(_) => gameplay::level_up(data),
             Call::GetPlayer(_) => Ok(0),
             Call::GoServer(_) | Call::GoHome(_) => unreachable!("handled by the caller"),
@@ -276,45 +484,98 @@ impl GameCore {
             Ok(applied) => {
                 copy.dirty |= applied > 0;
                 let player = Some(gameplay::view(&copy.data));
-                self.reply(session, request_id, Out::CallReply(CallReply { player, applied }));
+                self.reply(
+                    session,
+                    request_id,
+                    Out::CallReply(CallReply { player, applied }),
+                );
             }
-            Err(GameplayError::InsufficientGold { .. }) => {
-                self.reply_error(session, request_id, ErrorCode::InsufficientGold, "not enough gold")
+            Err(GameplayError::InsufficientGold { .. }) => self.reply_error(
+                session,
+                request_id,
+                ErrorCode::InsufficientGold,
+                "not enough gold",
+            ),
+            Err(GameplayError::BadArgument(why)) => {
+                self.reply_error(session, request_id, ErrorCode::BadArgument, why)
             }
-            Err(GameplayError::BadArgument(why)) => self.reply_error(session, request_id, ErrorCode::BadArgument, why),
         }
     }
 
-    fn go_server(&mut self, session: SessionId, request_id: u64, roleid: RoleId, target: String, entropy: &mut dyn Entropy) {
+    fn go_server(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        roleid: RoleId,
+        target: String,
+        entropy: &mut dyn Entropy,
+    ) {
         if target == self.config.srvname {
-            return self.reply_error(session, request_id, ErrorCode::AlreadyThere, "the player is on that server");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::AlreadyThere,
+                "the player is on that server",
+            );
         }
         if self.config.zone.server(&target).is_none() {
-            return self.reply_error(session, request_id, ErrorCode::UnknownServer, "no such server in this zone");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::UnknownServer,
+                "no such server in this zone",
+            );
         }
         self.start_crossing(roleid, request_id, target, entropy.token());
     }
 
     fn horn(&mut self, now_ms: u64, session: SessionId, request_id: u64, text: String) {
-        let Some(roleid) = self.playing(session, request_id) else { return };
+        let Some(roleid) = self.playing(session, request_id) else {
+            return;
+        };
         if text.is_empty() || text.len() > peers::HORN_TEXT_BYTES_MAX {
-            return self.reply_error(session, request_id, ErrorCode::BadArgument, "a horn is 1..=256 bytes");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::BadArgument,
+                "a horn is 1..=256 bytes",
+            );
         }
         let interval = self.config.horn_interval_ms;
         let hosted = self.players.get_mut(&roleid).expect("playing");
-        if hosted.last_horn_ms.is_some_and(|last| now_ms < last + interval) {
-            return self.reply_error(session, request_id, ErrorCode::RateLimited, "one horn per second");
+        if hosted
+            .last_horn_ms
+            .is_some_and(|last| now_ms < last + interval)
+        {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::RateLimited,
+                "one horn per second",
+            );
         }
         hosted.last_horn_ms = Some(now_ms);
-        let PlayerState::Serving(copy) = &hosted.state else { unreachable!("playing") };
-        let heard = wire::client::HornHeard { from_roleid: roleid.get(), from_name: copy.data.name.clone(), text };
+        let PlayerState::Serving(copy) = &hosted.state else {
+            unreachable!("playing")
+        };
+        let heard = wire::client::HornHeard {
+            from_roleid: roleid.get(),
+            from_name: copy.data.name.clone(),
+            text,
+        };
         let message = peers::horn(&heard);
-        self.push(Output::Publish { topic: peers::HORN_TOPIC.to_owned(), message });
+        self.push(Output::Publish {
+            topic: peers::HORN_TOPIC.to_owned(),
+            message,
+        });
         self.reply(session, request_id, Out::HornHeard(heard));
     }
 
     fn logoff(&mut self, session: SessionId) {
         self.handle_session_closed(session);
-        self.push(Output::Close { session, last: None });
+        self.push(Output::Close {
+            session,
+            last: None,
+        });
     }
 }

@@ -58,11 +58,21 @@ pub struct GameCore {
 impl GameCore {
     /// A core with no players, first timers due at `now_ms`.
     pub fn new(config: Config, now_ms: u64) -> Self {
-        assert!(config.skew_margin_ms < config.lease_ttl_ms, "margin must fit in the lease");
+        assert!(
+            config.skew_margin_ms < config.lease_ttl_ms,
+            "margin must fit in the lease"
+        );
         assert!(config.lease_renew_interval_ms + config.skew_margin_ms < config.lease_ttl_ms);
-        assert!(config.zone.server(&config.srvname).is_some(), "this server is in its zone");
+        assert!(
+            config.zone.server(&config.srvname).is_some(),
+            "this server is in its zone"
+        );
         let tokens = TokenBook::new(config.tokens_max, config.mutations.reusable_tokens);
-        let marks = MarkBook::new(&config.srvname, config.heartbeat_misses_max, config.marks_max);
+        let marks = MarkBook::new(
+            &config.srvname,
+            config.heartbeat_misses_max,
+            config.marks_max,
+        );
         Self {
             owner: config.owner(),
             next_save_ms: now_ms + config.save_interval_ms,
@@ -87,12 +97,19 @@ impl GameCore {
 
     /// When to call [`GameCore::handle_timeout`] next (own clock).
     pub fn poll_timeout(&self) -> u64 {
-        let lease_checks = self.players.values().filter_map(|hosted| hosted.lease_deadline_ms(&self.config));
-        [self.next_save_ms, self.next_renew_ms, self.next_heartbeat_ms]
-            .into_iter()
-            .chain(lease_checks)
-            .min()
-            .expect("three timers")
+        let lease_checks = self
+            .players
+            .values()
+            .filter_map(|hosted| hosted.lease_deadline_ms(&self.config));
+        [
+            self.next_save_ms,
+            self.next_renew_ms,
+            self.next_heartbeat_ms,
+        ]
+        .into_iter()
+        .chain(lease_checks)
+        .min()
+        .expect("three timers")
     }
 
     /// Runs what is due at `now_ms`: lease checks, saves, the lease renewal
@@ -125,7 +142,11 @@ impl GameCore {
         let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
         for session in sessions {
             self.handle_session_closed(session);
-            self.kick(session, ErrorCode::ShuttingDown, "the server is shutting down");
+            self.kick(
+                session,
+                ErrorCode::ShuttingDown,
+                "the server is shutting down",
+            );
         }
     }
 
@@ -150,18 +171,25 @@ impl GameCore {
     pub fn writable_players(&self, now_ms: u64) -> impl Iterator<Item = (RoleId, u64)> + '_ {
         self.players.iter().filter_map(move |(roleid, hosted)| {
             let copy = hosted.state.writable_copy()?;
-            self.lease_view(copy.lease_until_ms).may_serve(now_ms).then_some((*roleid, copy.epoch))
+            self.lease_view(copy.lease_until_ms)
+                .may_serve(now_ms)
+                .then_some((*roleid, copy.epoch))
         })
     }
 
     /// Players in the game here (serving or crossing away).
     pub fn online_players(&self) -> usize {
-        self.players.values().filter(|hosted| hosted.state.writable_copy().is_some()).count()
+        self.players
+            .values()
+            .filter(|hosted| hosted.state.writable_copy().is_some())
+            .count()
     }
 
     /// Whether `roleid` is online here.
     pub fn is_online(&self, roleid: RoleId) -> bool {
-        self.players.get(&roleid).is_some_and(|hosted| hosted.state.writable_copy().is_some())
+        self.players
+            .get(&roleid)
+            .is_some_and(|hosted| hosted.state.writable_copy().is_some())
     }
 
     /// The kuafu mark of one of this server's players (seed
@@ -181,12 +209,22 @@ impl GameCore {
     }
 
     pub(crate) fn lease_view(&self, lease_until_ms: u64) -> LeaseView {
-        let skew_margin_ms = if self.config.mutations.no_skew_margin { 0 } else { self.config.skew_margin_ms };
-        LeaseView { lease_until_ms, skew_margin_ms }
+        let skew_margin_ms = if self.config.mutations.no_skew_margin {
+            0
+        } else {
+            self.config.skew_margin_ms
+        };
+        LeaseView {
+            lease_until_ms,
+            skew_margin_ms,
+        }
     }
 
     pub(crate) fn push(&mut self, output: Output) {
-        assert!(self.outputs.len() < OUTPUTS_MAX, "the shell stopped draining outputs");
+        assert!(
+            self.outputs.len() < OUTPUTS_MAX,
+            "the shell stopped draining outputs"
+        );
         self.outputs.push_back(output);
     }
 
@@ -194,16 +232,29 @@ impl GameCore {
         self.push(Output::Event(event));
     }
 
-    pub(crate) fn store(&mut self, purpose: OpPurpose, roleid_or_home: routing::Srvno, operation: PlayerOp) {
+    pub(crate) fn store(
+        &mut self,
+        purpose: OpPurpose,
+        roleid_or_home: routing::Srvno,
+        operation: PlayerOp,
+    ) {
         let op = OpId(self.take_id());
         self.ops.insert(op, purpose);
-        self.push(Output::Store { op, srvno: roleid_or_home, operation });
+        self.push(Output::Store {
+            op,
+            srvno: roleid_or_home,
+            operation,
+        });
     }
 
     pub(crate) fn request(&mut self, purpose: CallPurpose, to: &str, message: NodeMessage) {
         let call = CallId(self.take_id());
         self.calls.insert(call, purpose);
-        self.push(Output::Request { call, to: to.to_owned(), message });
+        self.push(Output::Request {
+            call,
+            to: to.to_owned(),
+            message,
+        });
     }
 
     pub(crate) fn next_generation(&mut self) -> u64 {
@@ -220,8 +271,12 @@ impl GameCore {
     /// than one interval from now.
     fn clamp_timers(&mut self, now_ms: u64) {
         self.next_save_ms = self.next_save_ms.min(now_ms + self.config.save_interval_ms);
-        self.next_renew_ms = self.next_renew_ms.min(now_ms + self.config.lease_renew_interval_ms);
-        self.next_heartbeat_ms = self.next_heartbeat_ms.min(now_ms + self.config.heartbeat_interval_ms);
+        self.next_renew_ms = self
+            .next_renew_ms
+            .min(now_ms + self.config.lease_renew_interval_ms);
+        self.next_heartbeat_ms = self
+            .next_heartbeat_ms
+            .min(now_ms + self.config.heartbeat_interval_ms);
     }
 
     fn drop_players_past_lease(&mut self, now_ms: u64) {
@@ -240,11 +295,21 @@ impl GameCore {
     }
 
     fn heartbeat_marks(&mut self) {
-        let marks: Vec<(RoleId, String)> =
-            self.marks.iter().map(|(roleid, mark)| (roleid, mark.go_srvname.clone())).collect();
+        let marks: Vec<(RoleId, String)> = self
+            .marks
+            .iter()
+            .map(|(roleid, mark)| (roleid, mark.go_srvname.clone()))
+            .collect();
         for (roleid, srvname) in marks {
             let message = crate::peers::is_online(roleid);
-            self.request(CallPurpose::Heartbeat { roleid, srvname: srvname.clone() }, &srvname, message);
+            self.request(
+                CallPurpose::Heartbeat {
+                    roleid,
+                    srvname: srvname.clone(),
+                },
+                &srvname,
+                message,
+            );
         }
     }
 

@@ -72,7 +72,13 @@ pub struct Crossing {
 impl Crossing {
     /// Freezes the player and starts the crossing; the caller sends `Prepare`.
     pub fn start(target: String, token: u128, request_id: u64, epoch: u64) -> Self {
-        Self { target, token, request_id, epoch, phase: Phase::Preparing }
+        Self {
+            target,
+            token,
+            request_id,
+            epoch,
+            phase: Phase::Preparing,
+        }
     }
 
     /// The target answered `Prepare`: `Ok` when it holds the token, else the
@@ -113,7 +119,9 @@ impl Crossing {
             Some(WriteOutcome::Fenced) => Step::Drop(ErrorCode::Fenced),
             None if attempts >= READ_BACK_ATTEMPTS_MAX => Step::Drop(ErrorCode::Unavailable),
             None => {
-                self.phase = Phase::ReadingBack { attempts: attempts + 1 };
+                self.phase = Phase::ReadingBack {
+                    attempts: attempts + 1,
+                };
                 Step::ReadBack
             }
         }
@@ -152,13 +160,17 @@ pub fn resolve_write(
     row: &Ownership,
     data_version: u64,
 ) -> WriteOutcome {
-    let still_mine = matches!(&row.holder, Holder::Held(owner) if owner == me) && row.epoch == epoch;
+    let still_mine =
+        matches!(&row.holder, Holder::Held(owner) if owner == me) && row.epoch == epoch;
     let applied = match kind {
         WriteKind::Save => still_mine && data_version == base_version + 1,
         WriteKind::Handoff(target) => {
-            matches!(&row.holder, Holder::Arriving(node) if node == target) && row.epoch == epoch + 1
+            matches!(&row.holder, Holder::Arriving(node) if node == target)
+                && row.epoch == epoch + 1
         }
-        WriteKind::Release => row.holder == Holder::Free && row.epoch == epoch && data_version == base_version + 1,
+        WriteKind::Release => {
+            row.holder == Holder::Free && row.epoch == epoch && data_version == base_version + 1
+        }
     };
     if applied {
         WriteOutcome::Applied
@@ -174,7 +186,10 @@ mod tests {
     use super::*;
 
     fn me() -> OwnerId {
-        OwnerId { node: "gs1".into(), incarnation: 1 }
+        OwnerId {
+            node: "gs1".into(),
+            incarnation: 1,
+        }
     }
 
     fn crossing() -> Crossing {
@@ -190,18 +205,39 @@ mod tests {
 
     #[test]
     fn a_refused_prepare_aborts_and_a_fenced_handoff_drops() {
-        assert_eq!(crossing().prepared(Err(ErrorCode::ServerDown)), Step::Abort(ErrorCode::ServerDown));
+        assert_eq!(
+            crossing().prepared(Err(ErrorCode::ServerDown)),
+            Step::Abort(ErrorCode::ServerDown)
+        );
         let mut crossing = crossing();
         crossing.prepared(Ok(()));
-        assert_eq!(crossing.handed_off(HandoffAnswer::Refused), Step::Drop(ErrorCode::Fenced));
+        assert_eq!(
+            crossing.handed_off(HandoffAnswer::Refused),
+            Step::Drop(ErrorCode::Fenced)
+        );
     }
 
     #[test]
     fn an_unknown_commit_is_resolved_by_reading_back() {
-        let arriving = Ownership { holder: Holder::Arriving("gs2".into()), epoch: 4, lease_until_ms: 9 };
-        let still_mine = Ownership { holder: Holder::Held(me()), epoch: 3, lease_until_ms: 9 };
-        let other = OwnerId { node: "gs3".into(), incarnation: 2 };
-        let taken = Ownership { holder: Holder::Held(other), epoch: 5, lease_until_ms: 9 };
+        let arriving = Ownership {
+            holder: Holder::Arriving("gs2".into()),
+            epoch: 4,
+            lease_until_ms: 9,
+        };
+        let still_mine = Ownership {
+            holder: Holder::Held(me()),
+            epoch: 3,
+            lease_until_ms: 9,
+        };
+        let other = OwnerId {
+            node: "gs3".into(),
+            incarnation: 2,
+        };
+        let taken = Ownership {
+            holder: Holder::Held(other),
+            epoch: 5,
+            lease_until_ms: 9,
+        };
         let handoff = WriteKind::Handoff("gs2".into());
         for (row, expected) in [
             (arriving, Step::Redirect),
@@ -218,13 +254,36 @@ mod tests {
 
     #[test]
     fn saves_and_releases_are_resolved_by_version_and_holder() {
-        let mine = Ownership { holder: Holder::Held(me()), epoch: 3, lease_until_ms: 9 };
-        let free = Ownership { holder: Holder::Free, epoch: 3, lease_until_ms: 0 };
-        assert_eq!(resolve_write(&WriteKind::Save, &me(), 3, 10, &mine, 11), WriteOutcome::Applied);
-        assert_eq!(resolve_write(&WriteKind::Save, &me(), 3, 10, &mine, 10), WriteOutcome::NotApplied);
-        assert_eq!(resolve_write(&WriteKind::Save, &me(), 2, 10, &mine, 10), WriteOutcome::Fenced);
-        assert_eq!(resolve_write(&WriteKind::Release, &me(), 3, 10, &free, 11), WriteOutcome::Applied);
-        assert_eq!(resolve_write(&WriteKind::Release, &me(), 3, 10, &mine, 10), WriteOutcome::NotApplied);
+        let mine = Ownership {
+            holder: Holder::Held(me()),
+            epoch: 3,
+            lease_until_ms: 9,
+        };
+        let free = Ownership {
+            holder: Holder::Free,
+            epoch: 3,
+            lease_until_ms: 0,
+        };
+        assert_eq!(
+            resolve_write(&WriteKind::Save, &me(), 3, 10, &mine, 11),
+            WriteOutcome::Applied
+        );
+        assert_eq!(
+            resolve_write(&WriteKind::Save, &me(), 3, 10, &mine, 10),
+            WriteOutcome::NotApplied
+        );
+        assert_eq!(
+            resolve_write(&WriteKind::Save, &me(), 2, 10, &mine, 10),
+            WriteOutcome::Fenced
+        );
+        assert_eq!(
+            resolve_write(&WriteKind::Release, &me(), 3, 10, &free, 11),
+            WriteOutcome::Applied
+        );
+        assert_eq!(
+            resolve_write(&WriteKind::Release, &me(), 3, 10, &mine, 10),
+            WriteOutcome::NotApplied
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub fn add_gold(
     reason: &str,
 ) -> Result<u64, GameplayError> {
     check_amount(amount, reason)?;
-    data.gold = data.gold.checked_add(amount).ok_or(GameplayError::BadArgument("gold overflow"))?;
+    data.gold = data
+        .gold
+        .checked_add(amount)
+        .ok_or(GameplayError::BadArgument("gold overflow"))?;
     record(data, ledger, LedgerKind::Gold, amount as i64, reason);
     Ok(amount)
 }
@@ -55,7 +58,10 @@ pub fn spend_gold(
 ) -> Result<u64, GameplayError> {
     check_amount(amount, reason)?;
     if data.gold < amount {
-        return Err(GameplayError::InsufficientGold { have: data.gold, need: amount });
+        return Err(GameplayError::InsufficientGold {
+            have: data.gold,
+            need: amount,
+        });
     }
     data.gold -= amount;
     record(data, ledger, LedgerKind::Gold, -(amount as i64), reason);
@@ -71,11 +77,16 @@ pub fn add_item(
     reason: &str,
 ) -> Result<u64, GameplayError> {
     check_amount(count, reason)?;
-    let position = data.items.binary_search_by_key(&item_type, |stack| stack.item_type);
+    let position = data
+        .items
+        .binary_search_by_key(&item_type, |stack| stack.item_type);
     match position {
         Ok(index) => {
             let stack = &mut data.items[index];
-            stack.count = stack.count.checked_add(count).ok_or(GameplayError::BadArgument("item overflow"))?;
+            stack.count = stack
+                .count
+                .checked_add(count)
+                .ok_or(GameplayError::BadArgument("item overflow"))?;
         }
         Err(index) => {
             if data.items.len() >= ITEM_TYPES_MAX {
@@ -84,7 +95,13 @@ pub fn add_item(
             data.items.insert(index, ItemStack { item_type, count });
         }
     }
-    record(data, ledger, LedgerKind::Item(item_type), count as i64, reason);
+    record(
+        data,
+        ledger,
+        LedgerKind::Item(item_type),
+        count as i64,
+        reason,
+    );
     Ok(count)
 }
 
@@ -118,10 +135,21 @@ fn check_amount(amount: u64, reason: &str) -> Result<(), GameplayError> {
     Ok(())
 }
 
-fn record(data: &mut PlayerData, ledger: &mut Vec<LedgerEntry>, kind: LedgerKind, delta: i64, reason: &str) {
+fn record(
+    data: &mut PlayerData,
+    ledger: &mut Vec<LedgerEntry>,
+    kind: LedgerKind,
+    delta: i64,
+    reason: &str,
+) {
     let seq = data.next_ledger_seq;
     data.next_ledger_seq += 1;
-    ledger.push(LedgerEntry { seq, kind, delta, reason: reason.to_owned() });
+    ledger.push(LedgerEntry {
+        seq,
+        kind,
+        delta,
+        reason: reason.to_owned(),
+    });
 }
 
 #[cfg(test)]
@@ -129,7 +157,12 @@ mod tests {
     use super::*;
 
     fn fresh() -> PlayerData {
-        PlayerData { roleid: 1_000_001, level: 1, next_ledger_seq: 1, ..PlayerData::default() }
+        PlayerData {
+            roleid: 1_000_001,
+            level: 1,
+            next_ledger_seq: 1,
+            ..PlayerData::default()
+        }
     }
 
     #[test]
@@ -138,11 +171,17 @@ mod tests {
         assert_eq!(add_gold(&mut data, &mut ledger, 10, "test:rpc"), Ok(10));
         assert_eq!(spend_gold(&mut data, &mut ledger, 4, "shop"), Ok(4));
         let refused = spend_gold(&mut data, &mut ledger, 7, "shop");
-        assert_eq!(refused, Err(GameplayError::InsufficientGold { have: 6, need: 7 }));
+        assert_eq!(
+            refused,
+            Err(GameplayError::InsufficientGold { have: 6, need: 7 })
+        );
         assert_eq!(data.gold, 6);
         let deltas: i64 = ledger.iter().map(|entry| entry.delta).sum();
         assert_eq!(deltas, 6, "the ledger audits the total");
-        assert_eq!(ledger.iter().map(|entry| entry.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            ledger.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
     }
 
     #[test]

@@ -155,7 +155,10 @@ impl Config {
 
     /// This server as an owner of player rows.
     pub fn owner(&self) -> OwnerId {
-        OwnerId { node: self.srvname.clone(), incarnation: self.incarnation }
+        OwnerId {
+            node: self.srvname.clone(),
+            incarnation: self.incarnation,
+        }
     }
 }
 
@@ -269,5 +272,8 @@ pub enum Event {
 
 /// Frame constructor shared by the core's modules.
 pub(crate) fn frame(request_id: u64, body: wire::client::server_frame::Body) -> ServerFrame {
-    ServerFrame { request_id, body: Some(body) }
+    ServerFrame {
+        request_id,
+        body: Some(body),
+    }
 }

@@ -32,7 +32,12 @@ impl MarkBook {
     /// An empty book for home server `home_srvname`.
     pub fn new(home_srvname: &str, misses_max: u32, marks_max: usize) -> Self {
         assert!(misses_max > 0);
-        Self { home_srvname: home_srvname.to_owned(), marks: BTreeMap::new(), misses_max, marks_max }
+        Self {
+            home_srvname: home_srvname.to_owned(),
+            marks: BTreeMap::new(),
+            misses_max,
+            marks_max,
+        }
     }
 
     /// The player arrived at `at_srvname`: mark it there, or clear the mark
@@ -45,7 +50,10 @@ impl MarkBook {
         if self.marks.len() >= self.marks_max && !self.marks.contains_key(&roleid) {
             return false;
         }
-        let mark = Mark { go_srvname: at_srvname.to_owned(), misses: 0 };
+        let mark = Mark {
+            go_srvname: at_srvname.to_owned(),
+            misses: 0,
+        };
         self.marks.insert(roleid, mark);
         true
     }
@@ -53,7 +61,11 @@ impl MarkBook {
     /// The player left `from_srvname`: clear the mark if it still points there
     /// (a late `Left` from an older server must not clear a newer mark).
     pub fn left(&mut self, roleid: RoleId, from_srvname: &str) {
-        if self.marks.get(&roleid).is_some_and(|mark| mark.go_srvname == from_srvname) {
+        if self
+            .marks
+            .get(&roleid)
+            .is_some_and(|mark| mark.go_srvname == from_srvname)
+        {
             self.marks.remove(&roleid);
         }
     }
@@ -142,7 +154,10 @@ mod tests {
         book.arrived(role(1), "gs2");
         assert!(!book.heartbeat_answer(role(1), "gs2", false));
         assert!(!book.heartbeat_answer(role(1), "gs2", false));
-        assert!(!book.heartbeat_answer(role(1), "gs2", true), "online resets");
+        assert!(
+            !book.heartbeat_answer(role(1), "gs2", true),
+            "online resets"
+        );
         assert!(!book.heartbeat_answer(role(1), "gs2", false));
         assert!(!book.heartbeat_answer(role(1), "gs2", false));
         assert!(book.heartbeat_answer(role(1), "gs2", false));

@@ -7,8 +7,8 @@ use wire::client::server_frame::Body as Out;
 use wire::client::{CrossContext, ErrorCode, HornHeard, RoleSummary};
 use wire::node::node_message::Body;
 use wire::node::{
-    Arrived, GrantLogin, HornBroadcast, IsOnline, Left, NodeError, NodeMessage, OnlineAnswer, Prepare, RoleCreatedNote,
-    SetCurrent,
+    Arrived, GrantLogin, HornBroadcast, IsOnline, Left, NodeError, NodeMessage, OnlineAnswer,
+    Prepare, RoleCreatedNote, SetCurrent,
 };
 
 use crate::core::GameCore;
@@ -23,14 +23,23 @@ pub const HORN_TEXT_BYTES_MAX: usize = 256;
 
 impl GameCore {
     /// A request from node `from`; answer it with an `Output::Reply`.
-    pub fn handle_request(&mut self, now_ms: u64, request: RequestId, from: &str, message: NodeMessage) {
+    pub fn handle_request(
+        &mut self,
+        now_ms: u64,
+        request: RequestId,
+        from: &str,
+        message: NodeMessage,
+    ) {
         let answer = match message.body {
             Some(Body::GrantLogin(grant)) => self.grant_login(now_ms, &grant),
             Some(Body::Prepare(prepare)) => self.prepare_arrival(now_ms, &prepare),
             Some(Body::Arrived(arrived)) => self.note_arrival(&arrived),
             Some(Body::Left(left)) => self.note_departure(&left),
             Some(Body::IsOnline(query)) => self.answer_is_online(query.roleid),
-            _ => Err((ErrorCode::UnexpectedMessage, format!("a game server does not take this from {from}"))),
+            _ => Err((
+                ErrorCode::UnexpectedMessage,
+                format!("a game server does not take this from {from}"),
+            )),
         };
         let message = answer.unwrap_or_else(|(code, message)| error(code, message));
         self.push(Output::Reply { request, message });
@@ -38,7 +47,9 @@ impl GameCore {
 
     /// The answer to this node's request `call`.
     pub fn handle_call_answer(&mut self, call: CallId, answer: Result<NodeMessage, PeerError>) {
-        let Some(purpose) = self.calls.remove(&call) else { return };
+        let Some(purpose) = self.calls.remove(&call) else {
+            return;
+        };
         match purpose {
             CallPurpose::Notify => {}
             CallPurpose::Prepare { roleid, generation } => {
@@ -49,36 +60,65 @@ impl GameCore {
                 self.prepared(roleid, generation, answer);
             }
             CallPurpose::Heartbeat { roleid, srvname } => {
-                let online = matches!(answer, Ok(NodeMessage { body: Some(Body::OnlineAnswer(OnlineAnswer { online: true })) }));
+                let online = matches!(
+                    answer,
+                    Ok(NodeMessage {
+                        body: Some(Body::OnlineAnswer(OnlineAnswer { online: true }))
+                    })
+                );
                 if self.marks.heartbeat_answer(roleid, &srvname, online) {
                     self.emit(crate::Event::MarkExpired { roleid });
                 }
             }
-            CallPurpose::RoleCreated { session, request_id, role } => self.role_noted(session, request_id, role),
+            CallPurpose::RoleCreated {
+                session,
+                request_id,
+                role,
+            } => self.role_noted(session, request_id, role),
         }
     }
 
     /// A message on a zone topic this node subscribes to.
     pub fn handle_topic(&mut self, message: NodeMessage) {
-        let Some(Body::Horn(horn)) = message.body else { return };
-        let heard = HornHeard { from_roleid: horn.from_roleid, from_name: horn.from_name, text: horn.text };
-        let listeners: Vec<_> = self.players.values().filter_map(|hosted| hosted.session).collect();
+        let Some(Body::Horn(horn)) = message.body else {
+            return;
+        };
+        let heard = HornHeard {
+            from_roleid: horn.from_roleid,
+            from_name: horn.from_name,
+            text: horn.text,
+        };
+        let listeners: Vec<_> = self
+            .players
+            .values()
+            .filter_map(|hosted| hosted.session)
+            .collect();
         for session in listeners {
-            self.push(Output::Send { session, frame: frame(0, Out::HornHeard(heard.clone())) });
+            self.push(Output::Send {
+                session,
+                frame: frame(0, Out::HornHeard(heard.clone())),
+            });
         }
     }
 
     fn grant_login(&mut self, now_ms: u64, grant: &GrantLogin) -> Answer {
-        let token = token_from_bytes(&grant.token).ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
+        let token = token_from_bytes(&grant.token)
+            .ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
         let ttl_ms = grant.ttl_ms.min(self.config.token_ttl_ms);
-        let login = Grant::Login { account_id: grant.account_id };
-        self.tokens.issue(token, login, now_ms + ttl_ms).map_err(token_error)?;
+        let login = Grant::Login {
+            account_id: grant.account_id,
+        };
+        self.tokens
+            .issue(token, login, now_ms + ttl_ms)
+            .map_err(token_error)?;
         Ok(ack())
     }
 
     fn prepare_arrival(&mut self, now_ms: u64, prepare: &Prepare) -> Answer {
-        let roleid = RoleId::from_raw(prepare.roleid).map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
-        let token = token_from_bytes(&prepare.token).ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
+        let roleid = RoleId::from_raw(prepare.roleid)
+            .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
+        let token = token_from_bytes(&prepare.token)
+            .ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
         if self.players.contains_key(&roleid) {
             return Err((ErrorCode::AlreadyThere, "the player is hosted here".into()));
         }
@@ -88,7 +128,9 @@ impl GameCore {
             home_srvname: prepare.home_srvname.clone(),
             context: prepare.context.unwrap_or_default(),
         };
-        self.tokens.issue(token, grant, now_ms + ttl_ms).map_err(token_error)?;
+        self.tokens
+            .issue(token, grant, now_ms + ttl_ms)
+            .map_err(token_error)?;
         Ok(ack())
     }
 
@@ -108,14 +150,20 @@ impl GameCore {
 
     fn answer_is_online(&self, raw_roleid: u64) -> Answer {
         let online = RoleId::from_raw(raw_roleid).is_ok_and(|roleid| self.is_online(roleid));
-        Ok(NodeMessage { body: Some(Body::OnlineAnswer(OnlineAnswer { online })) })
+        Ok(NodeMessage {
+            body: Some(Body::OnlineAnswer(OnlineAnswer { online })),
+        })
     }
 
     /// A role whose home is this server.
     fn own_role(&self, raw_roleid: u64) -> Result<RoleId, (ErrorCode, String)> {
-        let roleid = RoleId::from_raw(raw_roleid).map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
+        let roleid = RoleId::from_raw(raw_roleid)
+            .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
         if self.config.zone.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
-            return Err((ErrorCode::UnknownRole, format!("{roleid} is not at home here")));
+            return Err((
+                ErrorCode::UnknownRole,
+                format!("{roleid} is not at home here"),
+            ));
         }
         Ok(roleid)
     }
@@ -124,7 +172,11 @@ impl GameCore {
 type Answer = Result<NodeMessage, (ErrorCode, String)>;
 
 fn token_error(error: TokenError) -> (ErrorCode, String) {
-    let code = if error == TokenError::Full { ErrorCode::Overloaded } else { ErrorCode::BadToken };
+    let code = if error == TokenError::Full {
+        ErrorCode::Overloaded
+    } else {
+        ErrorCode::BadToken
+    };
     (code, error.to_string())
 }
 
@@ -137,35 +189,64 @@ fn ack() -> NodeMessage {
 }
 
 fn error(code: ErrorCode, text: String) -> NodeMessage {
-    message(Body::Error(NodeError { code: code as i32, message: text }))
+    message(Body::Error(NodeError {
+        code: code as i32,
+        message: text,
+    }))
 }
 
 pub(crate) fn is_online(roleid: RoleId) -> NodeMessage {
-    message(Body::IsOnline(IsOnline { roleid: roleid.get() }))
+    message(Body::IsOnline(IsOnline {
+        roleid: roleid.get(),
+    }))
 }
 
 pub(crate) fn arrived(roleid: RoleId, at_srvname: &str) -> NodeMessage {
-    message(Body::Arrived(Arrived { roleid: roleid.get(), at_srvname: at_srvname.to_owned() }))
+    message(Body::Arrived(Arrived {
+        roleid: roleid.get(),
+        at_srvname: at_srvname.to_owned(),
+    }))
 }
 
 pub(crate) fn left(roleid: RoleId, from_srvname: &str) -> NodeMessage {
-    message(Body::Left(Left { roleid: roleid.get(), from_srvname: from_srvname.to_owned() }))
+    message(Body::Left(Left {
+        roleid: roleid.get(),
+        from_srvname: from_srvname.to_owned(),
+    }))
 }
 
 pub(crate) fn set_current(roleid: RoleId, srvname: &str, online: bool, epoch: u64) -> NodeMessage {
-    message(Body::SetCurrent(SetCurrent { roleid: roleid.get(), srvname: srvname.to_owned(), online, epoch }))
+    message(Body::SetCurrent(SetCurrent {
+        roleid: roleid.get(),
+        srvname: srvname.to_owned(),
+        online,
+        epoch,
+    }))
 }
 
 pub(crate) fn role_created(account_id: u64, role: RoleSummary) -> NodeMessage {
-    message(Body::RoleCreated(RoleCreatedNote { account_id, role: Some(role) }))
+    message(Body::RoleCreated(RoleCreatedNote {
+        account_id,
+        role: Some(role),
+    }))
 }
 
 pub(crate) fn horn(heard: &HornHeard) -> NodeMessage {
-    let horn = HornBroadcast { from_roleid: heard.from_roleid, from_name: heard.from_name.clone(), text: heard.text.clone() };
+    let horn = HornBroadcast {
+        from_roleid: heard.from_roleid,
+        from_name: heard.from_name.clone(),
+        text: heard.text.clone(),
+    };
     message(Body::Horn(horn))
 }
 
-pub(crate) fn prepare(roleid: RoleId, token: u128, home_srvname: &str, context: CrossContext, config: &Config) -> NodeMessage {
+pub(crate) fn prepare(
+    roleid: RoleId,
+    token: u128,
+    home_srvname: &str,
+    context: CrossContext,
+    config: &Config,
+) -> NodeMessage {
     message(Body::Prepare(Prepare {
         roleid: roleid.get(),
         token: crate::tokens::token_to_bytes(token),

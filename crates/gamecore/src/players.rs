@@ -71,14 +71,18 @@ impl PlayerState {
     /// The epoch of the copy, in any state that has one.
     fn writable_or_releasing_epoch(&self) -> u64 {
         match self {
-            PlayerState::Serving(copy) | PlayerState::Crossing(copy, _) | PlayerState::Releasing(copy) => copy.epoch,
+            PlayerState::Serving(copy)
+            | PlayerState::Crossing(copy, _)
+            | PlayerState::Releasing(copy) => copy.epoch,
             PlayerState::Loading { .. } => 0,
         }
     }
 
     fn copy_mut(&mut self) -> Option<&mut WritableCopy> {
         match self {
-            PlayerState::Serving(copy) | PlayerState::Crossing(copy, _) | PlayerState::Releasing(copy) => Some(copy),
+            PlayerState::Serving(copy)
+            | PlayerState::Crossing(copy, _)
+            | PlayerState::Releasing(copy) => Some(copy),
             PlayerState::Loading { .. } => None,
         }
     }
@@ -122,16 +126,31 @@ pub(crate) enum OpPurpose {
 pub(crate) enum CallPurpose {
     /// Fire and forget (notifications to the home server or data center).
     Notify,
-    Prepare { roleid: RoleId, generation: u64 },
-    Heartbeat { roleid: RoleId, srvname: String },
-    RoleCreated { session: SessionId, request_id: u64, role: wire::client::RoleSummary },
+    Prepare {
+        roleid: RoleId,
+        generation: u64,
+    },
+    Heartbeat {
+        roleid: RoleId,
+        srvname: String,
+    },
+    RoleCreated {
+        session: SessionId,
+        request_id: u64,
+        role: wire::client::RoleSummary,
+    },
 }
 
 impl GameCore {
     /// Starts entering `roleid` for `session`: a claim on the role's home DB.
     pub(crate) fn start_enter(&mut self, session: SessionId, request_id: u64, roleid: RoleId) {
         let Some(home_srvname) = self.config.zone.home_srvname(roleid).map(str::to_owned) else {
-            return self.reply_error(session, request_id, ErrorCode::UnknownRole, "no server holds this srvno");
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::UnknownRole,
+                "no server holds this srvno",
+            );
         };
         if self.players.len() >= self.config.players_max {
             return self.reply_error(session, request_id, ErrorCode::Overloaded, "server full");
@@ -151,14 +170,27 @@ impl GameCore {
             last_horn_ms: None,
         };
         self.players.insert(roleid, hosted);
-        self.sessions.get_mut(&session).expect("caller checked").roleid = Some(roleid);
-        let operation = PlayerOp::Claim { roleid, owner: self.owner.clone(), lease_ttl_ms: self.config.lease_ttl_ms };
-        self.store(OpPurpose::Claim { roleid, generation }, roleid.home_srvno(), operation);
+        self.sessions
+            .get_mut(&session)
+            .expect("caller checked")
+            .roleid = Some(roleid);
+        let operation = PlayerOp::Claim {
+            roleid,
+            owner: self.owner.clone(),
+            lease_ttl_ms: self.config.lease_ttl_ms,
+        };
+        self.store(
+            OpPurpose::Claim { roleid, generation },
+            roleid.home_srvno(),
+            operation,
+        );
     }
 
     /// The context a home server gives its own players.
     pub(crate) fn home_context(&self) -> CrossContext {
-        CrossContext { home_server_level: self.config.server_level }
+        CrossContext {
+            home_server_level: self.config.server_level,
+        }
     }
 
     /// Handles the store's answer to operation `op`.
@@ -167,8 +199,14 @@ impl GameCore {
             return; // answered twice (a duplicated reply): the first one counted
         };
         match purpose {
-            OpPurpose::CreateRole { session, request_id } => self.role_created(session, request_id, answer),
-            OpPurpose::ListRoles { session, request_id } => self.roles_listed(session, request_id, answer),
+            OpPurpose::CreateRole {
+                session,
+                request_id,
+            } => self.role_created(session, request_id, answer),
+            OpPurpose::ListRoles {
+                session,
+                request_id,
+            } => self.roles_listed(session, request_id, answer),
             OpPurpose::Claim { roleid, generation } => self.claimed(roleid, generation, answer),
             OpPurpose::Write(write) => self.written(write, answer),
             OpPurpose::ReadBack(write) => self.read_back(write, answer),
@@ -189,13 +227,20 @@ impl GameCore {
             Ok(other) => panic!("claim answered with {other:?}"),
             Err(error) => return self.enter_failed(roleid, session, request_id, &error),
         };
-        let Some(session) = session.filter(|session| self.session_may_play(*session, &record)) else {
+        let Some(session) = session.filter(|session| self.session_may_play(*session, &record))
+        else {
             return self.hold_then_release(roleid, record, session, request_id);
         };
         self.enter_claimed(roleid, session, request_id, record);
     }
 
-    fn enter_claimed(&mut self, roleid: RoleId, session: SessionId, request_id: u64, record: PlayerRecord) {
+    fn enter_claimed(
+        &mut self,
+        roleid: RoleId,
+        session: SessionId,
+        request_id: u64,
+        record: PlayerRecord,
+    ) {
         let copy = WritableCopy::claimed(record);
         let hosted = self.players.get_mut(&roleid).expect("checked by caller");
         let entered = Entered {
@@ -208,8 +253,14 @@ impl GameCore {
         let home_srvname = hosted.home_srvname.clone();
         let epoch = copy.epoch;
         hosted.state = PlayerState::Serving(copy);
-        self.push(Output::Send { session, frame: frame(request_id, Body::Entered(entered)) });
-        self.emit(Event::Entered { roleid, by_crossing });
+        self.push(Output::Send {
+            session,
+            frame: frame(request_id, Body::Entered(entered)),
+        });
+        self.emit(Event::Entered {
+            roleid,
+            by_crossing,
+        });
         self.announce_arrival(roleid, &home_srvname, epoch);
     }
 
@@ -240,9 +291,20 @@ impl GameCore {
 
     /// The claim succeeded but nobody may play it (the client left, or the
     /// role is another account's): release it at once.
-    fn hold_then_release(&mut self, roleid: RoleId, record: PlayerRecord, session: Option<SessionId>, request_id: u64) {
+    fn hold_then_release(
+        &mut self,
+        roleid: RoleId,
+        record: PlayerRecord,
+        session: Option<SessionId>,
+        request_id: u64,
+    ) {
         if let Some(session) = session {
-            self.reply_error(session, request_id, ErrorCode::NotYourRole, "this role belongs to another account");
+            self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotYourRole,
+                "this role belongs to another account",
+            );
             self.detach_session(session);
         }
         let hosted = self.players.get_mut(&roleid).expect("checked by caller");
@@ -256,11 +318,18 @@ impl GameCore {
     /// row without a client and release it, so the player is not locked out
     /// for a lease; a newer hosting's own claim fences this one anyway.
     fn release_orphan_claim(&mut self, roleid: RoleId, answer: Result<OpOutcome, StoreError>) {
-        let Ok(OpOutcome::Claimed(record)) = answer else { return };
+        let Ok(OpOutcome::Claimed(record)) = answer else {
+            return;
+        };
         if self.players.contains_key(&roleid) {
             return;
         }
-        let home_srvname = self.config.zone.home_srvname(roleid).unwrap_or_default().to_owned();
+        let home_srvname = self
+            .config
+            .zone
+            .home_srvname(roleid)
+            .unwrap_or_default()
+            .to_owned();
         let hosted = Hosted {
             generation: self.next_generation(),
             session: None,
@@ -274,17 +343,30 @@ impl GameCore {
         self.hold_then_release(roleid, record, None, 0);
     }
 
-    fn enter_failed(&mut self, roleid: RoleId, session: Option<SessionId>, request_id: u64, error: &StoreError) {
+    fn enter_failed(
+        &mut self,
+        roleid: RoleId,
+        session: Option<SessionId>,
+        request_id: u64,
+        error: &StoreError,
+    ) {
         self.players.remove(&roleid);
         let Some(session) = session else { return };
         self.detach_session(session);
         let (code, message) = match error {
-            StoreError::Refused(Refused::HeldElsewhere { .. }) => (ErrorCode::PlayerBusy, "the player is online on another server"),
-            StoreError::Refused(Refused::Fenced { .. }) => (ErrorCode::PlayerBusy, "the player is busy"),
-            StoreError::UnknownRole(_) | StoreError::WrongDatabase(_) => (ErrorCode::UnknownRole, "no such role"),
-            StoreError::RoleIdsExhausted(_) | StoreError::LedgerOutOfOrder { .. } | StoreError::Backend(_) => {
-                (ErrorCode::Unavailable, "store unavailable")
+            StoreError::Refused(Refused::HeldElsewhere { .. }) => (
+                ErrorCode::PlayerBusy,
+                "the player is online on another server",
+            ),
+            StoreError::Refused(Refused::Fenced { .. }) => {
+                (ErrorCode::PlayerBusy, "the player is busy")
             }
+            StoreError::UnknownRole(_) | StoreError::WrongDatabase(_) => {
+                (ErrorCode::UnknownRole, "no such role")
+            }
+            StoreError::RoleIdsExhausted(_)
+            | StoreError::LedgerOutOfOrder { .. }
+            | StoreError::Backend(_) => (ErrorCode::Unavailable, "store unavailable"),
         };
         self.reply_error(session, request_id, code, message);
     }
@@ -297,7 +379,9 @@ impl GameCore {
 
     /// The hosting of `roleid` if it is still generation `generation`.
     fn current(&self, roleid: RoleId, generation: u64) -> Option<&Hosted> {
-        self.players.get(&roleid).filter(|hosted| hosted.generation == generation)
+        self.players
+            .get(&roleid)
+            .filter(|hosted| hosted.generation == generation)
     }
 
     /// Submits a write of `kind` for `roleid` carrying everything not yet
@@ -330,7 +414,11 @@ impl GameCore {
         let operation = match kind {
             WriteKind::Save => PlayerOp::Save(write),
             WriteKind::Release => PlayerOp::Release(write),
-            WriteKind::Handoff(to) => PlayerOp::Handoff { write, to, handoff_ttl_ms },
+            WriteKind::Handoff(to) => PlayerOp::Handoff {
+                write,
+                to,
+                handoff_ttl_ms,
+            },
         };
         self.store(purpose, roleid.home_srvno(), operation);
     }
@@ -341,12 +429,18 @@ impl GameCore {
         }
         let outcome = match answer {
             Ok(OpOutcome::Written { data_version, .. }) => {
-                assert_eq!(data_version, write.base_version + 1, "a write raises the version by one");
+                assert_eq!(
+                    data_version,
+                    write.base_version + 1,
+                    "a write raises the version by one"
+                );
                 WriteOutcome::Applied
             }
             Ok(other) => panic!("write answered with {other:?}"),
             Err(StoreError::Refused(_)) => WriteOutcome::Fenced,
-            Err(StoreError::LedgerOutOfOrder { .. }) => return self.drop_player(write.roleid, ErrorCode::Internal),
+            Err(StoreError::LedgerOutOfOrder { .. }) => {
+                return self.drop_player(write.roleid, ErrorCode::Internal);
+            }
             Err(_) => return self.submit_read_back(write),
         };
         self.write_resolved(write, outcome);
@@ -354,15 +448,25 @@ impl GameCore {
 
     fn submit_read_back(&mut self, write: PendingWrite) {
         if let WriteKind::Handoff(_) = write.kind {
-            let step = self.crossing_mut(write.roleid).map(|crossing| crossing.handed_off(HandoffAnswer::Unknown));
-            assert_eq!(step, Some(Step::ReadBack), "an unknown handoff is read back");
+            let step = self
+                .crossing_mut(write.roleid)
+                .map(|crossing| crossing.handed_off(HandoffAnswer::Unknown));
+            assert_eq!(
+                step,
+                Some(Step::ReadBack),
+                "an unknown handoff is read back"
+            );
         }
         self.read_again(write);
     }
 
     fn read_again(&mut self, write: PendingWrite) {
         let roleid = write.roleid;
-        self.store(OpPurpose::ReadBack(write), roleid.home_srvno(), PlayerOp::ReadOwnership { roleid });
+        self.store(
+            OpPurpose::ReadBack(write),
+            roleid.home_srvno(),
+            PlayerOp::ReadOwnership { roleid },
+        );
     }
 
     fn read_back(&mut self, write: PendingWrite, answer: Result<OpOutcome, StoreError>) {
@@ -370,7 +474,10 @@ impl GameCore {
             return;
         }
         let outcome = match answer {
-            Ok(OpOutcome::OwnershipRead { ownership, data_version }) => Some(resolve_write(
+            Ok(OpOutcome::OwnershipRead {
+                ownership,
+                data_version,
+            }) => Some(resolve_write(
                 &write.kind,
                 &self.owner,
                 write.epoch,
@@ -389,7 +496,10 @@ impl GameCore {
     }
 
     fn handoff_read_back(&mut self, write: PendingWrite, outcome: Option<WriteOutcome>) {
-        let step = self.crossing_mut(write.roleid).expect("crossing").read_back(outcome);
+        let step = self
+            .crossing_mut(write.roleid)
+            .expect("crossing")
+            .read_back(outcome);
         match step {
             Step::ReadBack => self.read_again(write),
             Step::Redirect => self.write_resolved(write, WriteOutcome::Applied),
@@ -406,7 +516,11 @@ impl GameCore {
             self.emit(Event::Fenced { roleid });
             return self.drop_player(roleid, ErrorCode::Fenced);
         }
-        let copy = self.players.get_mut(&roleid).and_then(|hosted| hosted.state.copy_mut()).expect("current");
+        let copy = self
+            .players
+            .get_mut(&roleid)
+            .and_then(|hosted| hosted.state.copy_mut())
+            .expect("current");
         copy.writing = false;
         if outcome == WriteOutcome::Applied {
             copy.version = write.base_version + 1;
@@ -418,8 +532,12 @@ impl GameCore {
             (WriteKind::Save, _) => self.continue_after_save(roleid),
             (WriteKind::Release, WriteOutcome::Applied) => self.released(roleid),
             (WriteKind::Release, _) => self.submit_write(roleid, WriteKind::Release),
-            (WriteKind::Handoff(_), WriteOutcome::Applied) => self.crossing_step(roleid, Step::Redirect),
-            (WriteKind::Handoff(_), _) => self.crossing_step(roleid, Step::Abort(ErrorCode::Unavailable)),
+            (WriteKind::Handoff(_), WriteOutcome::Applied) => {
+                self.crossing_step(roleid, Step::Redirect)
+            }
+            (WriteKind::Handoff(_), _) => {
+                self.crossing_step(roleid, Step::Abort(ErrorCode::Unavailable))
+            }
         }
     }
 
@@ -427,7 +545,9 @@ impl GameCore {
     fn continue_after_save(&mut self, roleid: RoleId) {
         match &self.players[&roleid].state {
             PlayerState::Releasing(_) => self.submit_write(roleid, WriteKind::Release),
-            PlayerState::Crossing(_, crossing) if crossing.phase == crate::crossing::Phase::HandingOff => {
+            PlayerState::Crossing(_, crossing)
+                if crossing.phase == crate::crossing::Phase::HandingOff =>
+            {
                 let target = crossing.target.clone();
                 self.submit_handoff(roleid, target);
             }
@@ -451,18 +571,32 @@ impl GameCore {
 
     /// One renewal batch per database for every copy this node may write.
     pub(crate) fn renew_leases(&mut self) {
-        let mut by_db: std::collections::BTreeMap<routing::Srvno, Vec<(RoleId, u64, u64)>> = Default::default();
+        let mut by_db: std::collections::BTreeMap<routing::Srvno, Vec<(RoleId, u64, u64)>> =
+            Default::default();
         for (roleid, hosted) in &self.players {
             if let Some(copy) = hosted.state.writable_copy() {
-                by_db.entry(roleid.home_srvno()).or_default().push((*roleid, copy.epoch, hosted.generation));
+                by_db.entry(roleid.home_srvno()).or_default().push((
+                    *roleid,
+                    copy.epoch,
+                    hosted.generation,
+                ));
             }
         }
         for (srvno, leases) in by_db {
             for chunk in leases.chunks(store::BATCH_OPS_MAX) {
-                let generations = chunk.iter().map(|(roleid, _, generation)| (*roleid, *generation)).collect();
-                let leases = chunk.iter().map(|(roleid, epoch, _)| (*roleid, *epoch)).collect();
-                let operation =
-                    PlayerOp::RenewLeases { owner: self.owner.clone(), leases, lease_ttl_ms: self.config.lease_ttl_ms };
+                let generations = chunk
+                    .iter()
+                    .map(|(roleid, _, generation)| (*roleid, *generation))
+                    .collect();
+                let leases = chunk
+                    .iter()
+                    .map(|(roleid, epoch, _)| (*roleid, *epoch))
+                    .collect();
+                let operation = PlayerOp::RenewLeases {
+                    owner: self.owner.clone(),
+                    leases,
+                    lease_ttl_ms: self.config.lease_ttl_ms,
+                };
                 self.store(OpPurpose::Renew { generations }, srvno, operation);
             }
         }
@@ -482,7 +616,11 @@ impl GameCore {
             }
             match result {
                 Ok(lease_until_ms) => {
-                    if let Some(copy) = self.players.get_mut(&roleid).and_then(|hosted| hosted.state.copy_mut()) {
+                    if let Some(copy) = self
+                        .players
+                        .get_mut(&roleid)
+                        .and_then(|hosted| hosted.state.copy_mut())
+                    {
                         copy.lease_until_ms = copy.lease_until_ms.max(lease_until_ms);
                     }
                 }
@@ -521,7 +659,9 @@ impl GameCore {
     /// Stops hosting `roleid` without a write (fenced, lease lost, or the
     /// outcome could not be learned) and kicks its client.
     pub(crate) fn drop_player(&mut self, roleid: RoleId, code: ErrorCode) {
-        let Some(hosted) = self.players.remove(&roleid) else { return };
+        let Some(hosted) = self.players.remove(&roleid) else {
+            return;
+        };
         if let Some(session) = hosted.session {
             self.kick(session, code, "this server no longer holds the player");
         }
@@ -529,8 +669,14 @@ impl GameCore {
 
     pub(crate) fn kick(&mut self, session: SessionId, code: ErrorCode, message: &str) {
         self.sessions.remove(&session);
-        let kicked = Kicked { code: code as i32, message: message.to_owned() };
-        self.push(Output::Close { session, last: Some(frame(0, Body::Kicked(kicked))) });
+        let kicked = Kicked {
+            code: code as i32,
+            message: message.to_owned(),
+        };
+        self.push(Output::Close {
+            session,
+            last: Some(frame(0, Body::Kicked(kicked))),
+        });
     }
 
     fn crossing_mut(&mut self, roleid: RoleId) -> Option<&mut Crossing> {
@@ -541,7 +687,13 @@ impl GameCore {
     }
 
     /// Freezes the player and sends `Prepare` to the target.
-    pub(crate) fn start_crossing(&mut self, roleid: RoleId, request_id: u64, target: String, token: u128) {
+    pub(crate) fn start_crossing(
+        &mut self,
+        roleid: RoleId,
+        request_id: u64,
+        target: String,
+        token: u128,
+    ) {
         let hosted = self.players.get_mut(&roleid).expect("caller checked");
         let PlayerState::Serving(copy) = &hosted.state else {
             panic!("crossing from state {:?}", hosted.state);
@@ -549,16 +701,33 @@ impl GameCore {
         let crossing = Crossing::start(target.clone(), token, request_id, copy.epoch);
         hosted.state = PlayerState::Crossing(copy.clone(), crossing);
         let generation = hosted.generation;
-        let prepare = peers::prepare(roleid, token, &hosted.home_srvname, hosted.context, &self.config);
-        self.request(CallPurpose::Prepare { roleid, generation }, &target, prepare);
+        let prepare = peers::prepare(
+            roleid,
+            token,
+            &hosted.home_srvname,
+            hosted.context,
+            &self.config,
+        );
+        self.request(
+            CallPurpose::Prepare { roleid, generation },
+            &target,
+            prepare,
+        );
     }
 
     /// The target answered `Prepare`.
-    pub(crate) fn prepared(&mut self, roleid: RoleId, generation: u64, answer: Result<(), ErrorCode>) {
+    pub(crate) fn prepared(
+        &mut self,
+        roleid: RoleId,
+        generation: u64,
+        answer: Result<(), ErrorCode>,
+    ) {
         if self.current(roleid, generation).is_none() {
             return;
         }
-        let Some(crossing) = self.crossing_mut(roleid) else { return };
+        let Some(crossing) = self.crossing_mut(roleid) else {
+            return;
+        };
         let step = crossing.prepared(answer);
         self.crossing_step(roleid, step);
     }
@@ -590,14 +759,25 @@ impl GameCore {
     }
 
     fn redirect(&mut self, roleid: RoleId) {
-        let Some(hosted) = self.players.remove(&roleid) else { return };
+        let Some(hosted) = self.players.remove(&roleid) else {
+            return;
+        };
         let PlayerState::Crossing(_, crossing) = &hosted.state else {
             panic!("redirect from state {:?}", hosted.state);
         };
-        self.emit(Event::Redirected { roleid, target: crossing.target.clone() });
-        let Some(session) = hosted.session else { return };
+        self.emit(Event::Redirected {
+            roleid,
+            target: crossing.target.clone(),
+        });
+        let Some(session) = hosted.session else {
+            return;
+        };
         self.sessions.remove(&session);
-        let address = self.config.zone.server(&crossing.target).map(|server| server.address.clone());
+        let address = self
+            .config
+            .zone
+            .server(&crossing.target)
+            .map(|server| server.address.clone());
         let redirect = Redirect {
             address,
             go_srvname: crossing.target.clone(),
@@ -606,7 +786,10 @@ impl GameCore {
             roleid: roleid.get(),
         };
         let last = frame(crossing.request_id, Body::Redirect(redirect));
-        self.push(Output::Close { session, last: Some(last) });
+        self.push(Output::Close {
+            session,
+            last: Some(last),
+        });
     }
 
     fn abort_crossing(&mut self, roleid: RoleId, code: ErrorCode) {
@@ -619,7 +802,9 @@ impl GameCore {
         let session = hosted.session;
         self.emit(Event::CrossingAborted { roleid });
         match session {
-            Some(session) => self.reply_error(session, request_id, code, "the crossing did not happen"),
+            Some(session) => {
+                self.reply_error(session, request_id, code, "the crossing did not happen")
+            }
             None => self.start_release(roleid),
         }
     }

@@ -69,11 +69,20 @@ pub struct TokenBook {
 impl TokenBook {
     /// An empty book holding at most `tokens_max` tokens.
     pub fn new(tokens_max: usize, reusable: bool) -> Self {
-        Self { entries: BTreeMap::new(), tokens_max, reusable }
+        Self {
+            entries: BTreeMap::new(),
+            tokens_max,
+            reusable,
+        }
     }
 
     /// Records `token` as admitting `grant` until `expires_at_ms`.
-    pub fn issue(&mut self, token: u128, grant: Grant, expires_at_ms: u64) -> Result<(), TokenError> {
+    pub fn issue(
+        &mut self,
+        token: u128,
+        grant: Grant,
+        expires_at_ms: u64,
+    ) -> Result<(), TokenError> {
         if self.entries.len() >= self.tokens_max {
             return Err(TokenError::Full);
         }
@@ -81,7 +90,14 @@ impl TokenBook {
         if self.entries.contains_key(&token) {
             return Err(TokenError::Used);
         }
-        self.entries.insert(token, Entry { grant, expires_at_ms, used: false });
+        self.entries.insert(
+            token,
+            Entry {
+                grant,
+                expires_at_ms,
+                used: false,
+            },
+        );
         Ok(())
     }
 

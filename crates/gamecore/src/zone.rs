@@ -29,7 +29,9 @@ impl ZoneMap {
         let mut map = Self::default();
         for info in servers {
             for srvno in &info.srvnos {
-                let previous = map.home_of_srvno.insert(*srvno, info.address.srvname.clone());
+                let previous = map
+                    .home_of_srvno
+                    .insert(*srvno, info.address.srvname.clone());
                 assert!(previous.is_none(), "srvno {srvno} is served twice");
             }
             map.servers.insert(info.address.srvname.clone(), info);
@@ -44,7 +46,9 @@ impl ZoneMap {
 
     /// The name of the server where `roleid` is at home.
     pub fn home_srvname(&self, roleid: RoleId) -> Option<&str> {
-        self.home_of_srvno.get(&roleid.home_srvno()).map(String::as_str)
+        self.home_of_srvno
+            .get(&roleid.home_srvno())
+            .map(String::as_str)
     }
 
     /// Every server, ordered by name.

@@ -116,8 +116,10 @@ pub enum ConfigError {
 impl ZoneConfig {
     /// Reads and checks a zone file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
         Self::from_toml(&text)
     }
 
@@ -131,7 +133,10 @@ impl ZoneConfig {
     /// The built-in demo zone: `game_servers` servers gs1.. on free loopback
     /// ports, srvno = index, data under `data_dir`.
     pub fn demo(data_dir: &Path, game_servers: u32) -> Self {
-        let any_port = |_| ListenConfig { tcp: loopback_any(), ws: Some(loopback_any()) };
+        let any_port = |_| ListenConfig {
+            tcp: loopback_any(),
+            ws: Some(loopback_any()),
+        };
         let games = (1..=game_servers)
             .map(|srvno| GameServerConfig {
                 name: format!("gs{srvno}"),
@@ -160,7 +165,10 @@ impl ZoneConfig {
         let (mut names, mut srvnos, mut dbs) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for game in &self.games {
             if game.name.is_empty() || game.name == "account" || game.name == "datacenter" {
-                return invalid(format!("game server name {:?} is empty or reserved", game.name));
+                return invalid(format!(
+                    "game server name {:?} is empty or reserved",
+                    game.name
+                ));
             }
             if !names.insert(&game.name) {
                 return invalid(format!("game server name {} is used twice", game.name));
@@ -176,11 +184,17 @@ impl ZoneConfig {
             }
         }
         if !names.contains(&self.recommended_server) {
-            return invalid(format!("recommended_server {} is not a game server", self.recommended_server));
+            return invalid(format!(
+                "recommended_server {} is not a game server",
+                self.recommended_server
+            ));
         }
         let timing = &self.timing;
         if timing.lease_renew_interval_ms + timing.skew_margin_ms >= timing.lease_ttl_ms {
-            return invalid("timing: lease_renew_interval_ms + skew_margin_ms must be below lease_ttl_ms".into());
+            return invalid(
+                "timing: lease_renew_interval_ms + skew_margin_ms must be below lease_ttl_ms"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -206,11 +220,21 @@ mod tests {
     fn inconsistent_zones_are_refused_with_the_culprit_named() {
         let mut config = ZoneConfig::demo(Path::new("/tmp"), 2);
         config.games[1].srvno = 1;
-        assert!(config.check().unwrap_err().to_string().contains("srvno 1 is used twice"));
+        assert!(
+            config
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("srvno 1 is used twice")
+        );
         let mut config = ZoneConfig::demo(Path::new("/tmp"), 2);
         config.recommended_server = "gs9".into();
         assert!(config.check().unwrap_err().to_string().contains("gs9"));
-        let unknown_field = "zone = \"z\"\ndata_dir = \"d\"\nrecommended_server = \"gs1\"\ncolour = 1\n";
-        assert!(matches!(ZoneConfig::from_toml(unknown_field), Err(ConfigError::Parse(_))));
+        let unknown_field =
+            "zone = \"z\"\ndata_dir = \"d\"\nrecommended_server = \"gs1\"\ncolour = 1\n";
+        assert!(matches!(
+            ZoneConfig::from_toml(unknown_field),
+            Err(ConfigError::Parse(_))
+        ));
     }
 }

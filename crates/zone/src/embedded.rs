@@ -72,7 +72,8 @@ impl Zone {
     /// Starts every node of `config`. Every listener binds first (port 0
     /// picks a free port), so every node knows every other's real address.
     pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
         let account_gateway = listen(ACCOUNT_NODE, &mut config.account).await?;
         let mut gateways = Vec::with_capacity(config.games.len());
         for game in &mut config.games {
@@ -84,11 +85,30 @@ impl Zone {
         let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus.clone())?;
         let mut games = BTreeMap::new();
         for (game, gateway) in config.games.iter().zip(gateways) {
-            let node = start_game(&config, game, gateway, &zone_map, bus.clone(), stores.clone())?;
+            let node = start_game(
+                &config,
+                game,
+                gateway,
+                &zone_map,
+                bus.clone(),
+                stores.clone(),
+            )?;
             games.insert(game.name.clone(), node);
         }
-        let account = AccountCenter::start(account_config(&config, &zone_map), account_gateway, bus.clone())?;
-        Ok(Self { config, bus, stores, zone_map, account, datacenter, games })
+        let account = AccountCenter::start(
+            account_config(&config, &zone_map),
+            account_gateway,
+            bus.clone(),
+        )?;
+        Ok(Self {
+            config,
+            bus,
+            stores,
+            zone_map,
+            account,
+            datacenter,
+            games,
+        })
     }
 
     /// The zone's configuration, with every port resolved.
@@ -133,14 +153,26 @@ impl Zone {
     }
 
     /// Where the data center says `roleid` is now: `(srvname, online)`.
-    pub async fn current_server(&self, roleid: routing::RoleId) -> Result<Option<(String, bool)>, bus::BusError> {
+    pub async fn current_server(
+        &self,
+        roleid: routing::RoleId,
+    ) -> Result<Option<(String, bool)>, bus::BusError> {
         use wire::node::node_message::Body;
-        let query = wire::node::GetCurrent { roleid: roleid.get() };
-        let message = wire::node::NodeMessage { body: Some(Body::GetCurrent(query)) };
+        let query = wire::node::GetCurrent {
+            roleid: roleid.get(),
+        };
+        let message = wire::node::NodeMessage {
+            body: Some(Body::GetCurrent(query)),
+        };
         let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
-        let answer = self.bus.request("operator", DATACENTER_NODE, message, deadline).await?;
+        let answer = self
+            .bus
+            .request("operator", DATACENTER_NODE, message, deadline)
+            .await?;
         match answer.body {
-            Some(Body::CurrentAnswer(current)) if current.known => Ok(Some((current.srvname, current.online))),
+            Some(Body::CurrentAnswer(current)) if current.known => {
+                Ok(Some((current.srvname, current.online)))
+            }
             _ => Ok(None),
         }
     }
@@ -148,7 +180,10 @@ impl Zone {
     /// Crashes game server `name`: its in-memory players are lost without a
     /// save or release; the stores keep what was durable.
     pub fn kill_game(&mut self, name: &str) -> Result<(), ZoneError> {
-        let node = self.games.remove(name).ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?;
+        let node = self
+            .games
+            .remove(name)
+            .ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?;
         node.kill();
         Ok(())
     }
@@ -158,21 +193,31 @@ impl Zone {
     /// in use is retried a bounded number of times.
     pub async fn restart_game(&mut self, name: &str) -> Result<(), ZoneError> {
         let game = self.config.games.iter().find(|game| game.name == name);
-        let game = game.ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?.clone();
+        let game = game
+            .ok_or_else(|| ZoneError::UnknownServer(name.to_owned()))?
+            .clone();
         let mut attempts = 0;
         let mut listen_config = game.listen.clone();
         let gateway = loop {
             attempts += 1;
             match listen(&game.name, &mut listen_config).await {
                 Err(ZoneError::Listen(error))
-                    if error.kind() == std::io::ErrorKind::AddrInUse && attempts < RESTART_BIND_ATTEMPTS_MAX =>
+                    if error.kind() == std::io::ErrorKind::AddrInUse
+                        && attempts < RESTART_BIND_ATTEMPTS_MAX =>
                 {
                     tokio::time::sleep(RESTART_BIND_PAUSE).await;
                 }
                 result => break result?,
             }
         };
-        let node = start_game(&self.config, &game, gateway, &self.zone_map, self.bus.clone(), self.stores.clone())?;
+        let node = start_game(
+            &self.config,
+            &game,
+            gateway,
+            &self.zone_map,
+            self.bus.clone(),
+            self.stores.clone(),
+        )?;
         self.games.insert(name.to_owned(), node);
         Ok(())
     }
@@ -192,7 +237,9 @@ impl Zone {
 
 /// Binds a node's listeners and records the addresses they got.
 async fn listen(name: &str, listen: &mut ListenConfig) -> Result<gateway::Gateway, ZoneError> {
-    let gateway = gateway::start(GatewayConfig::new(name, listen.tcp, listen.ws)).await.map_err(ZoneError::Listen)?;
+    let gateway = gateway::start(GatewayConfig::new(name, listen.tcp, listen.ws))
+        .await
+        .map_err(ZoneError::Listen)?;
     listen.tcp = gateway.tcp_local_addr;
     listen.ws = gateway.ws_local_addr;
     Ok(gateway)
@@ -202,7 +249,8 @@ fn open_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
     let mut stores = BTreeMap::new();
     for game in &config.games {
         let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
-        let store = SqlitePlayerStore::open(config.data_dir.join(&game.db), &[srvno], Rules::default())?;
+        let store =
+            SqlitePlayerStore::open(config.data_dir.join(&game.db), &[srvno], Rules::default())?;
         stores.insert(srvno, Arc::new(PlayerStoreWriter::spawn(store)?));
     }
     Ok(Arc::new(stores))
@@ -245,7 +293,10 @@ fn start_game(
     core.heartbeat_interval_ms = timing.heartbeat_interval_ms;
     core.token_ttl_ms = timing.token_ttl_ms;
     core.handoff_ttl_ms = timing.token_ttl_ms;
-    let node_config = GameNodeConfig { core, request_deadline: Duration::from_millis(timing.request_deadline_ms) };
+    let node_config = GameNodeConfig {
+        core,
+        request_deadline: Duration::from_millis(timing.request_deadline_ms),
+    };
     Ok(GameNode::start(node_config, gateway, bus, stores)?)
 }
 
@@ -254,7 +305,10 @@ fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
         name: ACCOUNT_NODE.to_owned(),
         datacenter_node: DATACENTER_NODE.to_owned(),
         data_dir: config.data_dir.clone(),
-        servers: zone_map.servers().map(|server| (server.address.srvname.clone(), server.address.clone())).collect(),
+        servers: zone_map
+            .servers()
+            .map(|server| (server.address.srvname.clone(), server.address.clone()))
+            .collect(),
         recommended_server: config.recommended_server.clone(),
         login_token_ttl: Duration::from_millis(config.timing.token_ttl_ms),
         request_deadline: Duration::from_millis(config.timing.request_deadline_ms),

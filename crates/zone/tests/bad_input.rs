@@ -17,7 +17,10 @@ async fn raw_connection(addr: std::net::SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let hello = ClientFrame {
         request_id: 1,
-        body: Some(Body::Hello(Hello { protocol_version: wire::PROTOCOL_VERSION, client_name: "raw".into() })),
+        body: Some(Body::Hello(Hello {
+            protocol_version: wire::PROTOCOL_VERSION,
+            client_name: "raw".into(),
+        })),
     };
     stream.write_all(&encode_frame(&hello)).await.unwrap();
     let welcome: ServerFrame = read_message(&mut stream, FRAME_BYTES_MAX).await.unwrap();
@@ -46,7 +49,10 @@ async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_pl
     let gs1 = zone.game_addr("gs1").unwrap();
 
     let mut malformed = raw_connection(gs1).await;
-    malformed.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).await.unwrap();
+    malformed
+        .write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff])
+        .await
+        .unwrap();
     assert_eq!(error_code(&mut malformed).await, ErrorCode::MalformedFrame);
     assert!(is_closed(&mut malformed).await);
 
@@ -57,10 +63,17 @@ async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_pl
 
     let mut unknown = raw_connection(gs1).await;
     // Field 999 of ClientFrame: a message type this server does not know.
-    unknown.write_all(&[0, 0, 0, 4, 0xba, 0x3e, 0x01, 0x07]).await.unwrap();
+    unknown
+        .write_all(&[0, 0, 0, 4, 0xba, 0x3e, 0x01, 0x07])
+        .await
+        .unwrap();
     assert_eq!(error_code(&mut unknown).await, ErrorCode::UnexpectedMessage);
 
-    assert_eq!(add_gold(&mut player, 1).await, 1, "the server still serves others");
+    assert_eq!(
+        add_gold(&mut player, 1).await,
+        1,
+        "the server still serves others"
+    );
     zone.shutdown().await;
 }
 
@@ -69,29 +82,64 @@ async fn wrong_passwords_bad_or_reused_tokens_and_unknown_roles_get_typed_errors
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
     let (login, mut player) = register_and_enter(&zone, "ivan").await;
-    assert_eq!(code(client::account::login_password(&account(&zone), "ivan", "wrong").await), ErrorCode::BadCredentials);
-    assert_eq!(code(client::account::login_password(&account(&zone), "nobody", "pw").await), ErrorCode::BadCredentials);
+    assert_eq!(
+        code(client::account::login_password(&account(&zone), "ivan", "wrong").await),
+        ErrorCode::BadCredentials
+    );
+    assert_eq!(
+        code(client::account::login_password(&account(&zone), "nobody", "pw").await),
+        ErrorCode::BadCredentials
+    );
 
     let gs1 = zone.game_addr("gs1").unwrap().to_string();
     let connection = Connection::connect_tcp(&gs1).await.unwrap();
-    let bad = Body::Authenticate(Authenticate { token: vec![7; 16], roleid: 0 });
+    let bad = Body::Authenticate(Authenticate {
+        token: vec![7; 16],
+        roleid: 0,
+    });
     assert_eq!(code(connection.request(bad).await), ErrorCode::BadToken);
-    let short = Body::Authenticate(Authenticate { token: vec![7; 3], roleid: 0 });
+    let short = Body::Authenticate(Authenticate {
+        token: vec![7; 3],
+        roleid: 0,
+    });
     assert_eq!(code(connection.request(short).await), ErrorCode::BadToken);
-    let reused = Body::Authenticate(Authenticate { token: login.login_token.clone(), roleid: 0 });
-    assert_eq!(code(connection.request(reused).await), ErrorCode::TokenUsed, "the token entered ivan already");
+    let reused = Body::Authenticate(Authenticate {
+        token: login.login_token.clone(),
+        roleid: 0,
+    });
+    assert_eq!(
+        code(connection.request(reused).await),
+        ErrorCode::TokenUsed,
+        "the token entered ivan already"
+    );
     let enter = Body::EnterGame(EnterGame { roleid: 1_000_001 });
-    assert_eq!(code(connection.request(enter).await), ErrorCode::NotAuthenticated);
+    assert_eq!(
+        code(connection.request(enter).await),
+        ErrorCode::NotAuthenticated
+    );
 
-    let fresh = client::account::login_password(&account(&zone), "ivan", "pw").await.unwrap();
+    let fresh = client::account::login_password(&account(&zone), "ivan", "pw")
+        .await
+        .unwrap();
     let connection = Connection::connect_tcp(&gs1).await.unwrap();
-    let authenticate = Body::Authenticate(Authenticate { token: fresh.login_token.clone(), roleid: 0 });
+    let authenticate = Body::Authenticate(Authenticate {
+        token: fresh.login_token.clone(),
+        roleid: 0,
+    });
     connection.request(authenticate).await.unwrap();
     for unknown in [1_000_999, 9_000_001, 42] {
         let enter = Body::EnterGame(EnterGame { roleid: unknown });
-        assert_eq!(code(connection.request(enter).await), ErrorCode::UnknownRole, "role {unknown}");
+        assert_eq!(
+            code(connection.request(enter).await),
+            ErrorCode::UnknownRole,
+            "role {unknown}"
+        );
     }
-    assert_eq!(add_gold(&mut player, 2).await, 2, "the server still serves others");
+    assert_eq!(
+        add_gold(&mut player, 2).await,
+        2,
+        "the server still serves others"
+    );
     zone.shutdown().await;
 }
 
@@ -102,12 +150,24 @@ async fn a_role_of_another_account_cannot_be_entered() {
     let (_, judy) = register_and_enter(&zone, "judy").await;
     let judy_role = judy.entered().player.as_ref().unwrap().roleid;
     judy.logoff().await.unwrap();
-    let mallory = client::account::register(&account(&zone), "mallory", "pw").await.unwrap();
+    let mallory = client::account::register(&account(&zone), "mallory", "pw")
+        .await
+        .unwrap();
     let server = mallory.server.clone().unwrap();
-    let stolen = client::GameSession::enter(&server, &mallory.login_token, Some(judy_role), "x").await;
+    let stolen =
+        client::GameSession::enter(&server, &mallory.login_token, Some(judy_role), "x").await;
     assert_eq!(code(stolen.map(drop)), ErrorCode::NotYourRole);
-    let again = client::account::login_password(&account(&zone), "judy", "pw").await.unwrap();
-    assert_eq!(again.roles.iter().map(|role| role.roleid).collect::<Vec<_>>(), [judy_role]);
+    let again = client::account::login_password(&account(&zone), "judy", "pw")
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .roles
+            .iter()
+            .map(|role| role.roleid)
+            .collect::<Vec<_>>(),
+        [judy_role]
+    );
     let judy = enter(&again, "judy").await;
     assert!(judy.is_ok(), "judy still enters her role: {:?}", judy.err());
     zone.shutdown().await;

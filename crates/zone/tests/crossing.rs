@@ -25,9 +25,20 @@ async fn every_seed_flow_moves_the_player_and_keeps_marks_and_routing_right() {
 
     // C goes from HS (gs1) to GS1 (gs2).
     let entered = c.go_server("gs2").await.unwrap();
-    assert_eq!((entered.srvname.as_str(), entered.home_srvname.as_str()), ("gs2", "gs1"));
-    assert_eq!(entered.context.unwrap().home_server_level, 10, "player_data: the home server's level");
-    assert_eq!(entered.player.unwrap().gold, 10, "saved before the redirect, loaded on the target");
+    assert_eq!(
+        (entered.srvname.as_str(), entered.home_srvname.as_str()),
+        ("gs2", "gs1")
+    );
+    assert_eq!(
+        entered.context.unwrap().home_server_level,
+        10,
+        "player_data: the home server's level"
+    );
+    assert_eq!(
+        entered.player.unwrap().gold,
+        10,
+        "saved before the redirect, loaded on the target"
+    );
     expect_mark(&zone, "gs1", roleid, Some("gs2")).await;
     expect_current(&zone, roleid, "gs2", true).await;
     add_gold(&mut c, 5).await;
@@ -73,11 +84,32 @@ async fn refused_crossings_get_typed_errors_and_leave_the_player_where_it_was() 
     assert_eq!(gold(&mut d).await, 3, "still playing on gs1");
 
     // Two crossings at once on one connection: the second is refused.
-    let go = |srvname: &str| Body::Call(GameCall { call: Some(Call::GoServer(GoServer { srvname: srvname.into() })) });
+    let go = |srvname: &str| {
+        Body::Call(GameCall {
+            call: Some(Call::GoServer(GoServer {
+                srvname: srvname.into(),
+            })),
+        })
+    };
     let connection = d.connection();
-    let (first, second) = tokio::join!(connection.request(go("gs2")), connection.request(go("gs2")));
-    let refused = [&first, &second].iter().filter(|reply| matches!(reply, Err(client::ClientError::Server { code: ErrorCode::CrossingInProgress, .. }))).count();
-    let redirected = [&first, &second].iter().filter(|reply| matches!(reply, Ok(Reply::Redirect(_)))).count();
+    let (first, second) =
+        tokio::join!(connection.request(go("gs2")), connection.request(go("gs2")));
+    let refused = [&first, &second]
+        .iter()
+        .filter(|reply| {
+            matches!(
+                reply,
+                Err(client::ClientError::Server {
+                    code: ErrorCode::CrossingInProgress,
+                    ..
+                })
+            )
+        })
+        .count();
+    let redirected = [&first, &second]
+        .iter()
+        .filter(|reply| matches!(reply, Ok(Reply::Redirect(_))))
+        .count();
     assert_eq!((refused, redirected), (1, 1), "{first:?} / {second:?}");
     zone.shutdown().await;
 }
@@ -88,16 +120,28 @@ async fn a_client_that_never_arrives_goes_home_on_its_next_login() {
     let zone = start_fast_zone(dir.path()).await;
     let (_, mut e) = register_and_enter(&zone, "e").await;
     add_gold(&mut e, 8).await;
-    let go = Body::Call(GameCall { call: Some(Call::GoServer(GoServer { srvname: "gs2".into() })) });
-    let Ok(Reply::Redirect(redirect)) = e.connection().request(go).await else { panic!("a redirect") };
+    let go = Body::Call(GameCall {
+        call: Some(Call::GoServer(GoServer {
+            srvname: "gs2".into(),
+        })),
+    });
+    let Ok(Reply::Redirect(redirect)) = e.connection().request(go).await else {
+        panic!("a redirect")
+    };
     drop(e); // the client never connects to gs2
 
     tokio::time::sleep(Duration::from_millis(1_200)).await; // the token (1 s) expires
     let gs2 = zone.game_addr("gs2").unwrap().to_string();
     let late = client::Connection::connect_tcp(&gs2).await.unwrap();
-    let authenticate = Body::Authenticate(wire::client::Authenticate { token: redirect.token, roleid: redirect.roleid });
+    let authenticate = Body::Authenticate(wire::client::Authenticate {
+        token: redirect.token,
+        roleid: redirect.roleid,
+    });
     let refused = code(late.request(authenticate).await);
-    assert!(matches!(refused, ErrorCode::TokenExpired | ErrorCode::BadToken), "{refused:?}");
+    assert!(
+        matches!(refused, ErrorCode::TokenExpired | ErrorCode::BadToken),
+        "{refused:?}"
+    );
 
     let mut e = relogin(&zone, "e").await;
     assert_eq!(gold(&mut e).await, 8, "the handoff's save");
@@ -112,7 +156,10 @@ async fn a_source_that_dies_before_the_handoff_leaves_the_last_save() {
     add_gold(&mut f, 20).await;
     tokio::time::sleep(Duration::from_millis(600)).await; // a periodic save (200 ms) ran
     zone.kill_game("gs1").unwrap();
-    assert!(f.call(Call::LevelUp(LevelUp {})).await.is_err(), "the server is gone");
+    assert!(
+        f.call(Call::LevelUp(LevelUp {})).await.is_err(),
+        "the server is gone"
+    );
     zone.restart_game("gs1").await.unwrap();
     let mut f = relogin(&zone, "f").await;
     assert_eq!(gold(&mut f).await, 20);
@@ -154,7 +201,11 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
     gs1.set_clock_lag(10_000).await.unwrap();
     gs1.stall(Duration::from_millis(3_000)).await.unwrap();
     let mut h = relogin(&zone, "h").await;
-    assert_ne!(h.current_srvname(), "gs1", "gs1 is stalled: another server took h");
+    assert_ne!(
+        h.current_srvname(),
+        "gs1",
+        "gs1 is stalled: another server took h"
+    );
     assert_eq!(add_gold(&mut h, 5).await, 5);
     tokio::time::sleep(Duration::from_millis(600)).await; // saved: gold 55
 
@@ -166,7 +217,10 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
             Ok(CallOutcome::Reply(_)) => calls_answered_by_the_zombie += 1,
             other => break kicked_code(other),
         }
-        assert!(calls_answered_by_the_zombie < 100, "the zombie was never fenced");
+        assert!(
+            calls_answered_by_the_zombie < 100,
+            "the zombie was never fenced"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(kicked, ErrorCode::Fenced);
@@ -174,6 +228,10 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
         (gs1.status().await.unwrap().fenced_total > 0).then_some(())
     })
     .await;
-    assert_eq!(gold(&mut h).await, 55, "the new owner's data was never overwritten");
+    assert_eq!(
+        gold(&mut h).await,
+        55,
+        "the new owner's data was never overwritten"
+    );
     zone.shutdown().await;
 }

@@ -13,24 +13,60 @@ use wire::client::{AddItem, LevelUp};
 async fn a_new_player_registers_enters_the_recommended_server_and_plays() {
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
-    let login = client::account::register(&account(&zone), "alice", "pw").await.unwrap();
+    let login = client::account::register(&account(&zone), "alice", "pw")
+        .await
+        .unwrap();
     let server = login.server.clone().unwrap();
-    assert_eq!(server.srvname, "gs1", "no selection step: the recommended server");
+    assert_eq!(
+        server.srvname, "gs1",
+        "no selection step: the recommended server"
+    );
     assert!(login.roles.is_empty());
     let mut session = enter(&login, "Alice").await.unwrap();
     let player = session.entered().player.clone().unwrap();
     assert_eq!(player.roleid, 1_000_001, "srvno 1, first sequence number");
     assert_eq!(session.home_srvname(), "gs1");
 
-    assert_eq!(add_gold(&mut session, 10).await, 10, "the seed's addgold(10, \"test:rpc\")");
-    assert_eq!(spend_gold(&mut session, 4).await.unwrap().player.unwrap().gold, 6);
-    assert_eq!(code(spend_gold(&mut session, 7).await), ErrorCode::InsufficientGold);
-    let items = call(&mut session, Call::AddItem(AddItem { item_type: 105_001, count: 10, reason: "test:rpc".into() }));
+    assert_eq!(
+        add_gold(&mut session, 10).await,
+        10,
+        "the seed's addgold(10, \"test:rpc\")"
+    );
+    assert_eq!(
+        spend_gold(&mut session, 4)
+            .await
+            .unwrap()
+            .player
+            .unwrap()
+            .gold,
+        6
+    );
+    assert_eq!(
+        code(spend_gold(&mut session, 7).await),
+        ErrorCode::InsufficientGold
+    );
+    let items = call(
+        &mut session,
+        Call::AddItem(AddItem {
+            item_type: 105_001,
+            count: 10,
+            reason: "test:rpc".into(),
+        }),
+    );
     let items = items.await.unwrap().player.unwrap().items;
     assert_eq!((items[0].item_type, items[0].count), (105_001, 10));
-    let level = call(&mut session, Call::LevelUp(LevelUp {})).await.unwrap().player.unwrap().level;
+    let level = call(&mut session, Call::LevelUp(LevelUp {}))
+        .await
+        .unwrap()
+        .player
+        .unwrap()
+        .level;
     assert_eq!(level, 2);
-    assert_eq!(gold(&mut session).await, 6, "a refused spend changed nothing");
+    assert_eq!(
+        gold(&mut session).await,
+        6,
+        "a refused spend changed nothing"
+    );
     zone.shutdown().await;
 }
 
@@ -42,9 +78,15 @@ async fn logoff_and_login_again_keep_the_player() {
     add_gold(&mut session, 25).await;
     session.logoff().await.unwrap();
 
-    let login = client::account::login_password(&account(&zone), "bob", "pw").await.unwrap();
+    let login = client::account::login_password(&account(&zone), "bob", "pw")
+        .await
+        .unwrap();
     assert_eq!(login.roles.len(), 1, "the account center lists the role");
-    assert_eq!(login.server.as_ref().unwrap().srvname, "gs1", "the role's home");
+    assert_eq!(
+        login.server.as_ref().unwrap().srvname,
+        "gs1",
+        "the role's home"
+    );
     let mut session = enter(&login, "bob").await.unwrap();
     assert_eq!(gold(&mut session).await, 25);
     zone.shutdown().await;
@@ -57,11 +99,27 @@ async fn a_second_login_kicks_the_first_connection() {
     let (_, mut first) = register_and_enter(&zone, "carol").await;
     add_gold(&mut first, 7).await;
 
-    let login = client::account::login_password(&account(&zone), "carol", "pw").await.unwrap();
+    let login = client::account::login_password(&account(&zone), "carol", "pw")
+        .await
+        .unwrap();
     let mut second = enter(&login, "carol").await.unwrap();
-    assert_eq!(gold(&mut second).await, 7, "the same live copy, not a reload");
-    assert_eq!(kicked_code(first.call(Call::LevelUp(LevelUp {})).await), ErrorCode::LoggedInElsewhere);
-    assert_eq!(zone.status().await.iter().map(|status| status.online).sum::<usize>(), 1);
+    assert_eq!(
+        gold(&mut second).await,
+        7,
+        "the same live copy, not a reload"
+    );
+    assert_eq!(
+        kicked_code(first.call(Call::LevelUp(LevelUp {})).await),
+        ErrorCode::LoggedInElsewhere
+    );
+    assert_eq!(
+        zone.status()
+            .await
+            .iter()
+            .map(|status| status.online)
+            .sum::<usize>(),
+        1
+    );
     zone.shutdown().await;
 }
 
@@ -78,12 +136,21 @@ async fn accounts_players_and_role_ids_survive_a_restart_and_ids_are_never_reuse
     zone.shutdown().await;
 
     let zone = start_zone(dir.path()).await;
-    let login = client::account::login_password(&account(&zone), "dave", "pw").await.unwrap();
+    let login = client::account::login_password(&account(&zone), "dave", "pw")
+        .await
+        .unwrap();
     let mut dave = enter(&login, "dave").await.unwrap();
     assert_eq!(gold(&mut dave).await, 40);
     let (_, frank) = register_and_enter(&zone, "frank").await;
-    assert_eq!(frank.entered().player.as_ref().unwrap().roleid, 1_000_003, "sequence 3, never 1 or 2 again");
-    assert_eq!(code(client::account::register(&account(&zone), "dave", "other").await), ErrorCode::AccountExists);
+    assert_eq!(
+        frank.entered().player.as_ref().unwrap().roleid,
+        1_000_003,
+        "sequence 3, never 1 or 2 again"
+    );
+    assert_eq!(
+        code(client::account::register(&account(&zone), "dave", "other").await),
+        ErrorCode::AccountExists
+    );
     zone.shutdown().await;
 }
 

@@ -12,12 +12,16 @@ use zone::{Zone, ZoneConfig};
 
 /// Starts the demo zone (3 game servers) with its data under `dir`.
 pub async fn start_zone(dir: &Path) -> Zone {
-    Zone::start(ZoneConfig::demo(dir, 3)).await.expect("the zone starts")
+    Zone::start(ZoneConfig::demo(dir, 3))
+        .await
+        .expect("the zone starts")
 }
 
 /// Starts a zone with short leases and heartbeats, for failure tests.
 pub async fn start_fast_zone(dir: &Path) -> Zone {
-    Zone::start(fast_config(dir)).await.expect("the zone starts")
+    Zone::start(fast_config(dir))
+        .await
+        .expect("the zone starts")
 }
 
 /// The demo zone with leases and timers short enough for tests.
@@ -40,7 +44,9 @@ pub fn account(zone: &Zone) -> String {
 
 /// Registers `name` and enters the game with a new role named after it.
 pub async fn register_and_enter(zone: &Zone, name: &str) -> (LoginOk, GameSession) {
-    let login = client::account::register(&account(zone), name, "pw").await.expect("register");
+    let login = client::account::register(&account(zone), name, "pw")
+        .await
+        .expect("register");
     let session = enter(&login, name).await.expect("enter");
     (login, session)
 }
@@ -62,18 +68,34 @@ pub async fn call(session: &mut GameSession, call: Call) -> Result<CallReply, Cl
 
 /// Adds gold and returns the amount applied.
 pub async fn add_gold(session: &mut GameSession, amount: u64) -> u64 {
-    let reply = call(session, Call::AddGold(AddGold { amount, reason: "test:rpc".into() })).await;
+    let reply = call(
+        session,
+        Call::AddGold(AddGold {
+            amount,
+            reason: "test:rpc".into(),
+        }),
+    )
+    .await;
     reply.expect("add gold").applied
 }
 
 /// Spends gold.
 pub async fn spend_gold(session: &mut GameSession, amount: u64) -> Result<CallReply, ClientError> {
-    call(session, Call::SpendGold(SpendGold { amount, reason: "test:shop".into() })).await
+    call(
+        session,
+        Call::SpendGold(SpendGold {
+            amount,
+            reason: "test:shop".into(),
+        }),
+    )
+    .await
 }
 
 /// The player's gold now.
 pub async fn gold(session: &mut GameSession) -> u64 {
-    let reply = call(session, Call::GetPlayer(GetPlayer {})).await.expect("get player");
+    let reply = call(session, Call::GetPlayer(GetPlayer {}))
+        .await
+        .expect("get player");
     reply.player.expect("a player view").gold
 }
 
@@ -88,9 +110,9 @@ pub fn code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
 /// The `Kicked` code of a closed connection.
 pub fn kicked_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorCode {
     match result {
-        Err(ClientError::Closed { kicked: Some(kicked) }) => {
-            ErrorCode::try_from(kicked.code).expect("a known code")
-        }
+        Err(ClientError::Closed {
+            kicked: Some(kicked),
+        }) => ErrorCode::try_from(kicked.code).expect("a known code"),
         other => panic!("expected a kick, got {other:?}"),
     }
 }
@@ -110,7 +132,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
@@ -125,7 +150,10 @@ pub async fn mark(zone: &Zone, home: &str, roleid: u64) -> Option<String> {
 /// Waits until the home's mark for `roleid` is `expected`.
 pub async fn expect_mark(zone: &Zone, home: &str, roleid: u64, expected: Option<&str>) {
     let what = format!("{home}'s mark of {roleid} to be {expected:?}");
-    eventually(&what, || async { (mark(zone, home, roleid).await.as_deref() == expected).then_some(()) }).await;
+    eventually(&what, || async {
+        (mark(zone, home, roleid).await.as_deref() == expected).then_some(())
+    })
+    .await;
 }
 
 /// Waits until the data center says `roleid` is at `srvname`, online or not.
@@ -133,7 +161,10 @@ pub async fn expect_current(zone: &Zone, roleid: u64, srvname: &str, online: boo
     let roleid_id = routing::RoleId::from_raw(roleid).unwrap();
     let what = format!("the data center to place {roleid} at {srvname} (online {online})");
     let expected = Some((srvname.to_owned(), online));
-    eventually(&what, || async { (zone.current_server(roleid_id).await.unwrap() == expected).then_some(()) }).await;
+    eventually(&what, || async {
+        (zone.current_server(roleid_id).await.unwrap() == expected).then_some(())
+    })
+    .await;
 }
 
 /// Logs in again and enters, retrying while the old copy's lease runs out
@@ -141,10 +172,15 @@ pub async fn expect_current(zone: &Zone, roleid: u64, srvname: &str, online: boo
 pub async fn relogin(zone: &Zone, name: &str) -> GameSession {
     let what = format!("{name} to enter again");
     eventually(&what, || async {
-        let login = client::account::login_password(&account(zone), name, "pw").await.ok()?;
+        let login = client::account::login_password(&account(zone), name, "pw")
+            .await
+            .ok()?;
         match enter(&login, name).await {
             Ok(session) => Some(session),
-            Err(ClientError::Server { code: ErrorCode::PlayerBusy, .. }) => None,
+            Err(ClientError::Server {
+                code: ErrorCode::PlayerBusy,
+                ..
+            }) => None,
             Err(error) => panic!("{name} could not enter: {error}"),
         }
     })
