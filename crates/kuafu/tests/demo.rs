@@ -1,0 +1,29 @@
+//! `kuafu demo` end to end, in-process: bots register, enter, play and cross
+//! with no errors, and a second run on the same data directory finds the
+//! first run's accounts and players.
+
+use std::time::Duration;
+
+use kuafu::demo::{self, DemoOptions};
+
+fn options(data_dir: &std::path::Path) -> DemoOptions {
+    DemoOptions {
+        data_dir: data_dir.to_owned(),
+        bots: 12,
+        duration: Some(Duration::from_secs(4)),
+        game_servers: 3,
+        status_line: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = demo::run(options(dir.path())).await.unwrap();
+    assert_eq!((first.entered, first.errors, first.returning), (12, 0, 0), "{first}");
+    assert!(first.calls > 0 && first.crossings > 0, "{first}");
+
+    let second = demo::run(options(dir.path())).await.unwrap();
+    assert_eq!((second.entered, second.errors, second.returning), (12, 0, 12), "{second}");
+    assert!(second.to_string().starts_with("demo: bots=12 entered=12 calls="));
+}
