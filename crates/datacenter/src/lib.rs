@@ -3,7 +3,8 @@
 //! account center asks it at login). Summaries and their push come later.
 //!
 //! Requests are applied in batches: while one batch commits on a blocking
-//! thread, the next ones queue, so one fsync serves many notes. The stored
+//! thread, the next ones queue, so one fsync serves many notes. Each note
+//! carries the owner's epoch; an older note never overwrites a newer one. The stored
 //! current server is a routing hint; the authoritative answer is the owner
 //! in the player's row (DESIGN §7).
 
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use bus::{Bus, BusError, Incoming};
 use routing::RoleId;
-use store_sqlite::{RoutingError, RoutingStore};
+use store_sqlite::{CurrentNote, RoutingError, RoutingStore};
 use wire::client::ErrorCode;
 use wire::node::node_message::Body;
 use wire::node::{CurrentAnswer, NodeMessage};
@@ -69,44 +70,65 @@ async fn serve(mut inbox: bus::Inbox, store: Arc<Mutex<RoutingStore>>) {
     }
 }
 
+/// Records every `SetCurrent` of the batch in one transaction, then answers
+/// each request in arrival order.
 fn answer_batch(store: &Mutex<RoutingStore>, batch: Vec<Incoming>) {
     let mut store = store
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let notes: Vec<CurrentNote> = batch
+        .iter()
+        .filter_map(|incoming| current_note(&incoming.message))
+        .collect();
+    let recorded = store.record(&notes);
     for incoming in batch {
-        let answer = answer(&mut store, &incoming.message);
+        let answer = match &incoming.message.body {
+            Some(Body::SetCurrent(note)) => match (role(note.roleid), &recorded) {
+                (Err(refusal), _) => refusal,
+                (Ok(_), Ok(())) => bus::ack(),
+                (Ok(_), Err(error)) => backend(error.clone()),
+            },
+            Some(Body::GetCurrent(query)) => current(&store, query.roleid),
+            _ => bus::error_reply(
+                ErrorCode::UnexpectedMessage,
+                "the data center does not take this",
+            ),
+        };
         incoming.reply(answer);
     }
 }
 
-fn answer(store: &mut RoutingStore, message: &NodeMessage) -> NodeMessage {
-    let result = match &message.body {
-        Some(Body::SetCurrent(note)) => role(note.roleid).and_then(|roleid| {
-            store
-                .set_current(roleid, &note.srvname, note.online)
-                .map_err(backend)?;
-            Ok(bus::ack())
-        }),
-        Some(Body::GetCurrent(query)) => role(query.roleid).and_then(|roleid| {
-            let current = store.current(roleid).map_err(backend)?;
-            let answer = match current {
-                Some(current) => CurrentAnswer {
-                    known: true,
-                    srvname: current.srvname,
-                    online: current.online,
-                },
-                None => CurrentAnswer::default(),
-            };
-            Ok(NodeMessage {
-                body: Some(Body::CurrentAnswer(answer)),
-            })
-        }),
-        _ => Err(bus::error_reply(
-            ErrorCode::UnexpectedMessage,
-            "the data center does not take this",
-        )),
+fn current_note(message: &NodeMessage) -> Option<CurrentNote> {
+    let Some(Body::SetCurrent(note)) = &message.body else {
+        return None;
     };
-    result.unwrap_or_else(|error| error)
+    let roleid = RoleId::from_raw(note.roleid).ok()?;
+    Some(CurrentNote {
+        roleid,
+        srvname: note.srvname.clone(),
+        online: note.online,
+        epoch: note.epoch,
+    })
+}
+
+fn current(store: &RoutingStore, raw_roleid: u64) -> NodeMessage {
+    let answer = role(raw_roleid).and_then(|roleid| store.current(roleid).map_err(backend));
+    match answer {
+        Ok(Some(current)) => {
+            let answer = CurrentAnswer {
+                known: true,
+                srvname: current.srvname,
+                online: current.online,
+            };
+            NodeMessage {
+                body: Some(Body::CurrentAnswer(answer)),
+            }
+        }
+        Ok(None) => NodeMessage {
+            body: Some(Body::CurrentAnswer(CurrentAnswer::default())),
+        },
+        Err(refusal) => refusal,
+    }
 }
 
 fn role(raw: u64) -> Result<RoleId, NodeMessage> {

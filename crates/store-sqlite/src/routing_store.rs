@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use routing::RoleId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::schema::{self, Failure, to_column};
 
@@ -15,11 +15,15 @@ use crate::schema::{self, Failure, to_column};
 pub const ROUTING_DB_FILE: &str = "datacenter.db";
 
 /// The routing database's migrations, in order.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/routing/0001_current.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/routing/0001_current.sql"),
+    include_str!("../migrations/routing/0002_epoch.sql"),
+];
 
-const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online) \
-     VALUES (?1, ?2, ?3) \
-     ON CONFLICT (roleid) DO UPDATE SET srvname = excluded.srvname, online = excluded.online";
+const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online, epoch) \
+     VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (roleid) DO UPDATE SET srvname = excluded.srvname, online = excluded.online, \
+     epoch = excluded.epoch WHERE excluded.epoch >= current_server.epoch";
 const SELECT_CURRENT: &str = "SELECT srvname, online FROM current_server WHERE roleid = ?1";
 
 /// Why a routing operation failed.
@@ -51,6 +55,19 @@ pub struct Current {
     pub online: bool,
 }
 
+/// A note from a player's owner: where the player is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentNote {
+    /// The role.
+    pub roleid: RoleId,
+    /// The server it is on.
+    pub srvname: String,
+    /// Whether it is online there.
+    pub online: bool,
+    /// The owner's epoch for the role's row when it wrote the note.
+    pub epoch: u64,
+}
+
 /// The routing records of the data center.
 pub struct RoutingStore {
     connection: Connection,
@@ -64,16 +81,25 @@ impl RoutingStore {
         Ok(Self { connection })
     }
 
-    /// Records that `roleid` is on `srvname`, online or not.
-    pub fn set_current(
-        &mut self,
-        roleid: RoleId,
-        srvname: &str,
-        online: bool,
-    ) -> Result<(), RoutingError> {
-        self.connection
-            .prepare_cached(UPSERT_CURRENT)?
-            .execute(params![to_column(roleid.get()), srvname, online])?;
+    /// Records where roles are now, in one transaction. A note older than the
+    /// stored one (a lower owner epoch) is ignored, so a late logoff note
+    /// never hides a newer arrival; notes of one epoch apply in order.
+    pub fn record(&mut self, notes: &[CurrentNote]) -> Result<(), RoutingError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut upsert = transaction.prepare_cached(UPSERT_CURRENT)?;
+            for note in notes {
+                upsert.execute(params![
+                    to_column(note.roleid.get()),
+                    note.srvname,
+                    note.online,
+                    to_column(note.epoch)
+                ])?;
+            }
+        }
+        transaction.commit()?;
         Ok(())
     }
 

@@ -3,8 +3,8 @@
 
 use routing::RoleId;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore, Current, ROUTING_DB_FILE,
-    RoutingStore,
+    ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore, Current, CurrentNote,
+    ROUTING_DB_FILE, RoutingStore,
 };
 
 fn role(raw: u64) -> RoleId {
@@ -113,9 +113,20 @@ fn the_current_server_of_a_role_survives_a_reopen() {
     let path = directory.path().join(ROUTING_DB_FILE);
     let mut routes = RoutingStore::open(&path).unwrap();
     assert_eq!(routes.current(role(1_000_001)).unwrap(), None);
-    routes.set_current(role(1_000_001), "gs1", true).unwrap();
-    routes.set_current(role(1_000_001), "gs2", true).unwrap();
-    routes.set_current(role(2_000_001), "gs2", false).unwrap();
+    let note = |roleid, srvname: &str, online, epoch| CurrentNote {
+        roleid: role(roleid),
+        srvname: srvname.into(),
+        online,
+        epoch,
+    };
+    routes
+        .record(&[
+            note(1_000_001, "gs1", true, 1),
+            note(1_000_001, "gs2", true, 2),
+        ])
+        .unwrap();
+    routes.record(&[note(2_000_001, "gs2", false, 1)]).unwrap();
+    routes.record(&[note(1_000_001, "gs1", false, 1)]).unwrap(); // late: epoch 1 < 2, ignored
     drop(routes);
 
     let routes = RoutingStore::open(&path).unwrap();
