@@ -166,3 +166,90 @@ async fn a_crashed_server_does_not_reuse_role_ids_after_restart() {
     assert_eq!(heidi.entered().player.as_ref().unwrap().roleid, 1_000_002);
     zone.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_horn_reaches_players_on_every_server_of_the_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let (_, alice) = register_and_enter(&zone, "hornalice").await;
+    let (_, mut bob) = register_and_enter(&zone, "hornbob").await;
+    bob.go_server("gs3").await.unwrap();
+    alice.horn("team up at the bridge").await.unwrap();
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let push = bob.pushes().recv().await.expect("pushes while connected");
+            if let Some(wire::client::server_frame::Body::HornHeard(heard)) = push.body {
+                return heard;
+            }
+        }
+    });
+    let heard = heard.await.expect("bob hears the horn on another server");
+    assert_eq!(
+        (heard.from_name.as_str(), heard.text.as_str()),
+        ("hornalice", "team up at the bridge")
+    );
+    assert_eq!(
+        code(alice.horn("again").await),
+        ErrorCode::RateLimited,
+        "one horn per second"
+    );
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_same_messages_work_over_websocket() {
+    use wire::client::client_frame::Body;
+    use wire::client::server_frame::Body as Reply;
+    use wire::client::{Authenticate, CreateRole, EnterGame, Login, Register, login::Credential};
+
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let account_ws = zone.account_ws_addr().unwrap().to_string();
+    let connection = client::Connection::connect_ws(&account_ws).await.unwrap();
+    let register = Body::Register(Register {
+        account: "wsuser".into(),
+        password: "pw".into(),
+    });
+    assert!(matches!(
+        connection.request(register).await.unwrap(),
+        Reply::LoginOk(_)
+    ));
+    let device = Body::Login(Login {
+        credential: Some(Credential::DeviceId("phone-42".into())),
+    });
+    let Reply::LoginOk(login) = connection.request(device).await.unwrap() else {
+        panic!("LoginOk")
+    };
+
+    let server = login.server.unwrap();
+    let game = client::Connection::connect_ws(&server.ws_addr)
+        .await
+        .unwrap();
+    let authenticate = Body::Authenticate(Authenticate {
+        token: login.login_token,
+        roleid: 0,
+    });
+    assert!(matches!(
+        game.request(authenticate).await.unwrap(),
+        Reply::Authenticated(_)
+    ));
+    let Reply::RoleCreated(created) = game
+        .request(Body::CreateRole(CreateRole {
+            name: "Phone".into(),
+        }))
+        .await
+        .unwrap()
+    else {
+        panic!("RoleCreated")
+    };
+    let roleid = created.role.unwrap().roleid;
+    let Reply::Entered(entered) = game
+        .request(Body::EnterGame(EnterGame { roleid }))
+        .await
+        .unwrap()
+    else {
+        panic!("Entered")
+    };
+    assert_eq!(entered.srvname, "gs1");
+    zone.shutdown().await;
+}
