@@ -177,6 +177,29 @@ impl Zone {
         }
     }
 
+    /// Loads a read-only copy of `roleid` from its home database (seed
+    /// "Points of care" 1): what designers use to look at an offline or
+    /// away player. Its type has no save; only the owner's copy is writable.
+    pub async fn load_readonly(
+        &self,
+        roleid: routing::RoleId,
+    ) -> Result<store::ReadOnlyPlayer, store::StoreError> {
+        let srvno = roleid.home_srvno();
+        let writer = self
+            .stores
+            .get(&srvno)
+            .ok_or(store::StoreError::WrongDatabase(srvno))?;
+        match writer
+            .submit(store::PlayerOp::LoadReadOnly { roleid })
+            .await?
+        {
+            store::OpOutcome::Loaded(player) => Ok(player),
+            other => Err(store::StoreError::Backend(format!(
+                "read-only load answered {other:?}"
+            ))),
+        }
+    }
+
     /// Crashes game server `name`: its in-memory players are lost without a
     /// save or release; the stores keep what was durable.
     pub fn kill_game(&mut self, name: &str) -> Result<(), ZoneError> {

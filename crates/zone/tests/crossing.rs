@@ -235,3 +235,20 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
     );
     zone.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_read_only_copy_shows_an_away_player_and_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, mut k) = register_and_enter(&zone, "k").await;
+    let roleid = routing::RoleId::from_raw(k.entered().player.as_ref().unwrap().roleid).unwrap();
+    add_gold(&mut k, 9).await;
+    k.go_server("gs2").await.unwrap();
+    let copy = zone.load_readonly(roleid).await.unwrap();
+    assert_eq!(copy.data.gold, 9, "the handoff's save");
+    let ownership::Holder::Held(owner) = &copy.ownership.holder else {
+        panic!("{:?}", copy.ownership)
+    };
+    assert_eq!(owner.node, "gs2", "the one writable copy is on gs2");
+    zone.shutdown().await;
+}
