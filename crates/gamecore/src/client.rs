@@ -17,6 +17,19 @@ use crate::players::{CallPurpose, OpPurpose, PlayerState};
 use crate::tokens::{Grant, TokenError, token_from_bytes};
 use crate::{Entropy, Event, Output, SessionId, frame, peers};
 
+/// Gold a won fight pays per monster level.
+pub const BATTLE_GOLD_PER_LEVEL: u64 = 10;
+
+/// A fight waiting for the battle server, as its answer needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct Fight {
+    pub(crate) session: SessionId,
+    pub(crate) request_id: u64,
+    pub(crate) roleid: RoleId,
+    pub(crate) generation: u64,
+    pub(crate) monster_level: u32,
+}
+
 /// Longest role name, in characters.
 pub const ROLE_NAME_CHARS_MAX: usize = 32;
 
@@ -454,6 +467,9 @@ impl GameCore {
         };
         match call {
             Call::GoServer(go) => self.go_server(session, request_id, roleid, go.srvname, entropy),
+            Call::Fight(fight) => {
+                self.fight(session, request_id, roleid, fight.monster_level, entropy)
+            }
             Call::GoHome(_) => {
                 let home = self.players[&roleid].home_srvname.clone();
                 self.go_server(session, request_id, roleid, home, entropy)
@@ -478,7 +494,9 @@ impl GameCore {
             }
             Call::LevelUp(_) => gameplay::level_up(data),
             Call::GetPlayer(_) => Ok(0),
-            Call::GoServer(_) | Call::GoHome(_) => unreachable!("handled by the caller"),
+            Call::GoServer(_) | Call::GoHome(_) | Call::Fight(_) => {
+                unreachable!("handled by the caller")
+            }
         };
         match applied {
             Ok(applied) => {
@@ -500,6 +518,91 @@ impl GameCore {
                 self.reply_error(session, request_id, ErrorCode::BadArgument, why)
             }
         }
+    }
+
+    /// Asks this server's battle server to run the fight; the answer comes
+    /// back through `fought`.
+    fn fight(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        roleid: RoleId,
+        monster_level: u32,
+        entropy: &mut dyn Entropy,
+    ) {
+        if monster_level == 0 || monster_level > gameplay::LEVEL_MAX {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::BadArgument,
+                "a monster is level 1..=1000",
+            );
+        }
+        let hosted = &self.players[&roleid];
+        let PlayerState::Serving(copy) = &hosted.state else {
+            unreachable!("playing")
+        };
+        let seed = entropy.token() as u64;
+        let message = peers::battle_request(roleid, copy.data.level, monster_level, seed);
+        let fight = Fight {
+            session,
+            request_id,
+            roleid,
+            generation: hosted.generation,
+            monster_level,
+        };
+        let battle = self.config.battle_node.clone();
+        self.request(CallPurpose::Fight(fight), &battle, message);
+    }
+
+    /// The battle server answered: a win pays gold through the ledger.
+    pub(crate) fn fought(&mut self, fight: Fight, result: Option<wire::node::BattleResult>) {
+        let Fight {
+            session,
+            request_id,
+            roleid,
+            generation,
+            monster_level,
+        } = fight;
+        let Some(result) = result else {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::ServerDown,
+                "the battle server did not answer",
+            );
+        };
+        let hosted = self
+            .players
+            .get_mut(&roleid)
+            .filter(|hosted| hosted.generation == generation);
+        let Some(PlayerState::Serving(copy)) = hosted.map(|hosted| &mut hosted.state) else {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotInGame,
+                "the player left during the fight",
+            );
+        };
+        let reward = if result.won {
+            u64::from(monster_level) * BATTLE_GOLD_PER_LEVEL
+        } else {
+            0
+        };
+        if reward > 0 {
+            let added = gameplay::add_gold(&mut copy.data, &mut copy.ledger, reward, "battle:win");
+            assert!(added.is_ok(), "a battle reward is a valid grant: {added:?}");
+            copy.dirty = true;
+        }
+        let player = Some(gameplay::view(&copy.data));
+        self.reply(
+            session,
+            request_id,
+            Out::CallReply(CallReply {
+                player,
+                applied: reward,
+            }),
+        );
     }
 
     fn go_server(

@@ -98,6 +98,8 @@ pub struct Config {
     pub account_node: String,
     /// The data center's node name.
     pub datacenter_node: String,
+    /// This server's battle server's node name.
+    pub battle_node: String,
     /// Lease length a claim or renewal asks for.
     pub lease_ttl_ms: u64,
     /// How often all leases are renewed (one batch per database).
@@ -137,6 +139,7 @@ impl Config {
             zone,
             account_node: "account".to_owned(),
             datacenter_node: "datacenter".to_owned(),
+            battle_node: format!("{srvname}.battle"),
             lease_ttl_ms: 15_000,
             lease_renew_interval_ms: 3_000,
             skew_margin_ms: 2_000,

@@ -75,6 +75,15 @@ impl GameCore {
                 request_id,
                 role,
             } => self.role_noted(session, request_id, role),
+            CallPurpose::Fight(fight) => {
+                let result = match answer {
+                    Ok(NodeMessage {
+                        body: Some(Body::BattleResult(result)),
+                    }) => Some(result),
+                    _ => None,
+                };
+                self.fought(fight, result);
+            }
         }
     }
 
@@ -238,6 +247,20 @@ pub(crate) fn horn(heard: &HornHeard) -> NodeMessage {
         text: heard.text.clone(),
     };
     message(Body::Horn(horn))
+}
+
+pub(crate) fn battle_request(
+    roleid: RoleId,
+    player_level: u32,
+    monster_level: u32,
+    seed: u64,
+) -> NodeMessage {
+    message(Body::BattleRequest(wire::node::BattleRequest {
+        roleid: roleid.get(),
+        player_level,
+        monster_level,
+        seed,
+    }))
 }
 
 pub(crate) fn prepare(

@@ -139,6 +139,7 @@ pub(crate) enum CallPurpose {
         request_id: u64,
         role: wire::client::RoleSummary,
     },
+    Fight(crate::client::Fight),
 }
 
 impl GameCore {

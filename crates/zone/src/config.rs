@@ -54,6 +54,19 @@ pub struct GameServerConfig {
     /// The server level sent with its players when they cross.
     #[serde(default = "default_level")]
     pub level: u32,
+    /// Its battle server's node name (default `<name>.battle`); every game
+    /// server has its own battle server.
+    #[serde(default)]
+    pub battle: Option<String>,
+}
+
+impl GameServerConfig {
+    /// The battle server's node name.
+    pub fn battle_node(&self) -> String {
+        self.battle
+            .clone()
+            .unwrap_or_else(|| format!("{}.battle", self.name))
+    }
 }
 
 /// Lease and timer settings, in milliseconds; defaults suit production.
@@ -144,6 +157,7 @@ impl ZoneConfig {
                 listen: any_port(srvno),
                 db: format!("srv{srvno}.db"),
                 level: srvno * 10,
+                battle: None,
             })
             .collect();
         Self {
@@ -163,6 +177,14 @@ impl ZoneConfig {
             return invalid("a zone needs at least one [[game]] server".into());
         }
         let (mut names, mut srvnos, mut dbs) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let battles: BTreeSet<String> = self
+            .games
+            .iter()
+            .map(GameServerConfig::battle_node)
+            .collect();
+        if battles.len() != self.games.len() {
+            return invalid("two game servers share a battle server name".into());
+        }
         for game in &self.games {
             if game.name.is_empty() || game.name == "account" || game.name == "datacenter" {
                 return invalid(format!(

@@ -47,6 +47,9 @@ pub enum ZoneError {
     /// The data center failed to start.
     #[error("data center: {0}")]
     DataCenter(#[from] datacenter::StartError),
+    /// A battle server could not bind its name.
+    #[error("battle server: {0}")]
+    Battle(#[from] bus::BusError),
     /// A game server failed to start.
     #[error("game server: {0}")]
     Game(#[from] game::NodeError),
@@ -63,6 +66,7 @@ pub struct Zone {
     zone_map: ZoneMap,
     account: AccountCenter,
     datacenter: DataCenter,
+    battles: Vec<battle::BattleServer>,
     games: BTreeMap<String, GameNode>,
 }
 
@@ -83,6 +87,11 @@ impl Zone {
         let stores = open_stores(&config)?;
         let zone_map = zone_map(&config);
         let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus.clone())?;
+        let battles = config
+            .games
+            .iter()
+            .map(|game| battle::BattleServer::start(&game.battle_node(), bus.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut games = BTreeMap::new();
         for (game, gateway) in config.games.iter().zip(gateways) {
             let node = start_game(
@@ -107,6 +116,7 @@ impl Zone {
             zone_map,
             account,
             datacenter,
+            battles,
             games,
         })
     }
@@ -253,6 +263,9 @@ impl Zone {
             node.shutdown().await;
         }
         self.datacenter.stop();
+        for battle in self.battles {
+            battle.stop();
+        }
         // Dropping the last store handles joins the writer threads.
         drop(self.stores);
     }
@@ -309,6 +322,7 @@ fn start_game(
     core.server_level = game.level;
     core.account_node = ACCOUNT_NODE.to_owned();
     core.datacenter_node = DATACENTER_NODE.to_owned();
+    core.battle_node = game.battle_node();
     core.lease_ttl_ms = timing.lease_ttl_ms;
     core.lease_renew_interval_ms = timing.lease_renew_interval_ms;
     core.skew_margin_ms = timing.skew_margin_ms;

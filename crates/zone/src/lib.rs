@@ -1,6 +1,6 @@
 //! A zone (DESIGN §1, §3): its configuration ([`ZoneConfig`], TOML) and the
 //! embedded mode ([`Zone`]), which runs the account center, the data center
-//! and every game server of the zone in one process: nodes are tasks on the
+//! and every game server of the zone with its battle server in one process: nodes are tasks on the
 //! in-process bus, each srvno database is a SQLite file under the data
 //! directory, and every game server listens on its own ports.
 

@@ -253,3 +253,38 @@ async fn the_same_messages_work_over_websocket() {
     assert_eq!(entered.srvname, "gs1");
     zone.shutdown().await;
 }
+
+#[tokio::test]
+async fn fights_run_on_the_battle_server_and_wins_pay_gold() {
+    use wire::client::Fight;
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let (_, mut lena) = register_and_enter(&zone, "lena").await;
+    for _ in 0..20 {
+        call(&mut lena, Call::LevelUp(LevelUp {})).await.unwrap();
+    }
+    let win = call(&mut lena, Call::Fight(Fight { monster_level: 1 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (win.applied, win.player.unwrap().gold),
+        (10, 10),
+        "level 21 always beats level 1"
+    );
+    let loss = call(
+        &mut lena,
+        Call::Fight(Fight {
+            monster_level: 1000,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (loss.applied, loss.player.unwrap().gold),
+        (0, 10),
+        "level 1000 always wins"
+    );
+    let refused = call(&mut lena, Call::Fight(Fight { monster_level: 0 })).await;
+    assert_eq!(code(refused), ErrorCode::BadArgument);
+    zone.shutdown().await;
+}
