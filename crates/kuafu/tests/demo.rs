@@ -26,4 +26,14 @@ async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
     let second = demo::run(options(dir.path())).await.unwrap();
     assert_eq!((second.entered, second.errors, second.returning), (12, 0, 12), "{second}");
     assert!(second.to_string().starts_with("demo: bots=12 entered=12 calls="));
+
+    let config = zone::ZoneConfig::demo(dir.path(), 3);
+    let reports = zone::audit(&config).unwrap();
+    let roles: u64 = reports.iter().map(|(_, report)| report.roles).sum();
+    let lines: u64 = reports.iter().map(|(_, report)| report.ledger_lines).sum();
+    assert_eq!(roles, 12, "one role per bot, kept across runs");
+    assert!(lines > 0, "the bots' gold and items are in the ledger");
+    for (server, report) in &reports {
+        assert!(report.mismatches.is_empty(), "{server}: {:?}", report.mismatches);
+    }
 }

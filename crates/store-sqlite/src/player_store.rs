@@ -53,8 +53,20 @@ const SELECT_ROLES_OF_ACCOUNT: &str =
 const SELECT_LAST_LEDGER_SEQ: &str = "SELECT MAX(seq) FROM ledger WHERE roleid = ?1";
 const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const SELECT_ALL_PLAYERS: &str = "SELECT roleid, data FROM players ORDER BY roleid";
 const SELECT_LEDGER: &str =
     "SELECT seq, kind, item_type, delta, reason FROM ledger WHERE roleid = ?1 ORDER BY seq";
+
+/// What an audit of one database found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Roles read.
+    pub roles: u64,
+    /// Ledger lines read.
+    pub ledger_lines: u64,
+    /// Roles whose data does not match their ledger.
+    pub mismatches: Vec<(RoleId, store::audit::AuditMismatch)>,
+}
 
 /// One srvno database (or a merged group of srvnos) in a SQLite file.
 pub struct SqlitePlayerStore {
@@ -109,6 +121,33 @@ impl SqlitePlayerStore {
         let mut statement = self.connection.prepare_cached(SELECT_LEDGER)?;
         let rows = statement.query_map([roleid_column(roleid)], StoredLedgerLine::read)?;
         rows.map(|line| line?.decode()).collect()
+    }
+
+    /// Audits every player of this database against its ledger
+    /// (`store::audit::audit_player`); returns how many roles and ledger
+    /// lines were read, and every mismatch found.
+    pub fn audit(&self) -> Result<AuditReport, StoreError> {
+        self.audit_rows().map_err(backend_error)
+    }
+
+    fn audit_rows(&self) -> Result<AuditReport, Failure> {
+        let mut report = AuditReport::default();
+        let mut statement = self.connection.prepare_cached(SELECT_ALL_PLAYERS)?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        for row in rows {
+            let (roleid, data) = row?;
+            let roleid = decode_roleid(roleid)?;
+            let data = PlayerData::decode(data.as_slice())?;
+            let ledger = self.read_ledger(roleid)?;
+            report.roles += 1;
+            report.ledger_lines += ledger.len() as u64;
+            if let Err(mismatch) = store::audit::audit_player(&data, &ledger) {
+                report.mismatches.push((roleid, mismatch));
+            }
+        }
+        Ok(report)
     }
 
     /// Moves the role sequence of `srvno` up to `next_seq` (never down, and at

@@ -14,6 +14,7 @@
 //! Architecture invariant: this crate does no I/O; backends live in their own
 //! crates (`store-sqlite`).
 
+pub mod audit;
 pub mod backend;
 pub mod model;
 

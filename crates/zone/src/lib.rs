@@ -4,8 +4,10 @@
 //! in-process bus, each srvno database is a SQLite file under the data
 //! directory, and every game server listens on its own ports.
 
+mod audit;
 mod config;
 mod embedded;
 
+pub use audit::audit;
 pub use config::{ConfigError, GameServerConfig, ListenConfig, ZoneConfig};
 pub use embedded::{Zone, ZoneError};
