@@ -17,6 +17,9 @@ pub mod transport;
 /// Default largest frame body, in bytes, that a server accepts from a client.
 pub const FRAME_BYTES_MAX: usize = 64 * 1024;
 
+/// Most bytes reserved for a frame body before any of it has arrived.
+const BODY_FIRST_READ_BYTES: usize = 4096;
+
 /// Bytes of the length prefix.
 const PREFIX_BYTES: usize = 4;
 
@@ -65,9 +68,21 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     if announced > cap {
         return Err(FrameError::TooLarge { announced, cap });
     }
-    let mut body = BytesMut::zeroed(announced);
-    reader.read_exact(&mut body).await?;
-    Ok(body.freeze())
+    // Grow the buffer as the body arrives: a peer that announces a large
+    // frame and sends nothing holds no more than a small buffer.
+    let mut body = Vec::with_capacity(announced.min(BODY_FIRST_READ_BYTES));
+    (&mut *reader)
+        .take(announced as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if body.len() < announced {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection closed inside a frame",
+        );
+        return Err(FrameError::Io(eof));
+    }
+    Ok(Bytes::from(body))
 }
 
 /// Reads and decodes one frame as message `M`.
