@@ -90,7 +90,7 @@ impl GameCore {
             }
             Some(In::EnterGame(enter)) => self.enter_game(session, request_id, enter.roleid),
             Some(In::Call(GameCall { call: Some(call) })) => {
-                self.game_call(session, request_id, call, entropy)
+                self.game_call(now_ms, session, request_id, call, entropy)
             }
             Some(In::Horn(horn)) => self.horn(now_ms, session, request_id, horn.text),
             Some(In::Logoff(_)) => self.logoff(session),
@@ -391,7 +391,15 @@ impl GameCore {
         roleid: RoleId,
         owner_account: u64,
     ) {
-        if self.sessions[&session].auth != Auth::Account(owner_account) {
+        // The owner's account, or a crossing token for this very role (a
+        // player redirected here while an older connection of its still
+        // holds the player).
+        let may_take_over = match &self.sessions[&session].auth {
+            Auth::Account(account_id) => *account_id == owner_account,
+            Auth::Crossing(admitted, _) => *admitted == roleid,
+            Auth::Anonymous => false,
+        };
+        if !may_take_over {
             return self.reply_error(
                 session,
                 request_id,
@@ -421,8 +429,9 @@ impl GameCore {
         self.reply(session, request_id, Out::Entered(entered));
     }
 
-    /// The player a session plays, if it is serving here.
-    fn playing(&mut self, session: SessionId, request_id: u64) -> Option<RoleId> {
+    /// The player a session plays, if it is serving here and its lease
+    /// still allows it at `now_ms`.
+    fn playing(&mut self, now_ms: u64, session: SessionId, request_id: u64) -> Option<RoleId> {
         let Some(roleid) = self.sessions[&session].roleid else {
             self.reply_error(
                 session,
@@ -433,7 +442,16 @@ impl GameCore {
             return None;
         };
         match self.players_state(roleid) {
-            Some(PlayerState::Serving(_)) => Some(roleid),
+            Some(PlayerState::Serving(copy)) => {
+                if self.lease_view(copy.lease_until_ms).may_serve(now_ms) {
+                    return Some(roleid);
+                }
+                // The lease could have run out and the timer has not fired
+                // yet (the node stalled): stop serving, as the timer would.
+                self.emit(Event::LeaseLost { roleid });
+                self.drop_player(roleid, ErrorCode::LeaseLost);
+                None
+            }
             Some(PlayerState::Crossing(..)) => {
                 self.reply_error(
                     session,
@@ -457,12 +475,13 @@ impl GameCore {
 
     fn game_call(
         &mut self,
+        now_ms: u64,
         session: SessionId,
         request_id: u64,
         call: Call,
         entropy: &mut dyn Entropy,
     ) {
-        let Some(roleid) = self.playing(session, request_id) else {
+        let Some(roleid) = self.playing(now_ms, session, request_id) else {
             return;
         };
         match call {
@@ -633,7 +652,7 @@ impl GameCore {
     }
 
     fn horn(&mut self, now_ms: u64, session: SessionId, request_id: u64, text: String) {
-        let Some(roleid) = self.playing(session, request_id) else {
+        let Some(roleid) = self.playing(now_ms, session, request_id) else {
             return;
         };
         if text.is_empty() || text.len() > peers::HORN_TEXT_BYTES_MAX {

@@ -167,10 +167,17 @@ impl GameCore {
 
     /// Players whose writable copy this node may act on at `now_ms` (own
     /// clock), with the epoch each holds: the simulator checks that no player
-    /// is writable on two nodes at once.
+    /// is writable on two nodes at once. A crossing copy whose handoff is
+    /// submitted is not: the row may already be the target's, and the copy
+    /// stays frozen until the outcome is known.
     pub fn writable_players(&self, now_ms: u64) -> impl Iterator<Item = (RoleId, u64)> + '_ {
         self.players.iter().filter_map(move |(roleid, hosted)| {
             let copy = hosted.state.writable_copy()?;
+            if let PlayerState::Crossing(_, crossing) = &hosted.state
+                && crossing.phase != crate::crossing::Phase::Preparing
+            {
+                return None;
+            }
             self.lease_view(copy.lease_until_ms)
                 .may_serve(now_ms)
                 .then_some((*roleid, copy.epoch))

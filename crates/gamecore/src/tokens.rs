@@ -1,15 +1,22 @@
 //! One-time tokens (DESIGN §6 step 2, §11): 128 random bits, bound to what
 //! they admit, valid until an expiry, redeemed at most once.
 //!
-//! The book remembers a redeemed token until its expiry, so a replay inside
-//! the validity window is told `Used`, and after it `Unknown`: either way it
-//! admits nobody. Bounded by `tokens_max`: a full book refuses new tokens
-//! instead of growing.
+//! The book remembers a redeemed token until [`REDEEMED_MEMORY_MS`] past its
+//! expiry, so a replay is told `Used` (later `Unknown`): either way it admits
+//! nobody. Remembering it past the expiry matters because the grant itself
+//! can be delivered twice (a duplicated or retried `GrantLogin` or `Prepare`,
+//! possibly seconds late): re-issuing a forgotten token would let it be
+//! redeemed a second time. Bounded by `tokens_max`: a full book refuses new
+//! tokens instead of growing.
 
 use std::collections::BTreeMap;
 
 use routing::RoleId;
 use wire::client::CrossContext;
+
+/// How long a redeemed token is remembered after its expiry, so a grant
+/// delivered again later cannot re-arm it. Far above any bus delay.
+pub const REDEEMED_MEMORY_MS: u64 = 60_000;
 
 /// What a token admits.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,13 +121,17 @@ impl TokenBook {
         Ok(entry.grant.clone())
     }
 
-    /// Forgets tokens past their expiry; returns how many expired unused.
+    /// Forgets unused tokens past their expiry, and redeemed ones
+    /// [`REDEEMED_MEMORY_MS`] later; returns how many expired unused.
     pub fn expire(&mut self, now_ms: u64) -> usize {
         let before = self.entries.len();
         let mut unused_expired = 0;
         self.entries.retain(|_, entry| {
+            if entry.used {
+                return now_ms < entry.expires_at_ms.saturating_add(REDEEMED_MEMORY_MS);
+            }
             let keep = now_ms < entry.expires_at_ms;
-            if !keep && !entry.used {
+            if !keep {
                 unused_expired += 1;
             }
             keep
@@ -176,6 +187,26 @@ mod tests {
         assert_eq!(book.expire(100), 1);
         assert!(book.is_empty());
         assert_eq!(book.redeem(7, 100), Err(TokenError::Unknown));
+    }
+
+    #[test]
+    fn a_grant_delivered_again_after_the_expiry_cannot_re_arm_a_redeemed_token() {
+        let mut book = TokenBook::new(8, false);
+        book.issue(7, login(), 100).unwrap();
+        assert!(book.redeem(7, 50).is_ok());
+        assert_eq!(
+            book.expire(100 + 4_000),
+            0,
+            "a redeemed token did not expire unused"
+        );
+        assert_eq!(
+            book.issue(7, login(), 4_200),
+            Err(TokenError::Used),
+            "the late duplicate grant"
+        );
+        assert_eq!(book.redeem(7, 4_150), Err(TokenError::Used));
+        book.expire(100 + REDEEMED_MEMORY_MS);
+        assert!(book.is_empty(), "forgotten in the end");
     }
 
     #[test]
