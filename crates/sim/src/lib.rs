@@ -1,1 +1,267 @@
-//! Placeholder.
+//! Kuafu's deterministic simulator, modelled on TigerBeetle's VOPR and
+//! FoundationDB's simulator (DESIGN §14; see `SIMULATOR.md`).
+//!
+//! A run builds a whole zone from the production protocol cores (one
+//! [`gamecore::GameCore`] per game server) on a simulated bus, simulated
+//! clocks and the model store (`store::model`), plus models of the account
+//! and data centers and simulated players speaking the real client protocol.
+//! One seeded scheduler with virtual time drives everything through one
+//! pinned PRNG algorithm, so a seed replays exactly, after any upgrade.
+//!
+//! Each seed draws its own fault mix (swarm testing, [`faults`]). A run has a
+//! safety phase with faults, then heals and runs a liveness phase in which
+//! every player must become playable again within a bound. After every step
+//! it checks: at most one node can write a player; a node acknowledges a
+//! call only while it may write the player; no acknowledged save is lost;
+//! gold and items are conserved; a token is redeemed at most once; a
+//! redirect follows a durable handoff; SQLite agrees with the model (on the
+//! seeds that run it); no core panics. Named "sometimes" properties fail a
+//! sweep in which they never happened.
+//!
+//! Entry points: [`run_seed`] (one seed) and [`sweep`] (many, on several
+//! threads); `kuafu sim` prints a [`SweepReport`].
+//!
+//! Architecture invariant: no wall clock and no unordered map anywhere in a
+//! run; the only clock read is the sweep's elapsed time for `steps_per_s`.
+
+pub mod faults;
+pub mod prng;
+
+mod bus;
+mod checker;
+mod client_link;
+mod clients;
+mod db;
+mod inject;
+mod queue;
+mod services;
+mod sqlite;
+mod store_link;
+mod sweep;
+mod trace;
+mod world;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use sweep::{SweepConfig, SweepReport, sweep};
+
+/// A deliberate bug, switched on to prove the simulator catches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutation {
+    /// A handoff is not checked against the writer's owner and epoch
+    /// (`ownership::Rules { handoff_checks_epoch: false }`).
+    HandoffWithoutEpochCheck,
+    /// Owners serve until their lease ends by their own clock, without the
+    /// skew margin.
+    NoSkewMargin,
+    /// Tokens stay valid after redemption.
+    ReusableTokens,
+    /// The redirect is sent when the handoff is submitted, before it commits.
+    RedirectBeforeCommit,
+}
+
+impl Mutation {
+    /// Every mutation.
+    pub const ALL: [Mutation; 4] = [
+        Mutation::HandoffWithoutEpochCheck,
+        Mutation::NoSkewMargin,
+        Mutation::ReusableTokens,
+        Mutation::RedirectBeforeCommit,
+    ];
+
+    /// The name `--mutation` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::HandoffWithoutEpochCheck => "handoff-without-epoch-check",
+            Mutation::NoSkewMargin => "no-skew-margin",
+            Mutation::ReusableTokens => "reusable-tokens",
+            Mutation::RedirectBeforeCommit => "redirect-before-commit",
+        }
+    }
+}
+
+impl fmt::Display for Mutation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown `--mutation` name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownMutation(pub String);
+
+impl fmt::Display for UnknownMutation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Mutation::ALL
+            .iter()
+            .map(|mutation| mutation.name())
+            .collect();
+        write!(
+            f,
+            "unknown mutation {:?}; one of: {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownMutation {}
+
+impl FromStr for Mutation {
+    type Err = UnknownMutation;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Mutation::ALL
+            .into_iter()
+            .find(|mutation| mutation.name() == name)
+            .ok_or_else(|| UnknownMutation(name.to_owned()))
+    }
+}
+
+/// Steps a seed runs in its safety phase unless told otherwise.
+pub const STEPS_PER_SEED_DEFAULT: u64 = 100_000;
+/// One seed in this many also runs the real SQLite store beside the model.
+pub const SQLITE_EVERY_DEFAULT: u64 = 8;
+
+/// How to run one seed.
+#[derive(Clone, Debug)]
+pub struct SeedConfig {
+    /// Steps of the safety phase; the liveness phase follows.
+    pub steps: u64,
+    /// The deliberate bug to switch on, if any.
+    pub mutation: Option<Mutation>,
+    /// One seed in this many runs SQLite beside the model (0: never).
+    pub sqlite_every: u64,
+    /// Print every event to stderr (for replaying a failure).
+    pub log: bool,
+}
+
+impl Default for SeedConfig {
+    fn default() -> Self {
+        Self {
+            steps: STEPS_PER_SEED_DEFAULT,
+            mutation: None,
+            sqlite_every: SQLITE_EVERY_DEFAULT,
+            log: false,
+        }
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The seed that found it.
+    pub seed: u64,
+    /// The step after which it was seen.
+    pub step: u64,
+    /// Virtual time since the start of the run.
+    pub time_ms: u64,
+    /// What broke.
+    pub what: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {} step {} (t={}ms): {}",
+            self.seed, self.step, self.time_ms, self.what
+        )
+    }
+}
+
+/// The named "sometimes" properties: each must happen at least once in a
+/// sweep, or the sweep passed only because the fault path never ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sometimes {
+    /// Players that entered a server by a crossing token.
+    pub crossings_completed: u64,
+    /// Writes refused by the fence while the node still held the player.
+    pub zombies_fenced: u64,
+    /// Tokens that expired unused.
+    pub tokens_expired: u64,
+    /// Claims that took a row over from another holder whose lease ran out.
+    pub leases_taken_over: u64,
+}
+
+impl Sometimes {
+    /// Adds another run's counts.
+    pub fn add(&mut self, other: &Sometimes) {
+        self.crossings_completed += other.crossings_completed;
+        self.zombies_fenced += other.zombies_fenced;
+        self.tokens_expired += other.tokens_expired;
+        self.leases_taken_over += other.leases_taken_over;
+    }
+
+    /// The names of the properties that never happened.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let named = [
+            ("a crossing completed", self.crossings_completed),
+            ("a zombie save was fenced", self.zombies_fenced),
+            ("a token expired", self.tokens_expired),
+            ("a lease was taken over", self.leases_taken_over),
+        ];
+        named
+            .into_iter()
+            .filter(|(_, count)| *count == 0)
+            .map(|(name, _)| name)
+            .collect()
+    }
+}
+
+/// What one seed did.
+#[derive(Clone, Debug)]
+pub struct SeedReport {
+    /// The seed.
+    pub seed: u64,
+    /// Steps run (safety and liveness).
+    pub steps: u64,
+    /// Virtual time the run covered.
+    pub virtual_ms: u64,
+    /// Faults injected.
+    pub faults: u64,
+    /// Violations (a run stops at the first).
+    pub violations: Vec<Violation>,
+    /// Hash of every delivered event and of the final databases.
+    pub trace_hash: u64,
+    /// The seed's fault mix, printable.
+    pub fault_mix: String,
+    /// The sometimes-properties seen.
+    pub sometimes: Sometimes,
+    /// Whether SQLite ran beside the model.
+    pub sqlite: bool,
+}
+
+/// Runs one seed. A panic in a core is reported as a violation.
+pub fn run_seed(seed: u64, config: &SeedConfig) -> SeedReport {
+    let progress = std::cell::Cell::new(0u64);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let world = world::World::new(seed, config);
+        world.run_with_progress(&progress)
+    }));
+    outcome.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+            .unwrap_or_else(|| "a panic".to_owned());
+        let mut mix_prng = prng::Prng::new(seed, 1);
+        SeedReport {
+            seed,
+            steps: progress.get(),
+            virtual_ms: 0,
+            faults: 0,
+            violations: vec![Violation {
+                seed,
+                step: progress.get(),
+                time_ms: 0,
+                what: format!("panic: {message}"),
+            }],
+            trace_hash: 0,
+            fault_mix: faults::FaultMix::draw(&mut mix_prng).to_string(),
+            sometimes: Sometimes::default(),
+            sqlite: false,
+        }
+    })
+}

@@ -1,0 +1,267 @@
+//! The store connections: one FIFO connection per node incarnation and
+//! database, as a shell keeps one connection per database.
+//!
+//! Ops travel to the database in order and answers come back in order; a
+//! delay spike holds up everything behind it (head of line). A partition
+//! between the node and the databases stalls the connection, also for what
+//! is already in flight, until it heals (TCP retransmits). At the database,
+//! each op commits alone at the database clock (true time) with one of three
+//! outcomes: applied and acknowledged, applied with the reply lost, or not
+//! applied (the node gets `StoreError::Backend`). The node's shell gives up
+//! on an op after [`STORE_TIMEOUT_MS`] and reports `StoreError::Backend`: an
+//! unknown outcome, which the core reads back. When a node crashes, what it
+//! already sent still reaches the database (a late zombie write) and the
+//! answers are lost.
+
+use std::collections::VecDeque;
+
+use routing::Srvno;
+use store::{OpOutcome, PlayerOp, StoreError};
+
+use crate::queue::SimEvent;
+use crate::world::{DB_BIT, World, node_bit, srvname};
+
+/// How long a node's shell waits for a store answer.
+pub const STORE_TIMEOUT_MS: u64 = 1_000;
+
+/// One connection: ops on their way to the database, answers on their way
+/// back, each with the time it could arrive at the earliest.
+#[derive(Default)]
+pub(crate) struct Connection {
+    to_db: VecDeque<(u64, u64, PlayerOp)>,
+    to_node: VecDeque<(u64, u64, Result<OpOutcome, StoreError>)>,
+    to_db_pumping: bool,
+    to_node_pumping: bool,
+}
+
+impl Connection {
+    fn idle(&self) -> bool {
+        self.to_db.is_empty()
+            && self.to_node.is_empty()
+            && !self.to_db_pumping
+            && !self.to_node_pumping
+    }
+}
+
+impl World {
+    fn store_latency(&mut self) -> u64 {
+        let latency = self.prng.between(1, self.mix.store_latency_max_ms);
+        latency + self.spike()
+    }
+
+    /// A core asked for a store op.
+    pub(crate) fn submit_store(&mut self, node: usize, op: u64, srvno: Srvno, operation: PlayerOp) {
+        let incarnation = self.nodes[node].incarnation;
+        self.log(|| format!("{} submits op {op}: {}", srvname(node), op_name(&operation)));
+        self.pending_ops.insert((node, incarnation, op));
+        self.queue.push(
+            self.now_ms + STORE_TIMEOUT_MS,
+            SimEvent::StoreDeadline {
+                node,
+                incarnation,
+                op,
+            },
+        );
+        let db = srvno.get() as usize - 1;
+        if db >= self.dbs.len() {
+            let answer = Err(StoreError::WrongDatabase(srvno));
+            self.queue_answer(node, incarnation, 0, op, answer);
+            return;
+        }
+        let ready_ms = self.now_ms + self.store_latency();
+        let connection = self.connections.entry((node, incarnation, db)).or_default();
+        connection.to_db.push_back((ready_ms, op, operation));
+        if !connection.to_db_pumping {
+            connection.to_db_pumping = true;
+            self.queue.push(
+                ready_ms,
+                SimEvent::StorePump {
+                    node,
+                    incarnation,
+                    db,
+                },
+            );
+        }
+    }
+
+    /// The op at the head of a connection reaches the database, unless the
+    /// link is cut.
+    pub(crate) fn pump_to_db(&mut self, node: usize, incarnation: u64, db: usize) -> bool {
+        let key = (node, incarnation, db);
+        if let Some(until_ms) = self.cut_until(node_bit(node), DB_BIT) {
+            let at = until_ms + self.store_latency();
+            self.queue.push(
+                at,
+                SimEvent::StorePump {
+                    node,
+                    incarnation,
+                    db,
+                },
+            );
+            return false;
+        }
+        let connection = self
+            .connections
+            .get_mut(&key)
+            .expect("a pumped connection exists");
+        let (_, op, operation) = connection
+            .to_db
+            .pop_front()
+            .expect("a pump has an op to move");
+        match connection.to_db.front() {
+            Some((ready_ms, _, _)) => {
+                let at = (*ready_ms).max(self.now_ms);
+                self.queue.push(
+                    at,
+                    SimEvent::StorePump {
+                        node,
+                        incarnation,
+                        db,
+                    },
+                );
+            }
+            None => connection.to_db_pumping = false,
+        }
+        self.trace.add(&[self.now_ms, 6, node as u64, op]);
+        self.commit(node, incarnation, db, op, operation);
+        self.forget_connection_if_idle(key);
+        true
+    }
+
+    /// The database commits one op, with the seed's commit-outcome faults.
+    fn commit(&mut self, node: usize, incarnation: u64, db: usize, op: u64, operation: PlayerOp) {
+        if self.prng.chance(self.mix.not_applied_ppm) {
+            self.faults += 1;
+            self.log(|| format!("db{}: {} op {op} not applied", db + 1, srvname(node)));
+            let answer = Err(StoreError::Backend("commit failed: not applied".to_owned()));
+            return self.queue_answer(node, incarnation, db, op, answer);
+        }
+        let answer = self.dbs[db].apply(self.now_ms, &operation, &mut self.checker);
+        self.log(|| {
+            format!(
+                "db{}: {} op {op} {operation:?} -> {answer:?}",
+                db + 1,
+                srvname(node)
+            )
+        });
+        if self.prng.chance(self.mix.reply_lost_ppm) {
+            self.faults += 1;
+            self.log(|| {
+                format!(
+                    "db{}: the answer to {} op {op} is lost",
+                    db + 1,
+                    srvname(node)
+                )
+            });
+            return;
+        }
+        self.queue_answer(node, incarnation, db, op, answer);
+    }
+
+    fn queue_answer(
+        &mut self,
+        node: usize,
+        incarnation: u64,
+        db: usize,
+        op: u64,
+        answer: Result<OpOutcome, StoreError>,
+    ) {
+        if !self.alive(node, incarnation) {
+            return; // a zombie write of a dead incarnation: nobody hears the answer
+        }
+        let ready_ms = self.now_ms + self.store_latency();
+        let connection = self.connections.entry((node, incarnation, db)).or_default();
+        connection.to_node.push_back((ready_ms, op, answer));
+        if !connection.to_node_pumping {
+            connection.to_node_pumping = true;
+            self.queue.push(
+                ready_ms,
+                SimEvent::AnswerPump {
+                    node,
+                    incarnation,
+                    db,
+                },
+            );
+        }
+    }
+
+    /// The answer at the head of a connection reaches the node.
+    pub(crate) fn pump_to_node(&mut self, node: usize, incarnation: u64, db: usize) -> bool {
+        let key = (node, incarnation, db);
+        if !self.alive(node, incarnation) {
+            let connection = self
+                .connections
+                .get_mut(&key)
+                .expect("a pumped connection exists");
+            connection.to_node.clear();
+            connection.to_node_pumping = false;
+            self.forget_connection_if_idle(key);
+            return false;
+        }
+        if let Some(until_ms) = self.cut_until(DB_BIT, node_bit(node)) {
+            let at = until_ms + self.store_latency();
+            self.queue.push(
+                at,
+                SimEvent::AnswerPump {
+                    node,
+                    incarnation,
+                    db,
+                },
+            );
+            return false;
+        }
+        let connection = self
+            .connections
+            .get_mut(&key)
+            .expect("a pumped connection exists");
+        let (_, op, answer) = connection
+            .to_node
+            .pop_front()
+            .expect("a pump has an answer to move");
+        match connection.to_node.front() {
+            Some((ready_ms, _, _)) => {
+                let at = (*ready_ms).max(self.now_ms);
+                self.queue.push(
+                    at,
+                    SimEvent::AnswerPump {
+                        node,
+                        incarnation,
+                        db,
+                    },
+                );
+            }
+            None => connection.to_node_pumping = false,
+        }
+        if !self.pending_ops.remove(&(node, incarnation, op)) {
+            return false; // the shell gave up on it already
+        }
+        self.trace
+            .add(&[self.now_ms, 7, node as u64, op, u64::from(answer.is_ok())]);
+        self.core_mut(node)
+            .handle_store_answer(gamecore::OpId(op), answer);
+        self.after_core(node);
+        true
+    }
+
+    fn forget_connection_if_idle(&mut self, key: (usize, u64, usize)) {
+        let current = self.nodes[key.0].incarnation == key.1;
+        if !current && self.connections.get(&key).is_some_and(Connection::idle) {
+            self.connections.remove(&key);
+        }
+    }
+}
+
+/// A short name of an op, for the log.
+fn op_name(operation: &PlayerOp) -> String {
+    match operation {
+        PlayerOp::Claim { roleid, .. } => format!("claim {roleid}"),
+        PlayerOp::Save(write) => format!("save {} epoch {}", write.roleid, write.epoch),
+        PlayerOp::Handoff { write, to, .. } => {
+            format!("handoff {} epoch {} to {to}", write.roleid, write.epoch)
+        }
+        PlayerOp::Release(write) => format!("release {} epoch {}", write.roleid, write.epoch),
+        PlayerOp::RenewLeases { leases, .. } => format!("renew {leases:?}"),
+        PlayerOp::ReadOwnership { roleid } => format!("read back {roleid}"),
+        other => format!("{other:?}"),
+    }
+}
