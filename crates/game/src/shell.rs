@@ -100,6 +100,13 @@ impl Shell {
     pub(crate) async fn run(mut self) {
         loop {
             let wake_at = self.wake_instant();
+            if Instant::now() >= wake_at {
+                // Due timers go first: after a stall, the lease checks must
+                // run before any queued input is applied.
+                self.tick();
+                self.carry_out_outputs();
+                continue;
+            }
             tokio::select! {
                 Some(event) = self.gateway.events.recv() => self.client_event(event),
                 Some(incoming) = self.inbox.recv() => self.peer_request(incoming),
