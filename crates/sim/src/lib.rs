@@ -1,5 +1,5 @@
 //! Kuafu's deterministic simulator, modelled on TigerBeetle's VOPR and
-//! FoundationDB's simulator (DESIGN §14; see `SIMULATOR.md`).
+//! FoundationDB's simulator (DESIGN §14; see docs/crossing.md, "The simulator").
 //!
 //! A run builds a whole zone from the production protocol cores (one
 //! [`gamecore::GameCore`] per game server) on a simulated bus, simulated
