@@ -88,9 +88,12 @@ impl Logins {
         })
         .await?;
         let chosen = self.choose_server(last.as_ref()).await;
+        let home = last
+            .as_ref()
+            .map_or(chosen.as_str(), |role| role.srvname.as_str());
         let token: u128 = rand::random();
         let server = self
-            .grant_first_reachable(&chosen, token, account_id)
+            .grant_first_reachable(&[&chosen, home], token, account_id)
             .await?;
         Ok(LoginOk {
             account_id,
@@ -135,27 +138,27 @@ impl Logins {
         }
     }
 
-    /// Grants the token on `chosen`, or, when it is down, on the recommended
-    /// server and then every other server in name order: any game server can
-    /// load any player from its home database (DESIGN §7), so a dead server
-    /// does not lock its players out.
+    /// Grants the token on the first of `preferred` that answers (the chosen
+    /// server, then the role's home), then the recommended server, then
+    /// every other server in name order: any game server can load any
+    /// player from its home database (DESIGN §7), so a dead server does not
+    /// lock its players out.
     async fn grant_first_reachable(
         &self,
-        chosen: &str,
+        preferred: &[&str],
         token: u128,
         account_id: u64,
     ) -> Result<ServerAddress, Refusal> {
         let recommended = self.config.recommended_server.as_str();
-        let others = self
-            .config
-            .servers
-            .keys()
-            .map(String::as_str)
-            .filter(|name| *name != chosen && *name != recommended);
-        let candidates = [chosen, recommended].into_iter().chain(others);
+        let everyone = self.config.servers.keys().map(String::as_str);
+        let candidates = preferred
+            .iter()
+            .copied()
+            .chain([recommended])
+            .chain(everyone);
         let mut last_refusal = (
             ErrorCode::UnknownServer,
-            format!("server {chosen} is not in this zone"),
+            "no game server in this zone".to_owned(),
         );
         let mut tried = std::collections::BTreeSet::new();
         for srvname in candidates.filter(|name| tried.insert(*name)) {
