@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use kuafu::bench::{self, BenchCommand};
 use kuafu::demo::{self, DemoOptions};
 use zone::{Zone, ZoneConfig};
 
@@ -39,20 +40,31 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Measure a whole zone on this machine (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let command = Cli::parse().command;
+    // A benchmark runs on the runtime flavour it names; the rest on tokio's default.
+    let runtime = match &command {
+        Command::Bench { what } => what.runtime(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("kuafu: cannot start the runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(Cli::parse().command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kuafu: {error}");
@@ -85,5 +97,6 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             zone.shutdown().await;
             Ok(())
         }
+        Command::Bench { what } => bench::run(what).await,
     }
 }

@@ -1,0 +1,124 @@
+//! `kuafu bench`: benchmarks of a whole zone on this machine, over real
+//! sockets and real databases, measured from the client's side.
+//!
+//! - `kuafu bench hop` ([`hop`]): a full crossing (`GoServer` sent on the
+//!   source to `Entered` received on the target, with the durable handoff)
+//!   for many players, serially and all at once, next to the floor of this
+//!   machine ([`floor`]: one fsync'ed SQLite commit plus one new loopback
+//!   TCP connection with one round trip).
+//!
+//! Every report names the machine and the tokio runtime flavour it ran on
+//! ([`machine`]); `--write-benchmarks-md` puts the figures in `BENCHMARKS.md`
+//! ([`markdown`]). Nothing is written there unless asked, so a casual or
+//! debug run never replaces the figures of a release run.
+
+pub mod floor;
+pub mod hop;
+pub mod latency;
+pub mod machine;
+pub mod markdown;
+mod players;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use hop::HopOptions;
+
+/// The file `--write-benchmarks-md` updates when no path is given.
+pub const BENCHMARKS_MD_DEFAULT: &str = "BENCHMARKS.md";
+
+/// What to benchmark.
+#[derive(Clone, Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Crossing latency and throughput against this machine's floor.
+    Hop(HopArgs),
+}
+
+/// The options of `kuafu bench hop`.
+#[derive(Clone, Debug, Args)]
+pub struct HopArgs {
+    /// Players registered (not timed) and crossing.
+    #[arg(long, default_value_t = hop::PLAYERS_DEFAULT)]
+    pub players: usize,
+    /// Crossings each player makes in each phase (serial, then concurrent).
+    #[arg(long, default_value_t = hop::CROSSINGS_PER_PLAYER_DEFAULT)]
+    pub crossings_per_player: usize,
+    /// Crossings in flight at once in the concurrent phase (default: every player).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Where the zone keeps its databases (default: a temporary directory,
+    /// removed afterwards). Must be on the disk being measured.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Samples of each floor measurement.
+    #[arg(long, default_value_t = hop::FLOOR_SAMPLES_DEFAULT)]
+    pub floor_samples: usize,
+    /// The tokio runtime the zone and the clients run on.
+    #[arg(long, value_enum, default_value_t = RuntimeFlavour::CurrentThread)]
+    pub runtime: RuntimeFlavour,
+    /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
+    /// given without a path), replacing the previous figures of this bench.
+    #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
+    pub write_benchmarks_md: Option<PathBuf>,
+}
+
+/// Which tokio runtime a benchmark runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeFlavour {
+    /// One thread runs every task (the store writers keep their own threads).
+    CurrentThread,
+    /// Tokio's work-stealing runtime, one worker per core.
+    MultiThread,
+}
+
+impl RuntimeFlavour {
+    /// The flavour's name, as `--runtime` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeFlavour::CurrentThread => "current-thread",
+            RuntimeFlavour::MultiThread => "multi-thread",
+        }
+    }
+}
+
+impl BenchCommand {
+    /// Builds the runtime the benchmark asked for.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let BenchCommand::Hop(args) = self;
+        let mut builder = match args.runtime {
+            RuntimeFlavour::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            RuntimeFlavour::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        };
+        builder.enable_all().build()
+    }
+}
+
+/// Runs a benchmark on the current runtime, prints its report, and writes
+/// `BENCHMARKS.md` if asked.
+pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let BenchCommand::Hop(args) = command;
+    let options = HopOptions {
+        players: args.players,
+        crossings_per_player: args.crossings_per_player,
+        concurrency: args.concurrency.unwrap_or(args.players),
+        data_dir: args.data_dir,
+        floor_samples: args.floor_samples,
+        progress: true,
+    };
+    let report = hop::run(options).await?;
+    println!("{}", report.details());
+    println!("{report}");
+    if let Some(path) = args.write_benchmarks_md {
+        let section = format!("{} {}", hop::BENCH_NAME, args.runtime.name());
+        markdown::update(&path, &section, &report.markdown(&command_line()))?;
+        eprintln!("wrote the figures to {}", path.display());
+    }
+    Ok(())
+}
+
+/// This process's command line, as it would be typed.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("kuafu {}", args.join(" "))
+}

@@ -1,0 +1,475 @@
+//! `kuafu bench hop`: what a crossing costs, end to end from the client.
+//!
+//! An embedded zone (3 game servers, SQLite on disk, real TCP) in this
+//! process; `players` accounts registered and entered up front (not timed).
+//! Then, in one run:
+//! 1. the floor of this machine ([`floor`](super::floor));
+//! 2. the serial phase: one player at a time crosses between the first two
+//!    servers, `crossings_per_player` rounds; each crossing is timed from
+//!    sending `GoServer` to receiving `Entered` on the target. This is the
+//!    latency figure, and `p50 / floor` is the ratio;
+//! 3. the concurrent phase: every player crosses `crossings_per_player`
+//!    times, at most `concurrency` crossings in flight at once; this gives
+//!    crossings per second, and the latencies under load.
+//!
+//! The servers' own arrival counters are read back, so a report whose
+//! crossings did not all arrive cannot pass for a good one.
+
+use std::fmt;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use zone::{Zone, ZoneConfig, ZoneError};
+
+use super::floor::{self, Floor, FloorError};
+use super::latency::{Latency, Recorder, ms};
+use super::machine::Machine;
+use super::players::{self, BenchPlayer, Route};
+
+/// This bench's name in `BENCHMARKS.md`; each runtime flavour has its own
+/// section, `hop current-thread` or `hop multi-thread`.
+pub const BENCH_NAME: &str = "hop";
+/// Players when not told.
+pub const PLAYERS_DEFAULT: usize = 200;
+/// Crossings per player and phase when not told.
+pub const CROSSINGS_PER_PLAYER_DEFAULT: usize = 20;
+/// Samples of each floor measurement when not told.
+pub const FLOOR_SAMPLES_DEFAULT: usize = 1_000;
+/// Most players a run takes (each holds a connection to a game server).
+pub const PLAYERS_MAX: usize = 5_000;
+/// Most crossings per player and phase.
+pub const CROSSINGS_PER_PLAYER_MAX: usize = 100_000;
+/// Most samples of a floor measurement.
+pub const FLOOR_SAMPLES_MAX: usize = 1_000_000;
+/// Game servers in the bench's zone.
+pub const GAME_SERVERS: u32 = 3;
+
+/// Target: the serial crossing's p50 over the floor, at most.
+pub const RATIO_TARGET: f64 = 3.0;
+/// Target: the serial crossing's p99, at most.
+pub const P99_TARGET: Duration = Duration::from_millis(5);
+/// Target: crossings per second in the concurrent phase, at least.
+pub const CROSSINGS_PER_S_TARGET: f64 = 5_000.0;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct HopOptions {
+    /// Players registered and crossing.
+    pub players: usize,
+    /// Crossings each player makes in each phase.
+    pub crossings_per_player: usize,
+    /// Crossings in flight at once in the concurrent phase.
+    pub concurrency: usize,
+    /// Where the zone keeps its databases; `None` uses a temporary directory.
+    pub data_dir: Option<PathBuf>,
+    /// Samples of each floor measurement.
+    pub floor_samples: usize,
+    /// Whether to draw progress bars (on stderr).
+    pub progress: bool,
+}
+
+/// Why the bench could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum HopError {
+    /// The options make no sense.
+    #[error("bad options: {0}")]
+    Invalid(String),
+    /// The data directory could not be created.
+    #[error("data directory: {0}")]
+    DataDir(#[from] std::io::Error),
+    /// The zone did not start.
+    #[error("zone: {0}")]
+    Zone(#[from] ZoneError),
+    /// A player's step failed.
+    #[error("{account}: {step}: {error}")]
+    Client {
+        /// The player's account.
+        account: String,
+        /// What it was doing.
+        step: &'static str,
+        /// How it failed.
+        error: client::ClientError,
+    },
+    /// The floor could not be measured.
+    #[error("{0}")]
+    Floor(#[from] FloorError),
+    /// A player's task failed.
+    #[error("player task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// What one run measured.
+#[derive(Clone, Debug)]
+pub struct HopReport {
+    /// Players that crossed.
+    pub players: usize,
+    /// Crossings per player and phase.
+    pub crossings_per_player: usize,
+    /// Crossings in flight at once in the concurrent phase.
+    pub concurrency: usize,
+    /// Crossings one at a time.
+    pub serial: Latency,
+    /// Crossings under load.
+    pub concurrent: Latency,
+    /// Wall time of the concurrent phase.
+    pub concurrent_elapsed: Duration,
+    /// Arrivals by crossing the game servers counted, both phases.
+    pub arrivals: u64,
+    /// This machine's floor.
+    pub floor: Floor,
+    /// Where the databases were (the disk the commits went to).
+    pub data_dir: PathBuf,
+    /// Where it ran.
+    pub machine: Machine,
+}
+
+impl HopOptions {
+    fn check(&self) -> Result<(), HopError> {
+        let within = |name: &str, value: usize, max: usize| {
+            if (1..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(HopError::Invalid(format!(
+                    "{name} is {value}; it must be 1..={max}"
+                )))
+            }
+        };
+        within("players", self.players, PLAYERS_MAX)?;
+        within(
+            "crossings per player",
+            self.crossings_per_player,
+            CROSSINGS_PER_PLAYER_MAX,
+        )?;
+        within("concurrency", self.concurrency, self.players)?;
+        within("floor samples", self.floor_samples, FLOOR_SAMPLES_MAX)
+    }
+}
+
+/// Starts the zone, runs the floor and both phases, stops the zone.
+pub async fn run(options: HopOptions) -> Result<HopReport, HopError> {
+    options.check()?;
+    let machine = Machine::this();
+    // The temporary directory, if any, lives until the zone has stopped.
+    let (data_dir, _temporary) = data_dir(&options)?;
+    let zone = Zone::start(ZoneConfig::demo(&data_dir, GAME_SERVERS)).await?;
+    let measured = measure(&zone, &options, &data_dir).await;
+    zone.shutdown().await;
+    let measured = measured?;
+    Ok(HopReport {
+        players: options.players,
+        crossings_per_player: options.crossings_per_player,
+        concurrency: options.concurrency,
+        serial: measured.serial,
+        concurrent: measured.concurrent,
+        concurrent_elapsed: measured.concurrent_elapsed,
+        arrivals: measured.arrivals,
+        floor: measured.floor,
+        data_dir,
+        machine,
+    })
+}
+
+/// The data directory asked for, or a new temporary one (removed on drop).
+fn data_dir(options: &HopOptions) -> std::io::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match &options.data_dir {
+        Some(data_dir) => Ok((data_dir.clone(), None)),
+        None => {
+            let temporary = tempfile::Builder::new()
+                .prefix("kuafu-bench-hop-")
+                .tempdir()?;
+            Ok((temporary.path().to_owned(), Some(temporary)))
+        }
+    }
+}
+
+/// What [`measure`] measured.
+struct Measured {
+    floor: Floor,
+    serial: Latency,
+    concurrent: Latency,
+    concurrent_elapsed: Duration,
+    arrivals: u64,
+}
+
+/// Sets up the players, measures the floor, runs both phases, logs off.
+async fn measure(
+    zone: &Zone,
+    options: &HopOptions,
+    data_dir: &std::path::Path,
+) -> Result<Measured, HopError> {
+    let route = route(zone)?;
+    let bar = progress(options, options.players, "register and enter (not timed)");
+    let mut players =
+        players::register_and_enter(&zone.account_addr().to_string(), options.players, &bar)
+            .await?;
+    bar.finish_and_clear();
+    let arrivals_before = arrivals(zone).await;
+    let floor = floor::measure(data_dir, options.floor_samples).await?;
+    let crossings = options.players * options.crossings_per_player;
+    let bar = progress(options, crossings, "serial crossings");
+    let serial = serial_phase(&mut players, &route, options.crossings_per_player, &bar).await?;
+    bar.finish_and_clear();
+    let bar = progress(options, crossings, "concurrent crossings");
+    let (players, concurrent, concurrent_elapsed) =
+        concurrent_phase(players, route, options, &bar).await?;
+    bar.finish_and_clear();
+    let arrivals = arrivals(zone).await.saturating_sub(arrivals_before);
+    players::log_off_all(players).await?;
+    Ok(Measured {
+        floor,
+        serial,
+        concurrent,
+        concurrent_elapsed,
+        arrivals,
+    })
+}
+
+/// The first two game servers, by name.
+fn route(zone: &Zone) -> Result<Route, HopError> {
+    match zone.game_names().as_slice() {
+        [first, second, ..] => Ok(Route {
+            first: first.clone(),
+            second: second.clone(),
+        }),
+        _ => Err(HopError::Invalid("the zone needs two game servers".into())),
+    }
+}
+
+/// One player at a time, round after round.
+async fn serial_phase(
+    players: &mut [BenchPlayer],
+    route: &Route,
+    rounds: usize,
+    bar: &ProgressBar,
+) -> Result<Latency, HopError> {
+    let mut recorder = Recorder::new();
+    for _ in 0..rounds {
+        for player in players.iter_mut() {
+            recorder.record(player.cross(route).await?);
+            bar.inc(1);
+        }
+    }
+    Ok(recorder.latency())
+}
+
+/// Every player crossing at once, at most `concurrency` in flight.
+async fn concurrent_phase(
+    players: Vec<BenchPlayer>,
+    route: Route,
+    options: &HopOptions,
+    bar: &ProgressBar,
+) -> Result<(Vec<BenchPlayer>, Latency, Duration), HopError> {
+    let (route, permits) = (
+        Arc::new(route),
+        Arc::new(Semaphore::new(options.concurrency)),
+    );
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for player in players {
+        let crossing = player.cross_repeatedly(
+            route.clone(),
+            options.crossings_per_player,
+            permits.clone(),
+            bar.clone(),
+        );
+        tasks.spawn(crossing);
+    }
+    let mut recorder = Recorder::new();
+    let mut players = Vec::with_capacity(options.players);
+    while let Some(done) = tasks.join_next().await {
+        let (player, timings) = done??;
+        recorder.record_all(timings);
+        players.push(player);
+    }
+    Ok((players, recorder.latency(), started.elapsed()))
+}
+
+/// Arrivals by crossing, summed over the game servers.
+async fn arrivals(zone: &Zone) -> u64 {
+    zone.status()
+        .await
+        .iter()
+        .map(|status| status.arrivals_total)
+        .sum()
+}
+
+/// A progress bar on stderr, or a hidden one.
+fn progress(options: &HopOptions, length: usize, label: &str) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(u64::try_from(length).unwrap_or(u64::MAX));
+    let template = format!("{label:<32} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}}");
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+impl HopReport {
+    /// Crossings in each phase.
+    pub fn crossings(&self) -> u64 {
+        u64::try_from(self.players * self.crossings_per_player).unwrap_or(u64::MAX)
+    }
+
+    /// Crossings per second in the concurrent phase.
+    pub fn crossings_per_s(&self) -> f64 {
+        self.concurrent.count as f64 / self.concurrent_elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    /// The serial crossing's p50 over the floor.
+    pub fn ratio(&self) -> f64 {
+        self.serial.p50.as_secs_f64() / self.floor.total().as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    /// Each target, its figure, and whether it was met.
+    pub fn targets(&self) -> [(String, bool); 3] {
+        let ratio_line = format!(
+            "p50 / floor = {:.2} (target <= {RATIO_TARGET}, i.e. p50 <= {} ms)",
+            self.ratio(),
+            ms(self.floor.total().mul_f64(RATIO_TARGET))
+        );
+        let p99_line = format!(
+            "p99 = {} ms (target <= {} ms)",
+            ms(self.serial.p99),
+            ms(P99_TARGET)
+        );
+        let rate_line = format!(
+            "{:.0} crossings/s under load (target >= {CROSSINGS_PER_S_TARGET:.0})",
+            self.crossings_per_s()
+        );
+        [
+            (ratio_line, self.ratio() <= RATIO_TARGET),
+            (p99_line, self.serial.p99 <= P99_TARGET),
+            (rate_line, self.crossings_per_s() >= CROSSINGS_PER_S_TARGET),
+        ]
+    }
+
+    /// The human-readable report, several lines.
+    pub fn details(&self) -> String {
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "bench hop: {} players, {} crossings each per phase, concurrency {}",
+            self.players, self.crossings_per_player, self.concurrency
+        );
+        let _ = writeln!(
+            text,
+            "machine:    {}; {}, load average {} at start",
+            self.machine, self.machine.date, self.machine.load_average
+        );
+        let _ = writeln!(text, "data in:    {}", self.data_dir.display());
+        let _ = writeln!(
+            text,
+            "floor:      {} ms = sqlite commit p50 {} ms + tcp connect and round trip p50 {} ms",
+            ms(self.floor.total()),
+            ms(self.floor.sqlite_commit.p50),
+            ms(self.floor.tcp_connect_round_trip.p50)
+        );
+        let _ = writeln!(text, "serial:     {}", self.serial);
+        let _ = writeln!(text, "concurrent: {}", self.concurrent);
+        let _ = writeln!(
+            text,
+            "            {} crossings in {:.3} s = {:.0} crossings/s; servers counted {} arrivals",
+            self.concurrent.count,
+            self.concurrent_elapsed.as_secs_f64(),
+            self.crossings_per_s(),
+            self.arrivals
+        );
+        for (line, met) in self.targets() {
+            let _ = writeln!(
+                text,
+                "target {}: {line}",
+                if met { "met   " } else { "MISSED" }
+            );
+        }
+        text.trim_end().to_owned()
+    }
+
+    /// The section of `BENCHMARKS.md` this run writes.
+    pub fn markdown(&self, command: &str) -> String {
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "### Latest run on the tokio {} runtime\n",
+            self.machine.runtime
+        );
+        let _ = writeln!(text, "- command: `{command}`");
+        let _ = writeln!(text, "- date: {}", self.machine.date);
+        let _ = writeln!(text, "- machine: {}", self.machine);
+        let _ = writeln!(
+            text,
+            "- load average at start: {}",
+            self.machine.load_average
+        );
+        let _ = writeln!(
+            text,
+            "- zone: embedded, {GAME_SERVERS} game servers, SQLite (WAL, synchronous=FULL) in `{}`, TCP on loopback; the clients run in the same process and runtime",
+            self.data_dir.display()
+        );
+        let _ = writeln!(
+            text,
+            "- {} players, {} crossings each per phase; concurrency {} in the concurrent phase; servers counted {} arrivals\n",
+            self.players, self.crossings_per_player, self.concurrency, self.arrivals
+        );
+        let _ = writeln!(
+            text,
+            "| measurement | samples | p50 ms | p90 ms | p99 ms | max ms |"
+        );
+        let _ = writeln!(text, "| --- | ---: | ---: | ---: | ---: | ---: |");
+        let rows = [
+            ("crossing, serial", &self.serial),
+            ("crossing, concurrent", &self.concurrent),
+            ("floor: SQLite commit", &self.floor.sqlite_commit),
+            (
+                "floor: TCP connect + round trip",
+                &self.floor.tcp_connect_round_trip,
+            ),
+        ];
+        for (name, latency) in rows {
+            let _ = writeln!(
+                text,
+                "| {name} | {} | {} | {} | {} | {} |",
+                latency.count,
+                ms(latency.p50),
+                ms(latency.p90),
+                ms(latency.p99),
+                ms(latency.max)
+            );
+        }
+        let _ = writeln!(
+            text,
+            "\nFloor {} ms; crossings/s under load {:.0} ({} crossings in {:.3} s).\n",
+            ms(self.floor.total()),
+            self.crossings_per_s(),
+            self.concurrent.count,
+            self.concurrent_elapsed.as_secs_f64()
+        );
+        for (line, met) in self.targets() {
+            let _ = writeln!(text, "- {}: {line}", if met { "met" } else { "**missed**" });
+        }
+        let _ = writeln!(text, "\n`{self}`");
+        text
+    }
+}
+
+impl fmt::Display for HopReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bench hop: players={} crossings={} p50_ms={} p99_ms={} crossings_per_s={:.0} floor_ms={} ratio={:.2}",
+            self.players,
+            self.crossings(),
+            ms(self.serial.p50),
+            ms(self.serial.p99),
+            self.crossings_per_s(),
+            ms(self.floor.total()),
+            self.ratio()
+        )
+    }
+}
