@@ -55,11 +55,19 @@ impl Bot {
         }
     }
 
-    async fn play(&self, counters: &BotCounters, stop: tokio::sync::watch::Receiver<bool>) -> Result<(), ClientError> {
+    async fn play(
+        &self,
+        counters: &BotCounters,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), ClientError> {
         let login = self.log_in(counters).await?;
-        let server = login.server.clone().ok_or_else(|| ClientError::Protocol("login named no server".into()))?;
+        let server = login
+            .server
+            .clone()
+            .ok_or_else(|| ClientError::Protocol("login named no server".into()))?;
         let roleid = login.roles.first().map(|role| role.roleid);
-        let mut session = GameSession::enter(&server, &login.login_token, roleid, &self.account).await?;
+        let mut session =
+            GameSession::enter(&server, &login.login_token, roleid, &self.account).await?;
         counters.entered.fetch_add(1, Ordering::Relaxed);
         counters.online.fetch_add(1, Ordering::Relaxed);
         let played = self.play_until_stopped(&mut session, counters, stop).await;
@@ -76,7 +84,10 @@ impl Bot {
     async fn log_in(&self, counters: &BotCounters) -> Result<LoginOk, ClientError> {
         let password = format!("{}-secret", self.account);
         match client::account::register(&self.account_addr, &self.account, &password).await {
-            Err(ClientError::Server { code: ErrorCode::AccountExists, .. }) => {
+            Err(ClientError::Server {
+                code: ErrorCode::AccountExists,
+                ..
+            }) => {
                 counters.returning.fetch_add(1, Ordering::Relaxed);
                 client::account::login_password(&self.account_addr, &self.account, &password).await
             }
@@ -92,7 +103,9 @@ impl Bot {
     ) -> Result<(), ClientError> {
         let mut gold = match session.call(Call::GetPlayer(GetPlayer {})).await? {
             CallOutcome::Reply(reply) => reply.player.map_or(0, |player| player.gold),
-            CallOutcome::Crossed { .. } => return Err(ClientError::Protocol("GetPlayer redirected".into())),
+            CallOutcome::Crossed { .. } => {
+                return Err(ClientError::Protocol("GetPlayer redirected".into()));
+            }
         };
         while !*stop.borrow() {
             tokio::time::sleep(CALL_INTERVAL).await;
@@ -120,15 +133,29 @@ impl Bot {
             if away && rng.random_bool(0.5) {
                 return Action::Cross(session.home_srvname().to_owned());
             }
-            let others: Vec<&String> = self.servers.iter().filter(|name| name.as_str() != here).collect();
+            let others: Vec<&String> = self
+                .servers
+                .iter()
+                .filter(|name| name.as_str() != here)
+                .collect();
             if let Some(target) = others.get(rng.random_range(0..others.len().max(1))) {
                 return Action::Cross((*target).clone());
             }
         }
         Action::Call(match rng.random_range(0..3) {
-            0 if gold >= 5 => Call::SpendGold(SpendGold { amount: 5, reason: "demo:shop".into() }),
-            1 => Call::AddItem(AddItem { item_type: 105_001, count: 1, reason: "demo:drop".into() }),
-            _ => Call::AddGold(AddGold { amount: 10, reason: "demo:quest".into() }),
+            0 if gold >= 5 => Call::SpendGold(SpendGold {
+                amount: 5,
+                reason: "demo:shop".into(),
+            }),
+            1 => Call::AddItem(AddItem {
+                item_type: 105_001,
+                count: 1,
+                reason: "demo:drop".into(),
+            }),
+            _ => Call::AddGold(AddGold {
+                amount: 10,
+                reason: "demo:quest".into(),
+            }),
         })
     }
 }

@@ -87,10 +87,19 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, ZoneError> {
 }
 
 fn print_addresses(zone: &Zone) {
-    eprintln!("zone {} in {}", zone.config().zone, zone.config().data_dir.display());
+    eprintln!(
+        "zone {} in {}",
+        zone.config().zone,
+        zone.config().data_dir.display()
+    );
     eprintln!("  account center  tcp {}", zone.account_addr());
     for name in zone.game_names() {
-        eprintln!("  {name:<15} tcp {}", zone.game_addr(&name).map(|addr| addr.to_string()).unwrap_or_default());
+        eprintln!(
+            "  {name:<15} tcp {}",
+            zone.game_addr(&name)
+                .map(|addr| addr.to_string())
+                .unwrap_or_default()
+        );
     }
 }
 
@@ -119,11 +128,18 @@ fn status_bar(duration: Option<Duration>) -> ProgressBar {
         None => ProgressBar::new_spinner(),
     };
     let template = "{elapsed_precise} [{bar:20}] {msg}";
-    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     bar
 }
 
-async fn wait_for_end(zone: &Zone, counters: &BotCounters, status: Option<&ProgressBar>, duration: Option<Duration>) {
+async fn wait_for_end(
+    zone: &Zone,
+    counters: &BotCounters,
+    status: Option<&ProgressBar>,
+    duration: Option<Duration>,
+) {
     let started = Instant::now();
     let mut last_calls = 0;
     let mut ticker = tokio::time::interval(STATUS_INTERVAL);
@@ -145,8 +161,12 @@ async fn wait_for_end(zone: &Zone, counters: &BotCounters, status: Option<&Progr
 }
 
 async fn status_message(zone: &Zone, counters: &BotCounters, calls_last_second: u64) -> String {
-    let online: Vec<String> =
-        zone.status().await.iter().map(|status| format!("{}={}", status.srvname, status.online)).collect();
+    let online: Vec<String> = zone
+        .status()
+        .await
+        .iter()
+        .map(|status| format!("{}={}", status.srvname, status.online))
+        .collect();
     format!(
         "online {} | calls/s={} crossings={} errors={}",
         online.join(" "),

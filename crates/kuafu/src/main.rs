@@ -40,6 +40,10 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Sweep the deterministic simulator over many seeds (see docs/crossing.md).
+    Sim(kuafu::simulate::SimArgs),
+    /// Check every player's gold and items against the ledger.
+    Audit(kuafu::audit::AuditArgs),
     /// Measure a whole zone on this machine (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -50,9 +54,14 @@ enum Command {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let command = Cli::parse().command;
-    // A benchmark runs on the runtime flavour it names; the rest on tokio's default.
+    if let Command::Sim(args) = &command {
+        return exit_code(kuafu::simulate::run(args).map_err(Into::into));
+    }
     let runtime = match &command {
         Command::Bench { what } => what.runtime(),
         _ => tokio::runtime::Runtime::new(),
@@ -64,7 +73,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(command)) {
+    exit_code(runtime.block_on(run(command)))
+}
+
+fn exit_code(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kuafu: {error}");
@@ -75,7 +88,14 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Demo { bots, duration, data_dir, servers } => {
+        Command::Sim(args) => Ok(kuafu::simulate::run(&args)?),
+        Command::Audit(args) => kuafu::audit::run(&args),
+        Command::Demo {
+            bots,
+            duration,
+            data_dir,
+            servers,
+        } => {
             let options = DemoOptions {
                 data_dir,
                 bots,
@@ -86,13 +106,21 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let report = demo::run(options).await?;
             println!("{report}");
             if report.errors > 0 || report.entered < report.bots {
-                return Err(format!("{} errors, {} of {} bots entered", report.errors, report.entered, report.bots).into());
+                return Err(format!(
+                    "{} errors, {} of {} bots entered",
+                    report.errors, report.entered, report.bots
+                )
+                .into());
             }
             Ok(())
         }
         Command::Zone { config } => {
             let zone = Zone::start(ZoneConfig::load(&config)?).await?;
-            eprintln!("zone {} running; account center at {}; Ctrl-C stops it", zone.config().zone, zone.account_addr());
+            eprintln!(
+                "zone {} running; account center at {}; Ctrl-C stops it",
+                zone.config().zone,
+                zone.account_addr()
+            );
             tokio::signal::ctrl_c().await?;
             zone.shutdown().await;
             Ok(())

@@ -20,12 +20,24 @@ fn options(data_dir: &std::path::Path) -> DemoOptions {
 async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let first = demo::run(options(dir.path())).await.unwrap();
-    assert_eq!((first.entered, first.errors, first.returning), (12, 0, 0), "{first}");
+    assert_eq!(
+        (first.entered, first.errors, first.returning),
+        (12, 0, 0),
+        "{first}"
+    );
     assert!(first.calls > 0 && first.crossings > 0, "{first}");
 
     let second = demo::run(options(dir.path())).await.unwrap();
-    assert_eq!((second.entered, second.errors, second.returning), (12, 0, 12), "{second}");
-    assert!(second.to_string().starts_with("demo: bots=12 entered=12 calls="));
+    assert_eq!(
+        (second.entered, second.errors, second.returning),
+        (12, 0, 12),
+        "{second}"
+    );
+    assert!(
+        second
+            .to_string()
+            .starts_with("demo: bots=12 entered=12 calls=")
+    );
 
     let config = zone::ZoneConfig::demo(dir.path(), 3);
     let reports = zone::audit(&config).unwrap();
@@ -34,6 +46,10 @@ async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
     assert_eq!(roles, 12, "one role per bot, kept across runs");
     assert!(lines > 0, "the bots' gold and items are in the ledger");
     for (server, report) in &reports {
-        assert!(report.mismatches.is_empty(), "{server}: {:?}", report.mismatches);
+        assert!(
+            report.mismatches.is_empty(),
+            "{server}: {:?}",
+            report.mismatches
+        );
     }
 }

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
@@ -42,5 +45,8 @@ fn every_module_opens_with_a_doc_comment() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(undocumented.is_empty(), "modules without a //! doc: {undocumented:#?}");
+    assert!(
+        undocumented.is_empty(),
+        "modules without a //! doc: {undocumented:#?}"
+    );
 }
