@@ -8,6 +8,10 @@
 //!
 //! Every database runs in WAL mode with `synchronous=FULL`, and its schema is
 //! a list of migrations (`migrations/*/*.sql`) recorded in `user_version`.
+//! The one exception: a player-store batch holding only claims, lease
+//! renewals and reads commits with `synchronous=NORMAL` (see
+//! `store::PlayerOp::must_be_durable_before_answer`), so a crossing waits for
+//! one fsync, the handoff's, not two.
 //!
 //! Architecture invariant: no ownership rule is written here; the player
 //! store applies `ownership::Rules` through `store::backend`, as the model

@@ -73,6 +73,8 @@ pub struct SqlitePlayerStore {
     connection: Connection,
     rules: Rules,
     srvnos: BTreeSet<Srvno>,
+    /// Whether commits wait for the disk now (`synchronous=FULL`, as opened).
+    synchronous_full: bool,
 }
 
 impl SqlitePlayerStore {
@@ -109,6 +111,7 @@ impl SqlitePlayerStore {
             connection,
             rules,
             srvnos: srvnos.iter().copied().collect(),
+            synchronous_full: true,
         })
     }
 
@@ -176,6 +179,7 @@ impl SqlitePlayerStore {
         db_now_ms: u64,
         ops: &[PlayerOp],
     ) -> Result<Vec<Result<OpOutcome, StoreError>>, Failure> {
+        self.wait_for_disk(ops.iter().any(PlayerOp::must_be_durable_before_answer))?;
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -197,6 +201,20 @@ impl SqlitePlayerStore {
             .commit()
             .map_err(|error| Failure(format!("commit failed, outcome unknown: {error}")))?;
         Ok(results)
+    }
+}
+
+impl SqlitePlayerStore {
+    /// Sets whether the next commit waits for the disk (`synchronous=FULL`)
+    /// or not (`NORMAL`: in WAL mode, durable against a process crash and
+    /// made durable by the next FULL commit). Changed only when it differs.
+    fn wait_for_disk(&mut self, full: bool) -> Result<(), Failure> {
+        if self.synchronous_full != full {
+            let level = if full { "FULL" } else { "NORMAL" };
+            self.connection.pragma_update(None, "synchronous", level)?;
+            self.synchronous_full = full;
+        }
+        Ok(())
     }
 }
 
@@ -653,4 +671,60 @@ fn expect_one_row(changed: usize, roleid: RoleId) -> Result<(), Failure> {
 
 fn backend_error(failure: Failure) -> StoreError {
     StoreError::Backend(failure.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(store: &SqlitePlayerStore) -> i64 {
+        store
+            .connection
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap()
+    }
+
+    /// SQLite's `synchronous` levels.
+    const NORMAL: i64 = 1;
+    const FULL: i64 = 2;
+
+    #[test]
+    fn only_batches_of_claims_renewals_and_reads_skip_waiting_for_the_disk() {
+        let directory = tempfile::tempdir().unwrap();
+        let srvno = Srvno::new(1).unwrap();
+        let mut store =
+            SqlitePlayerStore::open(directory.path().join("srv1.db"), &[srvno], Rules::default())
+                .unwrap();
+        assert_eq!(synchronous(&store), FULL, "as opened");
+        let create = PlayerOp::CreateRole {
+            srvno,
+            account_id: 1,
+            name: "a".into(),
+        };
+        let Ok(OpOutcome::Created(record)) = store.apply(0, &[create]).remove(0) else {
+            panic!("created")
+        };
+        assert_eq!(synchronous(&store), FULL);
+        let owner = ownership::OwnerId {
+            node: "gs1".into(),
+            incarnation: 1,
+        };
+        let claim = PlayerOp::Claim {
+            roleid: record.roleid,
+            owner: owner.clone(),
+            lease_ttl_ms: 1_000,
+        };
+        assert!(store.apply(0, &[claim]).remove(0).is_ok());
+        assert_eq!(synchronous(&store), NORMAL, "a claim alone need not wait");
+        let save = PlayerOp::Save(store::FencedWrite {
+            roleid: record.roleid,
+            owner,
+            epoch: 1,
+            base_version: record.data_version,
+            data: record.data,
+            ledger: Vec::new(),
+        });
+        assert!(store.apply(0, &[save]).remove(0).is_ok());
+        assert_eq!(synchronous(&store), FULL, "a save waits for the disk");
+    }
 }

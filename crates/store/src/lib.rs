@@ -158,6 +158,31 @@ pub enum PlayerOp {
     },
 }
 
+impl PlayerOp {
+    /// Whether the op must be on disk before it is answered. Saves, handoffs,
+    /// releases and role creations must (an answered write is a promise; a
+    /// role id once given is never reused). Claims, lease renewals and reads
+    /// need not: a claim lost to an operating-system crash leaves the row as
+    /// it was, so the claimant's next write is fenced, never a second writer;
+    /// in the embedded mode that crash stops every node anyway; and the next
+    /// durable commit on the database makes it durable too (the log is
+    /// sequential). A backend may commit a batch of only such ops without
+    /// waiting for the disk.
+    pub fn must_be_durable_before_answer(&self) -> bool {
+        match self {
+            PlayerOp::CreateRole { .. }
+            | PlayerOp::Save(_)
+            | PlayerOp::Handoff { .. }
+            | PlayerOp::Release(_) => true,
+            PlayerOp::Claim { .. }
+            | PlayerOp::RenewLeases { .. }
+            | PlayerOp::ReadOwnership { .. }
+            | PlayerOp::LoadReadOnly { .. }
+            | PlayerOp::RolesOfAccount { .. } => false,
+        }
+    }
+}
+
 /// The result of one successful operation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpOutcome {
