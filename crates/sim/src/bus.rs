@@ -82,29 +82,14 @@ impl World {
             );
             return;
         };
-        let (first, duplicate) = self.bus_times(from.bit(), to.bit());
-        if let Some(at) = duplicate {
-            let event = SimEvent::BusRequest {
-                from,
-                from_incarnation: incarnation,
-                call,
-                to,
-                message: message.clone(),
-            };
-            self.queue.push(at, event);
-        }
-        if let Some(at) = first {
-            self.queue.push(
-                at,
-                SimEvent::BusRequest {
-                    from,
-                    from_incarnation: incarnation,
-                    call,
-                    to,
-                    message,
-                },
-            );
-        }
+        let event = SimEvent::BusRequest {
+            from,
+            from_incarnation: incarnation,
+            call,
+            to,
+            message,
+        };
+        self.post(from.bit(), to.bit(), event);
     }
 
     pub(crate) fn request_arrives(
@@ -170,31 +155,14 @@ impl World {
         call: u64,
         answer: Result<NodeMessage, PeerError>,
     ) {
-        let (first, duplicate) = self.bus_times(from.bit(), to.bit());
-        if let Some(at) = duplicate {
-            self.queue.push(
-                at,
-                SimEvent::BusAnswer {
-                    from,
-                    to,
-                    incarnation,
-                    call,
-                    answer: answer.clone(),
-                },
-            );
-        }
-        if let Some(at) = first {
-            self.queue.push(
-                at,
-                SimEvent::BusAnswer {
-                    from,
-                    to,
-                    incarnation,
-                    call,
-                    answer,
-                },
-            );
-        }
+        let event = SimEvent::BusAnswer {
+            from,
+            to,
+            incarnation,
+            call,
+            answer,
+        };
+        self.post(from.bit(), to.bit(), event);
     }
 
     pub(crate) fn answer_arrives(
@@ -284,6 +252,18 @@ impl World {
         self.core_mut(node).handle_topic(message);
         self.after_core(node);
         true
+    }
+
+    /// Sends `event` from `from` to `to`: it is lost or cut, or queued at
+    /// its arrival, and maybe duplicated (the duplicate queued first).
+    fn post(&mut self, from: u32, to: u32, event: SimEvent) {
+        let (first, duplicate) = self.bus_times(from, to);
+        if let Some(at) = duplicate {
+            self.queue.push(at, event.clone());
+        }
+        if let Some(at) = first {
+            self.queue.push(at, event);
+        }
     }
 
     /// When a message from `from` to `to` arrives, and when its duplicate

@@ -54,15 +54,7 @@ impl World {
         }
         self.trace.add(&[self.now_ms, 9, session]);
         if self.nodes[node].core.is_none() {
-            let at = self.now_ms + self.latency();
-            self.queue.push(
-                at,
-                SimEvent::FrameAtClient {
-                    session,
-                    frame: None,
-                    close: true,
-                },
-            );
+            self.reset_at_client(session);
             return true;
         }
         let incarnation = self.nodes[node].incarnation;
@@ -230,19 +222,23 @@ impl World {
             }
             link.node_open = false;
             if link.client_open {
-                let at = self.now_ms + self.latency();
-                self.queue.push(
-                    at,
-                    SimEvent::FrameAtClient {
-                        session,
-                        frame: None,
-                        close: true,
-                    },
-                );
+                self.reset_at_client(session);
             } else {
                 self.links.remove(&session);
             }
         }
+    }
+
+    /// The node resets `session`: the client sees the close after one
+    /// latency, whatever is still on its way to it.
+    fn reset_at_client(&mut self, session: u64) {
+        let at = self.now_ms + self.latency();
+        let reset = SimEvent::FrameAtClient {
+            session,
+            frame: None,
+            close: true,
+        };
+        self.queue.push(at, reset);
     }
 
     pub(crate) fn forget_link_if_closed(&mut self, session: u64) {

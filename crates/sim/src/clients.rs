@@ -271,7 +271,10 @@ impl World {
         self.send(client, In::EnterGame(EnterGame { roleid }), Request::Enter);
     }
 
-    pub(crate) fn client_times_out(&mut self, client: usize) {
+    /// The player gives up on its connection (a request timed out, or the
+    /// connection is gone) and logs in again after a backoff; a token whose
+    /// `Authenticate` went unanswered may be tried again.
+    pub(crate) fn client_backs_off(&mut self, client: usize) {
         let player = &mut self.clients[client];
         if player
             .pending
@@ -302,14 +305,7 @@ impl World {
             return;
         }
         player.session = None;
-        if player
-            .pending
-            .is_some_and(|pending| pending.kind == Request::Authenticate)
-        {
-            player.retry = player.presenting;
-        }
-        let delay = self.backoff_ms();
-        self.go_idle(client, delay);
+        self.client_backs_off(client);
     }
 
     /// A frame (and maybe the close) from the player's server.
@@ -329,16 +325,15 @@ impl World {
         if close && self.clients[client].session == Some(session) {
             let player = &mut self.clients[client];
             player.session = None;
-            let pending = player.pending.map(|pending| pending.kind);
-            if pending == Some(Request::Authenticate) {
-                player.retry = player.presenting;
-            }
-            let delay = if pending == Some(Request::Logoff) {
-                self.think_ms() * 4
+            if player
+                .pending
+                .is_some_and(|pending| pending.kind == Request::Logoff)
+            {
+                let delay = self.think_ms() * 4;
+                self.go_idle(client, delay);
             } else {
-                self.backoff_ms()
-            };
-            self.go_idle(client, delay);
+                self.client_backs_off(client);
+            }
         }
     }
 

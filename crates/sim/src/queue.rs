@@ -19,7 +19,7 @@ pub const EVENTS_PENDING_MAX: usize = 1 << 20;
 
 /// Everything that can happen in a run. Fields name the node (index), its
 /// incarnation, the call, op or session, and what is carried.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum SimEvent {
     /// A game server's timer (its `poll_timeout`), if still generation `generation`.
     NodeTimer {

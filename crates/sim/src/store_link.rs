@@ -24,22 +24,92 @@ use crate::world::{DB_BIT, World, node_bit, srvname};
 /// How long a node's shell waits for a store answer.
 pub const STORE_TIMEOUT_MS: u64 = 1_000;
 
+/// A connection's key: the node, its incarnation and the database.
+type Key = (usize, u64, usize);
+
 /// One connection: ops on their way to the database, answers on their way
-/// back, each with the time it could arrive at the earliest.
+/// back.
 #[derive(Default)]
 pub(crate) struct Connection {
-    to_db: VecDeque<(u64, u64, PlayerOp)>,
-    to_node: VecDeque<(u64, u64, Result<OpOutcome, StoreError>)>,
-    to_db_pumping: bool,
-    to_node_pumping: bool,
+    to_db: Pipe<PlayerOp>,
+    to_node: Pipe<Result<OpOutcome, StoreError>>,
 }
 
 impl Connection {
     fn idle(&self) -> bool {
-        self.to_db.is_empty()
-            && self.to_node.is_empty()
-            && !self.to_db_pumping
-            && !self.to_node_pumping
+        self.to_db.idle() && self.to_node.idle()
+    }
+}
+
+/// One direction of a connection: what is on its way, each with the time it
+/// could arrive at the earliest and its op, and whether a pump is queued.
+struct Pipe<T> {
+    items: VecDeque<(u64, u64, T)>,
+    pumping: bool,
+}
+
+impl<T> Default for Pipe<T> {
+    fn default() -> Self {
+        Self {
+            items: VecDeque::new(),
+            pumping: false,
+        }
+    }
+}
+
+impl<T> Pipe<T> {
+    fn idle(&self) -> bool {
+        self.items.is_empty() && !self.pumping
+    }
+}
+
+/// A direction of a connection: its pipe, the cut that stalls it and the
+/// event that pumps it.
+trait Direction {
+    type Item;
+    fn pipe(connection: &mut Connection) -> &mut Pipe<Self::Item>;
+    /// The (from, to) of a cut that stalls this direction of `node`'s link.
+    fn ends(node: usize) -> (u32, u32);
+    fn pump_event(key: Key) -> SimEvent;
+}
+
+/// Ops, from the node to the database.
+struct ToDb;
+
+impl Direction for ToDb {
+    type Item = PlayerOp;
+    fn pipe(connection: &mut Connection) -> &mut Pipe<PlayerOp> {
+        &mut connection.to_db
+    }
+    fn ends(node: usize) -> (u32, u32) {
+        (node_bit(node), DB_BIT)
+    }
+    fn pump_event((node, incarnation, db): Key) -> SimEvent {
+        SimEvent::StorePump {
+            node,
+            incarnation,
+            db,
+        }
+    }
+}
+
+/// Answers, from the database to the node.
+struct ToNode;
+
+impl Direction for ToNode {
+    type Item = Result<OpOutcome, StoreError>;
+    fn pipe(connection: &mut Connection) -> &mut Pipe<Self::Item> {
+        &mut connection.to_node
+    }
+    fn ends(node: usize) -> (u32, u32) {
+        (DB_BIT, node_bit(node))
+    }
+    fn pump_event((node, incarnation, db): Key) -> SimEvent {
+        SimEvent::AnswerPump {
+            node,
+            incarnation,
+            db,
+        }
     }
 }
 
@@ -68,60 +138,57 @@ impl World {
             self.queue_answer(node, incarnation, 0, op, answer);
             return;
         }
+        self.enqueue::<ToDb>((node, incarnation, db), op, operation);
+    }
+
+    /// Puts `item` at the back of direction `D` of a connection, and starts
+    /// the pump unless it runs.
+    fn enqueue<D: Direction>(&mut self, key: Key, op: u64, item: D::Item) {
         let ready_ms = self.now_ms + self.store_latency();
-        let connection = self.connections.entry((node, incarnation, db)).or_default();
-        connection.to_db.push_back((ready_ms, op, operation));
-        if !connection.to_db_pumping {
-            connection.to_db_pumping = true;
-            self.queue.push(
-                ready_ms,
-                SimEvent::StorePump {
-                    node,
-                    incarnation,
-                    db,
-                },
-            );
+        let pipe = D::pipe(self.connections.entry(key).or_default());
+        pipe.items.push_back((ready_ms, op, item));
+        if !pipe.pumping {
+            pipe.pumping = true;
+            self.queue.push(ready_ms, D::pump_event(key));
         }
+    }
+
+    /// Takes the head of direction `D` of a connection across, unless the
+    /// link is cut (then the pump waits for the heal), and queues the pump
+    /// for the next one.
+    fn pump<D: Direction>(&mut self, key: Key) -> Option<(u64, D::Item)> {
+        let (from, to) = D::ends(key.0);
+        if let Some(until_ms) = self.cut_until(from, to) {
+            let at = until_ms + self.store_latency();
+            self.queue.push(at, D::pump_event(key));
+            return None;
+        }
+        let connection = self
+            .connections
+            .get_mut(&key)
+            .expect("a pumped connection exists");
+        let pipe = D::pipe(connection);
+        let (_, op, item) = pipe
+            .items
+            .pop_front()
+            .expect("a pump has something to move");
+        match pipe.items.front() {
+            Some((ready_ms, _, _)) => {
+                let at = (*ready_ms).max(self.now_ms);
+                self.queue.push(at, D::pump_event(key));
+            }
+            None => pipe.pumping = false,
+        }
+        Some((op, item))
     }
 
     /// The op at the head of a connection reaches the database, unless the
     /// link is cut.
     pub(crate) fn pump_to_db(&mut self, node: usize, incarnation: u64, db: usize) -> bool {
         let key = (node, incarnation, db);
-        if let Some(until_ms) = self.cut_until(node_bit(node), DB_BIT) {
-            let at = until_ms + self.store_latency();
-            self.queue.push(
-                at,
-                SimEvent::StorePump {
-                    node,
-                    incarnation,
-                    db,
-                },
-            );
+        let Some((op, operation)) = self.pump::<ToDb>(key) else {
             return false;
-        }
-        let connection = self
-            .connections
-            .get_mut(&key)
-            .expect("a pumped connection exists");
-        let (_, op, operation) = connection
-            .to_db
-            .pop_front()
-            .expect("a pump has an op to move");
-        match connection.to_db.front() {
-            Some((ready_ms, _, _)) => {
-                let at = (*ready_ms).max(self.now_ms);
-                self.queue.push(
-                    at,
-                    SimEvent::StorePump {
-                        node,
-                        incarnation,
-                        db,
-                    },
-                );
-            }
-            None => connection.to_db_pumping = false,
-        }
+        };
         self.trace.add(&[self.now_ms, 6, node as u64, op]);
         self.commit(node, incarnation, db, op, operation);
         self.forget_connection_if_idle(key);
@@ -169,20 +236,7 @@ impl World {
         if !self.alive(node, incarnation) {
             return; // a zombie write of a dead incarnation: nobody hears the answer
         }
-        let ready_ms = self.now_ms + self.store_latency();
-        let connection = self.connections.entry((node, incarnation, db)).or_default();
-        connection.to_node.push_back((ready_ms, op, answer));
-        if !connection.to_node_pumping {
-            connection.to_node_pumping = true;
-            self.queue.push(
-                ready_ms,
-                SimEvent::AnswerPump {
-                    node,
-                    incarnation,
-                    db,
-                },
-            );
-        }
+        self.enqueue::<ToNode>((node, incarnation, db), op, answer);
     }
 
     /// The answer at the head of a connection reaches the node.
@@ -193,45 +247,13 @@ impl World {
                 .connections
                 .get_mut(&key)
                 .expect("a pumped connection exists");
-            connection.to_node.clear();
-            connection.to_node_pumping = false;
+            connection.to_node = Pipe::default();
             self.forget_connection_if_idle(key);
             return false;
         }
-        if let Some(until_ms) = self.cut_until(DB_BIT, node_bit(node)) {
-            let at = until_ms + self.store_latency();
-            self.queue.push(
-                at,
-                SimEvent::AnswerPump {
-                    node,
-                    incarnation,
-                    db,
-                },
-            );
+        let Some((op, answer)) = self.pump::<ToNode>(key) else {
             return false;
-        }
-        let connection = self
-            .connections
-            .get_mut(&key)
-            .expect("a pumped connection exists");
-        let (_, op, answer) = connection
-            .to_node
-            .pop_front()
-            .expect("a pump has an answer to move");
-        match connection.to_node.front() {
-            Some((ready_ms, _, _)) => {
-                let at = (*ready_ms).max(self.now_ms);
-                self.queue.push(
-                    at,
-                    SimEvent::AnswerPump {
-                        node,
-                        incarnation,
-                        db,
-                    },
-                );
-            }
-            None => connection.to_node_pumping = false,
-        }
+        };
         if !self.pending_ops.remove(&(node, incarnation, op)) {
             return false; // the shell gave up on it already
         }
@@ -243,7 +265,7 @@ impl World {
         true
     }
 
-    fn forget_connection_if_idle(&mut self, key: (usize, u64, usize)) {
+    fn forget_connection_if_idle(&mut self, key: Key) {
         let current = self.nodes[key.0].incarnation == key.1;
         if !current && self.connections.get(&key).is_some_and(Connection::idle) {
             self.connections.remove(&key);

@@ -472,7 +472,7 @@ impl World {
                     return false;
                 }
                 self.trace.add(&[now, 14, client as u64, request]);
-                self.client_times_out(client);
+                self.client_backs_off(client);
                 true
             }
             SimEvent::LoginAtAccount { client, attempt } => {
