@@ -172,3 +172,27 @@ async fn a_role_of_another_account_cannot_be_entered() {
     assert!(judy.is_ok(), "judy still enters her role: {:?}", judy.err());
     zone.shutdown().await;
 }
+
+#[tokio::test]
+async fn thousands_of_idle_connections_do_not_stop_a_player() {
+    const IDLE_CONNECTIONS: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let (_, mut player) = register_and_enter(&zone, "busy").await;
+    let gs1 = zone.game_addr("gs1").unwrap();
+    let mut idle = Vec::with_capacity(IDLE_CONNECTIONS);
+    for _ in 0..IDLE_CONNECTIONS {
+        idle.push(raw_connection(gs1).await);
+    }
+    let status = zone.game("gs1").unwrap().status().await.unwrap();
+    assert!(
+        status.connections > IDLE_CONNECTIONS,
+        "{} connections",
+        status.connections
+    );
+    for amount in 1..=20 {
+        assert_eq!(add_gold(&mut player, amount).await, amount);
+    }
+    drop(idle);
+    zone.shutdown().await;
+}
