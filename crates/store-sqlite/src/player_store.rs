@@ -19,7 +19,7 @@ use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use store::backend::{self, WriteKind};
+use store::backend::{self, OpHandler, WriteKind};
 use store::{
     BATCH_OPS_MAX, FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord,
     PlayerStore, ReadOnlyPlayer, StoreError,
@@ -183,15 +183,14 @@ impl SqlitePlayerStore {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let batch = Batch {
+        let mut batch = Batch {
             sql: &transaction,
             rules: self.rules,
             srvnos: &self.srvnos,
-            db_now_ms,
         };
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
-            match batch.apply_op(op) {
+            match backend::dispatch(&mut batch, db_now_ms, op) {
                 Ok(outcome) => results.push(Ok(outcome)),
                 Err(OpError::Store(error)) => results.push(Err(error)),
                 Err(OpError::Failed(failure)) => return Err(failure),
@@ -262,47 +261,12 @@ struct Batch<'a> {
     sql: &'a Connection,
     rules: Rules,
     srvnos: &'a BTreeSet<Srvno>,
-    db_now_ms: u64,
 }
 
-impl Batch<'_> {
-    fn apply_op(&self, op: &PlayerOp) -> OpResult {
-        match op {
-            PlayerOp::CreateRole {
-                srvno,
-                account_id,
-                name,
-            } => self.create_role(*srvno, *account_id, name),
-            PlayerOp::Claim {
-                roleid,
-                owner,
-                lease_ttl_ms,
-            } => self.claim(*roleid, owner, *lease_ttl_ms),
-            PlayerOp::Save(write) => self.write(write, WriteKind::Save),
-            PlayerOp::Handoff {
-                write,
-                to,
-                handoff_ttl_ms,
-            } => {
-                let kind = WriteKind::Handoff {
-                    to,
-                    handoff_ttl_ms: *handoff_ttl_ms,
-                };
-                self.write(write, kind)
-            }
-            PlayerOp::Release(write) => self.write(write, WriteKind::Release),
-            PlayerOp::RenewLeases {
-                owner,
-                leases,
-                lease_ttl_ms,
-            } => self.renew_leases(owner, leases, *lease_ttl_ms),
-            PlayerOp::ReadOwnership { roleid } => self.read_ownership(*roleid),
-            PlayerOp::LoadReadOnly { roleid } => self.load_read_only(*roleid),
-            PlayerOp::RolesOfAccount { account_id } => self.roles_of_account(*account_id),
-        }
-    }
+impl OpHandler for Batch<'_> {
+    type Error = OpError;
 
-    fn create_role(&self, srvno: Srvno, account_id: u64, name: &str) -> OpResult {
+    fn create_role(&mut self, srvno: Srvno, account_id: u64, name: &str) -> OpResult {
         if !self.srvnos.contains(&srvno) {
             return Err(StoreError::WrongDatabase(srvno).into());
         }
@@ -326,30 +290,23 @@ impl Batch<'_> {
         Ok(OpOutcome::Created(record))
     }
 
-    fn insert_player(&self, record: &PlayerRecord) -> Result<(), Failure> {
-        self.sql.prepare_cached(INSERT_PLAYER)?.execute(params![
-            roleid_column(record.roleid),
-            to_column(record.data.account_id),
-            record.data.name,
-            record.data.encode_to_vec(),
-            to_column(record.data_version),
-            to_column(record.ownership.epoch),
-            to_column(record.ownership.lease_until_ms),
-        ])?;
-        Ok(())
-    }
-
-    fn claim(&self, roleid: RoleId, owner: &OwnerId, lease_ttl_ms: u64) -> OpResult {
+    fn claim(
+        &mut self,
+        db_now_ms: u64,
+        roleid: RoleId,
+        owner: &OwnerId,
+        lease_ttl_ms: u64,
+    ) -> OpResult {
         let mut record = self.record(roleid)?;
         record.ownership = self
             .rules
-            .claim(&record.ownership, owner, self.db_now_ms, lease_ttl_ms)
+            .claim(&record.ownership, owner, db_now_ms, lease_ttl_ms)
             .map_err(StoreError::Refused)?;
         self.store_ownership(roleid, &record.ownership)?;
         Ok(OpOutcome::Claimed(record))
     }
 
-    fn write(&self, write: &FencedWrite, kind: WriteKind<'_>) -> OpResult {
+    fn write(&mut self, db_now_ms: u64, write: &FencedWrite, kind: WriteKind<'_>) -> OpResult {
         let (current, data_version) = self.ownership(write.roleid)?;
         // Only a write that carries ledger lines needs the stored last line.
         let last_ledger_seq = if write.ledger.is_empty() {
@@ -363,7 +320,7 @@ impl Batch<'_> {
             write,
             &current,
             last_ledger_seq,
-            self.db_now_ms,
+            db_now_ms,
         )?;
         let data_version = data_version + 1;
         self.store_write(write, data_version, &ownership)?;
@@ -375,7 +332,8 @@ impl Batch<'_> {
     }
 
     fn renew_leases(
-        &self,
+        &mut self,
+        db_now_ms: u64,
         owner: &OwnerId,
         leases: &[(RoleId, u64)],
         lease_ttl_ms: u64,
@@ -383,15 +341,63 @@ impl Batch<'_> {
         let renewed = leases
             .iter()
             .map(|&(roleid, epoch)| {
-                let lease = self.renew_lease(roleid, owner, epoch, lease_ttl_ms)?;
+                let lease = self.renew_lease(db_now_ms, roleid, owner, epoch, lease_ttl_ms)?;
                 Ok((roleid, lease))
             })
             .collect::<Result<Vec<_>, Failure>>()?;
         Ok(OpOutcome::Renewed(renewed))
     }
 
+    fn read_ownership(&mut self, roleid: RoleId) -> OpResult {
+        let (ownership, data_version) = self.ownership(roleid)?;
+        Ok(OpOutcome::OwnershipRead {
+            ownership,
+            data_version,
+        })
+    }
+
+    fn load_read_only(&mut self, roleid: RoleId) -> OpResult {
+        let record = self.record(roleid)?;
+        Ok(OpOutcome::Loaded(ReadOnlyPlayer {
+            roleid,
+            data: record.data,
+            data_version: record.data_version,
+            ownership: record.ownership,
+        }))
+    }
+
+    fn roles_of_account(&mut self, account_id: u64) -> OpResult {
+        let mut statement = self.sql.prepare_cached(SELECT_ROLES_OF_ACCOUNT)?;
+        let rows = statement.query_map([to_column(account_id)], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        let roles = rows
+            .map(|row| {
+                let (roleid, data) = row?;
+                Ok((decode_roleid(roleid)?, PlayerData::decode(data.as_slice())?))
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(OpOutcome::Roles(roles))
+    }
+}
+
+impl Batch<'_> {
+    fn insert_player(&self, record: &PlayerRecord) -> Result<(), Failure> {
+        self.sql.prepare_cached(INSERT_PLAYER)?.execute(params![
+            roleid_column(record.roleid),
+            to_column(record.data.account_id),
+            record.data.name,
+            record.data.encode_to_vec(),
+            to_column(record.data_version),
+            to_column(record.ownership.epoch),
+            to_column(record.ownership.lease_until_ms),
+        ])?;
+        Ok(())
+    }
+
     fn renew_lease(
         &self,
+        db_now_ms: u64,
         roleid: RoleId,
         owner: &OwnerId,
         epoch: u64,
@@ -404,45 +410,13 @@ impl Batch<'_> {
         };
         let renewed = match self
             .rules
-            .renew(&current, owner, epoch, self.db_now_ms, lease_ttl_ms)
+            .renew(&current, owner, epoch, db_now_ms, lease_ttl_ms)
         {
             Ok(renewed) => renewed,
             Err(refused) => return Ok(Err(refused)),
         };
         self.store_ownership(roleid, &renewed)?;
         Ok(Ok(renewed.lease_until_ms))
-    }
-
-    fn read_ownership(&self, roleid: RoleId) -> OpResult {
-        let (ownership, data_version) = self.ownership(roleid)?;
-        Ok(OpOutcome::OwnershipRead {
-            ownership,
-            data_version,
-        })
-    }
-
-    fn load_read_only(&self, roleid: RoleId) -> OpResult {
-        let record = self.record(roleid)?;
-        Ok(OpOutcome::Loaded(ReadOnlyPlayer {
-            roleid,
-            data: record.data,
-            data_version: record.data_version,
-            ownership: record.ownership,
-        }))
-    }
-
-    fn roles_of_account(&self, account_id: u64) -> OpResult {
-        let mut statement = self.sql.prepare_cached(SELECT_ROLES_OF_ACCOUNT)?;
-        let rows = statement.query_map([to_column(account_id)], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })?;
-        let roles = rows
-            .map(|row| {
-                let (roleid, data) = row?;
-                Ok((decode_roleid(roleid)?, PlayerData::decode(data.as_slice())?))
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
-        Ok(OpOutcome::Roles(roles))
     }
 
     /// Refuses a role whose srvno this database does not hold.

@@ -6,11 +6,96 @@
 //! carries, and builds a new role's data. A backend loads the row, calls
 //! [`authorize_write`], and stores what it returns.
 
-use ownership::{Ownership, Refused, Rules};
-use routing::RoleId;
+use ownership::{OwnerId, Ownership, Refused, Rules};
+use routing::{RoleId, Srvno};
 use wire::node::PlayerData;
 
-use crate::{FencedWrite, StoreError};
+use crate::{FencedWrite, OpOutcome, PlayerOp, StoreError};
+
+/// What a backend does for each kind of operation, inside its batch;
+/// [`dispatch`] routes every [`PlayerOp`] to it, so every backend reads the
+/// operations the same way.
+pub trait OpHandler {
+    /// How an operation fails: at least every [`StoreError`].
+    type Error: From<StoreError>;
+    /// `PlayerOp::CreateRole`.
+    fn create_role(
+        &mut self,
+        srvno: Srvno,
+        account_id: u64,
+        name: &str,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::Claim`.
+    fn claim(
+        &mut self,
+        db_now_ms: u64,
+        roleid: RoleId,
+        owner: &OwnerId,
+        lease_ttl_ms: u64,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::Save`, `Handoff` and `Release`.
+    fn write(
+        &mut self,
+        db_now_ms: u64,
+        write: &FencedWrite,
+        kind: WriteKind<'_>,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::RenewLeases`.
+    fn renew_leases(
+        &mut self,
+        db_now_ms: u64,
+        owner: &OwnerId,
+        leases: &[(RoleId, u64)],
+        lease_ttl_ms: u64,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::ReadOwnership`.
+    fn read_ownership(&mut self, roleid: RoleId) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::LoadReadOnly`.
+    fn load_read_only(&mut self, roleid: RoleId) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::RolesOfAccount`.
+    fn roles_of_account(&mut self, account_id: u64) -> Result<OpOutcome, Self::Error>;
+}
+
+/// Applies one operation through `handler` at database time `db_now_ms`.
+pub fn dispatch<H: OpHandler>(
+    handler: &mut H,
+    db_now_ms: u64,
+    op: &PlayerOp,
+) -> Result<OpOutcome, H::Error> {
+    match op {
+        PlayerOp::CreateRole {
+            srvno,
+            account_id,
+            name,
+        } => handler.create_role(*srvno, *account_id, name),
+        PlayerOp::Claim {
+            roleid,
+            owner,
+            lease_ttl_ms,
+        } => handler.claim(db_now_ms, *roleid, owner, *lease_ttl_ms),
+        PlayerOp::Save(write) => handler.write(db_now_ms, write, WriteKind::Save),
+        PlayerOp::Handoff {
+            write,
+            to,
+            handoff_ttl_ms,
+        } => {
+            let kind = WriteKind::Handoff {
+                to,
+                handoff_ttl_ms: *handoff_ttl_ms,
+            };
+            handler.write(db_now_ms, write, kind)
+        }
+        PlayerOp::Release(write) => handler.write(db_now_ms, write, WriteKind::Release),
+        PlayerOp::RenewLeases {
+            owner,
+            leases,
+            lease_ttl_ms,
+        } => handler.renew_leases(db_now_ms, owner, leases, *lease_ttl_ms),
+        PlayerOp::ReadOwnership { roleid } => handler.read_ownership(*roleid),
+        PlayerOp::LoadReadOnly { roleid } => handler.load_read_only(*roleid),
+        PlayerOp::RolesOfAccount { account_id } => handler.roles_of_account(*account_id),
+    }
+}
 
 /// The `data_version` of a newly created role.
 pub const DATA_VERSION_FIRST: u64 = 1;

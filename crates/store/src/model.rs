@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 
-use crate::backend::{self, WriteKind};
+use crate::backend::{self, OpHandler, WriteKind};
 use crate::{
     BATCH_OPS_MAX, FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore,
     ReadOnlyPlayer, StoreError,
@@ -94,41 +94,52 @@ impl ModelStore {
         Ok(*current)
     }
 
-    fn apply_op(&mut self, db_now_ms: u64, op: &PlayerOp) -> Result<OpOutcome, StoreError> {
-        match op {
-            PlayerOp::CreateRole {
-                srvno,
-                account_id,
-                name,
-            } => self.create_role(*srvno, *account_id, name),
-            PlayerOp::Claim {
-                roleid,
-                owner,
-                lease_ttl_ms,
-            } => self.claim(db_now_ms, *roleid, owner, *lease_ttl_ms),
-            PlayerOp::Save(write) => self.write(db_now_ms, write, WriteKind::Save),
-            PlayerOp::Handoff {
-                write,
-                to,
-                handoff_ttl_ms,
-            } => {
-                let kind = WriteKind::Handoff {
-                    to,
-                    handoff_ttl_ms: *handoff_ttl_ms,
-                };
-                self.write(db_now_ms, write, kind)
-            }
-            PlayerOp::Release(write) => self.write(db_now_ms, write, WriteKind::Release),
-            PlayerOp::RenewLeases {
-                owner,
-                leases,
-                lease_ttl_ms,
-            } => Ok(self.renew_leases(db_now_ms, owner, leases, *lease_ttl_ms)),
-            PlayerOp::ReadOwnership { roleid } => self.read_ownership(*roleid),
-            PlayerOp::LoadReadOnly { roleid } => self.load_read_only(*roleid),
-            PlayerOp::RolesOfAccount { account_id } => Ok(self.roles_of_account(*account_id)),
+    fn renew_lease(
+        &mut self,
+        db_now_ms: u64,
+        roleid: RoleId,
+        owner: &OwnerId,
+        epoch: u64,
+        lease_ttl_ms: u64,
+    ) -> Result<u64, Refused> {
+        let rules = self.rules;
+        let row = self
+            .existing_mut(roleid)
+            .map_err(|_| backend::renewal_of_missing_role())?;
+        let ownership =
+            rules.renew(&row.record.ownership, owner, epoch, db_now_ms, lease_ttl_ms)?;
+        row.record.ownership = ownership;
+        Ok(row.record.ownership.lease_until_ms)
+    }
+
+    /// The row of `roleid`, or why this database has none.
+    fn existing(&self, roleid: RoleId) -> Result<&ModelRow, StoreError> {
+        self.check_held(roleid)?;
+        self.rows
+            .get(&roleid)
+            .ok_or(StoreError::UnknownRole(roleid))
+    }
+
+    /// The row of `roleid` for writing, or why this database has none.
+    fn existing_mut(&mut self, roleid: RoleId) -> Result<&mut ModelRow, StoreError> {
+        self.check_held(roleid)?;
+        self.rows
+            .get_mut(&roleid)
+            .ok_or(StoreError::UnknownRole(roleid))
+    }
+
+    fn check_held(&self, roleid: RoleId) -> Result<(), StoreError> {
+        let srvno = roleid.home_srvno();
+        if self.next_seq_by_srvno.contains_key(&srvno) {
+            Ok(())
+        } else {
+            Err(StoreError::WrongDatabase(srvno))
         }
     }
+}
+
+impl OpHandler for ModelStore {
+    type Error = StoreError;
 
     fn create_role(
         &mut self,
@@ -211,7 +222,7 @@ impl ModelStore {
         owner: &OwnerId,
         leases: &[(RoleId, u64)],
         lease_ttl_ms: u64,
-    ) -> OpOutcome {
+    ) -> Result<OpOutcome, StoreError> {
         let renewed = leases
             .iter()
             .map(|&(roleid, epoch)| {
@@ -219,28 +230,10 @@ impl ModelStore {
                 (roleid, lease)
             })
             .collect();
-        OpOutcome::Renewed(renewed)
+        Ok(OpOutcome::Renewed(renewed))
     }
 
-    fn renew_lease(
-        &mut self,
-        db_now_ms: u64,
-        roleid: RoleId,
-        owner: &OwnerId,
-        epoch: u64,
-        lease_ttl_ms: u64,
-    ) -> Result<u64, Refused> {
-        let rules = self.rules;
-        let row = self
-            .existing_mut(roleid)
-            .map_err(|_| backend::renewal_of_missing_role())?;
-        let ownership =
-            rules.renew(&row.record.ownership, owner, epoch, db_now_ms, lease_ttl_ms)?;
-        row.record.ownership = ownership;
-        Ok(row.record.ownership.lease_until_ms)
-    }
-
-    fn read_ownership(&self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
+    fn read_ownership(&mut self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
         let record = &self.existing(roleid)?.record;
         Ok(OpOutcome::OwnershipRead {
             ownership: record.ownership.clone(),
@@ -248,7 +241,7 @@ impl ModelStore {
         })
     }
 
-    fn load_read_only(&self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
+    fn load_read_only(&mut self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
         let record = &self.existing(roleid)?.record;
         Ok(OpOutcome::Loaded(ReadOnlyPlayer {
             roleid,
@@ -258,37 +251,12 @@ impl ModelStore {
         }))
     }
 
-    fn roles_of_account(&self, account_id: u64) -> OpOutcome {
+    fn roles_of_account(&mut self, account_id: u64) -> Result<OpOutcome, StoreError> {
         let roleids = self.roles_by_account.get(&account_id).into_iter().flatten();
         let roles = roleids
             .map(|roleid| (*roleid, self.rows[roleid].record.data.clone()))
             .collect();
-        OpOutcome::Roles(roles)
-    }
-
-    /// The row of `roleid`, or why this database has none.
-    fn existing(&self, roleid: RoleId) -> Result<&ModelRow, StoreError> {
-        self.check_held(roleid)?;
-        self.rows
-            .get(&roleid)
-            .ok_or(StoreError::UnknownRole(roleid))
-    }
-
-    /// The row of `roleid` for writing, or why this database has none.
-    fn existing_mut(&mut self, roleid: RoleId) -> Result<&mut ModelRow, StoreError> {
-        self.check_held(roleid)?;
-        self.rows
-            .get_mut(&roleid)
-            .ok_or(StoreError::UnknownRole(roleid))
-    }
-
-    fn check_held(&self, roleid: RoleId) -> Result<(), StoreError> {
-        let srvno = roleid.home_srvno();
-        if self.next_seq_by_srvno.contains_key(&srvno) {
-            Ok(())
-        } else {
-            Err(StoreError::WrongDatabase(srvno))
-        }
+        Ok(OpOutcome::Roles(roles))
     }
 }
 
@@ -299,7 +267,9 @@ impl PlayerStore for ModelStore {
             "a batch of {} ops exceeds BATCH_OPS_MAX",
             ops.len()
         );
-        ops.iter().map(|op| self.apply_op(db_now_ms, op)).collect()
+        ops.iter()
+            .map(|op| backend::dispatch(self, db_now_ms, op))
+            .collect()
     }
 }
 
