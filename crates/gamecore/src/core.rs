@@ -100,7 +100,8 @@ impl GameCore {
         let lease_checks = self
             .players
             .values()
-            .filter_map(|hosted| hosted.lease_deadline_ms(&self.config));
+            .filter_map(|hosted| hosted.state.writable_copy())
+            .map(|copy| self.lease_view(copy.lease_until_ms).serving_deadline_ms());
         [
             self.next_save_ms,
             self.next_renew_ms,

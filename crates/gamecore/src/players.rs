@@ -11,7 +11,7 @@ use wire::node::PlayerData;
 use crate::core::{Auth, GameCore};
 use crate::crossing::{Crossing, HandoffAnswer, Step, WriteKind, WriteOutcome, resolve_write};
 use crate::tokens::token_to_bytes;
-use crate::{Config, Event, OpId, Output, SessionId, frame, gameplay, peers};
+use crate::{Event, OpId, Output, SessionId, frame, gameplay, peers};
 
 /// The one writable copy of a player on this node.
 #[derive(Clone, Debug)]
@@ -100,14 +100,6 @@ pub(crate) struct Hosted {
     pub(crate) context: CrossContext,
     pub(crate) by_crossing: bool,
     pub(crate) last_horn_ms: Option<u64>,
-}
-
-impl Hosted {
-    /// When, by the own clock, this copy must stop serving.
-    pub(crate) fn lease_deadline_ms(&self, config: &Config) -> Option<u64> {
-        let copy = self.state.writable_copy()?;
-        Some(copy.lease_until_ms.saturating_sub(config.skew_margin_ms))
-    }
 }
 
 /// What a store operation in flight is for.

@@ -227,7 +227,13 @@ impl LeaseView {
     /// for the player: the lease cannot have expired even if the owner's clock
     /// is `skew_margin_ms` behind the database's.
     pub fn may_serve(&self, own_now_ms: u64) -> bool {
-        own_now_ms + self.skew_margin_ms < self.lease_until_ms
+        own_now_ms < self.serving_deadline_ms()
+    }
+
+    /// The first instant, on the owner's clock, at which it may no longer
+    /// serve: `may_serve(t)` holds exactly for `t` before it.
+    pub fn serving_deadline_ms(&self) -> u64 {
+        self.lease_until_ms.saturating_sub(self.skew_margin_ms)
     }
 }
 
