@@ -207,14 +207,25 @@ async fn ping_is_answered_by_the_gateway_and_other_frames_are_forwarded() {
 
 #[tokio::test]
 async fn malformed_bytes_are_answered_then_closed_while_another_connection_works() {
-    let mut gateway = start(config()).await;
+    let bytes = [0, 0, 0, 3, 0xff, 0xff, 0xff];
+    refused_then_closed_while_another_works(config(), &bytes, ErrorCode::MalformedFrame).await;
+}
+
+/// Sends `bytes` on one connection, expects `code` and the close, and checks
+/// that a second connection still gets its pong.
+async fn refused_then_closed_while_another_works(
+    config: GatewayConfig,
+    bytes: &[u8],
+    code: ErrorCode,
+) {
+    let mut gateway = start(config).await;
     let mut other = Raw::tcp(&gateway).await.handshake().await;
     opened(&mut gateway).await;
     let mut client = Raw::tcp(&gateway).await.handshake().await;
     let session = opened(&mut gateway).await;
-    client.send_bytes(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).await;
+    client.send_bytes(bytes).await;
     let answer = client.recv().await;
-    assert_eq!(error_code(&answer), Some(ErrorCode::MalformedFrame));
+    assert_eq!(error_code(&answer), Some(code));
     client.expect_closed().await;
     closed(&mut gateway, session).await;
     other.ping(2, 3).await;
@@ -224,18 +235,13 @@ async fn malformed_bytes_are_answered_then_closed_while_another_connection_works
 async fn an_oversized_frame_is_refused_before_its_body_while_another_connection_works() {
     let mut config = config();
     config.frame_bytes_max = 100;
-    let mut gateway = start(config).await;
-    let mut other = Raw::tcp(&gateway).await.handshake().await;
-    opened(&mut gateway).await;
-    let mut client = Raw::tcp(&gateway).await.handshake().await;
-    let session = opened(&mut gateway).await;
     // Only the prefix: the gateway must answer without waiting for the body.
-    client.send_bytes(&101u32.to_be_bytes()).await;
-    let answer = client.recv().await;
-    assert_eq!(error_code(&answer), Some(ErrorCode::FrameTooLarge));
-    client.expect_closed().await;
-    closed(&mut gateway, session).await;
-    other.ping(2, 3).await;
+    refused_then_closed_while_another_works(
+        config,
+        &101u32.to_be_bytes(),
+        ErrorCode::FrameTooLarge,
+    )
+    .await;
 }
 
 #[tokio::test]
