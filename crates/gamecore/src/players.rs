@@ -326,14 +326,14 @@ impl GameCore {
         let hosted = Hosted {
             generation: self.next_generation(),
             session: None,
-            state: PlayerState::Loading { request_id: 0 },
+            state: PlayerState::Serving(WritableCopy::claimed(record)),
             home_srvname,
             context: self.home_context(),
             by_crossing: false,
             last_horn_ms: None,
         };
         self.players.insert(roleid, hosted);
-        self.hold_then_release(roleid, record, None, 0);
+        self.start_release(roleid);
     }
 
     fn enter_failed(
