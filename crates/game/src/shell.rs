@@ -98,6 +98,8 @@ impl Shell {
     }
 
     pub(crate) async fn run(mut self) {
+        // A new core's first outputs rebuild its kuafu marks from the rows.
+        self.carry_out_outputs();
         loop {
             let wake_at = self.wake_instant();
             if Instant::now() >= wake_at {

@@ -53,10 +53,14 @@ pub struct GameCore {
     next_save_ms: u64,
     next_renew_ms: u64,
     next_heartbeat_ms: u64,
+    /// Pages of the marks' rebuild to read again on the next heartbeat.
+    pub(crate) marks_pages_to_retry: Vec<crate::home::MarksPage>,
 }
 
 impl GameCore {
-    /// A core with no players, first timers due at `now_ms`.
+    /// A core with no players, first timers due at `now_ms`. Its first
+    /// outputs read the rows held elsewhere from its home database, to
+    /// rebuild its kuafu marks: drain them at once.
     pub fn new(config: Config, now_ms: u64) -> Self {
         assert!(
             config.skew_margin_ms < config.lease_ttl_ms,
@@ -73,7 +77,7 @@ impl GameCore {
             config.heartbeat_misses_max,
             config.marks_max,
         );
-        Self {
+        let mut core = Self {
             owner: config.owner(),
             next_save_ms: now_ms + config.save_interval_ms,
             next_renew_ms: now_ms + config.lease_renew_interval_ms,
@@ -87,7 +91,10 @@ impl GameCore {
             calls: BTreeMap::new(),
             next_id: 1,
             outputs: VecDeque::new(),
-        }
+            marks_pages_to_retry: Vec::new(),
+        };
+        core.start_marks_rebuild();
+        core
     }
 
     /// The next output for the shell, in the order the core made them.
@@ -299,25 +306,6 @@ impl GameCore {
         for roleid in lost {
             self.emit(Event::LeaseLost { roleid });
             self.drop_player(roleid, ErrorCode::LeaseLost);
-        }
-    }
-
-    fn heartbeat_marks(&mut self) {
-        let marks: Vec<(RoleId, String)> = self
-            .marks
-            .iter()
-            .map(|(roleid, mark)| (roleid, mark.go_srvname.clone()))
-            .collect();
-        for (roleid, srvname) in marks {
-            let message = crate::peers::is_online(roleid);
-            self.request(
-                CallPurpose::Heartbeat {
-                    roleid,
-                    srvname: srvname.clone(),
-                },
-                &srvname,
-                message,
-            );
         }
     }
 

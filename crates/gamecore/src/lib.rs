@@ -9,7 +9,8 @@
 //! the same code runs in the `game` node (tokio shell, SQLite, the bus) and in
 //! the deterministic simulator.
 //!
-//! Modules: [`tokens`] (one-time tokens), [`marks`] (kuafu marks),
+//! Modules: [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book;
+//! the home server's side of it, rebuild, notes and heartbeat, is `home`),
 //! [`crossing`] (the source side of a crossing), [`gameplay`] (gold, items,
 //! level and their ledger); the core itself is split by input kind.
 
@@ -20,6 +21,7 @@ pub mod tokens;
 
 mod client;
 mod core;
+mod home;
 pub(crate) mod peers;
 mod players;
 mod zone;

@@ -60,15 +60,7 @@ impl GameCore {
                 self.prepared(roleid, generation, answer);
             }
             CallPurpose::Heartbeat { roleid, srvname } => {
-                let online = matches!(
-                    answer,
-                    Ok(NodeMessage {
-                        body: Some(Body::OnlineAnswer(OnlineAnswer { online: true }))
-                    })
-                );
-                if self.marks.heartbeat_answer(roleid, &srvname, online) {
-                    self.emit(crate::Event::MarkExpired { roleid });
-                }
+                self.heartbeat_answered(roleid, &srvname, answer)
             }
             CallPurpose::RoleCreated {
                 session,
@@ -143,42 +135,16 @@ impl GameCore {
         Ok(ack())
     }
 
-    fn note_arrival(&mut self, arrived: &Arrived) -> Answer {
-        let roleid = self.own_role(arrived.roleid)?;
-        if !self.marks.arrived(roleid, &arrived.at_srvname) {
-            return Err((ErrorCode::Overloaded, "too many kuafu marks".into()));
-        }
-        Ok(ack())
-    }
-
-    fn note_departure(&mut self, left: &Left) -> Answer {
-        let roleid = self.own_role(left.roleid)?;
-        self.marks.left(roleid, &left.from_srvname);
-        Ok(ack())
-    }
-
     fn answer_is_online(&self, raw_roleid: u64) -> Answer {
         let online = RoleId::from_raw(raw_roleid).is_ok_and(|roleid| self.is_online(roleid));
         Ok(NodeMessage {
             body: Some(Body::OnlineAnswer(OnlineAnswer { online })),
         })
     }
-
-    /// A role whose home is this server.
-    fn own_role(&self, raw_roleid: u64) -> Result<RoleId, (ErrorCode, String)> {
-        let roleid = RoleId::from_raw(raw_roleid)
-            .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
-        if self.config.zone.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
-            return Err((
-                ErrorCode::UnknownRole,
-                format!("{roleid} is not at home here"),
-            ));
-        }
-        Ok(roleid)
-    }
 }
 
-type Answer = Result<NodeMessage, (ErrorCode, String)>;
+/// A request's answer, or the error to reply.
+pub(crate) type Answer = Result<NodeMessage, (ErrorCode, String)>;
 
 fn token_error(error: TokenError) -> (ErrorCode, String) {
     let code = if error == TokenError::Full {
@@ -193,7 +159,7 @@ fn message(body: Body) -> NodeMessage {
     NodeMessage { body: Some(body) }
 }
 
-fn ack() -> NodeMessage {
+pub(crate) fn ack() -> NodeMessage {
     message(Body::Ack(wire::node::Ack {}))
 }
 
@@ -210,17 +176,19 @@ pub(crate) fn is_online(roleid: RoleId) -> NodeMessage {
     }))
 }
 
-pub(crate) fn arrived(roleid: RoleId, at_srvname: &str) -> NodeMessage {
+pub(crate) fn arrived(roleid: RoleId, at_srvname: &str, epoch: u64) -> NodeMessage {
     message(Body::Arrived(Arrived {
         roleid: roleid.get(),
         at_srvname: at_srvname.to_owned(),
+        epoch,
     }))
 }
 
-pub(crate) fn left(roleid: RoleId, from_srvname: &str) -> NodeMessage {
+pub(crate) fn left(roleid: RoleId, from_srvname: &str, epoch: u64) -> NodeMessage {
     message(Body::Left(Left {
         roleid: roleid.get(),
         from_srvname: from_srvname.to_owned(),
+        epoch,
     }))
 }
 

@@ -111,6 +111,8 @@ pub(crate) enum OpPurpose {
     Write(PendingWrite),
     ReadBack(PendingWrite),
     Renew { generations: Vec<(RoleId, u64)> },
+    MarksPage(crate::home::MarksPage),
+    MarkRead { roleid: RoleId },
 }
 
 /// What a peer request in flight is for.
@@ -204,6 +206,8 @@ impl GameCore {
             OpPurpose::Write(write) => self.written(write, answer),
             OpPurpose::ReadBack(write) => self.read_back(write, answer),
             OpPurpose::Renew { generations } => self.renewed(generations, answer),
+            OpPurpose::MarksPage(page) => self.marks_page_read(page, answer),
+            OpPurpose::MarkRead { roleid } => self.mark_row_read(roleid, answer),
         }
     }
 
@@ -260,9 +264,9 @@ impl GameCore {
     /// Tells the home server (marks) and the data center (current server).
     fn announce_arrival(&mut self, roleid: RoleId, home_srvname: &str, epoch: u64) {
         if home_srvname == self.config.srvname {
-            self.marks.clear(roleid);
+            self.marks.at_home(roleid, epoch);
         } else {
-            let arrived = peers::arrived(roleid, &self.config.srvname);
+            let arrived = peers::arrived(roleid, &self.config.srvname, epoch);
             self.request(CallPurpose::Notify, home_srvname, arrived);
         }
         self.set_current(roleid, true, epoch);
@@ -643,7 +647,7 @@ impl GameCore {
         let epoch = hosted.state.writable_or_releasing_epoch();
         self.emit(Event::Released { roleid });
         if hosted.home_srvname != self.config.srvname {
-            let left = peers::left(roleid, &self.config.srvname);
+            let left = peers::left(roleid, &self.config.srvname, epoch);
             self.request(CallPurpose::Notify, &hosted.home_srvname, left);
         }
         self.set_current(roleid, false, epoch);

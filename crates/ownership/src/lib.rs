@@ -212,6 +212,41 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// Takes back a row from a dead predecessor of `me` (DESIGN §5): a row
+    /// held by another incarnation of `me.node`, or handed off to `me.node`,
+    /// becomes free at once instead of after its lease. Only a node that can
+    /// prove its predecessor is dead may ask (the embedded mode's data
+    /// directory lock). `None`: the row is not the predecessor's.
+    pub fn take_back(&self, row: &Ownership, me: &OwnerId) -> Option<Ownership> {
+        let predecessors = match &row.holder {
+            Holder::Held(owner) => owner.node == me.node && owner != me,
+            Holder::Arriving(node) => *node == me.node,
+            Holder::Free => false,
+        };
+        predecessors.then_some(Ownership {
+            holder: Holder::Free,
+            epoch: row.epoch,
+            lease_until_ms: 0,
+        })
+    }
+}
+
+impl Ownership {
+    /// The node that holds the row or that it is arriving at, while its
+    /// lease is live at `db_now_ms`; `None` when free or lapsed.
+    pub fn live_node(&self, db_now_ms: u64) -> Option<&str> {
+        if self.lease_expired(db_now_ms) {
+            return None;
+        }
+        match &self.holder {
+            Holder::Free => None,
+            Holder::Held(owner) => Some(&owner.node),
+            Holder::Arriving(node) => Some(node),
+        }
+    }
+}
+
 /// The owner's own view of one lease: the database time it runs to, and the
 /// margin the owner keeps for clock skew between itself and the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,6 +383,40 @@ mod tests {
         assert_eq!(released.holder, Holder::Free);
         assert_eq!(released.epoch, 1);
         assert!(rules.release(&released, &me, 1).is_err(), "released twice");
+    }
+
+    #[test]
+    fn a_restarted_node_takes_back_only_its_predecessors_rows() {
+        let rules = Rules::default();
+        let dead = owner("gs1", 1);
+        let restarted = owner("gs1", 2);
+        let held = rules.claim(&Ownership::free(), &dead, 0, TTL).unwrap();
+        let freed = rules.take_back(&held, &restarted).unwrap();
+        assert_eq!(freed.holder, Holder::Free);
+        assert_eq!(freed.epoch, held.epoch);
+        assert!(rules.authorize_write(&freed, &dead, 1).is_err(), "fenced");
+        assert_eq!(rules.take_back(&held, &dead), None, "not its own row");
+        assert_eq!(
+            rules.take_back(&held, &owner("gs2", 9)),
+            None,
+            "another node"
+        );
+        let arriving = rules.handoff(&held, &dead, 1, "gs1", 0, TTL).unwrap();
+        assert!(rules.take_back(&arriving, &restarted).is_some());
+        let elsewhere = rules.handoff(&held, &dead, 1, "gs3", 0, TTL).unwrap();
+        assert_eq!(rules.take_back(&elsewhere, &restarted), None);
+        assert_eq!(rules.take_back(&Ownership::free(), &restarted), None);
+    }
+
+    #[test]
+    fn a_live_node_is_named_only_while_the_lease_runs() {
+        let rules = Rules::default();
+        let row = rules
+            .claim(&Ownership::free(), &owner("gs2", 1), 0, TTL)
+            .unwrap();
+        assert_eq!(row.live_node(TTL - 1), Some("gs2"));
+        assert_eq!(row.live_node(TTL), None);
+        assert_eq!(Ownership::free().live_node(0), None);
     }
 
     #[test]

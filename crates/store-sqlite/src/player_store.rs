@@ -19,14 +19,16 @@ use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use store::backend::{self, OpHandler, WriteKind};
+use store::backend::{self, HoldersPage, OpHandler, WriteKind};
 use store::{
     BATCH_OPS_MAX, FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord,
-    PlayerStore, ReadOnlyPlayer, StoreError,
+    PlayerStore, ReadOnlyPlayer, RowHolder, StoreError,
 };
 use wire::node::PlayerData;
 
 use crate::schema::{self, Failure, from_column, to_column};
+
+mod holders;
 
 /// The player database's migrations, in order.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/player/0001_players.sql")];
@@ -378,6 +380,21 @@ impl OpHandler for Batch<'_> {
             })
             .collect::<Result<Vec<_>, Failure>>()?;
         Ok(OpOutcome::Roles(roles))
+    }
+
+    fn take_back(&mut self, owner: &OwnerId) -> OpResult {
+        self.take_back_rows(owner)
+    }
+
+    fn list_held_elsewhere(&mut self, db_now_ms: u64, page: &HoldersPage<'_>) -> OpResult {
+        self.held_elsewhere(db_now_ms, page)
+    }
+
+    fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> OpResult {
+        let (ownership, _) = self.ownership(roleid)?;
+        Ok(OpOutcome::Holders(vec![RowHolder::of(
+            roleid, &ownership, db_now_ms,
+        )]))
     }
 }
 

@@ -7,7 +7,7 @@ use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use store::model::ModelStore;
 use store::{
     FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord, PlayerStore,
-    ReadOnlyPlayer, StoreError,
+    ReadOnlyPlayer, RowHolder, StoreError,
 };
 use store_sqlite::SqlitePlayerStore;
 use tempfile::TempDir;
@@ -135,6 +135,9 @@ contract_suite!(
     roles_of_an_account_are_ordered_by_id,
     a_random_incarnation_round_trips,
     a_stale_handoff_is_fenced_unless_the_rules_are_mutated,
+    a_restarted_node_takes_back_its_predecessors_rows_durably,
+    rows_held_elsewhere_are_listed_in_pages,
+    a_holder_is_read_with_its_lease_by_database_time,
 );
 
 // ---------------------------------------------------------------- helpers --
@@ -746,4 +749,141 @@ fn a_stale_handoff_is_fenced_unless_the_rules_are_mutated<H: Harness>(mut harnes
         }
         drop(store);
     }
+}
+
+fn holders(result: Result<OpOutcome, StoreError>) -> Vec<RowHolder> {
+    match result {
+        Ok(OpOutcome::Holders(holders)) => holders,
+        other => panic!("holders: {other:?}"),
+    }
+}
+
+fn holder(roleid: RoleId, node: Option<&str>, epoch: u64) -> RowHolder {
+    RowHolder {
+        roleid,
+        node: node.map(str::to_owned),
+        epoch,
+    }
+}
+
+fn a_restarted_node_takes_back_its_predecessors_rows_durably<H: Harness>(mut harness: H) {
+    let mut store = harness.open();
+    let held = create(&mut store, 1, "ann");
+    let arriving = create(&mut store, 2, "bob");
+    let elsewhere = create(&mut store, 1, "cat");
+    let dead = owner("gs1", 1);
+    claim(&mut store, 0, held.roleid, &dead);
+    let source = owner("gs2", 1);
+    let bob = claim(&mut store, 0, arriving.roleid, &source);
+    let handoff = PlayerOp::Handoff {
+        write: earn(&bob, &source, 1, 0),
+        to: "gs1".to_owned(),
+        handoff_ttl_ms: HANDOFF_TTL_MS,
+    };
+    written(apply_one(&mut store, 0, handoff));
+    claim(&mut store, 0, elsewhere.roleid, &owner("gs3", 1));
+
+    let restarted = owner("gs1", 2);
+    let taken = apply_one(
+        &mut store,
+        1,
+        PlayerOp::TakeBack {
+            owner: restarted.clone(),
+        },
+    );
+    assert_eq!(taken, Ok(OpOutcome::TakenBack { rows: 2 }));
+    let mut store = harness.reopen(store);
+    assert_eq!(
+        load(&mut store, 1, held.roleid).ownership.holder,
+        Holder::Free
+    );
+    assert_eq!(
+        load(&mut store, 1, arriving.roleid).ownership.holder,
+        Holder::Free
+    );
+    let zombie = apply_one(&mut store, 1, PlayerOp::Save(earn(&held, &dead, 1, 5)));
+    assert!(matches!(refusal(zombie), Refused::Fenced { .. }));
+    let other = load(&mut store, 1, elsewhere.roleid).ownership;
+    assert_eq!(
+        other,
+        held_by(&owner("gs3", 1), 1, LEASE_TTL_MS),
+        "not gs1's"
+    );
+    claim(&mut store, 2, held.roleid, &restarted);
+    let again = apply_one(&mut store, 3, PlayerOp::TakeBack { owner: restarted });
+    assert_eq!(
+        again,
+        Ok(OpOutcome::TakenBack { rows: 0 }),
+        "its own rows stay"
+    );
+}
+
+fn rows_held_elsewhere_are_listed_in_pages<H: Harness>(mut harness: H) {
+    let mut store = harness.open();
+    let roles: Vec<RoleId> = (0..5)
+        .map(|index| create(&mut store, 1, &format!("p{index}")).roleid)
+        .collect();
+    let other_srvno = create(&mut store, 2, "far").roleid;
+    claim(&mut store, 0, roles[0], &owner("gs2", 1));
+    claim(&mut store, 0, roles[1], &owner("gs1", 1)); // the home's own
+    claim(&mut store, 0, roles[3], &owner("gs3", 1));
+    claim(&mut store, 100, roles[4], &owner("gs2", 1));
+    claim(&mut store, 0, other_srvno, &owner("gs2", 1));
+    let list = |after: Option<RoleId>, limit: usize| PlayerOp::ListHeldElsewhere {
+        srvno: srvno(1),
+        except_node: "gs1".to_owned(),
+        after,
+        limit,
+    };
+    let first = holders(apply_one(&mut store, 5, list(None, 2)));
+    assert_eq!(
+        first,
+        vec![
+            holder(roles[0], Some("gs2"), 1),
+            holder(roles[3], Some("gs3"), 1)
+        ]
+    );
+    let second = holders(apply_one(&mut store, 5, list(Some(roles[3]), 2)));
+    assert_eq!(second, vec![holder(roles[4], Some("gs2"), 1)]);
+    let lapsed = holders(apply_one(&mut store, LEASE_TTL_MS, list(None, 10)));
+    assert_eq!(
+        lapsed,
+        vec![holder(roles[4], Some("gs2"), 1)],
+        "leases lapsed"
+    );
+    let last = RoleId::new(srvno(1), ROLE_SEQ_MAX).unwrap();
+    assert!(holders(apply_one(&mut store, 5, list(Some(last), 10))).is_empty());
+}
+
+fn a_holder_is_read_with_its_lease_by_database_time<H: Harness>(mut harness: H) {
+    let mut store = harness.open();
+    let created = create(&mut store, 1, "ann");
+    let read = |store: &mut H::Store, now| {
+        holders(apply_one(
+            store,
+            now,
+            PlayerOp::ReadHolder {
+                roleid: created.roleid,
+            },
+        ))
+    };
+    assert_eq!(read(&mut store, 0), vec![holder(created.roleid, None, 0)]);
+    claim(&mut store, 0, created.roleid, &owner("gs2", 1));
+    assert_eq!(
+        read(&mut store, 1),
+        vec![holder(created.roleid, Some("gs2"), 1)]
+    );
+    assert_eq!(
+        read(&mut store, LEASE_TTL_MS),
+        vec![holder(created.roleid, None, 1)],
+        "a lapsed lease holds nothing"
+    );
+    let unknown = apply_one(
+        &mut store,
+        0,
+        PlayerOp::ReadHolder {
+            roleid: role(1, 99),
+        },
+    );
+    assert_eq!(unknown, Err(StoreError::UnknownRole(role(1, 99))));
 }

@@ -54,6 +54,47 @@ pub trait OpHandler {
     fn load_read_only(&mut self, roleid: RoleId) -> Result<OpOutcome, Self::Error>;
     /// `PlayerOp::RolesOfAccount`.
     fn roles_of_account(&mut self, account_id: u64) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::TakeBack`.
+    fn take_back(&mut self, owner: &OwnerId) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::ListHeldElsewhere`, with `limit` already capped.
+    fn list_held_elsewhere(
+        &mut self,
+        db_now_ms: u64,
+        page: &HoldersPage<'_>,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::ReadHolder`.
+    fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> Result<OpOutcome, Self::Error>;
+}
+
+/// One page of `PlayerOp::ListHeldElsewhere`: role ids in
+/// `first_roleid..=last_roleid`, of rows held by a node other than
+/// `except_node`, at most `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldersPage<'a> {
+    /// The lowest role id to list (just after the previous page).
+    pub first_roleid: u64,
+    /// The highest role id of the srvno.
+    pub last_roleid: u64,
+    /// The asking home server.
+    pub except_node: &'a str,
+    /// At most this many rows ([`crate::HOLDERS_PAGE_MAX`] at most).
+    pub limit: usize,
+}
+
+impl<'a> HoldersPage<'a> {
+    fn new(srvno: Srvno, except_node: &'a str, after: Option<RoleId>, limit: usize) -> Self {
+        let srvno_base = u64::from(srvno.get()) * (routing::ROLE_SEQ_MAX + 1);
+        let first_of_srvno = srvno_base + 1;
+        let first_roleid = after.map_or(first_of_srvno, |after| {
+            (after.get() + 1).max(first_of_srvno)
+        });
+        Self {
+            first_roleid,
+            last_roleid: srvno_base + routing::ROLE_SEQ_MAX,
+            except_node,
+            limit: limit.min(crate::HOLDERS_PAGE_MAX),
+        }
+    }
 }
 
 /// Applies one operation through `handler` at database time `db_now_ms`.
@@ -94,6 +135,17 @@ pub fn dispatch<H: OpHandler>(
         PlayerOp::ReadOwnership { roleid } => handler.read_ownership(*roleid),
         PlayerOp::LoadReadOnly { roleid } => handler.load_read_only(*roleid),
         PlayerOp::RolesOfAccount { account_id } => handler.roles_of_account(*account_id),
+        PlayerOp::TakeBack { owner } => handler.take_back(owner),
+        PlayerOp::ListHeldElsewhere {
+            srvno,
+            except_node,
+            after,
+            limit,
+        } => {
+            let page = HoldersPage::new(*srvno, except_node, *after, *limit);
+            handler.list_held_elsewhere(db_now_ms, &page)
+        }
+        PlayerOp::ReadHolder { roleid } => handler.read_holder(db_now_ms, *roleid),
     }
 }
 

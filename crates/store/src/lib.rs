@@ -25,6 +25,37 @@ use wire::node::PlayerData;
 /// Largest number of operations one `apply` call commits together.
 pub const BATCH_OPS_MAX: usize = 1024;
 
+/// Most rows one `ListHeldElsewhere` answers; the caller pages on.
+pub const HOLDERS_PAGE_MAX: usize = 1024;
+
+/// Who holds a row now, as a home server's kuafu marks need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowHolder {
+    /// The role.
+    pub roleid: RoleId,
+    /// The node that holds the row or that it is arriving at, while the
+    /// lease is live by the database's clock; `None` when free or lapsed.
+    pub node: Option<String>,
+    /// The row's epoch.
+    pub epoch: u64,
+}
+
+impl RowHolder {
+    /// The holder of a row with `ownership` at database time `db_now_ms`.
+    pub fn of(roleid: RoleId, ownership: &Ownership, db_now_ms: u64) -> Self {
+        Self {
+            roleid,
+            node: ownership.live_node(db_now_ms).map(str::to_owned),
+            epoch: ownership.epoch,
+        }
+    }
+
+    /// Whether a node other than `node` holds the row with a live lease.
+    pub fn is_elsewhere_than(&self, node: &str) -> bool {
+        self.node.as_deref().is_some_and(|holder| holder != node)
+    }
+}
+
 /// A player row as loaded by a claim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlayerRecord {
@@ -156,6 +187,34 @@ pub enum PlayerOp {
         /// The account.
         account_id: u64,
     },
+    /// Frees every row a dead predecessor of `owner` held or was handed
+    /// (`ownership::Rules::take_back`). Only a node that proved its
+    /// predecessor dead asks (DESIGN §5: players log in again at once after
+    /// a restart, not after the lease).
+    TakeBack {
+        /// The restarted node's new incarnation.
+        owner: OwnerId,
+    },
+    /// The rows of `srvno` held by, or arriving at, a node other than
+    /// `except_node` with a live lease, in role id order after `after`, at
+    /// most `limit` (capped at [`HOLDERS_PAGE_MAX`]): a home server rebuilds
+    /// its kuafu marks from them when it starts.
+    ListHeldElsewhere {
+        /// Whose rows.
+        srvno: Srvno,
+        /// The asking home server, whose own rows are not listed.
+        except_node: String,
+        /// The last role of the previous page.
+        after: Option<RoleId>,
+        /// Page size.
+        limit: usize,
+    },
+    /// Who holds `roleid` now: what a home server reads before it clears a
+    /// kuafu mark.
+    ReadHolder {
+        /// The role.
+        roleid: RoleId,
+    },
 }
 
 impl PlayerOp {
@@ -173,12 +232,15 @@ impl PlayerOp {
             PlayerOp::CreateRole { .. }
             | PlayerOp::Save(_)
             | PlayerOp::Handoff { .. }
-            | PlayerOp::Release(_) => true,
+            | PlayerOp::Release(_)
+            | PlayerOp::TakeBack { .. } => true,
             PlayerOp::Claim { .. }
             | PlayerOp::RenewLeases { .. }
             | PlayerOp::ReadOwnership { .. }
             | PlayerOp::LoadReadOnly { .. }
-            | PlayerOp::RolesOfAccount { .. } => false,
+            | PlayerOp::RolesOfAccount { .. }
+            | PlayerOp::ListHeldElsewhere { .. }
+            | PlayerOp::ReadHolder { .. } => false,
         }
     }
 }
@@ -211,6 +273,13 @@ pub enum OpOutcome {
     Loaded(ReadOnlyPlayer),
     /// `RolesOfAccount`: `(role, data)` ordered by role id.
     Roles(Vec<(RoleId, PlayerData)>),
+    /// `TakeBack`: how many rows became free.
+    TakenBack {
+        /// Rows freed.
+        rows: u64,
+    },
+    /// `ListHeldElsewhere` (ordered by role id) and `ReadHolder` (one).
+    Holders(Vec<RowHolder>),
 }
 
 /// Why an operation failed.

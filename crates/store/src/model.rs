@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 
-use crate::backend::{self, OpHandler, WriteKind};
+use crate::backend::{self, HoldersPage, OpHandler, WriteKind};
 use crate::{
     BATCH_OPS_MAX, FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore,
-    ReadOnlyPlayer, StoreError,
+    ReadOnlyPlayer, RowHolder, StoreError,
 };
 
 /// One srvno database (or a merged group of srvnos) held in memory.
@@ -257,6 +257,49 @@ impl OpHandler for ModelStore {
             .map(|roleid| (*roleid, self.rows[roleid].record.data.clone()))
             .collect();
         Ok(OpOutcome::Roles(roles))
+    }
+
+    fn take_back(&mut self, owner: &OwnerId) -> Result<OpOutcome, StoreError> {
+        let rules = self.rules;
+        let mut rows = 0;
+        for row in self.rows.values_mut() {
+            if let Some(freed) = rules.take_back(&row.record.ownership, owner) {
+                row.record.ownership = freed;
+                rows += 1;
+            }
+        }
+        Ok(OpOutcome::TakenBack { rows })
+    }
+
+    fn list_held_elsewhere(
+        &mut self,
+        db_now_ms: u64,
+        page: &HoldersPage<'_>,
+    ) -> Result<OpOutcome, StoreError> {
+        let (Ok(first), Ok(last)) = (
+            RoleId::from_raw(page.first_roleid),
+            RoleId::from_raw(page.last_roleid),
+        ) else {
+            return Ok(OpOutcome::Holders(Vec::new()));
+        };
+        if first > last {
+            return Ok(OpOutcome::Holders(Vec::new())); // the previous page ended the srvno
+        }
+        let holders = self
+            .rows
+            .range(first..=last)
+            .map(|(roleid, row)| RowHolder::of(*roleid, &row.record.ownership, db_now_ms))
+            .filter(|holder| holder.is_elsewhere_than(page.except_node))
+            .take(page.limit)
+            .collect();
+        Ok(OpOutcome::Holders(holders))
+    }
+
+    fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> Result<OpOutcome, StoreError> {
+        let ownership = &self.existing(roleid)?.record.ownership;
+        Ok(OpOutcome::Holders(vec![RowHolder::of(
+            roleid, ownership, db_now_ms,
+        )]))
     }
 }
 

@@ -11,12 +11,13 @@ use datacenter::DataCenter;
 use game::{GameHandle, GameNode, GameNodeConfig, NodeStatus, StoreRoutes};
 use gamecore::{ServerInfo, ZoneMap};
 use gateway::GatewayConfig;
-use ownership::Rules;
+use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{PlayerStoreWriter, SqlitePlayerStore};
 use wire::client::ServerAddress;
 
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
+use crate::takeover::{DataDirLock, take_back};
 
 /// The account center's node name.
 pub const ACCOUNT_NODE: &str = "account";
@@ -56,6 +57,9 @@ pub enum ZoneError {
     /// No game server has that name.
     #[error("no game server named {0}")]
     UnknownServer(String),
+    /// The data directory is in use or cannot be locked.
+    #[error("data directory: {0}")]
+    Lock(#[from] crate::takeover::LockError),
 }
 
 /// A running embedded zone.
@@ -68,6 +72,8 @@ pub struct Zone {
     datacenter: DataCenter,
     battles: Vec<battle::BattleServer>,
     games: BTreeMap<String, GameNode>,
+    /// Held while the zone runs: proves the previous run's nodes are dead.
+    _lock: DataDirLock,
 }
 
 impl Zone {
@@ -78,6 +84,7 @@ impl Zone {
     pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let account_gateway = listen(ACCOUNT_NODE, &mut config.account).await?;
         let mut gateways = Vec::with_capacity(config.games.len());
         for game in &mut config.games {
@@ -94,9 +101,11 @@ impl Zone {
             .collect::<Result<Vec<_>, _>>()?;
         let mut games = BTreeMap::new();
         for (game, gateway) in config.games.iter().zip(gateways) {
+            let owner = take_back_for_successor(&game.name, &stores).await?;
             let node = start_game(
                 &config,
                 game,
+                owner.incarnation,
                 gateway,
                 &zone_map,
                 bus.clone(),
@@ -118,6 +127,7 @@ impl Zone {
             datacenter,
             battles,
             games,
+            _lock: lock,
         })
     }
 
@@ -243,9 +253,11 @@ impl Zone {
                 result => break result?,
             }
         };
+        let owner = take_back_for_successor(&game.name, &self.stores).await?;
         let node = start_game(
             &self.config,
             &game,
+            owner.incarnation,
             gateway,
             &self.zone_map,
             self.bus.clone(),
@@ -307,16 +319,31 @@ fn zone_map(config: &ZoneConfig) -> ZoneMap {
     }))
 }
 
+/// Draws the incarnation of game server `name`'s next run and frees the
+/// rows its dead predecessor held (the zone's data directory lock, or the
+/// zone's own kill, proves it dead).
+async fn take_back_for_successor(name: &str, stores: &StoreRoutes) -> Result<OwnerId, ZoneError> {
+    let owner = OwnerId {
+        node: name.to_owned(),
+        incarnation: rand::random::<u64>().max(1),
+    };
+    let rows = take_back(stores, &owner).await?;
+    if rows > 0 {
+        tracing::info!(node = name, rows, "took back the rows of the previous run");
+    }
+    Ok(owner)
+}
+
 fn start_game(
     config: &ZoneConfig,
     game: &GameServerConfig,
+    incarnation: u64,
     gateway: gateway::Gateway,
     zone_map: &ZoneMap,
     bus: Arc<dyn Bus>,
     stores: StoreRoutes,
 ) -> Result<GameNode, ZoneError> {
     let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
-    let incarnation = rand::random::<u64>().max(1);
     let mut core = gamecore::Config::new(&game.name, incarnation, srvno, zone_map.clone());
     let timing = &config.timing;
     core.server_level = game.level;

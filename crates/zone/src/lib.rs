@@ -7,7 +7,9 @@
 mod audit;
 mod config;
 mod embedded;
+mod takeover;
 
 pub use audit::audit;
 pub use config::{ConfigError, GameServerConfig, ListenConfig, ZoneConfig};
 pub use embedded::{Zone, ZoneError};
+pub use takeover::{DataDirLock, LOCK_FILE, LockError};
