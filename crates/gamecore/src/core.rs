@@ -67,7 +67,7 @@ impl GameCore {
             config.zone.server(&config.srvname).is_some(),
             "this server is in its zone"
         );
-        let tokens = TokenBook::new(config.tokens_max, config.mutations.reusable_tokens);
+        let tokens = TokenBook::new(config.tokens_max, config.mutations);
         let marks = MarkBook::new(
             &config.srvname,
             config.heartbeat_misses_max,

@@ -79,6 +79,8 @@ pub struct Mutations {
     pub reusable_tokens: bool,
     /// Send the redirect when the handoff is submitted, before it commits.
     pub redirect_before_commit: bool,
+    /// A crossing token admits a role other than its own.
+    pub crossing_token_admits_any_role: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.

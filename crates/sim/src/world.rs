@@ -580,6 +580,7 @@ impl World {
             no_skew_margin: self.config.mutation == Some(Mutation::NoSkewMargin),
             reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
+            ..gamecore::Mutations::default()
         };
         config
     }
