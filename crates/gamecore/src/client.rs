@@ -367,13 +367,25 @@ impl GameCore {
                 "already in the game",
             );
         }
-        match self.players.get(&roleid).map(|hosted| &hosted.state) {
-            None => self.start_enter(session, request_id, roleid),
-            Some(PlayerState::Serving(copy)) => {
-                let owner_account = copy.data.account_id;
-                self.second_login(session, request_id, roleid, owner_account)
-            }
-            Some(_) => self.reply_error(
+        let Some(hosted) = self.players.get(&roleid) else {
+            return self.start_enter(session, request_id, roleid);
+        };
+        // Whenever the player's data is here, the account check comes first:
+        // another account learns nothing of the player's state. (While the
+        // claim is loading, its answer decides.)
+        if let Some(copy) = hosted.state.copy()
+            && !self.session_may_play(session, roleid, copy.data.account_id)
+        {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::NotYourRole,
+                "this role belongs to another account",
+            );
+        }
+        match hosted.state {
+            PlayerState::Serving(_) => self.second_login(session, request_id, roleid),
+            _ => self.reply_error(
                 session,
                 request_id,
                 ErrorCode::PlayerBusy,
@@ -382,31 +394,12 @@ impl GameCore {
         }
     }
 
-    /// The player is already in the game here: the new connection takes over
-    /// and the old one is kicked (never two live copies).
-    fn second_login(
-        &mut self,
-        session: SessionId,
-        request_id: u64,
-        roleid: RoleId,
-        owner_account: u64,
-    ) {
-        // The owner's account, or a crossing token for this very role (a
-        // player redirected here while an older connection of its still
-        // holds the player).
-        let may_take_over = match &self.sessions[&session].auth {
-            Auth::Account(account_id) => *account_id == owner_account,
-            Auth::Crossing(admitted, _) => *admitted == roleid,
-            Auth::Anonymous => false,
-        };
-        if !may_take_over {
-            return self.reply_error(
-                session,
-                request_id,
-                ErrorCode::NotYourRole,
-                "this role belongs to another account",
-            );
-        }
+    /// The player is already in the game here and `session` may play it:
+    /// the new connection takes over and the old one is kicked (never two
+    /// live copies). A crossing token for this very role may take over too
+    /// (a player redirected here while an older connection of its still
+    /// holds the player).
+    fn second_login(&mut self, session: SessionId, request_id: u64, roleid: RoleId) {
         let hosted = self.players.get_mut(&roleid).expect("checked");
         let previous = hosted.session.replace(session);
         let PlayerState::Serving(copy) = &hosted.state else {

@@ -68,14 +68,20 @@ impl PlayerState {
         }
     }
 
-    /// The epoch of the copy, in any state that has one.
-    fn writable_or_releasing_epoch(&self) -> u64 {
+    /// The player's data and ownership, in any state that has them
+    /// (serving, crossing or releasing).
+    pub(crate) fn copy(&self) -> Option<&WritableCopy> {
         match self {
             PlayerState::Serving(copy)
             | PlayerState::Crossing(copy, _)
-            | PlayerState::Releasing(copy) => copy.epoch,
-            PlayerState::Loading { .. } => 0,
+            | PlayerState::Releasing(copy) => Some(copy),
+            PlayerState::Loading { .. } => None,
         }
+    }
+
+    /// The epoch of the copy, in any state that has one.
+    fn writable_or_releasing_epoch(&self) -> u64 {
+        self.copy().map_or(0, |copy| copy.epoch)
     }
 
     fn copy_mut(&mut self) -> Option<&mut WritableCopy> {
@@ -220,7 +226,9 @@ impl GameCore {
             Ok(other) => panic!("claim answered with {other:?}"),
             Err(error) => return self.enter_failed(roleid, session, request_id, &error),
         };
-        let Some(session) = session.filter(|session| self.session_may_play(*session, &record))
+        let account_id = record.data.account_id;
+        let Some(session) =
+            session.filter(|session| self.session_may_play(*session, roleid, account_id))
         else {
             return self.hold_then_release(roleid, record, session, request_id);
         };
@@ -274,10 +282,17 @@ impl GameCore {
         self.request(CallPurpose::Notify, &datacenter, message);
     }
 
-    fn session_may_play(&self, session: SessionId, record: &PlayerRecord) -> bool {
+    /// Whether `session` may play `roleid`, a role of `account_id`: it logged
+    /// in as that account, or holds a crossing token for that role.
+    pub(crate) fn session_may_play(
+        &self,
+        session: SessionId,
+        roleid: RoleId,
+        account_id: u64,
+    ) -> bool {
         match self.sessions.get(&session).map(|session| &session.auth) {
-            Some(Auth::Account(account_id)) => record.data.account_id == *account_id,
-            Some(Auth::Crossing(roleid, _)) => *roleid == record.roleid,
+            Some(Auth::Account(logged_in)) => *logged_in == account_id,
+            Some(Auth::Crossing(admitted, _)) => *admitted == roleid,
             Some(Auth::Anonymous) | None => false,
         }
     }

@@ -16,10 +16,13 @@ use routing::{RoleId, Srvno};
 use store::model::ModelStore;
 use store::{OpOutcome, PlayerOp, PlayerStore, StoreError};
 use wire::client::client_frame::Body as In;
+use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
-use wire::client::{Authenticate, ClientFrame, EnterGame, ErrorCode, ServerAddress, ServerFrame};
+use wire::client::{
+    Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, ServerAddress, ServerFrame,
+};
 use wire::node::node_message::Body;
-use wire::node::{NodeMessage, Prepare};
+use wire::node::{GrantLogin, NodeMessage, Prepare};
 
 /// Virtual time the harness starts at (a node's clock in milliseconds).
 pub const T0: u64 = 1_000_000;
@@ -58,6 +61,7 @@ pub struct Harness {
     entropy: CountingEntropy,
     next_session: u64,
     next_request_id: u64,
+    next_token: u128,
 }
 
 impl Harness {
@@ -87,6 +91,7 @@ impl Harness {
             entropy: CountingEntropy(0),
             next_session: 1,
             next_request_id: 1,
+            next_token: 1_000,
         }
     }
 
@@ -187,6 +192,44 @@ impl Harness {
             roleid: roleid.get(),
         };
         self.send(session, In::EnterGame(enter))
+    }
+
+    /// A gameplay call on `session`; returns its request id.
+    pub fn call(&mut self, session: SessionId, call: Call) -> u64 {
+        self.send(session, In::Call(GameCall { call: Some(call) }))
+    }
+
+    /// The account center grants `account_id` a login token, and a new
+    /// connection presents it.
+    pub fn log_in(&mut self, account_id: u64) -> SessionId {
+        let token = self.next_token;
+        self.next_token += 1;
+        let grant = GrantLogin {
+            token: token.to_be_bytes().to_vec(),
+            account_id,
+            ttl_ms: TOKEN_TTL_MS,
+        };
+        self.peer_request("account", Body::GrantLogin(grant));
+        let session = self.open();
+        let request_id = self.authenticate(session, token, 0);
+        assert!(
+            matches!(self.reply(session, request_id), Some(Out::Authenticated(_))),
+            "logged in: {:?}",
+            self.outputs
+        );
+        session
+    }
+
+    /// [`Harness::log_in`], then enters `roleid` (store answered at once).
+    pub fn log_in_and_enter(&mut self, account_id: u64, roleid: RoleId) -> SessionId {
+        let session = self.log_in(account_id);
+        let request_id = self.enter(session, roleid);
+        assert!(
+            matches!(self.reply(session, request_id), Some(Out::Entered(_))),
+            "entered: {:?}",
+            self.outputs
+        );
+        session
     }
 
     /// Every frame the core sent to `session`, a closing one last.
