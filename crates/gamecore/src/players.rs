@@ -9,7 +9,9 @@ use wire::client::{CrossContext, Entered, ErrorCode, Kicked, Redirect};
 use wire::node::PlayerData;
 
 use crate::core::{Auth, GameCore};
-use crate::crossing::{Crossing, HandoffAnswer, Step, WriteKind, WriteOutcome, resolve_write};
+use crate::crossing::{
+    Crossing, HandoffAnswer, Phase, Step, WriteKind, WriteOutcome, resolve_write,
+};
 use crate::tokens::token_to_bytes;
 use crate::{Event, OpId, Output, SessionId, frame, gameplay, peers};
 
@@ -65,6 +67,22 @@ impl PlayerState {
         match self {
             PlayerState::Serving(copy) | PlayerState::Crossing(copy, _) => Some(copy),
             PlayerState::Loading { .. } | PlayerState::Releasing(_) => None,
+        }
+    }
+
+    /// The copy whose lease this node keeps, renews and checks: serving, or
+    /// crossing until its handoff is submitted. Once it is, the row may
+    /// already be the target's: the copy stays frozen, is neither renewed
+    /// nor served, and the handoff's answer (or read-back) decides its fate.
+    pub(crate) fn leased_copy(&self) -> Option<&WritableCopy> {
+        match self {
+            PlayerState::Serving(copy) => Some(copy),
+            PlayerState::Crossing(copy, crossing) if crossing.phase == Phase::Preparing => {
+                Some(copy)
+            }
+            PlayerState::Crossing(..) | PlayerState::Loading { .. } | PlayerState::Releasing(_) => {
+                None
+            }
         }
     }
 
@@ -553,9 +571,7 @@ impl GameCore {
     fn continue_after_save(&mut self, roleid: RoleId) {
         match &self.players[&roleid].state {
             PlayerState::Releasing(_) => self.submit_write(roleid, WriteKind::Release),
-            PlayerState::Crossing(_, crossing)
-                if crossing.phase == crate::crossing::Phase::HandingOff =>
-            {
+            PlayerState::Crossing(_, crossing) if crossing.phase == Phase::HandingOff => {
                 let target = crossing.target.clone();
                 self.submit_handoff(roleid, target);
             }
@@ -577,12 +593,13 @@ impl GameCore {
         }
     }
 
-    /// One renewal batch per database for every copy this node may write.
+    /// One renewal batch per database for every copy this node keeps a
+    /// lease for (not a copy whose handoff is submitted).
     pub(crate) fn renew_leases(&mut self) {
         let mut by_db: std::collections::BTreeMap<routing::Srvno, Vec<(RoleId, u64, u64)>> =
             Default::default();
         for (roleid, hosted) in &self.players {
-            if let Some(copy) = hosted.state.writable_copy() {
+            if let Some(copy) = hosted.state.leased_copy() {
                 by_db.entry(roleid.home_srvno()).or_default().push((
                     *roleid,
                     copy.epoch,
@@ -632,6 +649,9 @@ impl GameCore {
                         copy.lease_until_ms = copy.lease_until_ms.max(lease_until_ms);
                     }
                 }
+                // The row may have gone to the target by this crossing's own
+                // handoff: its answer (or read-back) decides, not the renewal.
+                Err(_) if matches!(self.players[&roleid].state, PlayerState::Crossing(..)) => {}
                 Err(_) => {
                     self.emit(Event::Fenced { roleid });
                     self.drop_player(roleid, ErrorCode::Fenced);

@@ -4,7 +4,9 @@
 
 mod harness;
 
-use harness::Harness;
+use gamecore::{OpId, SessionId};
+use harness::{Harness, T0, lease_lapsed_ms};
+use store::{OpOutcome, PlayerOp, StoreError};
 use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
@@ -84,4 +86,96 @@ fn another_account_entering_a_crossing_player_is_told_not_your_role() {
     let stranger = harness.log_in(ACCOUNT + 1);
     let enter = harness.enter(stranger, roleid);
     assert_eq!(harness.error(stranger, enter), Some(ErrorCode::NotYourRole));
+}
+
+fn is_renewal(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::RenewLeases { .. })
+}
+
+fn is_handoff(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::Handoff { .. })
+}
+
+/// A harness whose player has asked to cross to gs2 (the `Prepare` is
+/// unanswered), the store held; returns its session and the request id of
+/// its `GoServer`.
+fn start_crossing() -> (Harness, SessionId, u64) {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.hold_store = true;
+    let go = GoServer {
+        srvname: "gs2".into(),
+    };
+    let go = harness.call(session, Call::GoServer(go));
+    (harness, session, go)
+}
+
+/// gs2 acknowledges the `Prepare`; the handoff this submits commits in the
+/// store, and its answer is returned to be delivered later.
+fn commit_handoff(harness: &mut Harness) -> (OpId, Result<OpOutcome, StoreError>) {
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Ok(Harness::ack()));
+    let (handoff, operation) = harness.take_held(is_handoff);
+    (handoff, harness.commit(operation))
+}
+
+fn redirected(harness: &Harness, session: SessionId, go: u64) -> bool {
+    matches!(harness.reply(session, go), Some(Out::Redirect(_)))
+}
+
+/// The renewal batch included copies whose handoff was in flight; when its
+/// `Fenced` answer (the row was already gs2's) was handled before the
+/// handoff's, the client was kicked `FENCED` instead of redirected. Such
+/// copies are no longer renewed.
+#[test]
+fn a_copy_whose_handoff_is_in_flight_is_not_renewed_and_is_redirected() {
+    let (mut harness, session, go) = start_crossing();
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    harness.fire_next_timer(); // the lease renewal batch
+    let renewed: Vec<_> = harness.held().filter(|op| is_renewal(op)).collect();
+    assert!(
+        renewed.is_empty(),
+        "the handed-off copy is not renewed: {renewed:?}"
+    );
+    harness.deliver(handoff, handed_off);
+    assert!(redirected(&harness, session, go));
+}
+
+/// The same race with a renewal sent while the target was preparing and
+/// applied behind the committed handoff: a `Fenced` renewal of a crossing
+/// copy is not a kick; the handoff's own answer decides.
+#[test]
+fn a_renewal_fenced_behind_a_committed_handoff_does_not_kick_the_crossing_player() {
+    let (mut harness, session, go) = start_crossing();
+    harness.fire_next_timer(); // renews the copy while gs2 prepares
+    let (renewal, renew) = harness.take_held(is_renewal);
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    let renewed = harness.commit(renew);
+    assert!(
+        matches!(&renewed, Ok(OpOutcome::Renewed(leases)) if leases[0].1.is_err()),
+        "the row is gs2's: {renewed:?}"
+    );
+    harness.deliver(renewal, renewed);
+    assert_eq!(harness.kicked(session), None);
+    harness.deliver(handoff, handed_off);
+    assert!(
+        redirected(&harness, session, go),
+        "{:?}",
+        harness.frames_to(session)
+    );
+}
+
+/// Not renewing a handed-off copy must not strand it: its lease check waits
+/// for the handoff's answer, which redirects the client.
+#[test]
+fn a_handoff_answered_after_the_lease_deadline_still_redirects() {
+    let (mut harness, session, go) = start_crossing();
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    while harness.now_ms <= lease_lapsed_ms(T0) {
+        harness.fire_next_timer();
+    }
+    assert_eq!(harness.kicked(session), None);
+    harness.deliver(handoff, handed_off);
+    assert!(redirected(&harness, session, go));
 }

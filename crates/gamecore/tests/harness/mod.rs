@@ -10,7 +10,8 @@
 //! peer requests, events) is kept in `outputs` for the test to read.
 
 use gamecore::{
-    Config, Entropy, GameCore, OpId, Output, RequestId, ServerInfo, SessionId, ZoneMap,
+    CallId, Config, Entropy, GameCore, OpId, Output, PeerError, RequestId, ServerInfo, SessionId,
+    ZoneMap,
 };
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
@@ -22,7 +23,7 @@ use wire::client::{
     Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, ServerAddress, ServerFrame,
 };
 use wire::node::node_message::Body;
-use wire::node::{GrantLogin, NodeMessage, Prepare};
+use wire::node::{Ack, GrantLogin, NodeMessage, Prepare};
 
 /// Virtual time the harness starts at (a node's clock in milliseconds).
 pub const T0: u64 = 1_000_000;
@@ -34,6 +35,12 @@ pub const SKEW_MARGIN_MS: u64 = 1_000;
 pub const LEASE_RENEW_INTERVAL_MS: u64 = 500;
 /// How long login and crossing tokens of the harness stay valid.
 pub const TOKEN_TTL_MS: u64 = 2_000;
+
+/// The first moment a copy whose lease was last granted at `granted_ms` may
+/// no longer serve (the lease end minus the skew margin).
+pub fn lease_lapsed_ms(granted_ms: u64) -> u64 {
+    granted_ms + LEASE_TTL_MS - SKEW_MARGIN_MS
+}
 
 /// Tokens 1, 2, 3, … for the core's crossings and fights.
 struct CountingEntropy(u128);
@@ -108,6 +115,20 @@ impl Harness {
         }
     }
 
+    /// Moves virtual time to `now_ms` (never back).
+    pub fn advance_to(&mut self, now_ms: u64) {
+        assert!(now_ms >= self.now_ms, "virtual time runs forward");
+        self.now_ms = now_ms;
+    }
+
+    /// Jumps to the core's next timer (`poll_timeout`) and runs it.
+    pub fn fire_next_timer(&mut self) {
+        let due_ms = self.core.poll_timeout().max(self.now_ms);
+        self.advance_to(due_ms);
+        self.core.handle_timeout(self.now_ms);
+        self.drain();
+    }
+
     /// Drains the core's outputs: store operations are answered at once or
     /// held (`hold_store`); the rest is kept in `outputs`.
     fn drain(&mut self) {
@@ -132,6 +153,27 @@ impl Harness {
         answers.pop().expect("one answer per operation")
     }
 
+    /// Takes the first held store operation that `wanted` picks.
+    pub fn take_held(&mut self, wanted: impl Fn(&PlayerOp) -> bool) -> (OpId, PlayerOp) {
+        let index = self
+            .held
+            .iter()
+            .position(|(_, operation)| wanted(operation))
+            .unwrap_or_else(|| panic!("no such store operation held: {:?}", self.held));
+        self.held.remove(index)
+    }
+
+    /// The held store operations.
+    pub fn held(&self) -> impl Iterator<Item = &PlayerOp> {
+        self.held.iter().map(|(_, operation)| operation)
+    }
+
+    /// Gives the core the answer to store operation `op`.
+    pub fn deliver(&mut self, op: OpId, answer: Result<OpOutcome, StoreError>) {
+        self.core.handle_store_answer(op, answer);
+        self.drain();
+    }
+
     /// A request from peer node `from`.
     pub fn peer_request(&mut self, from: &str, body: Body) {
         let request = RequestId(self.next_request_id);
@@ -140,6 +182,32 @@ impl Harness {
         self.core
             .handle_request(self.now_ms, request, from, message);
         self.drain();
+    }
+
+    /// Takes the first request the core sent to node `to`.
+    pub fn take_request(&mut self, to: &str) -> (CallId, NodeMessage) {
+        let index = self
+            .outputs
+            .iter()
+            .position(|output| matches!(output, Output::Request { to: name, .. } if name == to))
+            .unwrap_or_else(|| panic!("no request to {to}: {:?}", self.outputs));
+        match self.outputs.remove(index) {
+            Output::Request { call, message, .. } => (call, message),
+            _ => unreachable!("matched a request"),
+        }
+    }
+
+    /// Gives the core the answer to its peer request `call`.
+    pub fn answer_call(&mut self, call: CallId, answer: Result<NodeMessage, PeerError>) {
+        self.core.handle_call_answer(call, answer);
+        self.drain();
+    }
+
+    /// A positive answer to a peer request.
+    pub fn ack() -> NodeMessage {
+        NodeMessage {
+            body: Some(Body::Ack(Ack {})),
+        }
     }
 
     /// gs2 prepares the arrival of `roleid` here with crossing token `token`.
@@ -261,5 +329,15 @@ impl Harness {
             Out::Error(error) => ErrorCode::try_from(error.code).ok(),
             _ => None,
         }
+    }
+
+    /// Why `session` was kicked, if it was.
+    pub fn kicked(&self, session: SessionId) -> Option<ErrorCode> {
+        self.frames_to(session)
+            .into_iter()
+            .find_map(|frame| match &frame.body {
+                Some(Out::Kicked(kicked)) => ErrorCode::try_from(kicked.code).ok(),
+                _ => None,
+            })
     }
 }
