@@ -88,7 +88,9 @@ impl GameCore {
             Some(In::CreateRole(CreateRole { name })) => {
                 self.create_role(session, request_id, name)
             }
-            Some(In::EnterGame(enter)) => self.enter_game(session, request_id, enter.roleid),
+            Some(In::EnterGame(enter)) => {
+                self.enter_game(now_ms, session, request_id, enter.roleid)
+            }
             Some(In::Call(GameCall { call: Some(call) })) => {
                 self.game_call(now_ms, session, request_id, call, entropy)
             }
@@ -341,7 +343,7 @@ impl GameCore {
         }
     }
 
-    fn enter_game(&mut self, session: SessionId, request_id: u64, raw_roleid: u64) {
+    fn enter_game(&mut self, now_ms: u64, session: SessionId, request_id: u64, raw_roleid: u64) {
         let Ok(roleid) = RoleId::from_raw(raw_roleid) else {
             return self.reply_error(session, request_id, ErrorCode::UnknownRole, "not a role id");
         };
@@ -383,14 +385,20 @@ impl GameCore {
                 "this role belongs to another account",
             );
         }
-        match hosted.state {
-            PlayerState::Serving(_) => self.second_login(session, request_id, roleid),
-            _ => self.reply_error(
+        if !matches!(hosted.state, PlayerState::Serving(_)) {
+            return self.reply_error(
                 session,
                 request_id,
                 ErrorCode::PlayerBusy,
                 "the player is busy; retry",
-            ),
+            );
+        }
+        if self.lease_holds(now_ms, roleid) {
+            self.second_login(session, request_id, roleid);
+        } else {
+            // The copy in memory could have lapsed and was dropped: this
+            // login claims the row afresh, as when the player is not here.
+            self.start_enter(session, request_id, roleid);
         }
     }
 
@@ -422,6 +430,23 @@ impl GameCore {
         self.reply(session, request_id, Out::Entered(entered));
     }
 
+    /// Whether the serving copy of `roleid` may still act at `now_ms`. Every
+    /// path that acknowledges gameplay asks first: if the lease could have
+    /// run out and the timer has not fired yet (the node stalled), the player
+    /// is dropped and its client kicked `LEASE_LOST`, as the timer would.
+    fn lease_holds(&mut self, now_ms: u64, roleid: RoleId) -> bool {
+        let lease_until_ms = match self.players_state(roleid) {
+            Some(PlayerState::Serving(copy)) => copy.lease_until_ms,
+            other => panic!("lease check of {roleid} in state {other:?}"),
+        };
+        if self.lease_view(lease_until_ms).may_serve(now_ms) {
+            return true;
+        }
+        self.emit(Event::LeaseLost { roleid });
+        self.drop_player(roleid, ErrorCode::LeaseLost);
+        false
+    }
+
     /// The player a session plays, if it is serving here and its lease
     /// still allows it at `now_ms`.
     fn playing(&mut self, now_ms: u64, session: SessionId, request_id: u64) -> Option<RoleId> {
@@ -435,16 +460,7 @@ impl GameCore {
             return None;
         };
         match self.players_state(roleid) {
-            Some(PlayerState::Serving(copy)) => {
-                if self.lease_view(copy.lease_until_ms).may_serve(now_ms) {
-                    return Some(roleid);
-                }
-                // The lease could have run out and the timer has not fired
-                // yet (the node stalled): stop serving, as the timer would.
-                self.emit(Event::LeaseLost { roleid });
-                self.drop_player(roleid, ErrorCode::LeaseLost);
-                None
-            }
+            Some(PlayerState::Serving(_)) => self.lease_holds(now_ms, roleid).then_some(roleid),
             Some(PlayerState::Crossing(..)) => {
                 self.reply_error(
                     session,
@@ -567,8 +583,14 @@ impl GameCore {
         self.request(CallPurpose::Fight(fight), &battle, message);
     }
 
-    /// The battle server answered: a win pays gold through the ledger.
-    pub(crate) fn fought(&mut self, fight: Fight, result: Option<wire::node::BattleResult>) {
+    /// The battle server answered at `now_ms`: a win pays gold through the
+    /// ledger, if the lease still allows the player to be served.
+    pub(crate) fn fought(
+        &mut self,
+        now_ms: u64,
+        fight: Fight,
+        result: Option<wire::node::BattleResult>,
+    ) {
         let Fight {
             session,
             request_id,
@@ -584,17 +606,23 @@ impl GameCore {
                 "the battle server did not answer",
             );
         };
-        let hosted = self
-            .players
-            .get_mut(&roleid)
-            .filter(|hosted| hosted.generation == generation);
-        let Some(PlayerState::Serving(copy)) = hosted.map(|hosted| &mut hosted.state) else {
+        let serving = self.players.get(&roleid).is_some_and(|hosted| {
+            hosted.generation == generation && matches!(hosted.state, PlayerState::Serving(_))
+        });
+        if !serving {
             return self.reply_error(
                 session,
                 request_id,
                 ErrorCode::NotInGame,
                 "the player left during the fight",
             );
+        }
+        if !self.lease_holds(now_ms, roleid) {
+            return;
+        }
+        let hosted = self.players.get_mut(&roleid).expect("serving");
+        let PlayerState::Serving(copy) = &mut hosted.state else {
+            unreachable!("serving")
         };
         let reward = if result.won {
             u64::from(monster_level) * BATTLE_GOLD_PER_LEVEL

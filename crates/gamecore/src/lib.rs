@@ -184,7 +184,7 @@ pub enum Output {
         /// A last frame: `Kicked` or `Redirect`.
         last: Option<ServerFrame>,
     },
-    /// Send a request to a peer; answer with `handle_call_answer(call, …)`.
+    /// Send a request to a peer; answer with `handle_call_answer(now_ms, call, …)`.
     Request {
         /// Names the answer.
         call: CallId,

@@ -4,13 +4,15 @@
 
 mod harness;
 
-use gamecore::{OpId, SessionId};
+use gamecore::{Event, OpId, SessionId};
 use harness::{Harness, T0, lease_lapsed_ms};
 use store::{OpOutcome, PlayerOp, StoreError};
 use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
-use wire::client::{ErrorCode, GoServer, Logoff};
+use wire::client::{ErrorCode, Fight, GoServer, Logoff};
+use wire::node::node_message::Body;
+use wire::node::{BattleResult, NodeMessage};
 
 const ACCOUNT: u64 = 1_000;
 
@@ -178,4 +180,61 @@ fn a_handoff_answered_after_the_lease_deadline_still_redirects() {
     assert_eq!(harness.kicked(session), None);
     harness.deliver(handoff, handed_off);
     assert!(redirected(&harness, session, go));
+}
+
+/// The battle path credited a fight's gold and replied without checking the
+/// lease: a battle answer that arrived after the lease could have run out
+/// (the timer not fired yet) was acknowledged on a copy that may no longer
+/// be the writable one. It now drops the player as any gameplay call does.
+#[test]
+fn a_fight_answered_after_the_lease_could_have_lapsed_credits_nothing() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in_and_enter(ACCOUNT, roleid);
+    let fight = harness.call(session, Call::Fight(Fight { monster_level: 3 }));
+    let (battle, _) = harness.take_request("gs1.battle");
+    harness.advance_to(lease_lapsed_ms(T0));
+    let won = BattleResult {
+        won: true,
+        rounds: 2,
+    };
+    let answer = NodeMessage {
+        body: Some(Body::BattleResult(won)),
+    };
+    harness.answer_call(battle, Ok(answer));
+    assert_eq!(
+        harness.reply(session, fight),
+        None,
+        "no gold acknowledged on a lapsed lease"
+    );
+    assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
+    assert!(harness.reported(&Event::LeaseLost { roleid }));
+    assert!(!harness.core.is_online(roleid));
+}
+
+/// A second login of a serving player was answered `Entered` from the copy
+/// in memory without checking its lease. Past the lease, the copy is dropped
+/// (its client kicked `LEASE_LOST`) and the new login claims the row afresh.
+#[test]
+fn a_second_login_after_the_lease_could_have_lapsed_is_not_entered_from_the_old_copy() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let first = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.advance_to(lease_lapsed_ms(T0));
+    harness.hold_store = true;
+    let second = harness.log_in(ACCOUNT);
+    let enter = harness.enter(second, roleid);
+    assert_eq!(
+        harness.reply(second, enter),
+        None,
+        "not entered from the lapsed copy"
+    );
+    assert_eq!(harness.kicked(first), Some(ErrorCode::LeaseLost));
+    let (claim, operation) = harness.take_held(|op| matches!(op, PlayerOp::Claim { .. }));
+    let claimed = harness.commit(operation);
+    harness.deliver(claim, claimed);
+    assert!(
+        matches!(harness.reply(second, enter), Some(Out::Entered(_))),
+        "entered once the row is claimed again"
+    );
 }

@@ -686,7 +686,9 @@ impl World {
         call: u64,
         answer: Result<wire::node::NodeMessage, PeerError>,
     ) {
-        self.core_mut(node).handle_call_answer(CallId(call), answer);
+        let own = self.nodes[node].own_now(self.now_ms);
+        self.core_mut(node)
+            .handle_call_answer(own, CallId(call), answer);
         self.after_core(node);
     }
 

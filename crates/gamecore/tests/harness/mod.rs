@@ -10,8 +10,8 @@
 //! peer requests, events) is kept in `outputs` for the test to read.
 
 use gamecore::{
-    CallId, Config, Entropy, GameCore, OpId, Output, PeerError, RequestId, ServerInfo, SessionId,
-    ZoneMap,
+    CallId, Config, Entropy, Event, GameCore, OpId, Output, PeerError, RequestId, ServerInfo,
+    SessionId, ZoneMap,
 };
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
@@ -199,7 +199,7 @@ impl Harness {
 
     /// Gives the core the answer to its peer request `call`.
     pub fn answer_call(&mut self, call: CallId, answer: Result<NodeMessage, PeerError>) {
-        self.core.handle_call_answer(call, answer);
+        self.core.handle_call_answer(self.now_ms, call, answer);
         self.drain();
     }
 
@@ -339,5 +339,10 @@ impl Harness {
                 Some(Out::Kicked(kicked)) => ErrorCode::try_from(kicked.code).ok(),
                 _ => None,
             })
+    }
+
+    /// Whether the core reported `event`.
+    pub fn reported(&self, event: &Event) -> bool {
+        self.outputs.contains(&Output::Event(event.clone()))
     }
 }
