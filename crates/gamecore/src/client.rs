@@ -88,7 +88,9 @@ impl GameCore {
             Some(In::CreateRole(CreateRole { name })) => {
                 self.create_role(session, request_id, name)
             }
-            Some(In::EnterGame(enter)) => self.enter_game(session, request_id, enter.roleid),
+            Some(In::EnterGame(enter)) => {
+                self.enter_game(now_ms, session, request_id, enter.roleid)
+            }
             Some(In::Call(GameCall { call: Some(call) })) => {
                 self.game_call(now_ms, session, request_id, call, entropy)
             }
@@ -151,13 +153,13 @@ impl GameCore {
                 "a token is 16 bytes",
             );
         };
-        let auth = match self.tokens.redeem(token, now_ms) {
+        // The book checks the role a crossing token admits before it marks
+        // the token used: a refusal leaves the token as it was.
+        let presented = RoleId::from_raw(raw_roleid).ok();
+        let auth = match self.tokens.redeem(token, now_ms, presented) {
             Ok(Grant::Login { account_id }) => Auth::Account(account_id),
-            Ok(grant @ Grant::Crossing { roleid, .. }) if roleid.get() == raw_roleid => {
-                Auth::Crossing(roleid, grant)
-            }
-            Ok(Grant::Crossing { .. }) => {
-                return self.token_refused(session, request_id, TokenError::WrongRole);
+            Ok(grant @ Grant::Crossing { roleid, .. }) => {
+                Auth::Crossing(presented.unwrap_or(roleid), grant)
             }
             Err(error) => return self.token_refused(session, request_id, error),
         };
@@ -341,7 +343,7 @@ impl GameCore {
         }
     }
 
-    fn enter_game(&mut self, session: SessionId, request_id: u64, raw_roleid: u64) {
+    fn enter_game(&mut self, now_ms: u64, session: SessionId, request_id: u64, raw_roleid: u64) {
         let Ok(roleid) = RoleId::from_raw(raw_roleid) else {
             return self.reply_error(session, request_id, ErrorCode::UnknownRole, "not a role id");
         };
@@ -367,39 +369,15 @@ impl GameCore {
                 "already in the game",
             );
         }
-        match self.players.get(&roleid).map(|hosted| &hosted.state) {
-            None => self.start_enter(session, request_id, roleid),
-            Some(PlayerState::Serving(copy)) => {
-                let owner_account = copy.data.account_id;
-                self.second_login(session, request_id, roleid, owner_account)
-            }
-            Some(_) => self.reply_error(
-                session,
-                request_id,
-                ErrorCode::PlayerBusy,
-                "the player is busy; retry",
-            ),
-        }
-    }
-
-    /// The player is already in the game here: the new connection takes over
-    /// and the old one is kicked (never two live copies).
-    fn second_login(
-        &mut self,
-        session: SessionId,
-        request_id: u64,
-        roleid: RoleId,
-        owner_account: u64,
-    ) {
-        // The owner's account, or a crossing token for this very role (a
-        // player redirected here while an older connection of its still
-        // holds the player).
-        let may_take_over = match &self.sessions[&session].auth {
-            Auth::Account(account_id) => *account_id == owner_account,
-            Auth::Crossing(admitted, _) => *admitted == roleid,
-            Auth::Anonymous => false,
+        let Some(hosted) = self.players.get(&roleid) else {
+            return self.start_enter(session, request_id, roleid);
         };
-        if !may_take_over {
+        // Whenever the player's data is here, the account check comes first:
+        // another account learns nothing of the player's state. (While the
+        // claim is loading, its answer decides.)
+        if let Some(copy) = hosted.state.copy()
+            && !self.session_may_play(session, roleid, copy.data.account_id)
+        {
             return self.reply_error(
                 session,
                 request_id,
@@ -407,6 +385,29 @@ impl GameCore {
                 "this role belongs to another account",
             );
         }
+        if !matches!(hosted.state, PlayerState::Serving(_)) {
+            return self.reply_error(
+                session,
+                request_id,
+                ErrorCode::PlayerBusy,
+                "the player is busy; retry",
+            );
+        }
+        if self.lease_holds(now_ms, roleid) {
+            self.second_login(session, request_id, roleid);
+        } else {
+            // The copy in memory could have lapsed and was dropped: this
+            // login claims the row afresh, as when the player is not here.
+            self.start_enter(session, request_id, roleid);
+        }
+    }
+
+    /// The player is already in the game here and `session` may play it:
+    /// the new connection takes over and the old one is kicked (never two
+    /// live copies). A crossing token for this very role may take over too
+    /// (a player redirected here while an older connection of its still
+    /// holds the player).
+    fn second_login(&mut self, session: SessionId, request_id: u64, roleid: RoleId) {
         let hosted = self.players.get_mut(&roleid).expect("checked");
         let previous = hosted.session.replace(session);
         let PlayerState::Serving(copy) = &hosted.state else {
@@ -429,6 +430,23 @@ impl GameCore {
         self.reply(session, request_id, Out::Entered(entered));
     }
 
+    /// Whether the serving copy of `roleid` may still act at `now_ms`. Every
+    /// path that acknowledges gameplay asks first: if the lease could have
+    /// run out and the timer has not fired yet (the node stalled), the player
+    /// is dropped and its client kicked `LEASE_LOST`, as the timer would.
+    fn lease_holds(&mut self, now_ms: u64, roleid: RoleId) -> bool {
+        let lease_until_ms = match self.players_state(roleid) {
+            Some(PlayerState::Serving(copy)) => copy.lease_until_ms,
+            other => panic!("lease check of {roleid} in state {other:?}"),
+        };
+        if self.lease_view(lease_until_ms).may_serve(now_ms) {
+            return true;
+        }
+        self.emit(Event::LeaseLost { roleid });
+        self.drop_player(roleid, ErrorCode::LeaseLost);
+        false
+    }
+
     /// The player a session plays, if it is serving here and its lease
     /// still allows it at `now_ms`.
     fn playing(&mut self, now_ms: u64, session: SessionId, request_id: u64) -> Option<RoleId> {
@@ -442,16 +460,7 @@ impl GameCore {
             return None;
         };
         match self.players_state(roleid) {
-            Some(PlayerState::Serving(copy)) => {
-                if self.lease_view(copy.lease_until_ms).may_serve(now_ms) {
-                    return Some(roleid);
-                }
-                // The lease could have run out and the timer has not fired
-                // yet (the node stalled): stop serving, as the timer would.
-                self.emit(Event::LeaseLost { roleid });
-                self.drop_player(roleid, ErrorCode::LeaseLost);
-                None
-            }
+            Some(PlayerState::Serving(_)) => self.lease_holds(now_ms, roleid).then_some(roleid),
             Some(PlayerState::Crossing(..)) => {
                 self.reply_error(
                     session,
@@ -574,8 +583,14 @@ impl GameCore {
         self.request(CallPurpose::Fight(fight), &battle, message);
     }
 
-    /// The battle server answered: a win pays gold through the ledger.
-    pub(crate) fn fought(&mut self, fight: Fight, result: Option<wire::node::BattleResult>) {
+    /// The battle server answered at `now_ms`: a win pays gold through the
+    /// ledger, if the lease still allows the player to be served.
+    pub(crate) fn fought(
+        &mut self,
+        now_ms: u64,
+        fight: Fight,
+        result: Option<wire::node::BattleResult>,
+    ) {
         let Fight {
             session,
             request_id,
@@ -591,17 +606,23 @@ impl GameCore {
                 "the battle server did not answer",
             );
         };
-        let hosted = self
-            .players
-            .get_mut(&roleid)
-            .filter(|hosted| hosted.generation == generation);
-        let Some(PlayerState::Serving(copy)) = hosted.map(|hosted| &mut hosted.state) else {
+        let serving = self.players.get(&roleid).is_some_and(|hosted| {
+            hosted.generation == generation && matches!(hosted.state, PlayerState::Serving(_))
+        });
+        if !serving {
             return self.reply_error(
                 session,
                 request_id,
                 ErrorCode::NotInGame,
                 "the player left during the fight",
             );
+        }
+        if !self.lease_holds(now_ms, roleid) {
+            return;
+        }
+        let hosted = self.players.get_mut(&roleid).expect("serving");
+        let PlayerState::Serving(copy) = &mut hosted.state else {
+            unreachable!("serving")
         };
         let reward = if result.won {
             u64::from(monster_level) * BATTLE_GOLD_PER_LEVEL

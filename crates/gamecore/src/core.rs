@@ -71,7 +71,7 @@ impl GameCore {
             config.zone.server(&config.srvname).is_some(),
             "this server is in its zone"
         );
-        let tokens = TokenBook::new(config.tokens_max, config.mutations.reusable_tokens);
+        let tokens = TokenBook::new(config.tokens_max, config.mutations);
         let marks = MarkBook::new(
             &config.srvname,
             config.heartbeat_misses_max,
@@ -107,7 +107,7 @@ impl GameCore {
         let lease_checks = self
             .players
             .values()
-            .filter_map(|hosted| hosted.state.writable_copy())
+            .filter_map(|hosted| hosted.state.leased_copy())
             .map(|copy| self.lease_view(copy.lease_until_ms).serving_deadline_ms());
         [
             self.next_save_ms,
@@ -180,12 +180,7 @@ impl GameCore {
     /// stays frozen until the outcome is known.
     pub fn writable_players(&self, now_ms: u64) -> impl Iterator<Item = (RoleId, u64)> + '_ {
         self.players.iter().filter_map(move |(roleid, hosted)| {
-            let copy = hosted.state.writable_copy()?;
-            if let PlayerState::Crossing(_, crossing) = &hosted.state
-                && crossing.phase != crate::crossing::Phase::Preparing
-            {
-                return None;
-            }
+            let copy = hosted.state.leased_copy()?;
             self.lease_view(copy.lease_until_ms)
                 .may_serve(now_ms)
                 .then_some((*roleid, copy.epoch))
@@ -294,12 +289,14 @@ impl GameCore {
             .min(now_ms + self.config.heartbeat_interval_ms);
     }
 
+    /// Drops every player whose lease could have expired. A copy whose
+    /// handoff is submitted is not served and waits for the handoff's answer.
     fn drop_players_past_lease(&mut self, now_ms: u64) {
         let lost: Vec<RoleId> = self
             .players
             .iter()
             .filter_map(|(roleid, hosted)| {
-                let copy = hosted.state.writable_copy()?;
+                let copy = hosted.state.leased_copy()?;
                 (!self.lease_view(copy.lease_until_ms).may_serve(now_ms)).then_some(*roleid)
             })
             .collect();

@@ -81,6 +81,8 @@ pub struct Mutations {
     pub reusable_tokens: bool,
     /// Send the redirect when the handoff is submitted, before it commits.
     pub redirect_before_commit: bool,
+    /// A crossing token admits a role other than its own.
+    pub crossing_token_admits_any_role: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.
@@ -184,7 +186,7 @@ pub enum Output {
         /// A last frame: `Kicked` or `Redirect`.
         last: Option<ServerFrame>,
     },
-    /// Send a request to a peer; answer with `handle_call_answer(call, …)`.
+    /// Send a request to a peer; answer with `handle_call_answer(now_ms, call, …)`.
     Request {
         /// Names the answer.
         call: CallId,

@@ -45,8 +45,13 @@ impl GameCore {
         self.push(Output::Reply { request, message });
     }
 
-    /// The answer to this node's request `call`.
-    pub fn handle_call_answer(&mut self, call: CallId, answer: Result<NodeMessage, PeerError>) {
+    /// The answer to this node's request `call`, at `now_ms` (own clock).
+    pub fn handle_call_answer(
+        &mut self,
+        now_ms: u64,
+        call: CallId,
+        answer: Result<NodeMessage, PeerError>,
+    ) {
         let Some(purpose) = self.calls.remove(&call) else {
             return;
         };
@@ -74,7 +79,7 @@ impl GameCore {
                     }) => Some(result),
                     _ => None,
                 };
-                self.fought(fight, result);
+                self.fought(now_ms, fight, result);
             }
         }
     }

@@ -9,7 +9,9 @@ use wire::client::{CrossContext, Entered, ErrorCode, Kicked, Redirect};
 use wire::node::PlayerData;
 
 use crate::core::{Auth, GameCore};
-use crate::crossing::{Crossing, HandoffAnswer, Step, WriteKind, WriteOutcome, resolve_write};
+use crate::crossing::{
+    Crossing, HandoffAnswer, Phase, Step, WriteKind, WriteOutcome, resolve_write,
+};
 use crate::tokens::token_to_bytes;
 use crate::{Event, OpId, Output, SessionId, frame, gameplay, peers};
 
@@ -68,14 +70,36 @@ impl PlayerState {
         }
     }
 
-    /// The epoch of the copy, in any state that has one.
-    fn writable_or_releasing_epoch(&self) -> u64 {
+    /// The copy whose lease this node keeps, renews and checks: serving, or
+    /// crossing until its handoff is submitted. Once it is, the row may
+    /// already be the target's: the copy stays frozen, is neither renewed
+    /// nor served, and the handoff's answer (or read-back) decides its fate.
+    pub(crate) fn leased_copy(&self) -> Option<&WritableCopy> {
+        match self {
+            PlayerState::Serving(copy) => Some(copy),
+            PlayerState::Crossing(copy, crossing) if crossing.phase == Phase::Preparing => {
+                Some(copy)
+            }
+            PlayerState::Crossing(..) | PlayerState::Loading { .. } | PlayerState::Releasing(_) => {
+                None
+            }
+        }
+    }
+
+    /// The player's data and ownership, in any state that has them
+    /// (serving, crossing or releasing).
+    pub(crate) fn copy(&self) -> Option<&WritableCopy> {
         match self {
             PlayerState::Serving(copy)
             | PlayerState::Crossing(copy, _)
-            | PlayerState::Releasing(copy) => copy.epoch,
-            PlayerState::Loading { .. } => 0,
+            | PlayerState::Releasing(copy) => Some(copy),
+            PlayerState::Loading { .. } => None,
         }
+    }
+
+    /// The epoch of the copy, in any state that has one.
+    fn writable_or_releasing_epoch(&self) -> u64 {
+        self.copy().map_or(0, |copy| copy.epoch)
     }
 
     fn copy_mut(&mut self) -> Option<&mut WritableCopy> {
@@ -224,7 +248,9 @@ impl GameCore {
             Ok(other) => panic!("claim answered with {other:?}"),
             Err(error) => return self.enter_failed(roleid, session, request_id, &error),
         };
-        let Some(session) = session.filter(|session| self.session_may_play(*session, &record))
+        let account_id = record.data.account_id;
+        let Some(session) =
+            session.filter(|session| self.session_may_play(*session, roleid, account_id))
         else {
             return self.hold_then_release(roleid, record, session, request_id);
         };
@@ -278,10 +304,17 @@ impl GameCore {
         self.request(CallPurpose::Notify, &datacenter, message);
     }
 
-    fn session_may_play(&self, session: SessionId, record: &PlayerRecord) -> bool {
+    /// Whether `session` may play `roleid`, a role of `account_id`: it logged
+    /// in as that account, or holds a crossing token for that role.
+    pub(crate) fn session_may_play(
+        &self,
+        session: SessionId,
+        roleid: RoleId,
+        account_id: u64,
+    ) -> bool {
         match self.sessions.get(&session).map(|session| &session.auth) {
-            Some(Auth::Account(account_id)) => record.data.account_id == *account_id,
-            Some(Auth::Crossing(roleid, _)) => *roleid == record.roleid,
+            Some(Auth::Account(logged_in)) => *logged_in == account_id,
+            Some(Auth::Crossing(admitted, _)) => *admitted == roleid,
             Some(Auth::Anonymous) | None => false,
         }
     }
@@ -542,9 +575,7 @@ impl GameCore {
     fn continue_after_save(&mut self, roleid: RoleId) {
         match &self.players[&roleid].state {
             PlayerState::Releasing(_) => self.submit_write(roleid, WriteKind::Release),
-            PlayerState::Crossing(_, crossing)
-                if crossing.phase == crate::crossing::Phase::HandingOff =>
-            {
+            PlayerState::Crossing(_, crossing) if crossing.phase == Phase::HandingOff => {
                 let target = crossing.target.clone();
                 self.submit_handoff(roleid, target);
             }
@@ -566,12 +597,13 @@ impl GameCore {
         }
     }
 
-    /// One renewal batch per database for every copy this node may write.
+    /// One renewal batch per database for every copy this node keeps a
+    /// lease for (not a copy whose handoff is submitted).
     pub(crate) fn renew_leases(&mut self) {
         let mut by_db: std::collections::BTreeMap<routing::Srvno, Vec<(RoleId, u64, u64)>> =
             Default::default();
         for (roleid, hosted) in &self.players {
-            if let Some(copy) = hosted.state.writable_copy() {
+            if let Some(copy) = hosted.state.leased_copy() {
                 by_db.entry(roleid.home_srvno()).or_default().push((
                     *roleid,
                     copy.epoch,
@@ -621,6 +653,9 @@ impl GameCore {
                         copy.lease_until_ms = copy.lease_until_ms.max(lease_until_ms);
                     }
                 }
+                // The row may have gone to the target by this crossing's own
+                // handoff: its answer (or read-back) decides, not the renewal.
+                Err(_) if matches!(self.players[&roleid].state, PlayerState::Crossing(..)) => {}
                 Err(_) => {
                     self.emit(Event::Fenced { roleid });
                     self.drop_player(roleid, ErrorCode::Fenced);

@@ -1,6 +1,10 @@
 //! One-time tokens (DESIGN §6 step 2, §11): 128 random bits, bound to what
 //! they admit, valid until an expiry, redeemed at most once.
 //!
+//! A redemption that fails changes nothing: the book checks what the token
+//! admits (its role, for a crossing token) before it marks the token used, so
+//! a wrong role never burns the token of the right one (DESIGN §6).
+//!
 //! The book remembers a redeemed token until [`REDEEMED_MEMORY_MS`] past its
 //! expiry, so a replay is told `Used` (later `Unknown`): either way it admits
 //! nobody. Remembering it past the expiry matters because the grant itself
@@ -13,6 +17,8 @@ use std::collections::BTreeMap;
 
 use routing::RoleId;
 use wire::client::CrossContext;
+
+use crate::Mutations;
 
 /// How long a redeemed token is remembered after its expiry, so a grant
 /// delivered again later cannot re-arm it. Far above any bus delay.
@@ -71,15 +77,19 @@ pub struct TokenBook {
     tokens_max: usize,
     /// Deliberate bug for the simulator: a redeemed token stays valid.
     reusable: bool,
+    /// Deliberate bug for the simulator: a crossing token admits any role.
+    admits_any_role: bool,
 }
 
 impl TokenBook {
-    /// An empty book holding at most `tokens_max` tokens.
-    pub fn new(tokens_max: usize, reusable: bool) -> Self {
+    /// An empty book holding at most `tokens_max` tokens, with the token
+    /// bugs of `mutations` (none in production).
+    pub fn new(tokens_max: usize, mutations: Mutations) -> Self {
         Self {
             entries: BTreeMap::new(),
             tokens_max,
-            reusable,
+            reusable: mutations.reusable_tokens,
+            admits_any_role: mutations.crossing_token_admits_any_role,
         }
     }
 
@@ -108,9 +118,23 @@ impl TokenBook {
         Ok(())
     }
 
-    /// Redeems `token` at `now_ms`: the grant the first time, an error after.
-    pub fn redeem(&mut self, token: u128, now_ms: u64) -> Result<Grant, TokenError> {
+    /// Redeems `token` at `now_ms` for a client that presents
+    /// `presented_roleid` (a crossing token admits only its own role): the
+    /// grant the first time, an error after. A refused redemption leaves the
+    /// token as it was.
+    pub fn redeem(
+        &mut self,
+        token: u128,
+        now_ms: u64,
+        presented_roleid: Option<RoleId>,
+    ) -> Result<Grant, TokenError> {
         let entry = self.entries.get_mut(&token).ok_or(TokenError::Unknown)?;
+        if let Grant::Crossing { roleid, .. } = &entry.grant
+            && presented_roleid != Some(*roleid)
+            && !self.admits_any_role
+        {
+            return Err(TokenError::WrongRole);
+        }
         if entry.used {
             return Err(TokenError::Used);
         }
@@ -170,30 +194,47 @@ mod tests {
         Grant::Login { account_id: 1 }
     }
 
+    fn role(raw: u64) -> RoleId {
+        RoleId::from_raw(raw).unwrap()
+    }
+
+    fn crossing(roleid: u64) -> Grant {
+        Grant::Crossing {
+            roleid: role(roleid),
+            home_srvname: "gs1".into(),
+            context: CrossContext::default(),
+        }
+    }
+
+    /// A book of eight tokens with the bugs of `mutations`.
+    fn book(mutations: Mutations) -> TokenBook {
+        TokenBook::new(8, mutations)
+    }
+
     #[test]
     fn a_token_is_redeemed_once() {
-        let mut book = TokenBook::new(8, false);
+        let mut book = book(Mutations::default());
         book.issue(7, login(), 100).unwrap();
-        assert_eq!(book.redeem(7, 50), Ok(login()));
-        assert_eq!(book.redeem(7, 51), Err(TokenError::Used));
-        assert_eq!(book.redeem(8, 51), Err(TokenError::Unknown));
+        assert_eq!(book.redeem(7, 50, None), Ok(login()));
+        assert_eq!(book.redeem(7, 51, None), Err(TokenError::Used));
+        assert_eq!(book.redeem(8, 51, None), Err(TokenError::Unknown));
     }
 
     #[test]
     fn an_expired_token_admits_nobody_and_is_forgotten() {
-        let mut book = TokenBook::new(8, false);
+        let mut book = book(Mutations::default());
         book.issue(7, login(), 100).unwrap();
-        assert_eq!(book.redeem(7, 100), Err(TokenError::Expired));
+        assert_eq!(book.redeem(7, 100, None), Err(TokenError::Expired));
         assert_eq!(book.expire(100), 1);
         assert!(book.is_empty());
-        assert_eq!(book.redeem(7, 100), Err(TokenError::Unknown));
+        assert_eq!(book.redeem(7, 100, None), Err(TokenError::Unknown));
     }
 
     #[test]
     fn a_grant_delivered_again_after_the_expiry_cannot_re_arm_a_redeemed_token() {
-        let mut book = TokenBook::new(8, false);
+        let mut book = book(Mutations::default());
         book.issue(7, login(), 100).unwrap();
-        assert!(book.redeem(7, 50).is_ok());
+        assert!(book.redeem(7, 50, None).is_ok());
         assert_eq!(
             book.expire(100 + 4_000),
             0,
@@ -204,24 +245,54 @@ mod tests {
             Err(TokenError::Used),
             "the late duplicate grant"
         );
-        assert_eq!(book.redeem(7, 4_150), Err(TokenError::Used));
+        assert_eq!(book.redeem(7, 4_150, None), Err(TokenError::Used));
         book.expire(100 + REDEEMED_MEMORY_MS);
         assert!(book.is_empty(), "forgotten in the end");
     }
 
     #[test]
+    fn a_crossing_token_presented_for_another_role_is_refused_and_not_burnt() {
+        let mut book = book(Mutations::default());
+        book.issue(7, crossing(1_000_001), 100).unwrap();
+        for wrong in [None, Some(role(1_000_002))] {
+            assert_eq!(book.redeem(7, 10, wrong), Err(TokenError::WrongRole));
+        }
+        assert_eq!(
+            book.redeem(7, 11, Some(role(1_000_001))),
+            Ok(crossing(1_000_001))
+        );
+        assert_eq!(
+            book.redeem(7, 12, Some(role(1_000_001))),
+            Err(TokenError::Used)
+        );
+    }
+
+    #[test]
+    fn the_any_role_mutation_admits_a_crossing_token_for_another_role() {
+        let mut book = book(Mutations {
+            crossing_token_admits_any_role: true,
+            ..Mutations::default()
+        });
+        book.issue(7, crossing(1_000_001), 100).unwrap();
+        assert!(book.redeem(7, 10, Some(role(1_000_002))).is_ok());
+    }
+
+    #[test]
     fn a_full_book_refuses_new_tokens() {
-        let mut book = TokenBook::new(1, false);
+        let mut book = TokenBook::new(1, Mutations::default());
         book.issue(1, login(), 100).unwrap();
         assert_eq!(book.issue(2, login(), 100), Err(TokenError::Full));
     }
 
     #[test]
     fn the_reusable_mutation_admits_twice() {
-        let mut book = TokenBook::new(8, true);
+        let mut book = book(Mutations {
+            reusable_tokens: true,
+            ..Mutations::default()
+        });
         book.issue(7, login(), 100).unwrap();
-        assert!(book.redeem(7, 1).is_ok());
-        assert!(book.redeem(7, 2).is_ok());
+        assert!(book.redeem(7, 1, None).is_ok());
+        assert!(book.redeem(7, 2, None).is_ok());
     }
 
     #[test]

@@ -580,6 +580,7 @@ impl World {
             no_skew_margin: self.config.mutation == Some(Mutation::NoSkewMargin),
             reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
+            ..gamecore::Mutations::default()
         };
         config
     }
@@ -685,7 +686,9 @@ impl World {
         call: u64,
         answer: Result<wire::node::NodeMessage, PeerError>,
     ) {
-        self.core_mut(node).handle_call_answer(CallId(call), answer);
+        let own = self.nodes[node].own_now(self.now_ms);
+        self.core_mut(node)
+            .handle_call_answer(own, CallId(call), answer);
         self.after_core(node);
     }
 

@@ -205,7 +205,7 @@ fn a_crossing_copy_is_not_writable_once_its_handoff_is_submitted() {
     };
     harness
         .core
-        .handle_call_answer(prepare.expect("a Prepare to gs2"), Ok(ack));
+        .handle_call_answer(T0 + 10, prepare.expect("a Prepare to gs2"), Ok(ack));
     harness.outputs.clear();
     harness.drain(T0 + 20, true);
     let handoff = harness.outputs.iter().find_map(|output| match output {

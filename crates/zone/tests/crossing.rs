@@ -120,14 +120,7 @@ async fn a_client_that_never_arrives_goes_home_on_its_next_login() {
     let zone = start_fast_zone(dir.path()).await;
     let (_, mut e) = register_and_enter(&zone, "e").await;
     add_gold(&mut e, 8).await;
-    let go = Body::Call(GameCall {
-        call: Some(Call::GoServer(GoServer {
-            srvname: "gs2".into(),
-        })),
-    });
-    let Ok(Reply::Redirect(redirect)) = e.connection().request(go).await else {
-        panic!("a redirect")
-    };
+    let redirect = redirect_to(&e, "gs2").await;
     drop(e); // the client never connects to gs2
 
     tokio::time::sleep(Duration::from_millis(1_200)).await; // the token (1 s) expires
@@ -145,6 +138,49 @@ async fn a_client_that_never_arrives_goes_home_on_its_next_login() {
 
     let mut e = relogin(&zone, "e").await;
     assert_eq!(gold(&mut e).await, 8, "the handoff's save");
+    zone.shutdown().await;
+}
+
+/// Asks to cross to `srvname` and returns the redirect, without following it.
+async fn redirect_to(session: &client::GameSession, srvname: &str) -> wire::client::Redirect {
+    let go = Body::Call(GameCall {
+        call: Some(Call::GoServer(GoServer {
+            srvname: srvname.into(),
+        })),
+    });
+    match session.connection().request(go).await {
+        Ok(Reply::Redirect(redirect)) => redirect,
+        other => panic!("a redirect: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_crossing_token_presented_for_another_role_still_admits_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, k) = register_and_enter(&zone, "k").await;
+    let redirect = redirect_to(&k, "gs2").await;
+    drop(k);
+    let gs2 = zone.game_addr("gs2").unwrap().to_string();
+    let connection = client::Connection::connect_tcp(&gs2).await.unwrap();
+    let authenticate = |roleid| {
+        Body::Authenticate(wire::client::Authenticate {
+            token: redirect.token.clone(),
+            roleid,
+        })
+    };
+    let wrong = connection.request(authenticate(redirect.roleid + 1)).await;
+    assert_eq!(code(wrong), ErrorCode::BadToken);
+    let admitted = connection.request(authenticate(redirect.roleid)).await;
+    assert!(
+        matches!(admitted, Ok(Reply::Authenticated(_))),
+        "{admitted:?}"
+    );
+    let enter = Body::EnterGame(wire::client::EnterGame {
+        roleid: redirect.roleid,
+    });
+    let entered = connection.request(enter).await;
+    assert!(matches!(entered, Ok(Reply::Entered(_))), "{entered:?}");
     zone.shutdown().await;
 }
 

@@ -1,0 +1,240 @@
+//! Regression tests for game-core bugs found by outside testing, each a
+//! short script that drives one `GameCore` through its public API (see
+//! `harness`), with the model store answering its store operations.
+
+mod harness;
+
+use gamecore::{Event, OpId, SessionId};
+use harness::{Harness, T0, lease_lapsed_ms};
+use store::{OpOutcome, PlayerOp, StoreError};
+use wire::client::client_frame::Body as In;
+use wire::client::game_call::Call;
+use wire::client::server_frame::Body as Out;
+use wire::client::{ErrorCode, Fight, GoServer, Logoff};
+use wire::node::node_message::Body;
+use wire::node::{BattleResult, NodeMessage};
+
+const ACCOUNT: u64 = 1_000;
+
+/// A crossing token presented with the wrong role got `BAD_TOKEN` but was
+/// marked used, so the right `Authenticate` got `TOKEN_USED` and the player
+/// was locked out. A refused redemption now leaves the token as it was.
+#[test]
+fn a_crossing_token_presented_for_another_role_still_admits_its_own() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let other = harness.create_role(ACCOUNT + 1);
+    let token = 77;
+    harness.prepare_arrival(token, roleid);
+    let session = harness.open();
+
+    let wrong = harness.authenticate(session, token, other.get());
+    assert_eq!(harness.error(session, wrong), Some(ErrorCode::BadToken));
+    let right = harness.authenticate(session, token, roleid.get());
+    assert!(
+        matches!(harness.reply(session, right), Some(Out::Authenticated(_))),
+        "the token still admits its role: {:?}",
+        harness.reply(session, right)
+    );
+    let enter = harness.enter(session, roleid);
+    assert!(matches!(
+        harness.reply(session, enter),
+        Some(Out::Entered(_))
+    ));
+
+    let replay = harness.open();
+    let again = harness.authenticate(replay, token, roleid.get());
+    assert_eq!(
+        harness.error(replay, again),
+        Some(ErrorCode::TokenUsed),
+        "the one redemption that succeeded used it"
+    );
+}
+
+/// A `Logoff` followed by another account's `EnterGame` of that role got
+/// `PLAYER_BUSY` (the player is releasing), which told the other account
+/// the role's state. Whenever the core holds the player's data, another
+/// account is told `NOT_YOUR_ROLE` first.
+#[test]
+fn another_account_entering_a_releasing_player_is_told_not_your_role() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let owner = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.hold_store = true; // the release stays in flight
+    harness.send(owner, In::Logoff(Logoff {}));
+    let stranger = harness.log_in(ACCOUNT + 1);
+    let enter = harness.enter(stranger, roleid);
+    assert_eq!(harness.error(stranger, enter), Some(ErrorCode::NotYourRole));
+
+    let owner_again = harness.log_in(ACCOUNT);
+    let enter = harness.enter(owner_again, roleid);
+    assert_eq!(
+        harness.error(owner_again, enter),
+        Some(ErrorCode::PlayerBusy),
+        "the owner is told to retry"
+    );
+}
+
+/// The same leak while the player crosses away.
+#[test]
+fn another_account_entering_a_crossing_player_is_told_not_your_role() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let owner = harness.log_in_and_enter(ACCOUNT, roleid);
+    let go = GoServer {
+        srvname: "gs2".into(),
+    };
+    harness.call(owner, Call::GoServer(go)); // Prepare unanswered: crossing
+    let stranger = harness.log_in(ACCOUNT + 1);
+    let enter = harness.enter(stranger, roleid);
+    assert_eq!(harness.error(stranger, enter), Some(ErrorCode::NotYourRole));
+}
+
+fn is_renewal(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::RenewLeases { .. })
+}
+
+fn is_handoff(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::Handoff { .. })
+}
+
+/// A harness whose player has asked to cross to gs2 (the `Prepare` is
+/// unanswered), the store held; returns its session and the request id of
+/// its `GoServer`.
+fn start_crossing() -> (Harness, SessionId, u64) {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.hold_store = true;
+    let go = GoServer {
+        srvname: "gs2".into(),
+    };
+    let go = harness.call(session, Call::GoServer(go));
+    (harness, session, go)
+}
+
+/// gs2 acknowledges the `Prepare`; the handoff this submits commits in the
+/// store, and its answer is returned to be delivered later.
+fn commit_handoff(harness: &mut Harness) -> (OpId, Result<OpOutcome, StoreError>) {
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Ok(Harness::ack()));
+    let (handoff, operation) = harness.take_held(is_handoff);
+    (handoff, harness.commit(operation))
+}
+
+fn redirected(harness: &Harness, session: SessionId, go: u64) -> bool {
+    matches!(harness.reply(session, go), Some(Out::Redirect(_)))
+}
+
+/// The renewal batch included copies whose handoff was in flight; when its
+/// `Fenced` answer (the row was already gs2's) was handled before the
+/// handoff's, the client was kicked `FENCED` instead of redirected. Such
+/// copies are no longer renewed.
+#[test]
+fn a_copy_whose_handoff_is_in_flight_is_not_renewed_and_is_redirected() {
+    let (mut harness, session, go) = start_crossing();
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    harness.fire_next_timer(); // the lease renewal batch
+    let renewed: Vec<_> = harness.held().filter(|op| is_renewal(op)).collect();
+    assert!(
+        renewed.is_empty(),
+        "the handed-off copy is not renewed: {renewed:?}"
+    );
+    harness.deliver(handoff, handed_off);
+    assert!(redirected(&harness, session, go));
+}
+
+/// The same race with a renewal sent while the target was preparing and
+/// applied behind the committed handoff: a `Fenced` renewal of a crossing
+/// copy is not a kick; the handoff's own answer decides.
+#[test]
+fn a_renewal_fenced_behind_a_committed_handoff_does_not_kick_the_crossing_player() {
+    let (mut harness, session, go) = start_crossing();
+    harness.fire_next_timer(); // renews the copy while gs2 prepares
+    let (renewal, renew) = harness.take_held(is_renewal);
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    let renewed = harness.commit(renew);
+    assert!(
+        matches!(&renewed, Ok(OpOutcome::Renewed(leases)) if leases[0].1.is_err()),
+        "the row is gs2's: {renewed:?}"
+    );
+    harness.deliver(renewal, renewed);
+    assert_eq!(harness.kicked(session), None);
+    harness.deliver(handoff, handed_off);
+    assert!(
+        redirected(&harness, session, go),
+        "{:?}",
+        harness.frames_to(session)
+    );
+}
+
+/// Not renewing a handed-off copy must not strand it: its lease check waits
+/// for the handoff's answer, which redirects the client.
+#[test]
+fn a_handoff_answered_after_the_lease_deadline_still_redirects() {
+    let (mut harness, session, go) = start_crossing();
+    let (handoff, handed_off) = commit_handoff(&mut harness);
+    while harness.now_ms <= lease_lapsed_ms(T0) {
+        harness.fire_next_timer();
+    }
+    assert_eq!(harness.kicked(session), None);
+    harness.deliver(handoff, handed_off);
+    assert!(redirected(&harness, session, go));
+}
+
+/// The battle path credited a fight's gold and replied without checking the
+/// lease: a battle answer that arrived after the lease could have run out
+/// (the timer not fired yet) was acknowledged on a copy that may no longer
+/// be the writable one. It now drops the player as any gameplay call does.
+#[test]
+fn a_fight_answered_after_the_lease_could_have_lapsed_credits_nothing() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in_and_enter(ACCOUNT, roleid);
+    let fight = harness.call(session, Call::Fight(Fight { monster_level: 3 }));
+    let (battle, _) = harness.take_request("gs1.battle");
+    harness.advance_to(lease_lapsed_ms(T0));
+    let won = BattleResult {
+        won: true,
+        rounds: 2,
+    };
+    let answer = NodeMessage {
+        body: Some(Body::BattleResult(won)),
+    };
+    harness.answer_call(battle, Ok(answer));
+    assert_eq!(
+        harness.reply(session, fight),
+        None,
+        "no gold acknowledged on a lapsed lease"
+    );
+    assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
+    assert!(harness.reported(&Event::LeaseLost { roleid }));
+    assert!(!harness.core.is_online(roleid));
+}
+
+/// A second login of a serving player was answered `Entered` from the copy
+/// in memory without checking its lease. Past the lease, the copy is dropped
+/// (its client kicked `LEASE_LOST`) and the new login claims the row afresh.
+#[test]
+fn a_second_login_after_the_lease_could_have_lapsed_is_not_entered_from_the_old_copy() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let first = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.advance_to(lease_lapsed_ms(T0));
+    harness.hold_store = true;
+    let second = harness.log_in(ACCOUNT);
+    let enter = harness.enter(second, roleid);
+    assert_eq!(
+        harness.reply(second, enter),
+        None,
+        "not entered from the lapsed copy"
+    );
+    assert_eq!(harness.kicked(first), Some(ErrorCode::LeaseLost));
+    let (claim, operation) = harness.take_held(|op| matches!(op, PlayerOp::Claim { .. }));
+    let claimed = harness.commit(operation);
+    harness.deliver(claim, claimed);
+    assert!(
+        matches!(harness.reply(second, enter), Some(Out::Entered(_))),
+        "entered once the row is claimed again"
+    );
+}
