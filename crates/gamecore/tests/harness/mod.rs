@@ -9,6 +9,8 @@
 //! answers in the order it wants. Everything else the core says (frames,
 //! peer requests, events) is kept in `outputs` for the test to read.
 
+// Each test file uses a part of the harness.
+#![allow(dead_code)]
 use gamecore::{
     CallId, Config, Entropy, Event, GameCore, OpId, Output, PeerError, RequestId, ServerInfo,
     SessionId, ZoneMap,
@@ -56,6 +58,8 @@ impl Entropy for CountingEntropy {
 pub struct Harness {
     /// The core under test.
     pub core: GameCore,
+    /// Its configuration, kept for a restart.
+    config: Config,
     /// The databases of srvnos 1 (gs1) and 2 (gs2).
     pub db: ModelStore,
     /// The core's clock; the databases run on the same clock.
@@ -88,8 +92,9 @@ impl Harness {
         config.skew_margin_ms = SKEW_MARGIN_MS;
         config.handoff_ttl_ms = TOKEN_TTL_MS;
         config.token_ttl_ms = TOKEN_TTL_MS;
-        Self {
-            core: GameCore::new(config, T0),
+        let mut harness = Self {
+            core: GameCore::new(config.clone(), T0),
+            config,
             db: ModelStore::new(&srvnos, ownership::Rules::default()),
             now_ms: T0,
             hold_store: false,
@@ -99,7 +104,19 @@ impl Harness {
             next_session: 1,
             next_request_id: 1,
             next_token: 1_000,
-        }
+        };
+        harness.drain();
+        harness
+    }
+
+    /// gs1 restarts: a new incarnation with empty memory, over the same
+    /// databases; its first outputs (the marks' rebuild) are carried out.
+    pub fn restart(&mut self) {
+        self.config.incarnation += 1;
+        self.core = GameCore::new(self.config.clone(), self.now_ms);
+        self.outputs.clear();
+        self.held.clear();
+        self.drain();
     }
 
     /// Creates a role of `account_id` at home on gs1, in its database.
