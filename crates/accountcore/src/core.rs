@@ -24,21 +24,20 @@ pub struct AccountCore {
 /// One login in progress.
 struct Login {
     request: LoginRequest,
-    stage: Stage,
+    /// The candidates not tried yet, in order.
+    remaining: VecDeque<String>,
+    /// What the last candidate that failed said, for the refusal.
+    last_failure: Option<String>,
+    /// The grant waiting for its answer; `None` while the data center is
+    /// asked where the role is.
+    granting: Option<Grant>,
 }
 
-/// What a login waits for.
-enum Stage {
-    /// The data center's answer: where the last role is online.
-    Locating,
-    /// `srvname`'s answer to the grant of `token`, sent at `granted_at_ms`;
-    /// the servers still to try come after it.
-    Granting {
-        srvname: String,
-        token: u128,
-        granted_at_ms: u64,
-        remaining: VecDeque<String>,
-    },
+/// A login token granted at a candidate, waiting for its answer.
+struct Grant {
+    srvname: String,
+    token: u128,
+    granted_at_ms: u64,
 }
 
 impl AccountCore {
@@ -72,33 +71,33 @@ impl AccountCore {
         request: LoginRequest,
         entropy: &mut dyn Entropy,
     ) -> LoginId {
-        let login = LoginId(self.next_login);
+        let id = LoginId(self.next_login);
         self.next_login += 1;
         if self.logins.len() >= self.config.logins_max {
             let refusal = refusal(ErrorCode::Overloaded, "too many logins at once; retry");
-            self.answer(login, Err(refusal));
-            return login;
+            self.answer(id, Err(refusal));
+            return id;
         }
-        match &request.last_role {
-            Some(role) => {
-                let query = message(Body::GetCurrent(GetCurrent {
-                    roleid: role.roleid.get(),
-                }));
+        let locate = request.last_role.as_ref().map(|role| role.roleid.get());
+        let mut login = Login {
+            request,
+            remaining: VecDeque::new(),
+            last_failure: None,
+            granting: None,
+        };
+        match locate {
+            Some(roleid) => {
+                let query = message(Body::GetCurrent(GetCurrent { roleid }));
                 let datacenter = self.config.datacenter_node.clone();
-                self.call(login, datacenter, query);
-                let stage = Stage::Locating;
-                self.logins.insert(login, Login { request, stage });
+                self.call(id, datacenter, query);
+                self.logins.insert(id, login);
             }
             None => {
-                let placement = Placement {
-                    rotation: login.0,
-                    ..Placement::default()
-                };
-                let remaining = candidates(&self.config, placement).into();
-                self.grant_next(now_ms, login, request, remaining, None, entropy);
+                login.remaining = self.candidates(id, &login.request, None);
+                self.grant_next(now_ms, id, login, None, entropy);
             }
         }
-        login
+        id
     }
 
     /// The answer to this core's request `call`: a reply, or why there is
@@ -110,105 +109,97 @@ impl AccountCore {
         answer: Result<NodeMessage, CallFailed>,
         entropy: &mut dyn Entropy,
     ) {
-        let Some(login) = self.calls.remove(&call) else {
+        let Some(id) = self.calls.remove(&call) else {
             return;
         };
-        let Some(Login { request, stage }) = self.logins.remove(&login) else {
+        let Some(mut login) = self.logins.remove(&id) else {
             return;
         };
-        match stage {
-            Stage::Locating => {
-                let online_at = online_at(answer);
-                let placement = Placement {
-                    online_at: online_at.as_deref(),
-                    home: request
-                        .last_role
-                        .as_ref()
-                        .map(|role| role.home_srvname.as_str()),
-                    rotation: login.0,
-                };
-                let remaining = candidates(&self.config, placement).into();
-                self.grant_next(now_ms, login, request, remaining, None, entropy);
+        let Some(grant) = login.granting.take() else {
+            let online_at = online_at(answer);
+            login.remaining = self.candidates(id, &login.request, online_at.as_deref());
+            return self.grant_next(now_ms, id, login, None, entropy);
+        };
+        match acknowledged(answer) {
+            Ok(()) => {
+                let login_ok = self.login_ok(now_ms, &login.request, grant);
+                self.answer(id, Ok(login_ok));
             }
-            Stage::Granting {
-                srvname,
-                token,
-                granted_at_ms,
-                remaining,
-            } => match acknowledged(answer) {
-                Ok(()) => {
-                    let login_ok = self.login_ok(now_ms, &request, &srvname, token, granted_at_ms);
-                    self.answer(login, Ok(login_ok));
-                }
-                Err(failure) => {
-                    let failed = (srvname, failure);
-                    self.grant_next(now_ms, login, request, remaining, Some(failed), entropy);
-                }
-            },
+            Err(failure) => {
+                login.last_failure = Some(format!("{}: {}", grant.srvname, failure.0));
+                self.outputs.push_back(Output::GrantFailed {
+                    login: id,
+                    srvname: grant.srvname,
+                    failure,
+                });
+                let shared = self.config.mutations.shared_login_token;
+                let reused = shared.then_some(grant.token);
+                self.grant_next(now_ms, id, login, reused, entropy);
+            }
         }
     }
 
+    /// The candidates of login `id`, the last role online at `online_at`.
+    fn candidates(
+        &self,
+        id: LoginId,
+        request: &LoginRequest,
+        online_at: Option<&str>,
+    ) -> VecDeque<String> {
+        let placement = Placement {
+            online_at,
+            home: request
+                .last_role
+                .as_ref()
+                .map(|role| role.home_srvname.as_str()),
+            rotation: id.0,
+        };
+        candidates(&self.config, placement).into()
+    }
+
     /// Grants a fresh token at the next candidate, or refuses the login when
-    /// none is left. `failed` is the candidate that just failed, if any.
+    /// none is left. `reused` is a token to grant again instead (only the
+    /// `shared_login_token` mutation passes one).
     fn grant_next(
         &mut self,
         now_ms: u64,
-        login: LoginId,
-        request: LoginRequest,
-        mut remaining: VecDeque<String>,
-        failed: Option<(String, CallFailed)>,
+        id: LoginId,
+        mut login: Login,
+        reused: Option<u128>,
         entropy: &mut dyn Entropy,
     ) {
-        let last_failure = failed.map(|(srvname, failure)| {
-            let message = format!("{srvname}: {}", failure.0);
-            let failure = Output::GrantFailed {
-                login,
-                srvname,
-                failure,
-            };
-            self.outputs.push_back(failure);
-            message
-        });
-        let Some(srvname) = remaining.pop_front() else {
-            let refusal = match last_failure {
+        let Some(srvname) = login.remaining.pop_front() else {
+            let refusal = match login.last_failure {
                 Some(message) => refusal(ErrorCode::ServerDown, message),
                 None => refusal(ErrorCode::UnknownServer, "no game server in this zone"),
             };
-            return self.answer(login, Err(refusal));
+            return self.answer(id, Err(refusal));
         };
-        let token = entropy.token();
+        let token = reused.unwrap_or_else(|| entropy.token());
         let grant = GrantLogin {
             token: token.to_be_bytes().to_vec(),
-            account_id: request.account_id,
+            account_id: login.request.account_id,
             ttl_ms: self.config.login_token_ttl_ms,
         };
-        self.call(login, srvname.clone(), message(Body::GrantLogin(grant)));
-        let stage = Stage::Granting {
+        self.call(id, srvname.clone(), message(Body::GrantLogin(grant)));
+        login.granting = Some(Grant {
             srvname,
             token,
             granted_at_ms: now_ms,
-            remaining,
-        };
-        self.logins.insert(login, Login { request, stage });
+        });
+        self.logins.insert(id, login);
     }
 
-    /// The answer for a login whose token `srvname` acknowledged. The token
-    /// was granted at `granted_at_ms` and the server counts its validity from
-    /// when it got the grant, so the client is told what is surely left.
-    fn login_ok(
-        &self,
-        now_ms: u64,
-        request: &LoginRequest,
-        srvname: &str,
-        token: u128,
-        granted_at_ms: u64,
-    ) -> LoginOk {
-        let elapsed_ms = now_ms.saturating_sub(granted_at_ms);
+    /// The answer for a login whose grant was acknowledged. The server
+    /// counts the token's validity from when it got the grant, so the client
+    /// is told what is surely left.
+    fn login_ok(&self, now_ms: u64, request: &LoginRequest, grant: Grant) -> LoginOk {
+        let elapsed_ms = now_ms.saturating_sub(grant.granted_at_ms);
         LoginOk {
             account_id: request.account_id,
             roles: request.roles.clone(),
-            server: self.config.servers.get(srvname).cloned(),
-            login_token: token.to_be_bytes().to_vec(),
+            server: self.config.servers.get(&grant.srvname).cloned(),
+            login_token: grant.token.to_be_bytes().to_vec(),
             token_ttl_ms: self.config.login_token_ttl_ms.saturating_sub(elapsed_ms),
         }
     }

@@ -77,6 +77,18 @@ pub struct Config {
     pub login_candidates_max: usize,
     /// Most logins in progress; more are refused `OVERLOADED`.
     pub logins_max: usize,
+    /// Deliberate bugs for the simulator; all off in production.
+    pub mutations: Mutations,
+}
+
+/// Deliberate bugs, each off in production, so the simulator can prove it
+/// catches them. The zone config cannot set them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mutations {
+    /// One login token for every candidate of a login (the bug the fresh
+    /// token per candidate fixed): a grant that reaches a stalled server
+    /// late makes the client's token valid there too.
+    pub shared_login_token: bool,
 }
 
 impl Config {
@@ -93,6 +105,7 @@ impl Config {
             login_token_ttl_ms: 30_000,
             login_candidates_max: LOGIN_CANDIDATES_MAX,
             logins_max: LOGINS_MAX,
+            mutations: Mutations::default(),
         }
     }
 }
