@@ -7,7 +7,12 @@
 //! online somewhere (asked of the data center), else its home server, else
 //! the recommended server for a new account. Before answering, the account
 //! center hands that server a one-time login token over the bus, so the token
-//! is valid by the time the client presents it.
+//! is valid by the time the client presents it; a server that does not
+//! acknowledge is skipped, and the next one gets a token of its own.
+//!
+//! Those decisions are the pure [`accountcore::AccountCore`]; this crate is
+//! its tokio shell: the credential check and the account database
+//! (`login`), the client connections, and the core's bus requests (`node`).
 //!
 //! Game servers report new roles here (`RoleCreatedNote`), so a login lists
 //! every role of the account.
@@ -15,12 +20,10 @@
 mod login;
 mod node;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use node::{AccountCenter, StartError};
-use wire::client::ServerAddress;
 
 /// Logins (argon2 hashes and verifications) worked on at once.
 pub const LOGINS_INFLIGHT_MAX: usize = 64;
@@ -34,16 +37,11 @@ pub const SECRET_BYTES_MAX: usize = 128;
 pub struct AccountConfig {
     /// The node's name on the bus.
     pub name: String,
-    /// The data center's node name.
-    pub datacenter_node: String,
     /// Where `account.db` lives.
     pub data_dir: PathBuf,
-    /// Every game server's client address, by name.
-    pub servers: BTreeMap<String, ServerAddress>,
-    /// Where new accounts start (seed "Optimisations" 2).
-    pub recommended_server: String,
-    /// How long a login token stays valid.
-    pub login_token_ttl: Duration,
     /// Deadline of the account center's bus requests.
     pub request_deadline: Duration,
+    /// The login decisions: the data center, the game servers, the
+    /// recommended server, the token's validity and the bounds.
+    pub logins: accountcore::Config,
 }

@@ -1,32 +1,26 @@
-//! Register and log in: credentials, the server choice, and the login token.
+//! Register and log in: the credential check against the account database,
+//! ending in the [`LoginRequest`] the login core decides on.
 
 use std::sync::{Arc, Mutex};
 
+use accountcore::{LastRole, LoginRequest};
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
-use bus::Bus;
-use routing::RoleId;
 use store_sqlite::{AccountError, AccountRole, AccountStore};
-use wire::client::{
-    ErrorCode, Login, LoginOk, Register, RoleSummary, ServerAddress, login::Credential,
-};
-use wire::node::node_message::Body;
-use wire::node::{GetCurrent, GrantLogin, NodeMessage};
+use wire::client::{ErrorCode, Login, Register, RoleSummary, login::Credential};
 
-use crate::{ACCOUNT_CHARS_MAX, AccountConfig, SECRET_BYTES_MAX};
+use crate::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 
 /// What a login step failed with: the code and message the client gets.
 pub(crate) type Refusal = (ErrorCode, String);
 
-/// Everything a login needs, shared by the node's tasks.
+/// The account database, shared by the node's tasks.
 pub(crate) struct Logins {
-    pub(crate) config: AccountConfig,
     pub(crate) store: Arc<Mutex<AccountStore>>,
-    pub(crate) bus: Arc<dyn Bus>,
 }
 
 impl Logins {
-    /// Creates the account and logs it in.
-    pub(crate) async fn register(&self, register: Register) -> Result<LoginOk, Refusal> {
+    /// Creates the account; it logs in at once.
+    pub(crate) async fn register(&self, register: Register) -> Result<LoginRequest, Refusal> {
         check_account_name(&register.account)?;
         check_secret(&register.password)?;
         let store = self.store.clone();
@@ -38,11 +32,11 @@ impl Logins {
                 .map_err(account_refusal)
         })
         .await?;
-        self.log_in(account_id).await
+        self.checked(account_id).await
     }
 
-    /// Checks the credential and logs the account in.
-    pub(crate) async fn login(&self, login: Login) -> Result<LoginOk, Refusal> {
+    /// Checks the credential.
+    pub(crate) async fn login(&self, login: Login) -> Result<LoginRequest, Refusal> {
         let store = self.store.clone();
         let account_id = match login.credential {
             Some(Credential::Password(password)) => {
@@ -73,11 +67,12 @@ impl Logins {
                 ));
             }
         };
-        self.log_in(account_id).await
+        self.checked(account_id).await
     }
 
-    /// Picks the server, grants it a token, and builds the answer.
-    async fn log_in(&self, account_id: u64) -> Result<LoginOk, Refusal> {
+    /// What the login core needs of a checked account: its roles and the
+    /// role it played last.
+    async fn checked(&self, account_id: u64) -> Result<LoginRequest, Refusal> {
         let store = self.store.clone();
         let (roles, last) = blocking(move || {
             let store = lock(&store);
@@ -87,118 +82,14 @@ impl Logins {
             ))
         })
         .await?;
-        let chosen = self.choose_server(last.as_ref()).await;
-        let home = last
-            .as_ref()
-            .map_or(chosen.as_str(), |role| role.srvname.as_str());
-        let token: u128 = rand::random();
-        let server = self
-            .grant_first_reachable(&[&chosen, home], token, account_id)
-            .await?;
-        Ok(LoginOk {
+        Ok(LoginRequest {
             account_id,
             roles: roles.iter().map(summary).collect(),
-            server: Some(server),
-            login_token: token.to_be_bytes().to_vec(),
-            token_ttl_ms: duration_ms(self.config.login_token_ttl),
+            last_role: last.map(|role| LastRole {
+                roleid: role.roleid,
+                home_srvname: role.srvname,
+            }),
         })
-    }
-
-    /// The server to enter (DESIGN §11): where the last role is online now,
-    /// else its home, else the recommended server.
-    async fn choose_server(&self, last: Option<&AccountRole>) -> String {
-        let Some(role) = last else {
-            return self.config.recommended_server.clone();
-        };
-        match self.current_server(role.roleid).await {
-            Some(online_at) => online_at,
-            None => role.srvname.clone(),
-        }
-    }
-
-    /// Where the role is online now, per the data center; `None` when offline
-    /// or when the data center cannot say (the home server then decides).
-    async fn current_server(&self, roleid: RoleId) -> Option<String> {
-        let query = NodeMessage {
-            body: Some(Body::GetCurrent(GetCurrent {
-                roleid: roleid.get(),
-            })),
-        };
-        let answer = self.bus.request(
-            &self.config.name,
-            &self.config.datacenter_node,
-            query,
-            self.config.request_deadline,
-        );
-        match answer.await {
-            Ok(NodeMessage {
-                body: Some(Body::CurrentAnswer(current)),
-            }) if current.known && current.online => Some(current.srvname),
-            _ => None,
-        }
-    }
-
-    /// Grants the token on the first of `preferred` that answers (the chosen
-    /// server, then the role's home), then the recommended server, then
-    /// every other server in name order: any game server can load any
-    /// player from its home database (DESIGN §7), so a dead server does not
-    /// lock its players out.
-    async fn grant_first_reachable(
-        &self,
-        preferred: &[&str],
-        token: u128,
-        account_id: u64,
-    ) -> Result<ServerAddress, Refusal> {
-        let recommended = self.config.recommended_server.as_str();
-        let everyone = self.config.servers.keys().map(String::as_str);
-        let candidates = preferred
-            .iter()
-            .copied()
-            .chain([recommended])
-            .chain(everyone);
-        let mut last_refusal = (
-            ErrorCode::UnknownServer,
-            "no game server in this zone".to_owned(),
-        );
-        let mut tried = std::collections::BTreeSet::new();
-        for srvname in candidates.filter(|name| tried.insert(*name)) {
-            let Some(server) = self.config.servers.get(srvname) else {
-                continue;
-            };
-            match self.grant(srvname, token, account_id).await {
-                Ok(()) => return Ok(server.clone()),
-                Err(refusal) => {
-                    tracing::warn!(
-                        srvname,
-                        message = refusal.1,
-                        "login token not granted; trying the next server"
-                    );
-                    last_refusal = refusal;
-                }
-            }
-        }
-        Err(last_refusal)
-    }
-
-    async fn grant(&self, srvname: &str, token: u128, account_id: u64) -> Result<(), Refusal> {
-        let grant = GrantLogin {
-            token: token.to_be_bytes().to_vec(),
-            account_id,
-            ttl_ms: duration_ms(self.config.login_token_ttl),
-        };
-        let message = NodeMessage {
-            body: Some(Body::GrantLogin(grant)),
-        };
-        let answer = self.bus.request(
-            &self.config.name,
-            srvname,
-            message,
-            self.config.request_deadline,
-        );
-        answer
-            .await
-            .map(drop)
-            .map_err(|error| (ErrorCode::ServerDown, format!("{srvname}: {error}")))
     }
 }
 
@@ -276,8 +167,4 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .unwrap_or_else(|error| Err((ErrorCode::Internal, format!("login task failed: {error}"))))
-}
-
-fn duration_ms(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

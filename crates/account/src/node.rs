@@ -1,18 +1,28 @@
-//! The account center's task: client frames from its gateway (each login on
-//! its own task, at most `LOGINS_INFLIGHT_MAX` at once) and role notes from
-//! game servers on the bus.
+//! The account center's task: the tokio shell around the login core.
+//!
+//! Client frames come from its gateway; each credential check (argon2, the
+//! account database) runs on its own task, at most `LOGINS_INFLIGHT_MAX` at
+//! once, and hands the checked login to the task, which owns the
+//! [`AccountCore`]. The core's requests go out on the bus with the bus
+//! deadline, each on its own task, and their answers (or the bus error) come
+//! back as the core's inputs; its answers go to the clients. Role notes from
+//! game servers are stored on tasks of their own.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use accountcore::{AccountCore, CallFailed, CallId, Entropy, LoginId, LoginRequest, Output};
 use bus::{Bus, BusError, Incoming};
 use gateway::{GatewayEvent, GatewayHandle, SessionId};
 use routing::RoleId;
 use store_sqlite::{AccountError, AccountStore};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use wire::client::client_frame::Body as In;
 use wire::client::server_frame::Body as Out;
 use wire::client::{ClientFrame, Error, ErrorCode, ServerFrame};
+use wire::node::NodeMessage;
 use wire::node::node_message::Body;
 
 use crate::login::{Logins, Refusal, blocking, lock};
@@ -54,12 +64,25 @@ impl AccountCenter {
             gateway.ws_local_addr,
             gateway.handle.clone(),
         );
-        let logins = Arc::new(Logins {
-            config,
-            store: Arc::new(Mutex::new(store)),
+        let answers_max = config.logins.logins_max.max(1);
+        let shell = Shell {
+            name: config.name,
+            request_deadline: config.request_deadline,
+            started: Instant::now(),
+            core: AccountCore::new(config.logins),
+            logins: Arc::new(Logins {
+                store: Arc::new(Mutex::new(store)),
+            }),
             bus,
-        });
-        let task = tokio::spawn(serve(logins, gateway.events, handle.clone(), inbox));
+            clients: handle.clone(),
+            events: gateway.events,
+            inbox,
+            permits: Arc::new(Semaphore::new(LOGINS_INFLIGHT_MAX)),
+            checked: mpsc::channel(LOGINS_INFLIGHT_MAX),
+            call_answers: mpsc::channel(answers_max),
+            waiting: BTreeMap::new(),
+        };
+        let task = tokio::spawn(shell.run());
         Ok(Self {
             task,
             gateway: handle,
@@ -75,60 +98,163 @@ impl AccountCenter {
     }
 }
 
-async fn serve(
-    logins: Arc<Logins>,
-    mut events: tokio::sync::mpsc::Receiver<GatewayEvent>,
-    clients: GatewayHandle,
-    mut inbox: bus::Inbox,
-) {
-    let permits = Arc::new(Semaphore::new(LOGINS_INFLIGHT_MAX));
-    loop {
-        tokio::select! {
-            Some(event) = events.recv() => {
-                let GatewayEvent::Frame { session, frame } = event else { continue };
-                let Ok(permit) = permits.clone().acquire_owned().await else { return };
-                let (logins, clients) = (logins.clone(), clients.clone());
-                tokio::spawn(async move {
-                    answer_client(&logins, &clients, session, frame).await;
-                    drop(permit);
-                });
-            }
-            Some(incoming) = inbox.recv() => {
-                let logins = logins.clone();
-                tokio::spawn(async move { note_role(&logins, incoming).await });
-            }
-            else => return,
-        }
+/// Tokens from the operating system's CSPRNG (through `rand`'s thread RNG).
+struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn token(&mut self) -> u128 {
+        rand::random()
     }
 }
 
-async fn answer_client(
-    logins: &Logins,
-    clients: &GatewayHandle,
+/// A login whose credential checked out, on its way to the core.
+struct Checked {
     session: SessionId,
-    frame: ClientFrame,
-) {
-    let answer = match frame.body {
-        Some(In::Register(register)) => logins.register(register).await.map(Out::LoginOk),
-        Some(In::Login(login)) => logins.login(login).await.map(Out::LoginOk),
+    request_id: u64,
+    request: LoginRequest,
+}
+
+type CallAnswer = (CallId, Result<NodeMessage, CallFailed>);
+
+/// The node's task and everything it owns.
+struct Shell {
+    name: String,
+    request_deadline: Duration,
+    /// The core's clock: milliseconds since the node started (monotonic).
+    started: Instant,
+    core: AccountCore,
+    logins: Arc<Logins>,
+    bus: Arc<dyn Bus>,
+    clients: GatewayHandle,
+    events: mpsc::Receiver<GatewayEvent>,
+    inbox: bus::Inbox,
+    permits: Arc<Semaphore>,
+    checked: (mpsc::Sender<Checked>, mpsc::Receiver<Checked>),
+    call_answers: (mpsc::Sender<CallAnswer>, mpsc::Receiver<CallAnswer>),
+    /// Who each login in the core answers to: the session and the request.
+    waiting: BTreeMap<LoginId, (SessionId, u64)>,
+}
+
+impl Shell {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                Some(event) = self.events.recv() => self.client_event(event).await,
+                Some(incoming) = self.inbox.recv() => {
+                    let logins = self.logins.clone();
+                    tokio::spawn(async move { note_role(&logins, incoming).await });
+                }
+                Some(checked) = self.checked.1.recv() => {
+                    let now_ms = self.now_ms();
+                    let login = self.core.handle_login(now_ms, checked.request, &mut OsEntropy);
+                    self.waiting.insert(login, (checked.session, checked.request_id));
+                }
+                Some((call, answer)) = self.call_answers.1.recv() => {
+                    let now_ms = self.now_ms();
+                    self.core.handle_call_answer(now_ms, call, answer, &mut OsEntropy);
+                }
+            }
+            self.carry_out_outputs();
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A client frame: its credential is checked on a task of its own (once
+    /// a permit is free), which hands the login to the core or refuses it.
+    async fn client_event(&mut self, event: GatewayEvent) {
+        let GatewayEvent::Frame { session, frame } = event else {
+            return;
+        };
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (logins, clients) = (self.logins.clone(), self.clients.clone());
+        let checked = self.checked.0.clone();
+        tokio::spawn(async move {
+            let ClientFrame { request_id, body } = frame;
+            let outcome = check_credential(&logins, body).await;
+            drop(permit);
+            match outcome {
+                Ok(request) => {
+                    let login = Checked {
+                        session,
+                        request_id,
+                        request,
+                    };
+                    let _stopped = checked.send(login).await;
+                }
+                Err((code, message)) => {
+                    clients.send(session, error_frame(request_id, code, message))
+                }
+            }
+        });
+    }
+
+    fn carry_out_outputs(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Request { call, to, message } => self.request(call, to, message),
+                Output::Answer { login, answer } => {
+                    let Some((session, request_id)) = self.waiting.remove(&login) else {
+                        continue;
+                    };
+                    let frame = match answer {
+                        Ok(login_ok) => ServerFrame {
+                            request_id,
+                            body: Some(Out::LoginOk(login_ok)),
+                        },
+                        Err(refusal) => error_frame(request_id, refusal.code, refusal.message),
+                    };
+                    self.clients.send(session, frame);
+                }
+                Output::GrantFailed {
+                    srvname, failure, ..
+                } => tracing::warn!(
+                    srvname,
+                    reason = failure.0,
+                    "login token not granted; trying the next server"
+                ),
+            }
+        }
+    }
+
+    /// Sends the core's request on the bus; its answer, or the bus error
+    /// (the deadline passing among them), comes back to the core.
+    fn request(&self, call: CallId, to: String, message: NodeMessage) {
+        let answer = self
+            .bus
+            .request(&self.name, &to, message, self.request_deadline);
+        let answers = self.call_answers.0.clone();
+        tokio::spawn(async move {
+            let answer = answer.await.map_err(|error| CallFailed(error.to_string()));
+            let _stopped = answers.send((call, answer)).await;
+        });
+    }
+}
+
+/// Checks a `Register` or `Login`: what the core needs, or the refusal.
+async fn check_credential(logins: &Logins, body: Option<In>) -> Result<LoginRequest, Refusal> {
+    match body {
+        Some(In::Register(register)) => logins.register(register).await,
+        Some(In::Login(login)) => logins.login(login).await,
         _ => Err((
             ErrorCode::UnexpectedMessage,
             "the account center takes Register and Login".into(),
         )),
-    };
-    let body = answer.unwrap_or_else(|(code, message)| {
-        Out::Error(Error {
+    }
+}
+
+fn error_frame(request_id: u64, code: ErrorCode, message: String) -> ServerFrame {
+    ServerFrame {
+        request_id,
+        body: Some(Out::Error(Error {
             code: code as i32,
             message,
-        })
-    });
-    clients.send(
-        session,
-        ServerFrame {
-            request_id: frame.request_id,
-            body: Some(body),
-        },
-    );
+        })),
+    }
 }
 
 /// A game server created a role: remember it for the account's logins.

@@ -19,7 +19,7 @@ pub struct SimArgs {
     pub steps: u64,
     /// Run a deliberately broken variant, to see the simulator catch it:
     /// handoff-without-epoch-check, no-skew-margin, reusable-tokens,
-    /// redirect-before-commit.
+    /// redirect-before-commit, shared-login-token.
     #[arg(long)]
     pub mutation: Option<Mutation>,
     /// Worker threads (default: every core).

@@ -8,7 +8,8 @@
 //! request that waits too long makes the player drop the connection and log
 //! in again. A player whose `Authenticate` got no answer may retry the same
 //! token on a new connection, and some seeds replay old tokens on a second
-//! connection (a "ghost"): both must be refused.
+//! connection (a "ghost"), at the server that redeemed them or (login tokens)
+//! at any server: both must be refused.
 //!
 //! An error the protocol does not allow for the request (say `NOT_YOUR_ROLE`
 //! for the player's own role) is a violation. Not modelled: creating roles
@@ -512,12 +513,19 @@ impl World {
         }
     }
 
-    /// A second connection presents an already redeemed token.
+    /// A second connection presents an already redeemed token: where it was
+    /// redeemed, or (half of the login tokens) at any server, where it was
+    /// never valid (a login token admits only at the server `LoginOk` named).
     fn replay_token(&mut self, client: usize) {
         let Some(presented) = self.clients[client].last_redeemed else {
             return;
         };
-        let session = self.open_link(None, presented.node);
+        let node = if presented.roleid == 0 && self.prng.chance(PPM / 2) {
+            self.prng.index(self.nodes.len())
+        } else {
+            presented.node
+        };
+        let session = self.open_link(None, node);
         let authenticate = Authenticate {
             token: presented.token.to_be_bytes().to_vec(),
             roleid: presented.roleid,

@@ -2,9 +2,10 @@
 //! FoundationDB's simulator (DESIGN §14; see docs/crossing.md, "The simulator").
 //!
 //! A run builds a whole zone from the production protocol cores (one
-//! [`gamecore::GameCore`] per game server) on a simulated bus, simulated
-//! clocks and the model store (`store::model`), plus models of the account
-//! and data centers and simulated players speaking the real client protocol.
+//! [`gamecore::GameCore`] per game server, the account center's
+//! [`accountcore::AccountCore`]) on a simulated bus, simulated clocks and the
+//! model store (`store::model`), plus a model of the data center and
+//! simulated players speaking the real client protocol.
 //! One seeded scheduler with virtual time drives everything through one
 //! pinned PRNG algorithm, so a seed replays exactly, after any upgrade.
 //!
@@ -27,6 +28,7 @@
 pub mod faults;
 pub mod prng;
 
+mod account_link;
 mod bus;
 mod checker;
 mod client_link;
@@ -59,15 +61,19 @@ pub enum Mutation {
     ReusableTokens,
     /// The redirect is sent when the handoff is submitted, before it commits.
     RedirectBeforeCommit,
+    /// The account center grants one login token to every candidate server
+    /// of a login instead of a fresh one each.
+    SharedLoginToken,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 4] = [
+    pub const ALL: [Mutation; 5] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
         Mutation::RedirectBeforeCommit,
+        Mutation::SharedLoginToken,
     ];
 
     /// The name `--mutation` takes.
@@ -77,6 +83,7 @@ impl Mutation {
             Mutation::NoSkewMargin => "no-skew-margin",
             Mutation::ReusableTokens => "reusable-tokens",
             Mutation::RedirectBeforeCommit => "redirect-before-commit",
+            Mutation::SharedLoginToken => "shared-login-token",
         }
     }
 }
@@ -183,6 +190,8 @@ pub struct Sometimes {
     pub tokens_expired: u64,
     /// Claims that took a row over from another holder whose lease ran out.
     pub leases_taken_over: u64,
+    /// Login grants a server did not acknowledge (the login moved on).
+    pub login_grants_failed: u64,
 }
 
 impl Sometimes {
@@ -192,6 +201,7 @@ impl Sometimes {
         self.zombies_fenced += other.zombies_fenced;
         self.tokens_expired += other.tokens_expired;
         self.leases_taken_over += other.leases_taken_over;
+        self.login_grants_failed += other.login_grants_failed;
     }
 
     /// The names of the properties that never happened.
@@ -201,6 +211,7 @@ impl Sometimes {
             ("a zombie save was fenced", self.zombies_fenced),
             ("a token expired", self.tokens_expired),
             ("a lease was taken over", self.leases_taken_over),
+            ("a login grant failed", self.login_grants_failed),
         ];
         named
             .into_iter()

@@ -1,8 +1,9 @@
 //! One simulated zone and its run: the game servers (production
 //! [`GameCore`]s, each with its own clock), the databases ([`SimDb`]), the
-//! account and data center models, the simulated players, and the links
-//! between them ([`crate::bus`], [`crate::store_link`],
-//! [`crate::client_link`]), all driven by one [`Queue`] and one [`Prng`].
+//! account center (its production login core) and the data center model,
+//! the simulated players, and the links between them ([`crate::bus`],
+//! [`crate::store_link`], [`crate::client_link`]), all driven by one
+//! [`Queue`] and one [`Prng`].
 //!
 //! A step delivers one event. After every input to a core the run drains
 //! `poll_output()` and turns each output into scheduled events, re-arms the
@@ -24,6 +25,7 @@ use store::StoreError;
 use wire::client::ServerAddress;
 use wire::client::server_frame::Body as Out;
 
+use crate::account_link::AccountLink;
 use crate::bus::Inbound;
 use crate::checker::Checker;
 use crate::client_link::Link;
@@ -33,7 +35,7 @@ use crate::faults::{FaultMix, SKEW_MAX_MS};
 use crate::inject::Partition;
 use crate::prng::Prng;
 use crate::queue::{Queue, SimEvent};
-use crate::services::{AccountCenter, DataCenter};
+use crate::services::DataCenter;
 use crate::store_link::Connection;
 use crate::trace::Trace;
 use crate::{Mutation, SeedConfig, SeedReport, Violation};
@@ -164,7 +166,7 @@ pub(crate) struct World {
     zone: ZoneMap,
     pub(crate) nodes: Vec<Node>,
     pub(crate) dbs: Vec<SimDb>,
-    pub(crate) account: AccountCenter,
+    pub(crate) account: AccountLink,
     pub(crate) datacenter: DataCenter,
     pub(crate) clients: Vec<Client>,
     pub(crate) links: BTreeMap<u64, Link>,
@@ -228,6 +230,7 @@ impl World {
                 paused_until_ms: 0,
             })
             .collect();
+        let account = AccountLink::new(&zone_map(mix.nodes), config.mutation);
         let mut world = Self {
             seed,
             config: config.clone(),
@@ -240,7 +243,7 @@ impl World {
             queue: Queue::new(),
             nodes,
             dbs,
-            account: AccountCenter::default(),
+            account,
             datacenter: DataCenter::default(),
             clients,
             links: BTreeMap::new(),

@@ -61,6 +61,15 @@ fn a_reusable_token_is_caught() {
 }
 
 #[test]
+fn a_login_token_shared_by_the_candidate_servers_is_caught() {
+    let report = ci_sweep_with(Mutation::SharedLoginToken);
+    assert!(
+        first_violation(&report).contains("redeemed twice"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_redirect_sent_before_the_commit_is_caught() {
     let report = ci_sweep_with(Mutation::RedirectBeforeCommit);
     assert!(

@@ -365,16 +365,16 @@ fn start_game(
 }
 
 fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
+    let servers = zone_map
+        .servers()
+        .map(|server| (server.address.srvname.clone(), server.address.clone()))
+        .collect();
+    let mut logins = accountcore::Config::new(DATACENTER_NODE, servers, &config.recommended_server);
+    logins.login_token_ttl_ms = config.timing.token_ttl_ms;
     AccountConfig {
         name: ACCOUNT_NODE.to_owned(),
-        datacenter_node: DATACENTER_NODE.to_owned(),
         data_dir: config.data_dir.clone(),
-        servers: zone_map
-            .servers()
-            .map(|server| (server.address.srvname.clone(), server.address.clone()))
-            .collect(),
-        recommended_server: config.recommended_server.clone(),
-        login_token_ttl: Duration::from_millis(config.timing.token_ttl_ms),
         request_deadline: Duration::from_millis(config.timing.request_deadline_ms),
+        logins,
     }
 }

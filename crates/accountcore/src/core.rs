@@ -1,0 +1,248 @@
+//! The state machine: the logins in progress, each waiting for one answer
+//! (where its role is online, or whether its current candidate took the
+//! token), and the outputs for the shell.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use wire::client::{ErrorCode, LoginOk};
+use wire::node::node_message::Body;
+use wire::node::{GetCurrent, GrantLogin, NodeMessage};
+
+use crate::candidates::{Placement, candidates};
+use crate::{CallFailed, CallId, Config, Entropy, LoginId, LoginRequest, Output, Refusal};
+
+/// The account center's login core. See the crate documentation.
+pub struct AccountCore {
+    config: Config,
+    logins: BTreeMap<LoginId, Login>,
+    calls: BTreeMap<CallId, LoginId>,
+    next_login: u64,
+    next_call: u64,
+    outputs: VecDeque<Output>,
+}
+
+/// One login in progress.
+struct Login {
+    request: LoginRequest,
+    /// The candidates not tried yet, in order.
+    remaining: VecDeque<String>,
+    /// What the last candidate that failed said, for the refusal.
+    last_failure: Option<String>,
+    /// The grant waiting for its answer; `None` while the data center is
+    /// asked where the role is.
+    granting: Option<Grant>,
+}
+
+/// A login token granted at a candidate, waiting for its answer.
+struct Grant {
+    srvname: String,
+    token: u128,
+    granted_at_ms: u64,
+}
+
+impl AccountCore {
+    /// A core with no login in progress.
+    pub fn new(config: Config) -> Self {
+        Self {
+            config,
+            logins: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            next_login: 0,
+            next_call: 0,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The next thing for the shell to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// Logins waiting for an answer from a peer.
+    pub fn logins_in_progress(&self) -> usize {
+        self.logins.len()
+    }
+
+    /// A login whose credential the shell has checked. Its answer comes as an
+    /// [`Output::Answer`] with the returned id.
+    pub fn handle_login(
+        &mut self,
+        now_ms: u64,
+        request: LoginRequest,
+        entropy: &mut dyn Entropy,
+    ) -> LoginId {
+        let id = LoginId(self.next_login);
+        self.next_login += 1;
+        if self.logins.len() >= self.config.logins_max {
+            let refusal = refusal(ErrorCode::Overloaded, "too many logins at once; retry");
+            self.answer(id, Err(refusal));
+            return id;
+        }
+        let locate = request.last_role.as_ref().map(|role| role.roleid.get());
+        let mut login = Login {
+            request,
+            remaining: VecDeque::new(),
+            last_failure: None,
+            granting: None,
+        };
+        match locate {
+            Some(roleid) => {
+                let query = message(Body::GetCurrent(GetCurrent { roleid }));
+                let datacenter = self.config.datacenter_node.clone();
+                self.call(id, datacenter, query);
+                self.logins.insert(id, login);
+            }
+            None => {
+                login.remaining = self.candidates(id, &login.request, None);
+                self.grant_next(now_ms, id, login, None, entropy);
+            }
+        }
+        id
+    }
+
+    /// The answer to this core's request `call`: a reply, or why there is
+    /// none. An answer to a call the core no longer waits for is ignored.
+    pub fn handle_call_answer(
+        &mut self,
+        now_ms: u64,
+        call: CallId,
+        answer: Result<NodeMessage, CallFailed>,
+        entropy: &mut dyn Entropy,
+    ) {
+        let Some(id) = self.calls.remove(&call) else {
+            return;
+        };
+        let Some(mut login) = self.logins.remove(&id) else {
+            return;
+        };
+        let Some(grant) = login.granting.take() else {
+            let online_at = online_at(answer);
+            login.remaining = self.candidates(id, &login.request, online_at.as_deref());
+            return self.grant_next(now_ms, id, login, None, entropy);
+        };
+        match acknowledged(answer) {
+            Ok(()) => {
+                let login_ok = self.login_ok(now_ms, &login.request, grant);
+                self.answer(id, Ok(login_ok));
+            }
+            Err(failure) => {
+                login.last_failure = Some(format!("{}: {}", grant.srvname, failure.0));
+                self.outputs.push_back(Output::GrantFailed {
+                    login: id,
+                    srvname: grant.srvname,
+                    failure,
+                });
+                let shared = self.config.mutations.shared_login_token;
+                let reused = shared.then_some(grant.token);
+                self.grant_next(now_ms, id, login, reused, entropy);
+            }
+        }
+    }
+
+    /// The candidates of login `id`, the last role online at `online_at`.
+    fn candidates(
+        &self,
+        id: LoginId,
+        request: &LoginRequest,
+        online_at: Option<&str>,
+    ) -> VecDeque<String> {
+        let placement = Placement {
+            online_at,
+            home: request
+                .last_role
+                .as_ref()
+                .map(|role| role.home_srvname.as_str()),
+            rotation: id.0,
+        };
+        candidates(&self.config, placement).into()
+    }
+
+    /// Grants a fresh token at the next candidate, or refuses the login when
+    /// none is left. `reused` is a token to grant again instead (only the
+    /// `shared_login_token` mutation passes one).
+    fn grant_next(
+        &mut self,
+        now_ms: u64,
+        id: LoginId,
+        mut login: Login,
+        reused: Option<u128>,
+        entropy: &mut dyn Entropy,
+    ) {
+        let Some(srvname) = login.remaining.pop_front() else {
+            let refusal = match login.last_failure {
+                Some(message) => refusal(ErrorCode::ServerDown, message),
+                None => refusal(ErrorCode::UnknownServer, "no game server in this zone"),
+            };
+            return self.answer(id, Err(refusal));
+        };
+        let token = reused.unwrap_or_else(|| entropy.token());
+        let grant = GrantLogin {
+            token: token.to_be_bytes().to_vec(),
+            account_id: login.request.account_id,
+            ttl_ms: self.config.login_token_ttl_ms,
+        };
+        self.call(id, srvname.clone(), message(Body::GrantLogin(grant)));
+        login.granting = Some(Grant {
+            srvname,
+            token,
+            granted_at_ms: now_ms,
+        });
+        self.logins.insert(id, login);
+    }
+
+    /// The answer for a login whose grant was acknowledged. The server
+    /// counts the token's validity from when it got the grant, so the client
+    /// is told what is surely left.
+    fn login_ok(&self, now_ms: u64, request: &LoginRequest, grant: Grant) -> LoginOk {
+        let elapsed_ms = now_ms.saturating_sub(grant.granted_at_ms);
+        LoginOk {
+            account_id: request.account_id,
+            roles: request.roles.clone(),
+            server: self.config.servers.get(&grant.srvname).cloned(),
+            login_token: grant.token.to_be_bytes().to_vec(),
+            token_ttl_ms: self.config.login_token_ttl_ms.saturating_sub(elapsed_ms),
+        }
+    }
+
+    fn call(&mut self, login: LoginId, to: String, message: NodeMessage) {
+        let call = CallId(self.next_call);
+        self.next_call += 1;
+        self.calls.insert(call, login);
+        self.outputs
+            .push_back(Output::Request { call, to, message });
+    }
+
+    fn answer(&mut self, login: LoginId, answer: Result<LoginOk, Refusal>) {
+        self.outputs.push_back(Output::Answer { login, answer });
+    }
+}
+
+/// Where the data center says the role is online; `None` when it is offline
+/// or the data center cannot say (the home server then comes first).
+fn online_at(answer: Result<NodeMessage, CallFailed>) -> Option<String> {
+    match answer {
+        Ok(NodeMessage {
+            body: Some(Body::CurrentAnswer(current)),
+        }) if current.known && current.online => Some(current.srvname),
+        _ => None,
+    }
+}
+
+/// Whether a grant was acknowledged: only an `Ack` is.
+fn acknowledged(answer: Result<NodeMessage, CallFailed>) -> Result<(), CallFailed> {
+    match answer?.body {
+        Some(Body::Ack(_)) => Ok(()),
+        other => Err(CallFailed(format!("answered {other:?} instead of Ack"))),
+    }
+}
+
+fn message(body: Body) -> NodeMessage {
+    NodeMessage { body: Some(body) }
+}
+
+fn refusal(code: ErrorCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        message: message.into(),
+    }
+}
