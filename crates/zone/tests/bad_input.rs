@@ -42,7 +42,7 @@ async fn is_closed(stream: &mut TcpStream) -> bool {
 }
 
 #[tokio::test]
-async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_play() {
+async fn malformed_empty_oversized_and_unknown_frames_get_typed_errors_while_others_play() {
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
     let (_, mut player) = register_and_enter(&zone, "steady").await;
@@ -55,6 +55,11 @@ async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_pl
         .unwrap();
     assert_eq!(error_code(&mut malformed).await, ErrorCode::MalformedFrame);
     assert!(is_closed(&mut malformed).await);
+
+    let mut empty = raw_connection(gs1).await;
+    empty.write_all(&0u32.to_be_bytes()).await.unwrap();
+    assert_eq!(error_code(&mut empty).await, ErrorCode::MalformedFrame);
+    assert!(is_closed(&mut empty).await);
 
     let mut oversized = raw_connection(gs1).await;
     oversized.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
