@@ -32,7 +32,7 @@ pub struct AccountCenter {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// `account.db` could not be opened.
-    #[error("account store: {0}")]
+    #[error(transparent)]
     Store(#[from] AccountError),
     /// The name is taken on the bus.
     #[error("bus: {0}")]

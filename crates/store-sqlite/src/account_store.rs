@@ -10,13 +10,17 @@ use std::path::Path;
 use routing::RoleId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use crate::schema::{self, Failure, from_column, to_column};
+use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 /// The account database's file name in a data directory.
 pub const ACCOUNT_DB_FILE: &str = "account.db";
 
-/// The account database's migrations, in order.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/account/0001_accounts.sql")];
+/// The account database: its migrations, in order, and its marker table.
+const SCHEMA: Schema = Schema {
+    kind: "Kuafu account database",
+    migrations: &[include_str!("../migrations/account/0001_accounts.sql")],
+    marker_table: "accounts",
+};
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (account, password_hash) VALUES (?1, ?2)";
 const SELECT_PASSWORD: &str =
@@ -83,8 +87,14 @@ impl AccountStore {
     /// Opens (or creates) the account database at `path` (WAL, full fsync,
     /// schema migrated).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AccountError> {
-        let connection = schema::open_file(path.as_ref(), MIGRATIONS)?;
+        let connection = schema::open_file(path.as_ref(), &SCHEMA)?;
         Ok(Self { connection })
+    }
+
+    /// Checks, creating nothing, that the file at `path` is absent or an
+    /// account database this build can open; the error names the file.
+    pub fn check_file(path: impl AsRef<Path>) -> Result<(), AccountError> {
+        Ok(schema::check_file(path.as_ref(), &SCHEMA)?)
     }
 
     /// Creates the account `account` with `password_hash` (a PHC string);
