@@ -10,7 +10,9 @@
 //! is valid by the time the client presents it.
 //!
 //! Game servers report new roles here (`RoleCreatedNote`), so a login lists
-//! every role of the account.
+//! every role of the account, and each role's level whenever a server lets
+//! the role go (`RoleLevelNote`, at logoff and at a crossing's handoff), so
+//! the listed level is the one the role's row had then.
 
 mod login;
 mod node;

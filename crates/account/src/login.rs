@@ -206,7 +206,7 @@ fn summary(role: &AccountRole) -> RoleSummary {
     RoleSummary {
         roleid: role.roleid.get(),
         name: role.name.clone(),
-        level: 0,
+        level: role.level,
         home_srvname: role.srvname.clone(),
     }
 }
