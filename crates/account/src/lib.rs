@@ -15,7 +15,9 @@
 //! (`login`), the client connections, and the core's bus requests (`node`).
 //!
 //! Game servers report new roles here (`RoleCreatedNote`), so a login lists
-//! every role of the account.
+//! every role of the account, and each role's level whenever a server lets
+//! the role go (`RoleLevelNote`, at logoff and at a crossing's handoff), so
+//! the listed level is the one the role's row had then.
 
 mod login;
 mod node;

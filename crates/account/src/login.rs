@@ -97,7 +97,7 @@ fn summary(role: &AccountRole) -> RoleSummary {
     RoleSummary {
         roleid: role.roleid.get(),
         name: role.name.clone(),
-        level: 0,
+        level: role.level,
         home_srvname: role.srvname.clone(),
     }
 }
@@ -138,7 +138,7 @@ fn check_account_name(account: &str) -> Result<(), Refusal> {
     if chars == 0 || chars > ACCOUNT_CHARS_MAX || account.chars().any(char::is_control) {
         return Err((
             ErrorCode::BadArgument,
-            "an account name is 1..=64 printable characters".into(),
+            format!("an account name is 1..={ACCOUNT_CHARS_MAX} printable characters"),
         ));
     }
     Ok(())
@@ -148,7 +148,7 @@ fn check_secret(secret: &str) -> Result<(), Refusal> {
     if secret.is_empty() || secret.len() > SECRET_BYTES_MAX {
         return Err((
             ErrorCode::BadArgument,
-            "a password or device id is 1..=128 bytes".into(),
+            format!("a password or device id is 1..={SECRET_BYTES_MAX} bytes"),
         ));
     }
     Ok(())

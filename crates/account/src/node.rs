@@ -6,7 +6,8 @@
 //! [`AccountCore`]. The core's requests go out on the bus with the bus
 //! deadline, each on its own task, and their answers (or the bus error) come
 //! back as the core's inputs; its answers go to the clients. Role notes from
-//! game servers are stored on tasks of their own.
+//! game servers (new roles, and each role's level when a server lets it go)
+//! are stored on tasks of their own.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,13 +18,14 @@ use accountcore::{AccountCore, CallFailed, CallId, Entropy, LoginId, LoginReques
 use bus::{Bus, BusError, Incoming};
 use gateway::{GatewayEvent, GatewayHandle, SessionId};
 use routing::RoleId;
-use store_sqlite::{AccountError, AccountStore};
+use store_sqlite::{AccountError, AccountRole, AccountStore};
 use tokio::sync::{Semaphore, mpsc};
 use wire::client::client_frame::Body as In;
 use wire::client::server_frame::Body as Out;
 use wire::client::{ClientFrame, Error, ErrorCode, ServerFrame};
 use wire::node::NodeMessage;
 use wire::node::node_message::Body;
+use wire::node::{RoleCreatedNote, RoleLevelNote};
 
 use crate::login::{Logins, Refusal, blocking, lock};
 use crate::{AccountConfig, LOGINS_INFLIGHT_MAX};
@@ -42,7 +44,7 @@ pub struct AccountCenter {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// `account.db` could not be opened.
-    #[error("account store: {0}")]
+    #[error(transparent)]
     Store(#[from] AccountError),
     /// The name is taken on the bus.
     #[error("bus: {0}")]
@@ -257,33 +259,51 @@ fn error_frame(request_id: u64, code: ErrorCode, message: String) -> ServerFrame
     }
 }
 
-/// A game server created a role: remember it for the account's logins.
+/// A role note from a game server: a new role (`RoleCreated`) or the level a
+/// server let a role go with (`RoleLevel`), kept for the account's logins.
 async fn note_role(logins: &Logins, incoming: Incoming) {
-    let Some(Body::RoleCreated(note)) = &incoming.message.body else {
-        return incoming.reply(bus::error_reply(
+    let store = logins.store.clone();
+    let noted = match incoming.message.body.clone() {
+        Some(Body::RoleCreated(note)) => blocking(move || add_role(&store, note)).await,
+        Some(Body::RoleLevel(note)) => blocking(move || set_level(&store, &note)).await,
+        _ => Err((
             ErrorCode::UnexpectedMessage,
-            "the account center takes RoleCreated",
-        ));
+            "the account center takes RoleCreated and RoleLevel".into(),
+        )),
     };
-    let Some(role) = note.role.clone() else {
-        return incoming.reply(bus::error_reply(
-            ErrorCode::BadArgument,
-            "a role note carries the role",
-        ));
-    };
-    let (store, account_id) = (logins.store.clone(), note.account_id);
-    let added: Result<(), Refusal> = blocking(move || {
-        let roleid = RoleId::from_raw(role.roleid)
-            .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
-        let mut store = lock(&store);
-        store
-            .add_role(account_id, roleid, &role.name, &role.home_srvname)
-            .map_err(|error| (ErrorCode::Unavailable, error.to_string()))
-    })
-    .await;
-    let reply = match added {
+    let reply = match noted {
         Ok(()) => bus::ack(),
         Err((code, message)) => bus::error_reply(code, message),
     };
     incoming.reply(reply);
+}
+
+fn add_role(store: &Mutex<AccountStore>, note: RoleCreatedNote) -> Result<(), Refusal> {
+    let role = note.role.ok_or((
+        ErrorCode::BadArgument,
+        "a role note carries the role".into(),
+    ))?;
+    let role = AccountRole {
+        roleid: role_id(role.roleid)?,
+        name: role.name,
+        srvname: role.home_srvname,
+        level: role.level,
+    };
+    lock(store)
+        .add_role(note.account_id, &role)
+        .map_err(unavailable)
+}
+
+fn set_level(store: &Mutex<AccountStore>, note: &RoleLevelNote) -> Result<(), Refusal> {
+    lock(store)
+        .set_level(role_id(note.roleid)?, note.level, note.epoch)
+        .map_err(unavailable)
+}
+
+fn role_id(raw: u64) -> Result<RoleId, Refusal> {
+    RoleId::from_raw(raw).map_err(|error| (ErrorCode::UnknownRole, error.to_string()))
+}
+
+fn unavailable(error: AccountError) -> Refusal {
+    (ErrorCode::Unavailable, error.to_string())
 }

@@ -30,7 +30,7 @@ impl DataCenter {
     /// Opens `datacenter.db` under `data_dir`, binds `name` on the bus, and
     /// serves until the bus unbinds it or the node is stopped.
     pub fn start(name: &str, data_dir: &Path, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
-        let store = RoutingStore::open(data_dir.join("datacenter.db"))?;
+        let store = RoutingStore::open(data_dir.join(store_sqlite::ROUTING_DB_FILE))?;
         let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
         let task = tokio::spawn(serve(inbox, Arc::new(Mutex::new(store))));
         Ok(Self { task })
@@ -46,7 +46,7 @@ impl DataCenter {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The database could not be opened.
-    #[error("datacenter store: {0}")]
+    #[error(transparent)]
     Store(#[from] RoutingError),
     /// The name is taken on the bus.
     #[error("bus: {0}")]

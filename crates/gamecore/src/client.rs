@@ -268,7 +268,7 @@ impl GameCore {
                 session,
                 request_id,
                 ErrorCode::BadArgument,
-                "a name is 1..=32 printable characters",
+                &format!("a name is 1..={ROLE_NAME_CHARS_MAX} printable characters"),
             );
         }
         let operation = PlayerOp::CreateRole {
@@ -543,7 +543,7 @@ impl GameCore {
                 "not enough gold",
             ),
             Err(GameplayError::BadArgument(why)) => {
-                self.reply_error(session, request_id, ErrorCode::BadArgument, why)
+                self.reply_error(session, request_id, ErrorCode::BadArgument, &why)
             }
         }
     }
@@ -563,7 +563,7 @@ impl GameCore {
                 session,
                 request_id,
                 ErrorCode::BadArgument,
-                "a monster is level 1..=1000",
+                &format!("a monster is level 1..={}", gameplay::LEVEL_MAX),
             );
         }
         let hosted = &self.players[&roleid];
@@ -681,7 +681,7 @@ impl GameCore {
                 session,
                 request_id,
                 ErrorCode::BadArgument,
-                "a horn is 1..=256 bytes",
+                &format!("a horn is 1..={} bytes", peers::HORN_TEXT_BYTES_MAX),
             );
         }
         let interval = self.config.horn_interval_ms;
@@ -694,7 +694,7 @@ impl GameCore {
                 session,
                 request_id,
                 ErrorCode::RateLimited,
-                "one horn per second",
+                &format!("one horn per {interval} ms"),
             );
         }
         hosted.last_horn_ms = Some(now_ms);

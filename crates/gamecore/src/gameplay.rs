@@ -30,7 +30,7 @@ pub enum GameplayError {
     /// An amount of zero or above the grant limit, an empty or long reason,
     /// too many item types, or the level cap.
     #[error("bad argument: {0}")]
-    BadArgument(&'static str),
+    BadArgument(String),
 }
 
 /// Adds `amount` gold; returns the amount added.
@@ -44,7 +44,7 @@ pub fn add_gold(
     data.gold = data
         .gold
         .checked_add(amount)
-        .ok_or(GameplayError::BadArgument("gold overflow"))?;
+        .ok_or(GameplayError::BadArgument("gold overflow".into()))?;
     record(data, ledger, LedgerKind::Gold, amount as i64, reason);
     Ok(amount)
 }
@@ -86,11 +86,13 @@ pub fn add_item(
             stack.count = stack
                 .count
                 .checked_add(count)
-                .ok_or(GameplayError::BadArgument("item overflow"))?;
+                .ok_or(GameplayError::BadArgument("item overflow".into()))?;
         }
         Err(index) => {
             if data.items.len() >= ITEM_TYPES_MAX {
-                return Err(GameplayError::BadArgument("too many item types"));
+                return Err(GameplayError::BadArgument(format!(
+                    "at most {ITEM_TYPES_MAX} item types"
+                )));
             }
             data.items.insert(index, ItemStack { item_type, count });
         }
@@ -108,7 +110,9 @@ pub fn add_item(
 /// Raises the level by one.
 pub fn level_up(data: &mut PlayerData) -> Result<u64, GameplayError> {
     if data.level >= LEVEL_MAX {
-        return Err(GameplayError::BadArgument("level cap"));
+        return Err(GameplayError::BadArgument(format!(
+            "level {LEVEL_MAX} is the cap"
+        )));
     }
     data.level += 1;
     Ok(1)
@@ -127,10 +131,14 @@ pub fn view(data: &PlayerData) -> PlayerView {
 
 fn check_amount(amount: u64, reason: &str) -> Result<(), GameplayError> {
     if amount == 0 || amount > GRANT_AMOUNT_MAX {
-        return Err(GameplayError::BadArgument("amount must be 1..=1e9"));
+        return Err(GameplayError::BadArgument(format!(
+            "amount must be 1..={GRANT_AMOUNT_MAX}"
+        )));
     }
     if reason.is_empty() || reason.len() > REASON_BYTES_MAX {
-        return Err(GameplayError::BadArgument("reason must be 1..=128 bytes"));
+        return Err(GameplayError::BadArgument(format!(
+            "reason must be 1..={REASON_BYTES_MAX} bytes"
+        )));
     }
     Ok(())
 }
@@ -192,6 +200,19 @@ mod tests {
         add_item(&mut data, &mut ledger, 105001, 5, "drop").unwrap();
         let items: Vec<_> = data.items.iter().map(|s| (s.item_type, s.count)).collect();
         assert_eq!(items, [(2, 1), (105001, 15)]);
+    }
+
+    #[test]
+    fn refusals_name_the_limits_they_enforce() {
+        let (mut data, mut ledger) = (fresh(), Vec::new());
+        let text = |refused: Result<u64, GameplayError>| refused.unwrap_err().to_string();
+        let amount = text(add_gold(&mut data, &mut ledger, 0, "x"));
+        assert!(amount.contains(&GRANT_AMOUNT_MAX.to_string()), "{amount}");
+        let reason = text(add_gold(&mut data, &mut ledger, 1, ""));
+        assert!(reason.contains(&REASON_BYTES_MAX.to_string()), "{reason}");
+        data.level = LEVEL_MAX;
+        let level = text(level_up(&mut data));
+        assert!(level.contains(&LEVEL_MAX.to_string()), "{level}");
     }
 
     #[test]

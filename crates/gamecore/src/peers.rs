@@ -8,11 +8,11 @@ use wire::client::{CrossContext, ErrorCode, HornHeard, RoleSummary};
 use wire::node::node_message::Body;
 use wire::node::{
     Arrived, GrantLogin, HornBroadcast, IsOnline, Left, NodeError, NodeMessage, OnlineAnswer,
-    Prepare, RoleCreatedNote, SetCurrent,
+    Prepare, RoleCreatedNote, RoleLevelNote, SetCurrent,
 };
 
 use crate::core::GameCore;
-use crate::players::CallPurpose;
+use crate::players::{CallPurpose, PlayerState};
 use crate::tokens::{Grant, TokenError, token_from_bytes};
 use crate::{CallId, Config, Output, PeerError, RequestId, frame};
 
@@ -43,6 +43,19 @@ impl GameCore {
         };
         let message = answer.unwrap_or_else(|(code, message)| error(code, message));
         self.push(Output::Reply { request, message });
+    }
+
+    /// Tells the account center the level of `roleid` as this server lets
+    /// it go (released, or handed off to a crossing's target), so the next
+    /// `LoginOk` lists it. Fire and forget: a lost note leaves the previous
+    /// level listed until the next one.
+    pub(crate) fn note_level(&mut self, roleid: RoleId, state: &PlayerState) {
+        let (PlayerState::Releasing(copy) | PlayerState::Crossing(copy, _)) = state else {
+            return;
+        };
+        let note = role_level(roleid, copy.data.level, copy.epoch);
+        let account = self.config.account_node.clone();
+        self.request(CallPurpose::Notify, &account, note);
     }
 
     /// The answer to this node's request `call`, at `now_ms` (own clock).
@@ -202,6 +215,14 @@ pub(crate) fn set_current(roleid: RoleId, srvname: &str, online: bool, epoch: u6
         roleid: roleid.get(),
         srvname: srvname.to_owned(),
         online,
+        epoch,
+    }))
+}
+
+pub(crate) fn role_level(roleid: RoleId, level: u32, epoch: u64) -> NodeMessage {
+    message(Body::RoleLevel(RoleLevelNote {
+        roleid: roleid.get(),
+        level,
         epoch,
     }))
 }

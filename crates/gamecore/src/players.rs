@@ -680,6 +680,7 @@ impl GameCore {
     fn released(&mut self, roleid: RoleId) {
         let hosted = self.players.remove(&roleid).expect("current");
         let epoch = hosted.state.writable_or_releasing_epoch();
+        self.note_level(roleid, &hosted.state);
         self.emit(Event::Released { roleid });
         if hosted.home_srvname != self.config.srvname {
             let left = peers::left(roleid, &self.config.srvname, epoch);
@@ -797,6 +798,7 @@ impl GameCore {
         let PlayerState::Crossing(_, crossing) = &hosted.state else {
             panic!("redirect from state {:?}", hosted.state);
         };
+        self.note_level(roleid, &hosted.state);
         self.emit(Event::Redirected {
             roleid,
             target: crossing.target.clone(),

@@ -98,7 +98,7 @@ impl Connection {
         };
         let decoded = match result {
             Err(_elapsed) => return Next::End(End::TimedOut),
-            Ok(read) => read.and_then(|body| Ok(ClientFrame::decode(body)?)),
+            Ok(read) => read.and_then(|body| decode(&body)),
         };
         match decoded {
             Ok(frame) => Next::Frame(frame),
@@ -271,12 +271,24 @@ impl Connection {
     }
 }
 
+/// Decodes a client frame. An empty frame (zero bytes) is refused: it has no
+/// request id an answer could carry, so it is a framing fault like any
+/// undecodable frame, not a request.
+fn decode(body: &[u8]) -> Result<ClientFrame, FrameError> {
+    if body.is_empty() {
+        return Err(FrameError::Empty);
+    }
+    Ok(ClientFrame::decode(body)?)
+}
+
 /// The typed error for a framing fault, or `None` when the client is gone anyway.
 fn failure_reply(error: &FrameError) -> Option<ServerFrame> {
     let code = match error {
         FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
-        FrameError::Malformed(_) | FrameError::TextMessage => ErrorCode::MalformedFrame,
-        FrameError::Empty | FrameError::Closed | FrameError::Io(_) => return None,
+        FrameError::Malformed(_) | FrameError::TextMessage | FrameError::Empty => {
+            ErrorCode::MalformedFrame
+        }
+        FrameError::Closed | FrameError::Io(_) => return None,
     };
     Some(error_frame(0, code, error.to_string()))
 }

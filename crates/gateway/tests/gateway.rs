@@ -226,9 +226,28 @@ async fn refused_then_closed_while_another_works(
     client.send_bytes(bytes).await;
     let answer = client.recv().await;
     assert_eq!(error_code(&answer), Some(code));
+    assert_eq!(answer.request_id, 0, "a framing error answers no request");
     client.expect_closed().await;
     closed(&mut gateway, session).await;
     other.ping(2, 3).await;
+}
+
+#[tokio::test]
+async fn an_empty_frame_is_malformed_and_closes_while_another_connection_works() {
+    let empty = 0u32.to_be_bytes();
+    refused_then_closed_while_another_works(config(), &empty, ErrorCode::MalformedFrame).await;
+}
+
+#[tokio::test]
+async fn an_empty_first_frame_is_malformed_and_opens_no_session() {
+    let mut gateway = start(config()).await;
+    let mut client = Raw::tcp(&gateway).await;
+    client.send_bytes(&0u32.to_be_bytes()).await;
+    let answer = client.recv().await;
+    assert_eq!(error_code(&answer), Some(ErrorCode::MalformedFrame));
+    assert_eq!(answer.request_id, 0);
+    client.expect_closed().await;
+    assert!(gateway.events.try_recv().is_err(), "no session was opened");
 }
 
 #[tokio::test]
@@ -492,6 +511,19 @@ async fn websocket_carries_the_same_flow() {
     socket.send(WsMessage::text("not a frame")).await.unwrap();
     let answer = ws_recv(&mut socket).await.expect("an error");
     assert_eq!(error_code(&answer), Some(ErrorCode::MalformedFrame));
+    assert_eq!(ws_recv(&mut socket).await, None);
+    closed(&mut gateway, session).await;
+}
+
+#[tokio::test]
+async fn websocket_refuses_an_empty_message_as_malformed_and_closes() {
+    let mut gateway = start(config()).await;
+    let mut socket = ws_handshake(&gateway).await;
+    let session = opened(&mut gateway).await;
+    socket.send(WsMessage::Binary(Bytes::new())).await.unwrap();
+    let answer = ws_recv(&mut socket).await.expect("an error");
+    assert_eq!(error_code(&answer), Some(ErrorCode::MalformedFrame));
+    assert_eq!(answer.request_id, 0);
     assert_eq!(ws_recv(&mut socket).await, None);
     closed(&mut gateway, session).await;
 }

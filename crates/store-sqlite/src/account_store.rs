@@ -1,6 +1,6 @@
 //! [`AccountStore`]: the account center's database (`account.db`): accounts
 //! by name and password hash or by device id, and the roles each account has
-//! on the game servers.
+//! on the game servers, each with the level its game server last reported.
 //!
 //! A synchronous API over one SQLite connection; the account node calls it
 //! from a blocking thread. Account ids are never reused.
@@ -10,13 +10,20 @@ use std::path::Path;
 use routing::RoleId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use crate::schema::{self, Failure, from_column, to_column};
+use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 /// The account database's file name in a data directory.
 pub const ACCOUNT_DB_FILE: &str = "account.db";
 
-/// The account database's migrations, in order.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/account/0001_accounts.sql")];
+/// The account database: its migrations, in order, and its marker table.
+const SCHEMA: Schema = Schema {
+    kind: "Kuafu account database",
+    migrations: &[
+        include_str!("../migrations/account/0001_accounts.sql"),
+        include_str!("../migrations/account/0002_role_level.sql"),
+    ],
+    marker_table: "accounts",
+};
 
 const INSERT_ACCOUNT: &str = "INSERT INTO accounts (account, password_hash) VALUES (?1, ?2)";
 const SELECT_PASSWORD: &str =
@@ -25,13 +32,15 @@ const SELECT_DEVICE: &str = "SELECT account_id FROM devices WHERE device_id = ?1
 const INSERT_DEVICE_ACCOUNT: &str = "INSERT INTO accounts DEFAULT VALUES";
 const INSERT_DEVICE: &str = "INSERT INTO devices (device_id, account_id) VALUES (?1, ?2)";
 const SELECT_ACCOUNT: &str = "SELECT 1 FROM accounts WHERE account_id = ?1";
-const INSERT_ROLE: &str = "INSERT INTO account_roles (roleid, account_id, name, srvname) \
-     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (roleid) DO NOTHING";
+const INSERT_ROLE: &str = "INSERT INTO account_roles (roleid, account_id, name, srvname, level) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (roleid) DO NOTHING";
+const UPDATE_LEVEL: &str = "UPDATE account_roles SET level = ?2, level_epoch = ?3 \
+     WHERE roleid = ?1 AND level_epoch <= ?3";
 const SELECT_ROLE_ACCOUNT: &str = "SELECT account_id FROM account_roles WHERE roleid = ?1";
 const UPDATE_LAST_ROLE: &str = "UPDATE accounts SET last_roleid = ?2 WHERE account_id = ?1";
-const SELECT_ROLES: &str =
-    "SELECT roleid, name, srvname FROM account_roles WHERE account_id = ?1 ORDER BY roleid";
-const SELECT_LAST_ROLE: &str = "SELECT r.roleid, r.name, r.srvname FROM accounts a \
+const SELECT_ROLES: &str = "SELECT roleid, name, srvname, level FROM account_roles \
+     WHERE account_id = ?1 ORDER BY roleid";
+const SELECT_LAST_ROLE: &str = "SELECT r.roleid, r.name, r.srvname, r.level FROM accounts a \
      JOIN account_roles r ON r.roleid = a.last_roleid WHERE a.account_id = ?1";
 
 /// Why an account operation failed.
@@ -72,6 +81,8 @@ pub struct AccountRole {
     pub name: String,
     /// The game server the role was created on.
     pub srvname: String,
+    /// The role's level as its game server last reported it.
+    pub level: u32,
 }
 
 /// The account database.
@@ -83,8 +94,14 @@ impl AccountStore {
     /// Opens (or creates) the account database at `path` (WAL, full fsync,
     /// schema migrated).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AccountError> {
-        let connection = schema::open_file(path.as_ref(), MIGRATIONS)?;
+        let connection = schema::open_file(path.as_ref(), &SCHEMA)?;
         Ok(Self { connection })
+    }
+
+    /// Checks, creating nothing, that the file at `path` is absent or an
+    /// account database this build can open; the error names the file.
+    pub fn check_file(path: impl AsRef<Path>) -> Result<(), AccountError> {
+        Ok(schema::check_file(path.as_ref(), &SCHEMA)?)
     }
 
     /// Creates the account `account` with `password_hash` (a PHC string);
@@ -138,33 +155,46 @@ impl AccountStore {
         Ok(from_column(account_id))
     }
 
-    /// Records that `account_id` has role `roleid`, named `name`, on server
-    /// `srvname`, and makes it the account's last role. Adding the same role
-    /// again changes nothing (the note may arrive twice); a role of another
-    /// account is refused.
-    pub fn add_role(
-        &mut self,
-        account_id: u64,
-        roleid: RoleId,
-        name: &str,
-        srvname: &str,
-    ) -> Result<(), AccountError> {
+    /// Records that `account_id` has `role` (its id, name, home server and
+    /// level at creation), and makes it the account's last role. Adding the
+    /// same role again changes nothing (the note may arrive twice); a role of
+    /// another account is refused.
+    pub fn add_role(&mut self, account_id: u64, role: &AccountRole) -> Result<(), AccountError> {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         check_account(&transaction, account_id)?;
-        let role = to_column(roleid.get());
+        let roleid = to_column(role.roleid.get());
         let account = to_column(account_id);
-        let inserted = transaction
-            .prepare_cached(INSERT_ROLE)?
-            .execute(params![role, account, name, srvname])?;
+        let inserted = transaction.prepare_cached(INSERT_ROLE)?.execute(params![
+            roleid,
+            account,
+            role.name,
+            role.srvname,
+            role.level
+        ])?;
         if inserted == 0 {
-            return check_role_of_account(&transaction, account_id, roleid);
+            return check_role_of_account(&transaction, account_id, role.roleid);
         }
         transaction
             .prepare_cached(UPDATE_LAST_ROLE)?
-            .execute(params![account, role])?;
+            .execute(params![account, roleid])?;
         transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records `roleid`'s level as the server that held the row at `epoch`
+    /// reported it. A report older than the stored one (a lower epoch), or
+    /// for a role this database does not know, changes nothing.
+    pub fn set_level(
+        &mut self,
+        roleid: RoleId,
+        level: u32,
+        epoch: u64,
+    ) -> Result<(), AccountError> {
+        self.connection
+            .prepare_cached(UPDATE_LEVEL)?
+            .execute(params![to_column(roleid.get()), level, to_column(epoch)])?;
         Ok(())
     }
 
@@ -230,6 +260,7 @@ struct StoredRole {
     roleid: i64,
     name: String,
     srvname: String,
+    level: u32,
 }
 
 impl StoredRole {
@@ -238,6 +269,7 @@ impl StoredRole {
             roleid: row.get(0)?,
             name: row.get(1)?,
             srvname: row.get(2)?,
+            level: row.get(3)?,
         })
     }
 
@@ -248,6 +280,7 @@ impl StoredRole {
             roleid,
             name: self.name,
             srvname: self.srvname,
+            level: self.level,
         })
     }
 }

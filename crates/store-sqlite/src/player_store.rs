@@ -26,12 +26,16 @@ use store::{
 };
 use wire::node::PlayerData;
 
-use crate::schema::{self, Failure, from_column, to_column};
+use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 mod holders;
 
-/// The player database's migrations, in order.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/player/0001_players.sql")];
+/// The player database: its migrations, in order, and its marker table.
+const SCHEMA: Schema = Schema {
+    kind: "Kuafu player (srvno) database",
+    migrations: &[include_str!("../migrations/player/0001_players.sql")],
+    marker_table: "players",
+};
 
 const INSERT_ROLE_SEQ: &str =
     "INSERT INTO role_seq (srvno, next_seq) VALUES (?1, 1) ON CONFLICT (srvno) DO NOTHING";
@@ -88,14 +92,20 @@ impl SqlitePlayerStore {
         srvnos: &[Srvno],
         rules: Rules,
     ) -> Result<Self, StoreError> {
-        let connection = schema::open_file(path.as_ref(), MIGRATIONS).map_err(backend_error)?;
+        let connection = schema::open_file(path.as_ref(), &SCHEMA).map_err(backend_error)?;
         Self::with_connection(connection, srvnos, rules)
+    }
+
+    /// Checks, creating nothing, that the file at `path` is absent or a
+    /// player database this build can open; the error names the file.
+    pub fn check_file(path: impl AsRef<Path>) -> Result<(), StoreError> {
+        schema::check_file(path.as_ref(), &SCHEMA).map_err(backend_error)
     }
 
     /// A private in-memory database holding `srvnos` (for the simulator's
     /// comparison with the model store); it is gone when dropped.
     pub fn open_in_memory(srvnos: &[Srvno], rules: Rules) -> Result<Self, StoreError> {
-        let connection = schema::open_memory(MIGRATIONS).map_err(backend_error)?;
+        let connection = schema::open_memory(SCHEMA.migrations).map_err(backend_error)?;
         Self::with_connection(connection, srvnos, rules)
     }
 

@@ -9,16 +9,20 @@ use std::path::Path;
 use routing::RoleId;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::schema::{self, Failure, to_column};
+use crate::schema::{self, Failure, Schema, to_column};
 
 /// The data center database's file name in a data directory.
 pub const ROUTING_DB_FILE: &str = "datacenter.db";
 
-/// The routing database's migrations, in order.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/routing/0001_current.sql"),
-    include_str!("../migrations/routing/0002_epoch.sql"),
-];
+/// The routing database: its migrations, in order, and its marker table.
+const SCHEMA: Schema = Schema {
+    kind: "Kuafu data center database",
+    migrations: &[
+        include_str!("../migrations/routing/0001_current.sql"),
+        include_str!("../migrations/routing/0002_epoch.sql"),
+    ],
+    marker_table: "current_server",
+};
 
 const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online, epoch) \
      VALUES (?1, ?2, ?3, ?4) \
@@ -77,8 +81,14 @@ impl RoutingStore {
     /// Opens (or creates) the routing database at `path` (WAL, full fsync,
     /// schema migrated).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RoutingError> {
-        let connection = schema::open_file(path.as_ref(), MIGRATIONS)?;
+        let connection = schema::open_file(path.as_ref(), &SCHEMA)?;
         Ok(Self { connection })
+    }
+
+    /// Checks, creating nothing, that the file at `path` is absent or a
+    /// data center database this build can open; the error names the file.
+    pub fn check_file(path: impl AsRef<Path>) -> Result<(), RoutingError> {
+        Ok(schema::check_file(path.as_ref(), &SCHEMA)?)
     }
 
     /// Records where roles are now, in one transaction. A note older than the

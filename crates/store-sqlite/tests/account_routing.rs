@@ -16,6 +16,7 @@ fn account_role(raw: u64, name: &str, srvname: &str) -> AccountRole {
         roleid: role(raw),
         name: name.to_owned(),
         srvname: srvname.to_owned(),
+        level: 1,
     }
 }
 
@@ -68,21 +69,18 @@ fn roles_of_an_account_and_the_last_one_survive_a_reopen() {
     let ann = accounts.register("ann", "hash").unwrap();
     let bob = accounts.device_account("phone").unwrap();
     assert_eq!(accounts.last_role(ann).unwrap(), None);
+    let warrior = account_role(2_000_001, "warrior", "gs2");
+    accounts.add_role(ann, &warrior).unwrap();
     accounts
-        .add_role(ann, role(2_000_001), "warrior", "gs2")
+        .add_role(ann, &account_role(1_000_001, "mage", "gs1"))
         .unwrap();
-    accounts
-        .add_role(ann, role(1_000_001), "mage", "gs1")
-        .unwrap();
-    accounts
-        .add_role(ann, role(2_000_001), "warrior", "gs2")
-        .unwrap();
+    accounts.add_role(ann, &warrior).unwrap();
     assert_eq!(
-        accounts.add_role(bob, role(1_000_001), "thief", "gs1"),
+        accounts.add_role(bob, &account_role(1_000_001, "thief", "gs1")),
         Err(AccountError::RoleNotOfAccount(role(1_000_001)))
     );
     assert_eq!(
-        accounts.add_role(999, role(1_000_002), "ghost", "gs1"),
+        accounts.add_role(999, &account_role(1_000_002, "ghost", "gs1")),
         Err(AccountError::UnknownAccount(999))
     );
     drop(accounts);
@@ -105,6 +103,28 @@ fn roles_of_an_account_and_the_last_one_survive_a_reopen() {
 
     let accounts = AccountStore::open(&path).unwrap();
     assert_eq!(accounts.last_role(ann).unwrap(), Some(warrior));
+}
+
+#[test]
+fn a_role_keeps_the_newest_level_reported_across_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(ACCOUNT_DB_FILE);
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let ann = accounts.register("ann", "hash").unwrap();
+    let mage = account_role(1_000_001, "mage", "gs1");
+    accounts.add_role(ann, &mage).unwrap();
+    accounts.set_level(role(1_000_001), 4, 2).unwrap();
+    accounts.set_level(role(1_000_001), 3, 1).unwrap(); // late: epoch 1 < 2, ignored
+    accounts.set_level(role(9_000_001), 7, 1).unwrap(); // unknown role: nothing
+    accounts.add_role(ann, &mage).unwrap(); // the creation note again
+    drop(accounts);
+
+    let mut accounts = AccountStore::open(&path).unwrap();
+    let level_four = AccountRole { level: 4, ..mage };
+    assert_eq!(accounts.roles(ann).unwrap(), vec![level_four.clone()]);
+    assert_eq!(accounts.last_role(ann).unwrap(), Some(level_four));
+    accounts.set_level(role(1_000_001), 5, 2).unwrap(); // same epoch: in order
+    assert_eq!(accounts.roles(ann).unwrap()[0].level, 5);
 }
 
 #[test]

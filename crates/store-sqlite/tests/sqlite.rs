@@ -95,3 +95,48 @@ fn a_database_failure_fails_the_whole_batch_and_writes_nothing() {
         "the failed batch's create was rolled back"
     );
 }
+
+/// The tables of the database at `path`, by name.
+fn tables(path: &std::path::Path) -> Vec<String> {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    let mut statement = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let names = statement.query_map([], |row| row.get(0)).unwrap();
+    names.collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn a_database_of_another_application_is_refused_by_path_and_left_untouched() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("srvno.db");
+    let foreign = rusqlite::Connection::open(&path).unwrap();
+    foreign
+        .execute_batch("CREATE TABLE notes (text TEXT)")
+        .unwrap();
+    drop(foreign);
+    let Err(StoreError::Backend(message)) =
+        SqlitePlayerStore::open(&path, &srvnos(), Rules::default())
+    else {
+        panic!("another application's database must be refused");
+    };
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("not a Kuafu"), "{message}");
+    assert_eq!(tables(&path), ["notes"], "no table was added to it");
+    assert_eq!(pragma(&path, "user_version"), "0");
+    let checked = SqlitePlayerStore::check_file(&path);
+    assert!(
+        matches!(checked, Err(StoreError::Backend(_))),
+        "{checked:?}"
+    );
+}
+
+#[test]
+fn checking_a_missing_file_accepts_it_and_creates_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("srvno.db");
+    SqlitePlayerStore::check_file(&path).unwrap();
+    assert!(!path.exists());
+    drop(SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap());
+    SqlitePlayerStore::check_file(&path).unwrap();
+}

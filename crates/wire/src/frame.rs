@@ -42,8 +42,9 @@ pub enum FrameError {
     /// A WebSocket text message arrived where a binary frame was expected.
     #[error("WebSocket text message where a binary frame was expected")]
     TextMessage,
-    /// The frame decoded but carries no message body.
-    #[error("frame has no body")]
+    /// The frame is zero bytes long: it carries neither a request id nor a
+    /// message. The gateway refuses it as malformed.
+    #[error("empty frame: no request id and no message")]
     Empty,
     /// The connection closed cleanly between frames.
     #[error("connection closed")]

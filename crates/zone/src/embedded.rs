@@ -13,7 +13,10 @@ use gamecore::{ServerInfo, ZoneMap};
 use gateway::GatewayConfig;
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
-use store_sqlite::{PlayerStoreWriter, SqlitePlayerStore};
+use store_sqlite::{
+    ACCOUNT_DB_FILE, AccountStore, PlayerStoreWriter, ROUTING_DB_FILE, RoutingStore,
+    SqlitePlayerStore,
+};
 use wire::client::ServerAddress;
 
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
@@ -84,6 +87,7 @@ impl Zone {
     pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
+        check_databases(&config)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let account_gateway = listen(ACCOUNT_NODE, &mut config.account).await?;
         let mut gateways = Vec::with_capacity(config.games.len());
@@ -291,6 +295,20 @@ async fn listen(name: &str, listen: &mut ListenConfig) -> Result<gateway::Gatewa
     listen.tcp = gateway.tcp_local_addr;
     listen.ws = gateway.ws_local_addr;
     Ok(gateway)
+}
+
+/// Checks every database file of the zone before any is created, so a file
+/// that is not the database it should be stops the start with nothing
+/// created beside it; the error names the file.
+fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
+    let data_dir = &config.data_dir;
+    for game in &config.games {
+        SqlitePlayerStore::check_file(data_dir.join(&game.db))?;
+    }
+    RoutingStore::check_file(data_dir.join(ROUTING_DB_FILE))
+        .map_err(datacenter::StartError::from)?;
+    AccountStore::check_file(data_dir.join(ACCOUNT_DB_FILE)).map_err(account::StartError::from)?;
+    Ok(())
 }
 
 fn open_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {

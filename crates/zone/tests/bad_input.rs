@@ -28,6 +28,14 @@ async fn raw_connection(addr: std::net::SocketAddr) -> TcpStream {
     stream
 }
 
+/// An `Authenticate` with a login token (`roleid` 0).
+fn authenticate(token: &[u8]) -> Body {
+    Body::Authenticate(Authenticate {
+        token: token.to_vec(),
+        roleid: 0,
+    })
+}
+
 async fn error_code(stream: &mut TcpStream) -> ErrorCode {
     let frame: ServerFrame = read_message(stream, FRAME_BYTES_MAX).await.unwrap();
     match frame.body {
@@ -42,7 +50,7 @@ async fn is_closed(stream: &mut TcpStream) -> bool {
 }
 
 #[tokio::test]
-async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_play() {
+async fn malformed_empty_oversized_and_unknown_frames_get_typed_errors_while_others_play() {
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
     let (_, mut player) = register_and_enter(&zone, "steady").await;
@@ -55,6 +63,11 @@ async fn malformed_oversized_and_unknown_frames_get_typed_errors_while_others_pl
         .unwrap();
     assert_eq!(error_code(&mut malformed).await, ErrorCode::MalformedFrame);
     assert!(is_closed(&mut malformed).await);
+
+    let mut empty = raw_connection(gs1).await;
+    empty.write_all(&0u32.to_be_bytes()).await.unwrap();
+    assert_eq!(error_code(&mut empty).await, ErrorCode::MalformedFrame);
+    assert!(is_closed(&mut empty).await);
 
     let mut oversized = raw_connection(gs1).await;
     oversized.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
@@ -93,22 +106,12 @@ async fn wrong_passwords_bad_or_reused_tokens_and_unknown_roles_get_typed_errors
 
     let gs1 = zone.game_addr("gs1").unwrap().to_string();
     let connection = Connection::connect_tcp(&gs1).await.unwrap();
-    let bad = Body::Authenticate(Authenticate {
-        token: vec![7; 16],
-        roleid: 0,
-    });
+    let bad = authenticate(&[7; 16]);
     assert_eq!(code(connection.request(bad).await), ErrorCode::BadToken);
-    let short = Body::Authenticate(Authenticate {
-        token: vec![7; 3],
-        roleid: 0,
-    });
+    let short = authenticate(&[7; 3]);
     assert_eq!(code(connection.request(short).await), ErrorCode::BadToken);
-    let reused = Body::Authenticate(Authenticate {
-        token: login.login_token.clone(),
-        roleid: 0,
-    });
     assert_eq!(
-        code(connection.request(reused).await),
+        code(connection.request(authenticate(&login.login_token)).await),
         ErrorCode::TokenUsed,
         "the token entered ivan already"
     );
@@ -121,12 +124,19 @@ async fn wrong_passwords_bad_or_reused_tokens_and_unknown_roles_get_typed_errors
     let fresh = client::account::login_password(&account(&zone), "ivan", "pw")
         .await
         .unwrap();
+    assert_eq!(fresh.server.as_ref().unwrap().srvname, "gs1");
+    let gs2 = zone.game_addr("gs2").unwrap().to_string();
+    let elsewhere = Connection::connect_tcp(&gs2).await.unwrap();
+    assert_eq!(
+        code(elsewhere.request(authenticate(&fresh.login_token)).await),
+        ErrorCode::BadToken,
+        "a login token is valid only at the server LoginOk names"
+    );
     let connection = Connection::connect_tcp(&gs1).await.unwrap();
-    let authenticate = Body::Authenticate(Authenticate {
-        token: fresh.login_token.clone(),
-        roleid: 0,
-    });
-    connection.request(authenticate).await.unwrap();
+    connection
+        .request(authenticate(&fresh.login_token))
+        .await
+        .unwrap();
     for unknown in [1_000_999, 9_000_001, 42] {
         let enter = Body::EnterGame(EnterGame { roleid: unknown });
         assert_eq!(

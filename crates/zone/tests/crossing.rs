@@ -14,6 +14,15 @@ use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Reply;
 use wire::client::{GameCall, GoServer, LevelUp};
 
+/// A `go_server` call to `srvname`, as a raw request body.
+fn go_server(srvname: &str) -> Body {
+    Body::Call(GameCall {
+        call: Some(Call::GoServer(GoServer {
+            srvname: srvname.into(),
+        })),
+    })
+}
+
 #[tokio::test]
 async fn every_seed_flow_moves_the_player_and_keeps_marks_and_routing_right() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,16 +93,11 @@ async fn refused_crossings_get_typed_errors_and_leave_the_player_where_it_was() 
     assert_eq!(gold(&mut d).await, 3, "still playing on gs1");
 
     // Two crossings at once on one connection: the second is refused.
-    let go = |srvname: &str| {
-        Body::Call(GameCall {
-            call: Some(Call::GoServer(GoServer {
-                srvname: srvname.into(),
-            })),
-        })
-    };
     let connection = d.connection();
-    let (first, second) =
-        tokio::join!(connection.request(go("gs2")), connection.request(go("gs2")));
+    let (first, second) = tokio::join!(
+        connection.request(go_server("gs2")),
+        connection.request(go_server("gs2"))
+    );
     let refused = [&first, &second]
         .iter()
         .filter(|reply| {
@@ -181,6 +185,33 @@ async fn a_crossing_token_presented_for_another_role_still_admits_its_own() {
     });
     let entered = connection.request(enter).await;
     assert!(matches!(entered, Ok(Reply::Entered(_))), "{entered:?}");
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_login_after_an_abandoned_crossing_names_the_server_the_data_center_last_placed_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_fast_zone(dir.path()).await;
+    let (_, mut m) = register_and_enter(&zone, "m").await;
+    let roleid = m.entered().player.as_ref().unwrap().roleid;
+    m.go_server("gs2").await.unwrap();
+    add_gold(&mut m, 4).await;
+    expect_current(&zone, roleid, "gs2", true).await;
+    let Ok(Reply::Redirect(_)) = m.connection().request(go_server("gs3")).await else {
+        panic!("a redirect")
+    };
+    drop(m); // the client never connects to gs3
+
+    // Only an arrival moves the data center's record: it still places m on
+    // gs2, the crossing's source, so the account center names gs2 (not the
+    // home, gs1), and gs2 takes the player back once the handoff lapses.
+    let login = client::account::login_password(&account(&zone), "m", "pw")
+        .await
+        .unwrap();
+    assert_eq!(login.server.unwrap().srvname, "gs2");
+    let mut m = relogin(&zone, "m").await;
+    assert_eq!(m.current_srvname(), "gs2");
+    assert_eq!(gold(&mut m).await, 4, "the handoff's save");
     zone.shutdown().await;
 }
 

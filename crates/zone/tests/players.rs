@@ -5,9 +5,10 @@
 mod common;
 
 use common::*;
-use wire::client::ErrorCode;
+use wire::client::client_frame::Body;
 use wire::client::game_call::Call;
-use wire::client::{AddItem, LevelUp};
+use wire::client::server_frame::Body as Reply;
+use wire::client::{AddItem, Authenticate, ErrorCode, LevelUp, ListRoles, LoginOk, RoleSummary};
 
 #[tokio::test]
 async fn a_new_player_registers_enters_the_recommended_server_and_plays() {
@@ -198,9 +199,7 @@ async fn a_horn_reaches_players_on_every_server_of_the_zone() {
 
 #[tokio::test]
 async fn the_same_messages_work_over_websocket() {
-    use wire::client::client_frame::Body;
-    use wire::client::server_frame::Body as Reply;
-    use wire::client::{Authenticate, CreateRole, EnterGame, Login, Register, login::Credential};
+    use wire::client::{CreateRole, EnterGame, Login, Register, login::Credential};
 
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
@@ -260,9 +259,7 @@ async fn fights_run_on_the_battle_server_and_wins_pay_gold() {
     let dir = tempfile::tempdir().unwrap();
     let zone = start_zone(dir.path()).await;
     let (_, mut lena) = register_and_enter(&zone, "lena").await;
-    for _ in 0..20 {
-        call(&mut lena, Call::LevelUp(LevelUp {})).await.unwrap();
-    }
+    level_up(&mut lena, 20).await;
     let win = call(&mut lena, Call::Fight(Fight { monster_level: 1 }))
         .await
         .unwrap();
@@ -286,5 +283,80 @@ async fn fights_run_on_the_battle_server_and_wins_pay_gold() {
     );
     let refused = call(&mut lena, Call::Fight(Fight { monster_level: 0 })).await;
     assert_eq!(code(refused), ErrorCode::BadArgument);
+    zone.shutdown().await;
+}
+
+/// What the game server `login` names lists for the account (`ListRoles`),
+/// entered with the login's token.
+async fn roles_listed_by_the_game_server(login: &LoginOk) -> Vec<RoleSummary> {
+    let server = login.server.as_ref().expect("a login names the server");
+    let connection = client::Connection::connect_tcp(&server.tcp_addr)
+        .await
+        .unwrap();
+    let authenticate = Body::Authenticate(Authenticate {
+        token: login.login_token.clone(),
+        roleid: 0,
+    });
+    connection.request(authenticate).await.unwrap();
+    match connection.request(Body::ListRoles(ListRoles {})).await {
+        Ok(Reply::RoleList(list)) => list.roles,
+        other => panic!("expected a role list, got {other:?}"),
+    }
+}
+
+/// Levels up `session`'s player `times` times.
+async fn level_up(session: &mut client::GameSession, times: u32) {
+    for _ in 0..times {
+        call(session, Call::LevelUp(LevelUp {})).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_login_lists_the_level_list_roles_shows_after_a_level_up_and_logoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let (_, mut session) = register_and_enter(&zone, "ivy").await;
+    level_up(&mut session, 2).await;
+    session.logoff().await.unwrap();
+    // The release and its note to the account center finish after the
+    // connection closes: wait for them, as a client logging in again would.
+    let roles = eventually("the login to list the role at level 3", || async {
+        let login = client::account::login_password(&account(&zone), "ivy", "pw")
+            .await
+            .unwrap();
+        let listed = roles_listed_by_the_game_server(&login).await;
+        (login.roles == listed && listed.first()?.level == 3).then_some(listed)
+    })
+    .await;
+    assert_eq!(roles.len(), 1);
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_login_lists_the_level_a_role_crossed_with_and_then_logged_off_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = start_zone(dir.path()).await;
+    let (_, mut session) = register_and_enter(&zone, "jack").await;
+    level_up(&mut session, 1).await;
+    let entered = session.go_server("gs2").await.unwrap();
+    let crossed_level = entered.player.unwrap().level;
+    assert_eq!(crossed_level, 2);
+    let login_level = || async {
+        let login = client::account::login_password(&account(&zone), "jack", "pw")
+            .await
+            .unwrap();
+        login.roles.first().map(|role| role.level)
+    };
+    eventually("the login to list the level handed off", || async {
+        (login_level().await == Some(crossed_level)).then_some(())
+    })
+    .await;
+    level_up(&mut session, 3).await;
+    session.logoff().await.unwrap();
+    eventually(
+        "the login to list the level of the logoff at gs2",
+        || async { (login_level().await == Some(5)).then_some(()) },
+    )
+    .await;
     zone.shutdown().await;
 }
