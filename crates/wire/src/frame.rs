@@ -4,11 +4,14 @@
 //! peer cannot make us allocate more than the cap. The same messages travel over
 //! WebSocket, one message per binary WebSocket message, with the same cap.
 //!
-//! With the `transport` feature, the `transport` module reads and writes these
-//! frames over either socket kind.
+//! With the `transport` feature, [`read_frame`], [`read_message`] and
+//! [`write_message`] read and write these frames over any tokio stream, and the
+//! `transport` module over either socket kind; without it, this module has no
+//! async code and pulls no tokio.
 
 use bytes::{Bytes, BytesMut};
 use prost::Message;
+#[cfg(feature = "transport")]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 #[cfg(feature = "transport")]
@@ -18,6 +21,7 @@ pub mod transport;
 pub const FRAME_BYTES_MAX: usize = 64 * 1024;
 
 /// Most bytes reserved for a frame body before any of it has arrived.
+#[cfg(feature = "transport")]
 const BODY_FIRST_READ_BYTES: usize = 4096;
 
 /// Bytes of the length prefix.
@@ -52,6 +56,7 @@ pub enum FrameError {
 }
 
 /// Reads one length-prefixed frame body of at most `cap` bytes.
+#[cfg(feature = "transport")]
 pub async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     cap: usize,
@@ -86,6 +91,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
 }
 
 /// Reads and decodes one frame as message `M`.
+#[cfg(feature = "transport")]
 pub async fn read_message<M: Message + Default, R: AsyncRead + Unpin>(
     reader: &mut R,
     cap: usize,
@@ -107,6 +113,7 @@ pub fn encode_frame<M: Message>(message: &M) -> Bytes {
 }
 
 /// Writes `message` as one frame and flushes it.
+#[cfg(feature = "transport")]
 pub async fn write_message<M: Message, W: AsyncWrite + Unpin>(
     writer: &mut W,
     message: &M,
@@ -115,7 +122,7 @@ pub async fn write_message<M: Message, W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "transport"))]
 mod tests {
     use super::*;
     use crate::client::{ClientFrame, Ping, client_frame::Body};
