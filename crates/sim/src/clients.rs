@@ -24,6 +24,7 @@ use wire::client::{
     GoServer, Logoff, ServerFrame, SpendGold,
 };
 
+use crate::Property;
 use crate::prng::PPM;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
@@ -379,15 +380,16 @@ impl World {
                     .iter()
                     .position(|node| node.name == redirect.go_srvname)
                 else {
-                    return self.checker.fail(format!(
-                        "redirect to unknown server {}",
-                        redirect.go_srvname
-                    ));
+                    return self.checker.fail(
+                        Property::ClientsGetExpectedAnswers,
+                        format!("redirect to unknown server {}", redirect.go_srvname),
+                    );
                 };
                 let Some(token) = gamecore::tokens::token_from_bytes(&redirect.token) else {
-                    return self
-                        .checker
-                        .fail("redirect with a malformed token".to_owned());
+                    return self.checker.fail(
+                        Property::ClientsGetExpectedAnswers,
+                        "redirect with a malformed token".to_owned(),
+                    );
                 };
                 let player = &mut self.clients[client];
                 player.pending = None;
@@ -440,11 +442,14 @@ impl World {
             }
             _ => {
                 let player = &self.clients[client];
-                self.checker.fail(format!(
-                    "player of role {} on {}: {kind:?} refused with {code:?} ({message})",
-                    player.roleid,
-                    srvname(player.node)
-                ));
+                self.checker.fail(
+                    Property::ClientsGetExpectedAnswers,
+                    format!(
+                        "player of role {} on {}: {kind:?} refused with {code:?} ({message})",
+                        player.roleid,
+                        srvname(player.node)
+                    ),
+                );
             }
         }
     }

@@ -1,5 +1,6 @@
-//! Models of the zone's shared nodes, as the game servers and players see
-//! them over the simulated bus.
+//! A model of the zone's account center, as the game servers and players see
+//! it over the simulated bus (the data center runs its production core; see
+//! `datacenter_link`).
 //!
 //! - The account center (DESIGN §11): a login asks the data center where
 //!   the role is; it picks the server where the role is online, else the
@@ -11,20 +12,16 @@
 //!   server does not stop its players"); `account::login` today grants once
 //!   and answers `SERVER_DOWN`. Accounts are fixed at setup (one role
 //!   each); passwords are not modelled.
-//! - The data center (DESIGN §8): the current server of each role, set by
-//!   owners' `SetCurrent` notes (a note with an older epoch than the one
-//!   recorded is ignored, so a late logoff never hides a newer arrival) and
-//!   read by `GetCurrent`.
 //!
-//! Both keep their state across the run (it is durable in production); the
-//! simulator cuts them off with partitions but does not crash them.
+//! It keeps its state across the run (it is durable in production); the
+//! simulator cuts it off with partitions but does not crash it.
 
 use std::collections::BTreeMap;
 
 use gamecore::PeerError;
 use wire::client::ErrorCode;
 use wire::node::node_message::Body;
-use wire::node::{Ack, CurrentAnswer, GetCurrent, GrantLogin, NodeError, NodeMessage};
+use wire::node::{Ack, GetCurrent, GrantLogin, NodeError, NodeMessage};
 
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Endpoint, SERVICE_INCARNATION, TOKEN_TTL_MS, World};
@@ -48,56 +45,6 @@ struct Login {
     candidates: Vec<usize>,
     /// The candidate being granted a token, and the token.
     granting: Option<(usize, u128)>,
-}
-
-/// Where the data center believes a role is.
-struct Current {
-    srvname: String,
-    online: bool,
-    epoch: u64,
-}
-
-/// The data center's routing records.
-#[derive(Default)]
-pub struct DataCenter {
-    current: BTreeMap<u64, Current>,
-}
-
-impl DataCenter {
-    /// Answers a request.
-    pub fn request(&mut self, message: NodeMessage) -> NodeMessage {
-        match message.body {
-            Some(Body::SetCurrent(note)) => {
-                // As `store_sqlite::RoutingStore`: notes of one epoch apply
-                // in order, an older epoch's note is ignored.
-                let newer = self
-                    .current
-                    .get(&note.roleid)
-                    .is_none_or(|current| note.epoch >= current.epoch);
-                if newer {
-                    let current = Current {
-                        srvname: note.srvname,
-                        online: note.online,
-                        epoch: note.epoch,
-                    };
-                    self.current.insert(note.roleid, current);
-                }
-                reply(Body::Ack(Ack {}))
-            }
-            Some(Body::GetCurrent(GetCurrent { roleid })) => {
-                let answer = match self.current.get(&roleid) {
-                    Some(current) => CurrentAnswer {
-                        known: true,
-                        srvname: current.srvname.clone(),
-                        online: current.online,
-                    },
-                    None => CurrentAnswer::default(),
-                };
-                reply(Body::CurrentAnswer(answer))
-            }
-            _ => error(ErrorCode::UnexpectedMessage),
-        }
-    }
 }
 
 fn reply(body: Body) -> NodeMessage {
