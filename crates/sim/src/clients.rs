@@ -454,13 +454,18 @@ impl World {
         }
     }
 
+    /// The player got an answer that shows it can play. It counts as
+    /// playable after healing the first time this happens after the healing
+    /// instant, as the liveness deadline judges it (not in its millisecond).
     fn playable(&mut self, client: usize) {
+        let before_ms = self.clients[client].playable_at_ms;
+        self.clients[client].playable_at_ms = self.now_ms;
         if let Phase::Liveness { healed_at_ms } = self.phase
-            && self.clients[client].playable_at_ms <= healed_at_ms
+            && before_ms <= healed_at_ms
+            && self.now_ms > healed_at_ms
         {
             self.playable_after_heal += 1;
         }
-        self.clients[client].playable_at_ms = self.now_ms;
     }
 
     /// One action of a player in the game.
@@ -544,3 +549,6 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
