@@ -46,11 +46,13 @@ fn first_violation(report: &SweepReport) -> Property {
 #[test]
 fn a_handoff_without_the_epoch_check_is_caught() {
     let report = ci_sweep_with(Mutation::HandoffWithoutEpochCheck);
-    assert_eq!(
-        first_violation(&report),
+    // The wrongful handoff either overwrites a newer save or takes the row
+    // from under the writer that still holds it.
+    let guards = [
         Property::NoAcknowledgedWriteLost,
-        "{report}"
-    );
+        Property::WritableCopyMatchesRow,
+    ];
+    assert!(guards.contains(&first_violation(&report)), "{report}");
 }
 
 #[test]
