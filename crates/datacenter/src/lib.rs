@@ -1,38 +1,47 @@
-//! The data center node (seed "Basic support"; DESIGN §8): records where each
-//! player is now (`SetCurrent` from the owner) and answers `GetCurrent` (the
-//! account center asks it at login). Summaries and their push come later.
+//! The data center node (seed "Basic support"; DESIGN §8): the tokio shell
+//! that drives a [`DataCenterCore`] (crate `datacentercore`, which decides
+//! everything: notes ordered by the owner's epoch, batches, answers) over
+//! the bus and its [`RoutingStore`] (`datacenter.db`).
 //!
-//! Requests are applied in batches: while one batch commits on a blocking
-//! thread, the next ones queue, so one fsync serves many notes. Each note
-//! carries the owner's epoch; an older note never overwrites a newer one. The stored
-//! current server is a routing hint; the authoritative answer is the owner
-//! in the player's row (DESIGN §7).
+//! The shell feeds the core every request already queued in its inbox (at
+//! most [`BATCH_REQUESTS_MAX`] at a time), then carries out its outputs:
+//! replies go back over the bus, and a batch of records is written on a
+//! blocking thread while the next requests queue, so one fsync serves many
+//! notes. At start it loads every record into the core.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bus::{Bus, BusError, Incoming};
-use routing::RoleId;
-use store_sqlite::{CurrentNote, RoutingError, RoutingStore};
-use wire::client::ErrorCode;
-use wire::node::node_message::Body;
-use wire::node::{CurrentAnswer, NodeMessage};
+use bus::{Bus, BusError, Incoming, Replier};
+use datacentercore::{BatchId, CurrentNote, DataCenterCore, Output, RecordError, RequestId};
+use store_sqlite::{ROUTING_DB_FILE, RoutingError, RoutingStore};
+use tokio::task::JoinHandle;
 
-/// Requests applied in one batch (one transaction).
+/// Requests handed to the core between two drains of its outputs.
 pub const BATCH_REQUESTS_MAX: usize = 512;
 
 /// A running data center node.
 pub struct DataCenter {
-    task: tokio::task::JoinHandle<()>,
+    task: JoinHandle<()>,
 }
 
 impl DataCenter {
-    /// Opens `datacenter.db` under `data_dir`, binds `name` on the bus, and
-    /// serves until the bus unbinds it or the node is stopped.
+    /// Opens `datacenter.db` under `data_dir`, loads its records, binds
+    /// `name` on the bus, and serves until the bus unbinds it or the node is
+    /// stopped.
     pub fn start(name: &str, data_dir: &Path, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
-        let store = RoutingStore::open(data_dir.join(store_sqlite::ROUTING_DB_FILE))?;
+        let store = RoutingStore::open(data_dir.join(ROUTING_DB_FILE))?;
+        let core = DataCenterCore::new(store.load()?);
         let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
-        let task = tokio::spawn(serve(inbox, Arc::new(Mutex::new(store))));
+        let shell = Shell {
+            core,
+            store: Some(store),
+            repliers: BTreeMap::new(),
+            next_request: 1,
+            writing: None,
+        };
+        let task = tokio::spawn(shell.serve(inbox));
         Ok(Self { task })
     }
 
@@ -45,7 +54,7 @@ impl DataCenter {
 /// Why the data center could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The database could not be opened.
+    /// The database could not be opened or read.
     #[error(transparent)]
     Store(#[from] RoutingError),
     /// The name is taken on the bus.
@@ -53,89 +62,92 @@ pub enum StartError {
     Bus(#[from] BusError),
 }
 
-async fn serve(mut inbox: bus::Inbox, store: Arc<Mutex<RoutingStore>>) {
-    while let Some(first) = inbox.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_REQUESTS_MAX {
-            match inbox.try_recv() {
-                Ok(incoming) => batch.push(incoming),
-                Err(_) => break,
-            }
-        }
-        let store = store.clone();
-        let answered = tokio::task::spawn_blocking(move || answer_batch(&store, batch)).await;
-        if let Err(error) = answered {
-            tracing::error!(%error, "data center batch failed");
-        }
-    }
+/// A batch being written on a blocking thread; it gives the store back.
+type Writing = JoinHandle<(RoutingStore, BatchId, Result<(), RecordError>)>;
+
+/// What woke the shell.
+enum Wake {
+    /// A request arrived (`None`: the bus unbound the node).
+    Request(Option<Incoming>),
+    /// The batch being written is done.
+    Written(Result<(RoutingStore, BatchId, Result<(), RecordError>), tokio::task::JoinError>),
 }
 
-/// Records every `SetCurrent` of the batch in one transaction, then answers
-/// each request in arrival order.
-fn answer_batch(store: &Mutex<RoutingStore>, batch: Vec<Incoming>) {
-    let mut store = store
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let notes: Vec<CurrentNote> = batch
-        .iter()
-        .filter_map(|incoming| current_note(&incoming.message))
-        .collect();
-    let recorded = store.record(&notes);
-    for incoming in batch {
-        let answer = match &incoming.message.body {
-            Some(Body::SetCurrent(note)) => match (role(note.roleid), &recorded) {
-                (Err(refusal), _) => refusal,
-                (Ok(_), Ok(())) => bus::ack(),
-                (Ok(_), Err(error)) => backend(error.clone()),
-            },
-            Some(Body::GetCurrent(query)) => current(&store, query.roleid),
-            _ => bus::error_reply(
-                ErrorCode::UnexpectedMessage,
-                "the data center does not take this",
-            ),
-        };
-        incoming.reply(answer);
-    }
+/// The core and what the shell holds for it.
+struct Shell {
+    core: DataCenterCore,
+    /// The store, while no batch is being written.
+    store: Option<RoutingStore>,
+    repliers: BTreeMap<RequestId, Replier>,
+    next_request: u64,
+    writing: Option<Writing>,
 }
 
-fn current_note(message: &NodeMessage) -> Option<CurrentNote> {
-    let Some(Body::SetCurrent(note)) = &message.body else {
-        return None;
-    };
-    let roleid = RoleId::from_raw(note.roleid).ok()?;
-    Some(CurrentNote {
-        roleid,
-        srvname: note.srvname.clone(),
-        online: note.online,
-        epoch: note.epoch,
-    })
-}
-
-fn current(store: &RoutingStore, raw_roleid: u64) -> NodeMessage {
-    let answer = role(raw_roleid).and_then(|roleid| store.current(roleid).map_err(backend));
-    match answer {
-        Ok(Some(current)) => {
-            let answer = CurrentAnswer {
-                known: true,
-                srvname: current.srvname,
-                online: current.online,
+impl Shell {
+    async fn serve(mut self, mut inbox: bus::Inbox) {
+        loop {
+            let woken = tokio::select! {
+                incoming = inbox.recv() => Wake::Request(incoming),
+                written = async { self.writing.as_mut().expect("guarded").await },
+                    if self.writing.is_some() => Wake::Written(written),
             };
-            NodeMessage {
-                body: Some(Body::CurrentAnswer(answer)),
+            match woken {
+                Wake::Request(None) => break,
+                Wake::Request(Some(first)) => {
+                    self.request(first);
+                    for _ in 1..BATCH_REQUESTS_MAX {
+                        let Ok(incoming) = inbox.try_recv() else {
+                            break;
+                        };
+                        self.request(incoming);
+                    }
+                }
+                Wake::Written(Ok((store, batch, answer))) => {
+                    self.writing = None;
+                    self.store = Some(store);
+                    self.core.handle_record_answer(batch, answer);
+                }
+                Wake::Written(Err(error)) => {
+                    tracing::error!(%error, "the data center's store writer failed");
+                    break;
+                }
+            }
+            self.carry_out_outputs();
+        }
+    }
+
+    fn request(&mut self, incoming: Incoming) {
+        let request = RequestId(self.next_request);
+        self.next_request += 1;
+        let (_from, message, replier) = incoming.into_parts();
+        self.repliers.insert(request, replier);
+        self.core.handle_request(request, message);
+    }
+
+    fn carry_out_outputs(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Reply { request, message } => {
+                    if let Some(replier) = self.repliers.remove(&request) {
+                        replier.reply(message);
+                    }
+                }
+                Output::Record { batch, notes } => self.write(batch, notes),
             }
         }
-        Ok(None) => NodeMessage {
-            body: Some(Body::CurrentAnswer(CurrentAnswer::default())),
-        },
-        Err(refusal) => refusal,
     }
-}
 
-fn role(raw: u64) -> Result<RoleId, NodeMessage> {
-    RoleId::from_raw(raw)
-        .map_err(|error| bus::error_reply(ErrorCode::UnknownRole, error.to_string()))
-}
-
-fn backend(error: RoutingError) -> NodeMessage {
-    bus::error_reply(ErrorCode::Unavailable, error.to_string())
+    /// Writes a batch on a blocking thread; the core has at most one in flight.
+    fn write(&mut self, batch: BatchId, notes: Vec<CurrentNote>) {
+        let mut store = self
+            .store
+            .take()
+            .expect("the core writes one batch at a time");
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            let answer = store
+                .record(&notes)
+                .map_err(|error| RecordError(error.to_string()));
+            (store, batch, answer)
+        }));
+    }
 }

@@ -66,7 +66,7 @@ fn sweep_with_progress(config: &SweepConfig) -> SweepReport {
     let report = sweep(config, |done| bar.set_position(done));
     bar.finish_and_clear();
     eprintln!(
-        "sometimes: {:?}; seeds with SQLite beside the model: {}",
+        "sometimes: {}; seeds with SQLite beside the model: {}",
         report.sometimes, report.sqlite_seeds
     );
     report
@@ -78,6 +78,7 @@ fn replay_logged(config: &SweepConfig) -> Result<(), String> {
         mutation: config.mutation,
         sqlite_every: config.sqlite_every,
         log: true,
+        waived: Vec::new(),
     };
     let report = run_seed(config.first_seed, &seed_config);
     println!("{report:#?}");
@@ -99,9 +100,11 @@ fn failure(report: &SweepReport) -> String {
             report.violations()
         )
     } else {
-        format!(
-            "never happened in this sweep: {}",
-            report.missing_sometimes.join(", ")
-        )
+        let missing: Vec<String> = report
+            .missing_sometimes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        format!("never happened in this sweep: {}", missing.join(", "))
     }
 }

@@ -113,7 +113,9 @@ impl World {
                 Output::GrantFailed {
                     srvname, failure, ..
                 } => {
-                    self.checker.sometimes.login_grants_failed += 1;
+                    self.checker
+                        .sometimes
+                        .record(crate::Property::LoginGrantFailed, 1);
                     self.log(|| format!("account: no grant at {srvname}: {}", failure.0));
                 }
             }
@@ -130,8 +132,10 @@ impl World {
             Ok(login_ok) => match self.granted(&login_ok) {
                 Some(granted) => Some(granted),
                 None => {
-                    self.checker
-                        .fail(format!("the account center answered {login_ok:?}"));
+                    self.checker.fail(
+                        crate::Property::ClientsGetExpectedAnswers,
+                        format!("the account center answered {login_ok:?}"),
+                    );
                     return;
                 }
             },

@@ -125,7 +125,10 @@ impl World {
                 return true;
             }
             Endpoint::Account => Ok(self.account_request(message)),
-            Endpoint::DataCenter => Ok(self.datacenter.request(message)),
+            Endpoint::DataCenter => {
+                self.datacenter_request(from, from_incarnation, call, message);
+                return true;
+            }
         };
         self.answer(to, from, from_incarnation, call, answer);
         true
@@ -147,7 +150,7 @@ impl World {
     }
 
     /// Sends an answer from `from` back to the caller.
-    fn answer(
+    pub(crate) fn answer(
         &mut self,
         from: Endpoint,
         to: Endpoint,

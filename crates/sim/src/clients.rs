@@ -25,6 +25,7 @@ use wire::client::{
     GoServer, Logoff, ServerFrame, SpendGold,
 };
 
+use crate::Property;
 use crate::prng::PPM;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
@@ -380,15 +381,16 @@ impl World {
                     .iter()
                     .position(|node| node.name == redirect.go_srvname)
                 else {
-                    return self.checker.fail(format!(
-                        "redirect to unknown server {}",
-                        redirect.go_srvname
-                    ));
+                    return self.checker.fail(
+                        Property::ClientsGetExpectedAnswers,
+                        format!("redirect to unknown server {}", redirect.go_srvname),
+                    );
                 };
                 let Some(token) = gamecore::tokens::token_from_bytes(&redirect.token) else {
-                    return self
-                        .checker
-                        .fail("redirect with a malformed token".to_owned());
+                    return self.checker.fail(
+                        Property::ClientsGetExpectedAnswers,
+                        "redirect with a malformed token".to_owned(),
+                    );
                 };
                 let player = &mut self.clients[client];
                 player.pending = None;
@@ -441,22 +443,30 @@ impl World {
             }
             _ => {
                 let player = &self.clients[client];
-                self.checker.fail(format!(
-                    "player of role {} on {}: {kind:?} refused with {code:?} ({message})",
-                    player.roleid,
-                    srvname(player.node)
-                ));
+                self.checker.fail(
+                    Property::ClientsGetExpectedAnswers,
+                    format!(
+                        "player of role {} on {}: {kind:?} refused with {code:?} ({message})",
+                        player.roleid,
+                        srvname(player.node)
+                    ),
+                );
             }
         }
     }
 
+    /// The player got an answer that shows it can play. It counts as
+    /// playable after healing the first time this happens after the healing
+    /// instant, as the liveness deadline judges it (not in its millisecond).
     fn playable(&mut self, client: usize) {
+        let before_ms = self.clients[client].playable_at_ms;
+        self.clients[client].playable_at_ms = self.now_ms;
         if let Phase::Liveness { healed_at_ms } = self.phase
-            && self.clients[client].playable_at_ms <= healed_at_ms
+            && before_ms <= healed_at_ms
+            && self.now_ms > healed_at_ms
         {
             self.playable_after_heal += 1;
         }
-        self.clients[client].playable_at_ms = self.now_ms;
     }
 
     /// One action of a player in the game.
@@ -547,3 +557,6 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

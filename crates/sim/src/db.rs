@@ -15,11 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use ownership::{Holder, Rules};
+use ownership::{Holder, Ownership, Rules};
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
 use store::{FencedWrite, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
 
+use crate::Property;
 use crate::checker::Checker;
 use crate::trace::Trace;
 
@@ -111,7 +112,7 @@ impl SimDb {
                 .pop()
                 .expect("one answer per op");
             if other != answer {
-                checker.fail(format!(
+                checker.fail(Property::SqliteAgreesWithModel, format!(
                     "SQLite and the model store disagree on {operation:?}: model {answer:?}, SQLite {other:?}"
                 ));
             }
@@ -171,7 +172,7 @@ impl SimDb {
     ) {
         let roleid = write.roleid;
         if write.base_version != data_version_before {
-            checker.fail(format!(
+            checker.fail(Property::NoAcknowledgedWriteLost, format!(
                 "acknowledged write lost: role {roleid} was at data_version {data_version_before} and {} \
                  (epoch {}) overwrote it with data based on version {}",
                 write.owner, write.epoch, write.base_version
@@ -180,10 +181,13 @@ impl SimDb {
         let shadow = self.shadows.entry(roleid).or_default();
         for entry in &write.ledger {
             if entry.seq <= shadow.last_seq {
-                checker.fail(format!(
-                    "role {roleid}: ledger line {} stored twice or out of order",
-                    entry.seq
-                ));
+                checker.fail(
+                    Property::GoldAndItemsConserved,
+                    format!(
+                        "role {roleid}: ledger line {} stored twice or out of order",
+                        entry.seq
+                    ),
+                );
             }
             shadow.last_seq = entry.seq;
             match entry.kind {
@@ -195,7 +199,7 @@ impl SimDb {
         }
         let row = self.model.row(roleid).expect("a committed row exists");
         if i64::try_from(row.data.gold) != Ok(shadow.gold) {
-            checker.fail(format!(
+            checker.fail(Property::GoldAndItemsConserved, format!(
                 "role {roleid}: stored gold {} but the stored ledger sums to {} (duplicated or lost gold)",
                 row.data.gold, shadow.gold
             ));
@@ -206,11 +210,20 @@ impl SimDb {
                 shadow.items.get(&stack.item_type).copied() == i64::try_from(stack.count).ok()
             });
         if !items_match {
-            checker.fail(format!(
-                "role {roleid}: stored items {:?} do not match the stored ledger {:?}",
-                row.data.items, shadow.items
-            ));
+            checker.fail(
+                Property::GoldAndItemsConserved,
+                format!(
+                    "role {roleid}: stored items {:?} do not match the stored ledger {:?}",
+                    row.data.items, shadow.items
+                ),
+            );
         }
+    }
+
+    /// The ownership columns of `roleid`'s row, if it exists: the authority
+    /// the checkers judge the nodes against.
+    pub fn ownership(&self, roleid: RoleId) -> Option<&Ownership> {
+        self.model.row(roleid).map(|row| &row.ownership)
     }
 
     /// Folds the final contents into the trace hash.

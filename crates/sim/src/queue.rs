@@ -74,6 +74,8 @@ pub enum SimEvent {
         incarnation: u64,
         op: u64,
     },
+    /// The data center's database finished writing batch `batch`.
+    DataCenterWritten { batch: u64 },
     /// A client's connection reaches a game server.
     Connect { session: u64 },
     /// A client frame reaches a game server.

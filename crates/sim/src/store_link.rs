@@ -114,7 +114,8 @@ impl Direction for ToNode {
 }
 
 impl World {
-    fn store_latency(&mut self) -> u64 {
+    /// One store op's latency: jitter, sometimes a spike.
+    pub(crate) fn store_latency(&mut self) -> u64 {
         let latency = self.prng.between(1, self.mix.store_latency_max_ms);
         latency + self.spike()
     }

@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::{
-    Mutation, SQLITE_EVERY_DEFAULT, STEPS_PER_SEED_DEFAULT, SeedConfig, SeedReport, Sometimes,
-    run_seed,
+    Mutation, Property, SQLITE_EVERY_DEFAULT, STEPS_PER_SEED_DEFAULT, SeedConfig, SeedReport,
+    Sometimes, Violation, run_seed,
 };
 
 /// A sweep judges the sometimes-properties only from this many seeds on:
@@ -36,6 +36,8 @@ pub struct SweepConfig {
     /// Stop taking new seeds once one found a violation (the mutation tests
     /// use it; the seeds already running finish).
     pub stop_at_first_violation: bool,
+    /// Known failures, reported apart (see [`SeedConfig::waived`]).
+    pub waived: Vec<Property>,
 }
 
 impl Default for SweepConfig {
@@ -48,6 +50,7 @@ impl Default for SweepConfig {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             sqlite_every: SQLITE_EVERY_DEFAULT,
             stop_at_first_violation: false,
+            waived: Vec::new(),
         }
     }
 }
@@ -65,11 +68,13 @@ pub struct SweepReport {
     pub sqlite_seeds: u64,
     /// The seeds that found a violation, ordered by seed.
     pub failures: Vec<SeedReport>,
+    /// The violations of waived properties, ordered by seed.
+    pub waived: Vec<Violation>,
     /// The sometimes-properties summed over the sweep.
     pub sometimes: Sometimes,
     /// Sometimes-properties that never happened (judged from
     /// [`SOMETIMES_SEEDS_MIN`] seeds on).
-    pub missing_sometimes: Vec<&'static str>,
+    pub missing_sometimes: Vec<Property>,
     /// Wall-clock time the sweep took.
     pub elapsed: Duration,
     /// The sweep's configuration, for the replay commands.
@@ -119,10 +124,13 @@ impl fmt::Display for SweepReport {
             writeln!(f, "  fault mix: {}", failure.fault_mix)?;
             writeln!(f, "  replay: {}", self.replay_command(failure.seed))?;
         }
-        for name in &self.missing_sometimes {
+        for violation in &self.waived {
+            writeln!(f, "waived: {violation}")?;
+        }
+        for property in &self.missing_sometimes {
             writeln!(
                 f,
-                "violation: sometimes-property never happened in {} seeds: {name}",
+                "violation: sometimes-property never happened in {} seeds: {property}",
                 self.seeds
             )?;
         }
@@ -147,6 +155,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
         mutation: config.mutation,
         sqlite_every: config.sqlite_every,
         log: false,
+        waived: config.waived.clone(),
     };
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
@@ -156,6 +165,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
         faults: 0,
         sqlite_seeds: 0,
         failures: Vec::new(),
+        waived: Vec::new(),
         sometimes: Sometimes::default(),
         missing_sometimes: Vec::new(),
         elapsed: Duration::ZERO,
@@ -191,6 +201,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
             report.faults += seed_report.faults;
             report.sqlite_seeds += u64::from(seed_report.sqlite);
             report.sometimes.add(&seed_report.sometimes);
+            report.waived.extend(seed_report.waived.iter().cloned());
             if !seed_report.violations.is_empty() {
                 report.failures.push(seed_report);
             }
@@ -198,6 +209,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
         }
     });
     report.failures.sort_by_key(|failure| failure.seed);
+    report.waived.sort_by_key(|violation| violation.seed);
     if report.seeds >= SOMETIMES_SEEDS_MIN && !config.stop_at_first_violation {
         report.missing_sometimes = report.sometimes.missing();
     }

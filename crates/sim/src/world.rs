@@ -1,15 +1,16 @@
 //! One simulated zone and its run: the game servers (production
 //! [`GameCore`]s, each with its own clock), the databases ([`SimDb`]), the
-//! account center (its production login core) and the data center model,
-//! the simulated players, and the links between them ([`crate::bus`],
+//! account center and the data center (their production cores, in
+//! [`crate::account_link`] and [`crate::datacenter_link`]), the simulated
+//! players, and the links between them ([`crate::bus`],
 //! [`crate::store_link`], [`crate::client_link`]), all driven by one
 //! [`Queue`] and one [`Prng`].
 //!
 //! A step delivers one event. After every input to a core the run drains
-//! `poll_output()` and turns each output into scheduled events, re-arms the
-//! core's timer from `poll_timeout()`, and (after the step) checks the single
-//! writer. A node's clock is true time plus a constant offset; the databases'
-//! clock is true time.
+//! `poll_output()` and turns each output into scheduled events, and re-arms
+//! the core's timer from `poll_timeout()`. After every step it checks every
+//! writable copy against its row in the store (the authority). A node's clock
+//! is true time plus a constant offset; the databases' clock is true time.
 //!
 //! Not modelled: computation time (every handler takes zero virtual time)
 //! and clock drift within a run.
@@ -30,15 +31,15 @@ use crate::bus::Inbound;
 use crate::checker::Checker;
 use crate::client_link::Link;
 use crate::clients::Client;
+use crate::datacenter_link::DataCenterLink;
 use crate::db::SimDb;
 use crate::faults::{FaultMix, SKEW_MAX_MS};
 use crate::inject::Partition;
 use crate::prng::Prng;
 use crate::queue::{Queue, SimEvent};
-use crate::services::DataCenter;
 use crate::store_link::Connection;
 use crate::trace::Trace;
-use crate::{Mutation, SeedConfig, SeedReport, Violation};
+use crate::{Mutation, Property, SeedConfig, SeedReport, Violation};
 
 /// Virtual time at the start of a run; above every clock offset, so no
 /// node's clock reads below zero.
@@ -61,6 +62,9 @@ pub const HEARTBEAT_INTERVAL_MS: u64 = 1_000;
 pub const LIVENESS_BOUND_MS: u64 = 30_000;
 /// Steps the liveness phase may take at most.
 pub const LIVENESS_STEPS_MAX: u64 = 2_000_000;
+/// Once every player is playable after healing, the data center's current
+/// servers must match the rows within this much virtual time.
+pub const DATACENTER_CONVERGENCE_BOUND_MS: u64 = 10_000;
 
 const _: () = assert!(
     SKEW_MARGIN_MS > SKEW_MAX_MS,
@@ -167,7 +171,7 @@ pub(crate) struct World {
     pub(crate) nodes: Vec<Node>,
     pub(crate) dbs: Vec<SimDb>,
     pub(crate) account: AccountLink,
-    pub(crate) datacenter: DataCenter,
+    pub(crate) datacenter: DataCenterLink,
     pub(crate) clients: Vec<Client>,
     pub(crate) links: BTreeMap<u64, Link>,
     pub(crate) next_session: u64,
@@ -183,8 +187,9 @@ pub(crate) struct World {
     pub(crate) faults: u64,
     pub(crate) phase: Phase,
     pub(crate) playable_after_heal: usize,
-    core_touched: bool,
-    writers: Vec<(RoleId, usize, u64)>,
+    /// When the data center must have converged (set once every player is
+    /// playable after healing).
+    pub(crate) converge_by_ms: Option<u64>,
     outputs: Vec<Output>,
 }
 
@@ -244,7 +249,7 @@ impl World {
             nodes,
             dbs,
             account,
-            datacenter: DataCenter::default(),
+            datacenter: DataCenterLink::default(),
             clients,
             links: BTreeMap::new(),
             next_session: 1,
@@ -260,8 +265,7 @@ impl World {
             faults: 0,
             phase: Phase::Safety,
             playable_after_heal: 0,
-            core_touched: false,
-            writers: Vec::new(),
+            converge_by_ms: None,
             outputs: Vec::new(),
         };
         for node in 0..world.nodes.len() {
@@ -281,7 +285,8 @@ impl World {
         let liveness_steps_max = self.config.steps + LIVENESS_STEPS_MAX;
         while self.phase != Phase::Finished {
             let Some((at_ms, event)) = self.queue.pop() else {
-                self.violate("the event queue ran dry".to_owned());
+                let what = "the event queue ran dry".to_owned();
+                self.violate(Property::EveryPlayerPlayableAfterHealing, what);
                 break;
             };
             debug_assert!(at_ms >= self.now_ms, "time runs forward");
@@ -295,21 +300,21 @@ impl World {
             }
             self.step += 1;
             progress.set(self.step);
-            if self.core_touched {
-                self.core_touched = false;
-                self.check_single_writer();
-            }
-            if let Some(what) = self.checker.take_violation() {
-                self.violate(what);
+            self.check_writable_copies();
+            if let Some((property, what)) = self.checker.take_violation() {
+                self.violate(property, what);
                 break;
             }
             match self.phase {
                 Phase::Safety if self.step >= self.config.steps => self.heal(),
                 Phase::Liveness { .. } if self.playable_after_heal == self.clients.len() => {
-                    self.phase = Phase::Finished;
+                    self.await_convergence();
                 }
                 Phase::Liveness { .. } if self.step >= liveness_steps_max => {
-                    self.violate(format!("liveness phase ran {LIVENESS_STEPS_MAX} steps without every player playable"));
+                    let what = format!(
+                        "liveness phase ran {LIVENESS_STEPS_MAX} steps without every player playable"
+                    );
+                    self.violate(Property::EveryPlayerPlayableAfterHealing, what);
                 }
                 _ => {}
             }
@@ -327,6 +332,7 @@ impl World {
             virtual_ms: self.now_ms - START_MS,
             faults: self.faults,
             violations: std::mem::take(&mut self.checker.violations),
+            waived: std::mem::take(&mut self.checker.waived),
             trace_hash: self.trace.finish(),
             fault_mix: std::mem::take(&mut self.fault_mix_text),
             sometimes: self.checker.sometimes,
@@ -334,14 +340,19 @@ impl World {
         }
     }
 
-    pub(crate) fn violate(&mut self, what: String) {
+    pub(crate) fn violate(&mut self, property: Property, what: String) {
         let violation = Violation {
             seed: self.seed,
             step: self.step,
             time_ms: self.now_ms - START_MS,
+            property,
             what,
         };
-        self.checker.violations.push(violation);
+        if self.config.waived.contains(&property) {
+            self.checker.waived.push(violation);
+        } else {
+            self.checker.violations.push(violation);
+        }
         self.phase = Phase::Finished;
     }
 
@@ -429,6 +440,7 @@ impl World {
                 self.after_core(node);
                 true
             }
+            SimEvent::DataCenterWritten { batch } => self.datacenter_written(batch),
             SimEvent::Connect { session } => self.connect_arrives(session),
             SimEvent::FrameAtNode { session, frame } => {
                 let Some(node) = self.frame_reaches_node(session) else {
@@ -618,7 +630,6 @@ impl World {
 
     /// After any input to a core: carry out its outputs, then re-arm its timer.
     pub(crate) fn after_core(&mut self, node: usize) {
-        self.core_touched = true;
         let mut outputs = std::mem::take(&mut self.outputs);
         let core = self.nodes[node].core.as_mut().expect("a live node");
         while let Some(output) = core.poll_output() {
@@ -695,58 +706,6 @@ impl World {
         self.after_core(node);
     }
 
-    /// At most one live core may write a player at any instant (each core
-    /// judged by its own clock).
-    fn check_single_writer(&mut self) {
-        self.writers.clear();
-        for (index, slot) in self.nodes.iter().enumerate() {
-            let Some(core) = &slot.core else { continue };
-            let own = slot.own_now(self.now_ms);
-            self.writers.extend(
-                core.writable_players(own)
-                    .map(|(roleid, epoch)| (roleid, index, epoch)),
-            );
-        }
-        if self.writers.len() < 2 {
-            return;
-        }
-        self.writers.sort_unstable();
-        for pair in self.writers.windows(2) {
-            let ((roleid, first, first_epoch), (other, second, second_epoch)) = (pair[0], pair[1]);
-            if roleid == other {
-                let what = format!(
-                    "two writers: role {roleid} is writable on {} (epoch {first_epoch}) and on {} (epoch {second_epoch})",
-                    srvname(first),
-                    srvname(second)
-                );
-                self.checker.fail(what);
-                return;
-            }
-        }
-    }
-
-    /// A node acknowledges a gameplay change only while it may write the
-    /// player (DESIGN §5: an owner stops serving once its lease could have
-    /// expired).
-    fn check_serving(&mut self, node: usize, session: u64) {
-        let Some(client) = self.links.get(&session).and_then(|link| link.client) else {
-            return;
-        };
-        let roleid = self.clients[client].roleid;
-        let slot = &self.nodes[node];
-        let own = slot.own_now(self.now_ms);
-        let core = slot.core.as_ref().expect("live");
-        if !core
-            .writable_players(own)
-            .any(|(writable, _)| writable == roleid)
-        {
-            self.checker.fail(format!(
-                "{} acknowledged a call for role {roleid} while it may not write it (lease lapsed or not held)",
-                srvname(node)
-            ));
-        }
-    }
-
     /// Ends the safety phase: no new faults, partitions healed, crashed
     /// nodes restarted; skews stay.
     pub(crate) fn heal(&mut self) {
@@ -791,7 +750,7 @@ impl World {
                 "not playable {LIVENESS_BOUND_MS}ms after healing: {}",
                 stuck.join("; ")
             );
-            self.violate(what);
+            self.violate(Property::EveryPlayerPlayableAfterHealing, what);
         }
     }
 }
@@ -814,6 +773,11 @@ fn clock_offset_ms(prng: &mut Prng, skew_max_ms: u64) -> i64 {
 /// The name of game server `index` (0-based).
 pub(crate) fn srvname(index: usize) -> String {
     format!("gs{}", index + 1)
+}
+
+/// The index of the database that holds `roleid` (its home srvno's).
+pub(crate) fn db_of(roleid: RoleId) -> usize {
+    roleid.home_srvno().get() as usize - 1
 }
 
 fn srvno_of(number: usize) -> Srvno {

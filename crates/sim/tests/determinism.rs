@@ -2,12 +2,15 @@
 //! delivered event and the final databases), the same step count and the
 //! same faults; another seed gives another trace.
 
-use sim::{SeedConfig, run_seed};
+use sim::{Property, SeedConfig, run_seed};
 
 fn config(steps: u64, sqlite_every: u64) -> SeedConfig {
     SeedConfig {
         steps,
         sqlite_every,
+        // A known failure of the game core (see `tests/datacenter.rs`); the
+        // run ends the same way whether it is waived or not.
+        waived: vec![Property::DataCenterHearsEveryOwner],
         ..SeedConfig::default()
     }
 }

@@ -1,8 +1,14 @@
 //! The simulator finds real bugs: each deliberately broken variant is caught
 //! within the CI sweep (seeds 1..=100 of 100_000 steps; the test stops at the
-//! first violation), by the checker that guards what the bug breaks.
+//! first violation), by the checker that guards what the bug breaks, matched
+//! by its [`Property`].
 
-use sim::{Mutation, SweepConfig, SweepReport, sweep};
+use sim::{Mutation, Property, SweepConfig, SweepReport, sweep};
+
+/// Known to fail on the production game core (a lost `SetCurrent` note is
+/// never sent again; see `tests/datacenter.rs`), so waived here: it must not
+/// stop a sweep before the mutation is caught.
+const KNOWN_FAILURE: Property = Property::DataCenterHearsEveryOwner;
 
 fn ci_sweep_with(mutation: Mutation) -> SweepReport {
     let config = SweepConfig {
@@ -11,6 +17,7 @@ fn ci_sweep_with(mutation: Mutation) -> SweepReport {
         steps_per_seed: 100_000,
         mutation: Some(mutation),
         stop_at_first_violation: true,
+        waived: vec![KNOWN_FAILURE],
         ..SweepConfig::default()
     };
     let report = sweep(&config, |_| {});
@@ -32,30 +39,38 @@ fn ci_sweep_with(mutation: Mutation) -> SweepReport {
     report
 }
 
-fn first_violation(report: &SweepReport) -> &str {
-    &report.failures[0].violations[0].what
+fn first_violation(report: &SweepReport) -> Property {
+    report.failures[0].violations[0].property
 }
 
 #[test]
 fn a_handoff_without_the_epoch_check_is_caught() {
     let report = ci_sweep_with(Mutation::HandoffWithoutEpochCheck);
-    assert!(
-        first_violation(&report).contains("acknowledged write lost"),
-        "{report}"
-    );
+    // The wrongful handoff either overwrites a newer save or takes the row
+    // from under the writer that still holds it.
+    let guards = [
+        Property::NoAcknowledgedWriteLost,
+        Property::WritableCopyMatchesRow,
+    ];
+    assert!(guards.contains(&first_violation(&report)), "{report}");
 }
 
 #[test]
 fn a_lease_without_the_skew_margin_is_caught() {
     let report = ci_sweep_with(Mutation::NoSkewMargin);
-    assert!(first_violation(&report).contains("two writers"), "{report}");
+    assert_eq!(
+        first_violation(&report),
+        Property::WritableCopyMatchesRow,
+        "{report}"
+    );
 }
 
 #[test]
 fn a_reusable_token_is_caught() {
     let report = ci_sweep_with(Mutation::ReusableTokens);
-    assert!(
-        first_violation(&report).contains("redeemed twice"),
+    assert_eq!(
+        first_violation(&report),
+        Property::TokenRedeemedAtMostOnce,
         "{report}"
     );
 }
@@ -63,8 +78,9 @@ fn a_reusable_token_is_caught() {
 #[test]
 fn a_login_token_shared_by_the_candidate_servers_is_caught() {
     let report = ci_sweep_with(Mutation::SharedLoginToken);
-    assert!(
-        first_violation(&report).contains("redeemed twice"),
+    assert_eq!(
+        first_violation(&report),
+        Property::TokenRedeemedAtMostOnce,
         "{report}"
     );
 }
@@ -72,8 +88,9 @@ fn a_login_token_shared_by_the_candidate_servers_is_caught() {
 #[test]
 fn a_redirect_sent_before_the_commit_is_caught() {
     let report = ci_sweep_with(Mutation::RedirectBeforeCommit);
-    assert!(
-        first_violation(&report).contains("before its handoff committed"),
+    assert_eq!(
+        first_violation(&report),
+        Property::RedirectAfterDurableHandoff,
         "{report}"
     );
 }

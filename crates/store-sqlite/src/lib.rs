@@ -25,5 +25,5 @@ mod writer;
 
 pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
 pub use player_store::{AuditReport, SqlitePlayerStore};
-pub use routing_store::{Current, CurrentNote, ROUTING_DB_FILE, RoutingError, RoutingStore};
+pub use routing_store::{ROUTING_DB_FILE, RoutingError, RoutingStore};
 pub use writer::{PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};

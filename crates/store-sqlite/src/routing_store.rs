@@ -1,15 +1,18 @@
 //! [`RoutingStore`]: the data center's routing records (`datacenter.db`):
-//! the server each role is on now and whether it is online there.
+//! the server each role is on now, whether it is online there, and the owner's
+//! epoch of that record. The data center core (`datacentercore`) decides which
+//! note wins; this store writes what it decided and loads it back at start.
 //!
 //! A synchronous API over one SQLite connection; the data center node calls
 //! it from a blocking thread.
 
 use std::path::Path;
 
+use datacentercore::{Current, CurrentNote};
 use routing::RoleId;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::schema::{self, Failure, Schema, to_column};
+use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 /// The data center database's file name in a data directory.
 pub const ROUTING_DB_FILE: &str = "datacenter.db";
@@ -27,8 +30,9 @@ const SCHEMA: Schema = Schema {
 const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online, epoch) \
      VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (roleid) DO UPDATE SET srvname = excluded.srvname, online = excluded.online, \
-     epoch = excluded.epoch WHERE excluded.epoch >= current_server.epoch";
-const SELECT_CURRENT: &str = "SELECT srvname, online FROM current_server WHERE roleid = ?1";
+     epoch = excluded.epoch";
+const SELECT_ALL: &str =
+    "SELECT roleid, srvname, online, epoch FROM current_server ORDER BY roleid";
 
 /// Why a routing operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,28 +54,6 @@ impl From<rusqlite::Error> for RoutingError {
     }
 }
 
-/// Where a role is now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Current {
-    /// The server it is on (or was on last).
-    pub srvname: String,
-    /// Whether it is online there.
-    pub online: bool,
-}
-
-/// A note from a player's owner: where the player is now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CurrentNote {
-    /// The role.
-    pub roleid: RoleId,
-    /// The server it is on.
-    pub srvname: String,
-    /// Whether it is online there.
-    pub online: bool,
-    /// The owner's epoch for the role's row when it wrote the note.
-    pub epoch: u64,
-}
-
 /// The routing records of the data center.
 pub struct RoutingStore {
     connection: Connection,
@@ -91,21 +73,21 @@ impl RoutingStore {
         Ok(schema::check_file(path.as_ref(), &SCHEMA)?)
     }
 
-    /// Records where roles are now, in one transaction. A note older than the
-    /// stored one (a lower owner epoch) is ignored, so a late logoff note
-    /// never hides a newer arrival; notes of one epoch apply in order.
-    pub fn record(&mut self, notes: &[CurrentNote]) -> Result<(), RoutingError> {
+    /// Writes `records` in one transaction, each replacing its role's
+    /// record. Which notes win is the data center core's decision
+    /// (`datacentercore`, ordered by the owner's epoch), not this store's.
+    pub fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError> {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut upsert = transaction.prepare_cached(UPSERT_CURRENT)?;
-            for note in notes {
+            for record in records {
                 upsert.execute(params![
-                    to_column(note.roleid.get()),
-                    note.srvname,
-                    note.online,
-                    to_column(note.epoch)
+                    to_column(record.roleid.get()),
+                    record.current.srvname,
+                    record.current.online,
+                    to_column(record.current.epoch)
                 ])?;
             }
         }
@@ -113,18 +95,27 @@ impl RoutingStore {
         Ok(())
     }
 
-    /// Where `roleid` is now, if it was ever recorded.
-    pub fn current(&self, roleid: RoleId) -> Result<Option<Current>, RoutingError> {
-        let current = self
-            .connection
-            .prepare_cached(SELECT_CURRENT)?
-            .query_row([to_column(roleid.get())], |row| {
-                Ok(Current {
-                    srvname: row.get(0)?,
-                    online: row.get(1)?,
-                })
-            })
-            .optional()?;
-        Ok(current)
+    /// Every record, ordered by role id: the data center core's state at
+    /// start.
+    pub fn load(&self) -> Result<Vec<CurrentNote>, RoutingError> {
+        let mut select = self.connection.prepare_cached(SELECT_ALL)?;
+        let rows = select.query_map([], |row| {
+            let raw: i64 = row.get(0)?;
+            let epoch: i64 = row.get(3)?;
+            Ok((raw, row.get(1)?, row.get(2)?, epoch))
+        })?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (raw, srvname, online, epoch) = row?;
+            let roleid = RoleId::from_raw(from_column(raw))
+                .map_err(|bad| RoutingError::Backend(format!("stored role id: {bad}")))?;
+            let current = Current {
+                srvname,
+                online,
+                epoch: from_column(epoch),
+            };
+            records.push(CurrentNote { roleid, current });
+        }
+        Ok(records)
     }
 }

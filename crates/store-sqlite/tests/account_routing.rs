@@ -1,10 +1,10 @@
 //! The account and routing databases keep what they were told across a
 //! reopen.
 
+use datacentercore::{Current, CurrentNote};
 use routing::RoleId;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore, Current, CurrentNote,
-    ROUTING_DB_FILE, RoutingStore,
+    ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore, ROUTING_DB_FILE, RoutingStore,
 };
 
 fn role(raw: u64) -> RoleId {
@@ -132,35 +132,31 @@ fn the_current_server_of_a_role_survives_a_reopen() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join(ROUTING_DB_FILE);
     let mut routes = RoutingStore::open(&path).unwrap();
-    assert_eq!(routes.current(role(1_000_001)).unwrap(), None);
-    let note = |roleid, srvname: &str, online, epoch| CurrentNote {
+    assert_eq!(routes.load().unwrap(), vec![]);
+    let record = |roleid, srvname: &str, online, epoch| CurrentNote {
         roleid: role(roleid),
-        srvname: srvname.into(),
-        online,
-        epoch,
+        current: Current {
+            srvname: srvname.into(),
+            online,
+            epoch,
+        },
     };
     routes
         .record(&[
-            note(1_000_001, "gs1", true, 1),
-            note(1_000_001, "gs2", true, 2),
+            record(2_000_001, "gs2", false, 1),
+            record(1_000_001, "gs1", true, 1),
         ])
         .unwrap();
-    routes.record(&[note(2_000_001, "gs2", false, 1)]).unwrap();
-    routes.record(&[note(1_000_001, "gs1", false, 1)]).unwrap(); // late: epoch 1 < 2, ignored
+    routes.record(&[record(1_000_001, "gs2", true, 2)]).unwrap(); // replaces
     drop(routes);
 
     let routes = RoutingStore::open(&path).unwrap();
-    let current = |srvname: &str, online| Current {
-        srvname: srvname.to_owned(),
-        online,
-    };
     assert_eq!(
-        routes.current(role(1_000_001)).unwrap(),
-        Some(current("gs2", true))
+        routes.load().unwrap(),
+        vec![
+            record(1_000_001, "gs2", true, 2),
+            record(2_000_001, "gs2", false, 1)
+        ],
+        "every record, ordered by role id"
     );
-    assert_eq!(
-        routes.current(role(2_000_001)).unwrap(),
-        Some(current("gs2", false))
-    );
-    assert_eq!(routes.current(role(3_000_001)).unwrap(), None);
 }

@@ -1,0 +1,298 @@
+//! The protocol core of the data center (seed "Basic support"; DESIGN §8), as
+//! a state machine in the shape of quinn-proto: inputs are `handle_*`,
+//! outputs are drained with [`DataCenterCore::poll_output`]. It never does
+//! I/O, never reads a clock and never draws randomness, so the same code runs
+//! in the `datacenter` node (tokio shell over SQLite) and in the simulator.
+//! It has no timers, so it has no `poll_timeout`.
+//!
+//! The core keeps each role's current server in memory, loaded from the
+//! store at start, and decides every change:
+//!
+//! - a `SetCurrent` note from a player's owner carries the owner's epoch; a
+//!   note of an older epoch than the recorded one is acknowledged and
+//!   ignored (a late logoff never hides a newer arrival), and notes of one
+//!   epoch apply in arrival order;
+//! - notes are written in batches ([`Output::Record`]): while one batch is
+//!   being written, the next notes wait, so one write serves many notes; a
+//!   note is acknowledged once its batch is durable, and only then does the
+//!   state (and so `GetCurrent`) show it;
+//! - `GetCurrent` is answered at once from the recorded state.
+//!
+//! The recorded current server is a routing hint; the authoritative answer
+//! is the owner in the player's row (DESIGN §7).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use routing::RoleId;
+use wire::client::ErrorCode;
+use wire::node::node_message::Body;
+use wire::node::{Ack, CurrentAnswer, NodeError, NodeMessage, SetCurrent};
+
+/// Notes written in one batch (one store transaction), at most.
+pub const BATCH_NOTES_MAX: usize = 512;
+/// Notes waiting for the batch in flight, at most; a note beyond it is
+/// refused `OVERLOADED`.
+pub const WAITING_NOTES_MAX: usize = 65_536;
+/// Outputs queued between two drains, at most; the shell drains after every
+/// input, so reaching it means a bug in the shell.
+pub const OUTPUTS_MAX: usize = 1 << 20;
+
+/// A request a peer sent to the data center, numbered by the shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A batch of notes being written, numbered by the core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BatchId(pub u64);
+
+/// Where a role is now, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    /// The server it is on (or was on last).
+    pub srvname: String,
+    /// Whether it is online there.
+    pub online: bool,
+    /// The owner's epoch for the role's row when it wrote the note.
+    pub epoch: u64,
+}
+
+/// One role's record, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentNote {
+    /// The role.
+    pub roleid: RoleId,
+    /// Where it is.
+    pub current: Current,
+}
+
+/// What the core asks its shell to do, drained by
+/// [`DataCenterCore::poll_output`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Write these records in one transaction (each replaces the role's
+    /// record); answer with [`DataCenterCore::handle_record_answer`].
+    Record {
+        /// Names the answer.
+        batch: BatchId,
+        /// The records, at most one per role.
+        notes: Vec<CurrentNote>,
+    },
+    /// Answer a peer's request.
+    Reply {
+        /// The request answered.
+        request: RequestId,
+        /// The answer.
+        message: NodeMessage,
+    },
+}
+
+/// Why a batch could not be written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("routing store: {0}")]
+pub struct RecordError(pub String);
+
+/// The batch being written: the requests it answers and the records that
+/// become the state once it is durable.
+struct Committing {
+    batch: BatchId,
+    requests: Vec<RequestId>,
+    records: BTreeMap<RoleId, Current>,
+}
+
+/// The data center's protocol core. See the crate docs.
+pub struct DataCenterCore {
+    current: BTreeMap<RoleId, Current>,
+    waiting: VecDeque<(RequestId, CurrentNote)>,
+    committing: Option<Committing>,
+    outputs: VecDeque<Output>,
+    next_batch: u64,
+}
+
+impl DataCenterCore {
+    /// A core whose state is `records`, as loaded from the store.
+    pub fn new(records: impl IntoIterator<Item = CurrentNote>) -> Self {
+        Self {
+            current: records
+                .into_iter()
+                .map(|note| (note.roleid, note.current))
+                .collect(),
+            waiting: VecDeque::new(),
+            committing: None,
+            outputs: VecDeque::new(),
+            next_batch: 1,
+        }
+    }
+
+    /// A request from a peer: `SetCurrent` waits for the next batch,
+    /// `GetCurrent` is answered at once, anything else is refused.
+    pub fn handle_request(&mut self, request: RequestId, message: NodeMessage) {
+        let refusal = match message.body {
+            Some(Body::SetCurrent(note)) => match current_note(note) {
+                Ok(note) if self.waiting.len() < WAITING_NOTES_MAX => {
+                    self.waiting.push_back((request, note));
+                    return;
+                }
+                Ok(_) => error(ErrorCode::Overloaded, "too many notes waiting".to_owned()),
+                Err(refusal) => refusal,
+            },
+            Some(Body::GetCurrent(query)) => match RoleId::from_raw(query.roleid) {
+                Ok(roleid) => answer(self.current.get(&roleid)),
+                Err(bad) => error(ErrorCode::UnknownRole, bad.to_string()),
+            },
+            _ => error(
+                ErrorCode::UnexpectedMessage,
+                "the data center does not take this".to_owned(),
+            ),
+        };
+        self.reply(request, refusal);
+    }
+
+    /// The store's answer to batch `batch`: once it is durable its notes are
+    /// the state and acknowledged; if it failed, its notes are refused
+    /// `UNAVAILABLE` and the state is as before. An answer to a batch not in
+    /// flight is ignored.
+    pub fn handle_record_answer(&mut self, batch: BatchId, answer: Result<(), RecordError>) {
+        if self.committing.as_ref().map(|committing| committing.batch) != Some(batch) {
+            return;
+        }
+        let committing = self.committing.take().expect("checked above");
+        let message = match answer {
+            Ok(()) => {
+                self.current.extend(committing.records);
+                ack()
+            }
+            Err(failure) => error(ErrorCode::Unavailable, failure.to_string()),
+        };
+        for request in committing.requests {
+            self.reply(request, message.clone());
+        }
+    }
+
+    /// The next output for the shell. When nothing else is queued and no
+    /// batch is in flight, the notes waiting become the next batch.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.outputs.is_empty() && self.committing.is_none() {
+            self.start_batch();
+        }
+        self.outputs.pop_front()
+    }
+
+    /// Where `roleid` is, as recorded (durable).
+    pub fn current(&self, roleid: RoleId) -> Option<&Current> {
+        self.current.get(&roleid)
+    }
+
+    /// Every recorded role, ordered by role id.
+    pub fn records(&self) -> impl Iterator<Item = (RoleId, &Current)> {
+        self.current
+            .iter()
+            .map(|(roleid, current)| (*roleid, current))
+    }
+
+    /// Takes the notes waiting (up to [`BATCH_NOTES_MAX`]) and decides them
+    /// against the state. A batch whose notes are all stale is acknowledged
+    /// at once, with no write, and the next one is taken.
+    fn start_batch(&mut self) {
+        while !self.waiting.is_empty() {
+            let take = self.waiting.len().min(BATCH_NOTES_MAX);
+            let mut requests = Vec::with_capacity(take);
+            let mut records: BTreeMap<RoleId, Current> = BTreeMap::new();
+            for (request, note) in self.waiting.drain(..take) {
+                requests.push(request);
+                let recorded = records
+                    .get(&note.roleid)
+                    .or_else(|| self.current.get(&note.roleid));
+                if supersedes(&note.current, recorded) {
+                    records.insert(note.roleid, note.current);
+                }
+            }
+            if records.is_empty() {
+                for request in requests {
+                    self.reply(request, ack());
+                }
+                continue;
+            }
+            let batch = BatchId(self.next_batch);
+            self.next_batch += 1;
+            let notes = records
+                .iter()
+                .map(|(roleid, current)| CurrentNote {
+                    roleid: *roleid,
+                    current: current.clone(),
+                })
+                .collect();
+            self.push(Output::Record { batch, notes });
+            self.committing = Some(Committing {
+                batch,
+                requests,
+                records,
+            });
+            return;
+        }
+    }
+
+    fn reply(&mut self, request: RequestId, message: NodeMessage) {
+        self.push(Output::Reply { request, message });
+    }
+
+    fn push(&mut self, output: Output) {
+        assert!(
+            self.outputs.len() < OUTPUTS_MAX,
+            "the shell stopped draining outputs"
+        );
+        self.outputs.push_back(output);
+    }
+}
+
+/// Whether `note` replaces the `recorded` one: it is not of an older epoch
+/// (notes of one epoch apply in order, so the later one wins).
+fn supersedes(note: &Current, recorded: Option<&Current>) -> bool {
+    recorded.is_none_or(|recorded| note.epoch >= recorded.epoch)
+}
+
+fn current_note(note: SetCurrent) -> Result<CurrentNote, NodeMessage> {
+    let roleid = RoleId::from_raw(note.roleid)
+        .map_err(|bad| error(ErrorCode::UnknownRole, bad.to_string()))?;
+    if note.srvname.is_empty() {
+        return Err(error(
+            ErrorCode::BadArgument,
+            "a note names no server".to_owned(),
+        ));
+    }
+    let current = Current {
+        srvname: note.srvname,
+        online: note.online,
+        epoch: note.epoch,
+    };
+    Ok(CurrentNote { roleid, current })
+}
+
+fn answer(current: Option<&Current>) -> NodeMessage {
+    let answer = match current {
+        Some(current) => CurrentAnswer {
+            known: true,
+            srvname: current.srvname.clone(),
+            online: current.online,
+        },
+        None => CurrentAnswer::default(),
+    };
+    message(Body::CurrentAnswer(answer))
+}
+
+fn ack() -> NodeMessage {
+    message(Body::Ack(Ack {}))
+}
+
+fn error(code: ErrorCode, text: String) -> NodeMessage {
+    message(Body::Error(NodeError {
+        code: code as i32,
+        message: text,
+    }))
+}
+
+fn message(body: Body) -> NodeMessage {
+    NodeMessage { body: Some(body) }
+}
+
+#[cfg(test)]
+mod tests;
