@@ -53,6 +53,8 @@ pub struct GameCore {
     next_save_ms: u64,
     next_renew_ms: u64,
     next_heartbeat_ms: u64,
+    /// Notes owed to peers until they acknowledge them.
+    pub(crate) notes: crate::notes::NoteBook,
     /// Pages of the marks' rebuild to read again on the next heartbeat.
     pub(crate) marks_pages_to_retry: Vec<crate::home::MarksPage>,
 }
@@ -92,6 +94,7 @@ impl GameCore {
             next_id: 1,
             outputs: VecDeque::new(),
             marks_pages_to_retry: Vec::new(),
+            notes: crate::notes::NoteBook::default(),
         };
         core.start_marks_rebuild();
         core
@@ -132,6 +135,7 @@ impl GameCore {
         if now_ms >= self.next_renew_ms {
             self.next_renew_ms = now_ms + self.config.lease_renew_interval_ms;
             self.renew_leases();
+            self.resend_notes();
         }
         if now_ms >= self.next_heartbeat_ms {
             self.next_heartbeat_ms = now_ms + self.config.heartbeat_interval_ms;
@@ -211,6 +215,12 @@ impl GameCore {
     /// Every kuafu mark, ordered by role id.
     pub fn kuafu_marks(&self) -> impl Iterator<Item = (RoleId, &Mark)> {
         self.marks.iter()
+    }
+
+    /// Notes to peers (home server, data center, account center) sent but
+    /// not yet acknowledged.
+    pub fn notes_owed(&self) -> usize {
+        self.notes.len()
     }
 
     /// Store operations and peer requests still unanswered.

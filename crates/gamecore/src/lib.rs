@@ -22,6 +22,7 @@ pub mod tokens;
 mod client;
 mod core;
 mod home;
+mod notes;
 pub(crate) mod peers;
 mod players;
 mod zone;
@@ -83,6 +84,8 @@ pub struct Mutations {
     pub redirect_before_commit: bool,
     /// A crossing token admits a role other than its own.
     pub crossing_token_admits_any_role: bool,
+    /// A note to a peer is sent once and never again, even unacknowledged.
+    pub notes_not_resent: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.

@@ -47,15 +47,14 @@ impl GameCore {
 
     /// Tells the account center the level of `roleid` as this server lets
     /// it go (released, or handed off to a crossing's target), so the next
-    /// `LoginOk` lists it. Fire and forget: a lost note leaves the previous
-    /// level listed until the next one.
+    /// `LoginOk` lists it; owed until the account center acknowledges it.
     pub(crate) fn note_level(&mut self, roleid: RoleId, state: &PlayerState) {
         let (PlayerState::Releasing(copy) | PlayerState::Crossing(copy, _)) = state else {
             return;
         };
         let note = role_level(roleid, copy.data.level, copy.epoch);
         let account = self.config.account_node.clone();
-        self.request(CallPurpose::Notify, &account, note);
+        self.send_note(crate::notes::NoteKind::Level, roleid, &account, note);
     }
 
     /// The answer to this node's request `call`, at `now_ms` (own clock).
@@ -70,6 +69,7 @@ impl GameCore {
         };
         match purpose {
             CallPurpose::Notify => {}
+            CallPurpose::Note { key, sending } => self.note_answered(key, sending, &answer),
             CallPurpose::Prepare { roleid, generation } => {
                 let answer = answer.map(drop).map_err(|error| match error {
                     PeerError::Remote(code) => code,

@@ -12,6 +12,7 @@ use crate::core::{Auth, GameCore};
 use crate::crossing::{
     Crossing, HandoffAnswer, Phase, Step, WriteKind, WriteOutcome, resolve_write,
 };
+use crate::notes::NoteKind;
 use crate::tokens::token_to_bytes;
 use crate::{Event, OpId, Output, SessionId, frame, gameplay, peers};
 
@@ -144,6 +145,11 @@ pub(crate) enum OpPurpose {
 pub(crate) enum CallPurpose {
     /// Fire and forget (notifications to the home server or data center).
     Notify,
+    /// A note owed until acknowledged (`notes`).
+    Note {
+        key: crate::notes::NoteKey,
+        sending: u64,
+    },
     Prepare {
         roleid: RoleId,
         generation: u64,
@@ -293,7 +299,7 @@ impl GameCore {
             self.marks.at_home(roleid, epoch);
         } else {
             let arrived = peers::arrived(roleid, &self.config.srvname, epoch);
-            self.request(CallPurpose::Notify, home_srvname, arrived);
+            self.send_note(NoteKind::Whereabouts, roleid, home_srvname, arrived);
         }
         self.set_current(roleid, true, epoch);
     }
@@ -301,7 +307,7 @@ impl GameCore {
     pub(crate) fn set_current(&mut self, roleid: RoleId, online: bool, epoch: u64) {
         let message = peers::set_current(roleid, &self.config.srvname, online, epoch);
         let datacenter = self.config.datacenter_node.clone();
-        self.request(CallPurpose::Notify, &datacenter, message);
+        self.send_note(NoteKind::Current, roleid, &datacenter, message);
     }
 
     /// Whether `session` may play `roleid`, a role of `account_id`: it logged
@@ -684,7 +690,7 @@ impl GameCore {
         self.emit(Event::Released { roleid });
         if hosted.home_srvname != self.config.srvname {
             let left = peers::left(roleid, &self.config.srvname, epoch);
-            self.request(CallPurpose::Notify, &hosted.home_srvname, left);
+            self.send_note(NoteKind::Whereabouts, roleid, &hosted.home_srvname, left);
         }
         self.set_current(roleid, false, epoch);
     }

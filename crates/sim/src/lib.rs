@@ -70,16 +70,20 @@ pub enum Mutation {
     /// The account center grants one login token to every candidate server
     /// of a login instead of a fresh one each.
     SharedLoginToken,
+    /// A game server sends each note (where a player is now) once and never
+    /// again, even when it was not acknowledged.
+    NotesNotResent,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 5] = [
+    pub const ALL: [Mutation; 6] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
         Mutation::RedirectBeforeCommit,
         Mutation::SharedLoginToken,
+        Mutation::NotesNotResent,
     ];
 
     /// The name `--mutation` takes.
@@ -90,6 +94,7 @@ impl Mutation {
             Mutation::ReusableTokens => "reusable-tokens",
             Mutation::RedirectBeforeCommit => "redirect-before-commit",
             Mutation::SharedLoginToken => "shared-login-token",
+            Mutation::NotesNotResent => "notes-not-resent",
         }
     }
 }

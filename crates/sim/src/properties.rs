@@ -221,7 +221,11 @@ mod tests {
         seen.add(&other);
         assert_eq!(
             seen.missing(),
-            vec![Property::ZombieSaveFenced, Property::LeaseTakenOver]
+            vec![
+                Property::ZombieSaveFenced,
+                Property::LeaseTakenOver,
+                Property::LoginGrantFailed
+            ]
         );
         assert_eq!(seen.count(Property::TokenExpired), 2);
     }

@@ -595,6 +595,7 @@ impl World {
             no_skew_margin: self.config.mutation == Some(Mutation::NoSkewMargin),
             reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
+            notes_not_resent: self.config.mutation == Some(Mutation::NotesNotResent),
             ..gamecore::Mutations::default()
         };
         config

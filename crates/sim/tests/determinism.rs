@@ -2,15 +2,12 @@
 //! delivered event and the final databases), the same step count and the
 //! same faults; another seed gives another trace.
 
-use sim::{Property, SeedConfig, run_seed};
+use sim::{SeedConfig, run_seed};
 
 fn config(steps: u64, sqlite_every: u64) -> SeedConfig {
     SeedConfig {
         steps,
         sqlite_every,
-        // A known failure of the game core (see `tests/datacenter.rs`); the
-        // run ends the same way whether it is waived or not.
-        waived: vec![Property::DataCenterHearsEveryOwner],
         ..SeedConfig::default()
     }
 }

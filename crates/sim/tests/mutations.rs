@@ -5,11 +5,6 @@
 
 use sim::{Mutation, Property, SweepConfig, SweepReport, sweep};
 
-/// Known to fail on the production game core (a lost `SetCurrent` note is
-/// never sent again; see `tests/datacenter.rs`), so waived here: it must not
-/// stop a sweep before the mutation is caught.
-const KNOWN_FAILURE: Property = Property::DataCenterHearsEveryOwner;
-
 fn ci_sweep_with(mutation: Mutation) -> SweepReport {
     let config = SweepConfig {
         seeds: 100,
@@ -17,7 +12,6 @@ fn ci_sweep_with(mutation: Mutation) -> SweepReport {
         steps_per_seed: 100_000,
         mutation: Some(mutation),
         stop_at_first_violation: true,
-        waived: vec![KNOWN_FAILURE],
         ..SweepConfig::default()
     };
     let report = sweep(&config, |_| {});
@@ -91,6 +85,16 @@ fn a_redirect_sent_before_the_commit_is_caught() {
     assert_eq!(
         first_violation(&report),
         Property::RedirectAfterDurableHandoff,
+        "{report}"
+    );
+}
+
+#[test]
+fn notes_sent_once_and_never_again_are_caught() {
+    let report = ci_sweep_with(Mutation::NotesNotResent);
+    assert_eq!(
+        first_violation(&report),
+        Property::DataCenterHearsEveryOwner,
         "{report}"
     );
 }

@@ -1,16 +1,9 @@
 //! The correct protocol passes: a small sweep and the CI sweep (10^7 steps)
 //! find no violation, every named sometimes-property happens, and the report
 //! ends with the line `kuafu sim` prints.
-//!
-//! One property is waived, as a known failure of the production game core:
-//! [`Property::DataCenterHearsEveryOwner`] (a lost `SetCurrent` note is never
-//! sent again; `tests/datacenter.rs` pins a seed). Remove the waiver with the
-//! fix. Every other property, the data center's own
-//! [`Property::DataCenterConvergesToRows`] included, is checked.
+//! Every property is checked; none is waived.
 
-use sim::{Property, SweepConfig, sweep};
-
-const KNOWN_FAILURE: Property = Property::DataCenterHearsEveryOwner;
+use sim::{SweepConfig, sweep};
 
 #[test]
 fn a_small_sweep_of_the_correct_variant_has_no_violation() {
@@ -18,7 +11,6 @@ fn a_small_sweep_of_the_correct_variant_has_no_violation() {
         seeds: 24,
         first_seed: 500,
         steps_per_seed: 20_000,
-        waived: vec![KNOWN_FAILURE],
         ..SweepConfig::default()
     };
     let report = sweep(&config, |_| {});
@@ -44,7 +36,6 @@ fn the_ci_sweep_of_ten_million_steps_passes_and_every_sometimes_property_happens
         seeds: 100,
         first_seed: 1,
         steps_per_seed: 100_000,
-        waived: vec![KNOWN_FAILURE],
         ..SweepConfig::default()
     };
     let mut progress = 0;
