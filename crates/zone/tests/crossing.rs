@@ -140,7 +140,10 @@ async fn a_client_that_never_arrives_goes_home_on_its_next_login() {
         "{refused:?}"
     );
 
+    // The data center last placed e on gs1 (only an arrival moves it) and
+    // gs1 is e's home: the next login goes there, once the handoff lapses.
     let mut e = relogin(&zone, "e").await;
+    assert_eq!(e.current_srvname(), "gs1", "home");
     assert_eq!(gold(&mut e).await, 8, "the handoff's save");
     zone.shutdown().await;
 }
@@ -220,16 +223,43 @@ async fn a_source_that_dies_before_the_handoff_leaves_the_last_save() {
     let dir = tempfile::tempdir().unwrap();
     let mut zone = start_fast_zone(dir.path()).await;
     let (_, mut f) = register_and_enter(&zone, "f").await;
+    let roleid = roleid_of(&f);
     add_gold(&mut f, 20).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // a periodic save (200 ms) ran
-    zone.kill_game("gs1").unwrap();
+    expect_saved_gold(&zone, roleid, 20).await;
+
+    // gs2 stalls, so gs1's Prepare goes unanswered: f is frozen, crossing,
+    // and nothing is handed off yet when gs1 dies.
+    let gs2 = zone.game("gs2").unwrap();
+    gs2.stall(Duration::from_millis(1_000)).await.unwrap();
+    let connection = f.connection();
+    let crossing = connection.request(go_server("gs2"));
+    let kill_while_frozen = async {
+        eventually("f to be frozen by its crossing", || async {
+            let refused = connection.request(Body::Call(GameCall {
+                call: Some(Call::LevelUp(LevelUp {})),
+            }));
+            let frozen = matches!(
+                refused.await,
+                Err(client::ClientError::Server {
+                    code: ErrorCode::CrossingInProgress,
+                    ..
+                })
+            );
+            frozen.then_some(())
+        })
+        .await;
+        zone.kill_game("gs1").unwrap();
+    };
+    let (crossed, ()) = tokio::join!(crossing, kill_while_frozen);
     assert!(
-        f.call(Call::LevelUp(LevelUp {})).await.is_err(),
-        "the server is gone"
+        crossed.is_err(),
+        "the source died mid-crossing: {crossed:?}"
     );
+
     zone.restart_game("gs1").await.unwrap();
     let mut f = relogin(&zone, "f").await;
-    assert_eq!(gold(&mut f).await, 20);
+    assert_eq!(f.current_srvname(), "gs1", "the crossing never happened");
+    assert_eq!(gold(&mut f).await, 20, "the last save");
     zone.shutdown().await;
 }
 
@@ -242,7 +272,7 @@ async fn a_target_that_dies_after_arrival_frees_the_player_and_the_mark() {
     g.go_server("gs2").await.unwrap();
     add_gold(&mut g, 30).await;
     expect_mark(&zone, "gs1", roleid, Some("gs2")).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // saved on gs2
+    expect_saved_gold(&zone, roleid, 30).await; // saved by gs2
     zone.kill_game("gs2").unwrap();
 
     // The home's heartbeat misses three times and deletes the mark.
@@ -259,8 +289,9 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let zone = start_fast_zone(dir.path()).await;
     let (_, mut zombie_side) = register_and_enter(&zone, "h").await;
+    let roleid = roleid_of(&zombie_side);
     add_gold(&mut zombie_side, 50).await;
-    tokio::time::sleep(Duration::from_millis(600)).await; // saved: gold 50
+    expect_saved_gold(&zone, roleid, 50).await;
 
     // gs1 stalls past its lease, with a clock lagging more than its margin,
     // so when it wakes it still believes it owns h.
@@ -274,7 +305,7 @@ async fn a_zombie_owner_behind_a_partition_is_fenced_by_the_store() {
         "gs1 is stalled: another server took h"
     );
     assert_eq!(add_gold(&mut h, 5).await, 5);
-    tokio::time::sleep(Duration::from_millis(600)).await; // saved: gold 55
+    expect_saved_gold(&zone, roleid, 55).await;
 
     // gs1 wakes as a zombie: the client's call applies to its stale copy, but
     // every write it tries is refused by the store, and it kicks the client.

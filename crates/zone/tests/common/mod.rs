@@ -186,3 +186,21 @@ pub async fn relogin(zone: &Zone, name: &str) -> GameSession {
     })
     .await
 }
+
+/// The role id of the player a session plays.
+pub fn roleid_of(session: &GameSession) -> u64 {
+    session.entered().player.as_ref().expect("a player").roleid
+}
+
+/// Waits until `roleid`'s row in its home database holds `gold`: the
+/// player's last change was saved (the event, not a guess at the save
+/// interval).
+pub async fn expect_saved_gold(zone: &Zone, roleid: u64, gold: u64) {
+    let role = routing::RoleId::from_raw(roleid).unwrap();
+    let what = format!("the row of {roleid} to hold {gold} gold");
+    eventually(&what, || async {
+        let stored = zone.load_readonly(role).await.ok()?;
+        (stored.data.gold == gold).then_some(())
+    })
+    .await;
+}
