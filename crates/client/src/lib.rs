@@ -6,13 +6,17 @@
 //! - [`account`]: register and log in, returning the `LoginOk` that names the
 //!   server to enter.
 //! - [`GameSession`]: a role in the game on one server; authenticates, creates
-//!   the role if needed, enters, makes calls, and follows crossing redirects to
-//!   the next server.
+//!   the role if needed, enters (retrying `PLAYER_BUSY` and `OVERLOADED`),
+//!   makes calls, and follows crossing redirects to the next server.
+//! - [`retry`]: which errors are retryable, and capped exponential backoff
+//!   with full jitter; a login waits in the account center's queue as long as
+//!   `LoginQueued` frames come.
 //!
 //! The wire protocol is described in `docs/protocol.md`.
 
 pub mod account;
 mod connection;
+pub mod retry;
 mod session;
 
 use std::time::Duration;
