@@ -19,16 +19,19 @@
 //! the role go (`RoleLevelNote`, at logoff and at a crossing's handoff), so
 //! the listed level is the one the role's row had then.
 
+mod admission;
+mod hashing;
 mod login;
 mod node;
+mod settings;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use hashing::HashCost;
 pub use node::{AccountCenter, StartError};
+pub use settings::LoginSettings;
 
-/// Logins (argon2 hashes and verifications) worked on at once.
-pub const LOGINS_INFLIGHT_MAX: usize = 64;
 /// Longest account name, in characters.
 pub const ACCOUNT_CHARS_MAX: usize = 64;
 /// Longest password or device id, in bytes.
@@ -46,4 +49,6 @@ pub struct AccountConfig {
     /// The login decisions: the data center, the game servers, the
     /// recommended server, the token's validity and the bounds.
     pub logins: accountcore::Config,
+    /// The login queue, the hashing pool and the attempt limits.
+    pub login: LoginSettings,
 }

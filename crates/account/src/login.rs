@@ -4,28 +4,49 @@
 use std::sync::{Arc, Mutex};
 
 use accountcore::{LastRole, LoginRequest};
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use store_sqlite::{AccountError, AccountRole, AccountStore};
-use wire::client::{ErrorCode, Login, Register, RoleSummary, login::Credential};
+use wire::client::{ErrorCode, Login, Password, Register, RoleSummary, login::Credential};
 
+use crate::hashing::HashPool;
 use crate::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 
 /// What a login step failed with: the code and message the client gets.
 pub(crate) type Refusal = (ErrorCode, String);
 
-/// The account database, shared by the node's tasks.
+/// The account database and the hashing pool, shared by the node's tasks.
 pub(crate) struct Logins {
     pub(crate) store: Arc<Mutex<AccountStore>>,
+    pub(crate) pool: HashPool,
+}
+
+/// Checks a `Register`'s arguments (before it may wait for a hash).
+pub(crate) fn check_register(register: &Register) -> Result<(), Refusal> {
+    check_account_name(&register.account)?;
+    check_secret(&register.password)
+}
+
+/// Checks a `Login`'s arguments: the credential, whose secret is checked
+/// only for its length.
+pub(crate) fn check_login(login: Login) -> Result<Credential, Refusal> {
+    let credential = login.credential.ok_or_else(|| {
+        (
+            ErrorCode::BadArgument,
+            "a login needs a password or a device id".to_owned(),
+        )
+    })?;
+    match &credential {
+        Credential::Password(password) => check_secret(&password.password)?,
+        Credential::DeviceId(device_id) => check_secret(device_id)?,
+    }
+    Ok(credential)
 }
 
 impl Logins {
-    /// Creates the account; it logs in at once.
+    /// Creates the account (its arguments checked); it logs in at once.
     pub(crate) async fn register(&self, register: Register) -> Result<LoginRequest, Refusal> {
-        check_account_name(&register.account)?;
-        check_secret(&register.password)?;
+        let hash = self.pool.hash(register.password).await?;
         let store = self.store.clone();
         let account_id = blocking(move || {
-            let hash = hash_password(&register.password)?;
             let mut store = lock(&store);
             store
                 .register(&register.account, &hash)
@@ -35,38 +56,32 @@ impl Logins {
         self.checked(account_id).await
     }
 
-    /// Checks the credential.
-    pub(crate) async fn login(&self, login: Login) -> Result<LoginRequest, Refusal> {
+    /// Checks an account's password.
+    pub(crate) async fn login_password(&self, password: Password) -> Result<LoginRequest, Refusal> {
         let store = self.store.clone();
-        let account_id = match login.credential {
-            Some(Credential::Password(password)) => {
-                check_secret(&password.password)?;
-                blocking(move || {
-                    let found = lock(&store)
-                        .find_password(&password.account)
-                        .map_err(account_refusal)?;
-                    let (account_id, hash) = found.ok_or_else(bad_credentials)?;
-                    verify_password(&password.password, &hash)?;
-                    Ok(account_id)
-                })
-                .await?
-            }
-            Some(Credential::DeviceId(device_id)) => {
-                check_secret(&device_id)?;
-                blocking(move || {
-                    lock(&store)
-                        .device_account(&device_id)
-                        .map_err(account_refusal)
-                })
-                .await?
-            }
-            None => {
-                return Err((
-                    ErrorCode::BadArgument,
-                    "a login needs a password or a device id".into(),
-                ));
-            }
-        };
+        let account = password.account;
+        let found = blocking(move || {
+            lock(&store)
+                .find_password(&account)
+                .map_err(account_refusal)
+        })
+        .await?;
+        let (account_id, hash) = found.ok_or_else(bad_credentials)?;
+        if !self.pool.verify(password.password, hash).await? {
+            return Err(bad_credentials());
+        }
+        self.checked(account_id).await
+    }
+
+    /// Finds (or creates) a device's account.
+    pub(crate) async fn login_device(&self, device_id: String) -> Result<LoginRequest, Refusal> {
+        let store = self.store.clone();
+        let account_id = blocking(move || {
+            lock(&store)
+                .device_account(&device_id)
+                .map_err(account_refusal)
+        })
+        .await?;
         self.checked(account_id).await
     }
 
@@ -102,21 +117,7 @@ fn summary(role: &AccountRole) -> RoleSummary {
     }
 }
 
-fn hash_password(password: &str) -> Result<String, Refusal> {
-    let hash = Argon2::default().hash_password(password.as_bytes());
-    hash.map(|hash| hash.to_string())
-        .map_err(|error| (ErrorCode::Internal, error.to_string()))
-}
-
-fn verify_password(password: &str, hash: &str) -> Result<(), Refusal> {
-    let parsed =
-        PasswordHash::new(hash).map_err(|error| (ErrorCode::Internal, error.to_string()))?;
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .map_err(|_| bad_credentials())
-}
-
-fn bad_credentials() -> Refusal {
+pub(crate) fn bad_credentials() -> Refusal {
     (
         ErrorCode::BadCredentials,
         "unknown account or wrong password".into(),

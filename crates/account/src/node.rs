@@ -1,19 +1,25 @@
 //! The account center's task: the tokio shell around the login core.
 //!
-//! Client frames come from its gateway; each credential check (argon2, the
-//! account database) runs on its own task, at most `LOGINS_INFLIGHT_MAX` at
-//! once, and hands the checked login to the task, which owns the
-//! [`AccountCore`]. The core's requests go out on the bus with the bus
+//! Client frames come from its gateway. A password login or a registration
+//! goes through admission (the attempt limits and the login queue, see
+//! `admission`) and, once admitted, hashes on the pool (`hashing`); a
+//! device-id login, which needs no hash, is checked at once (at most
+//! `device_logins_inflight_max` at a time). Each check runs on its own task
+//! and hands the checked login to the node's task, which owns the
+//! [`AccountCore`]; a login whose client has gone meanwhile is dropped. The core's requests go out on the bus with the bus
 //! deadline, each on its own task, and their answers (or the bus error) come
 //! back as the core's inputs; its answers go to the clients. Role notes from
 //! game servers (new roles, and each role's level when a server lets it go)
 //! are stored on tasks of their own.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::{Instant, sleep_until};
+
+use accountcore::queue::Ticket;
 use accountcore::{AccountCore, CallFailed, CallId, Entropy, LoginId, LoginRequest, Output};
 use bus::{Bus, BusError, Incoming};
 use gateway::{GatewayEvent, GatewayHandle, SessionId};
@@ -21,14 +27,20 @@ use routing::RoleId;
 use store_sqlite::{AccountError, AccountRole, AccountStore};
 use tokio::sync::{Semaphore, mpsc};
 use wire::client::client_frame::Body as In;
+use wire::client::login::Credential;
 use wire::client::server_frame::Body as Out;
-use wire::client::{ClientFrame, Error, ErrorCode, ServerFrame};
+use wire::client::{ClientFrame, Error, ErrorCode, RetryLater, ServerFrame};
 use wire::node::NodeMessage;
 use wire::node::node_message::Body;
 use wire::node::{RoleCreatedNote, RoleLevelNote};
 
-use crate::login::{Logins, Refusal, blocking, lock};
-use crate::{AccountConfig, LOGINS_INFLIGHT_MAX};
+use crate::AccountConfig;
+use crate::admission::{Admission, Decision, Pending, Work};
+use crate::hashing::HashPool;
+use crate::login::{Logins, Refusal, blocking, check_login, check_register, lock};
+
+/// When a client refused for the device-login bound should retry.
+const DEVICE_RETRY_AFTER_MS: u64 = 100;
 
 /// A running account center.
 pub struct AccountCenter {
@@ -49,6 +61,9 @@ pub enum StartError {
     /// The name is taken on the bus.
     #[error("bus: {0}")]
     Bus(#[from] BusError),
+    /// The hashing pool could not start (bad argon2 parameters, no threads).
+    #[error("{0}")]
+    Hashing(String),
 }
 
 impl AccountCenter {
@@ -67,22 +82,29 @@ impl AccountCenter {
             gateway.handle.clone(),
         );
         let answers_max = config.logins.logins_max.max(1);
+        let pool = HashPool::start(config.login.workers(), config.login.cost())
+            .map_err(StartError::Hashing)?;
+        let device_max = config.login.device_logins_inflight_max.max(1);
+        let checked_max = pool.workers() + device_max;
         let shell = Shell {
             name: config.name,
             request_deadline: config.request_deadline,
             started: Instant::now(),
             core: AccountCore::new(config.logins),
+            admission: Admission::new(&config.login),
             logins: Arc::new(Logins {
                 store: Arc::new(Mutex::new(store)),
+                pool,
             }),
             bus,
             clients: handle.clone(),
             events: gateway.events,
             inbox,
-            permits: Arc::new(Semaphore::new(LOGINS_INFLIGHT_MAX)),
-            checked: mpsc::channel(LOGINS_INFLIGHT_MAX),
+            device_permits: Arc::new(Semaphore::new(device_max)),
+            checked: mpsc::channel(checked_max),
             call_answers: mpsc::channel(answers_max),
             waiting: BTreeMap::new(),
+            peers: BTreeMap::new(),
         };
         let task = tokio::spawn(shell.run());
         Ok(Self {
@@ -109,11 +131,15 @@ impl Entropy for OsEntropy {
     }
 }
 
-/// A login whose credential checked out, on its way to the core.
+/// A credential check that ended, on its way to the node's task.
 struct Checked {
     session: SessionId,
     request_id: u64,
-    request: LoginRequest,
+    /// The queue's ticket of a login that hashed.
+    ticket: Option<Ticket>,
+    /// The account and address of a password attempt, for the limits.
+    attempt: Option<(String, IpAddr)>,
+    outcome: Result<LoginRequest, Refusal>,
 }
 
 type CallAnswer = (CallId, Result<NodeMessage, CallFailed>);
@@ -125,37 +151,46 @@ struct Shell {
     /// The core's clock: milliseconds since the node started (monotonic).
     started: Instant,
     core: AccountCore,
+    admission: Admission,
     logins: Arc<Logins>,
     bus: Arc<dyn Bus>,
     clients: GatewayHandle,
     events: mpsc::Receiver<GatewayEvent>,
     inbox: bus::Inbox,
-    permits: Arc<Semaphore>,
+    device_permits: Arc<Semaphore>,
     checked: (mpsc::Sender<Checked>, mpsc::Receiver<Checked>),
     call_answers: (mpsc::Sender<CallAnswer>, mpsc::Receiver<CallAnswer>),
     /// Who each login in the core answers to: the session and the request.
     waiting: BTreeMap<LoginId, (SessionId, u64)>,
+    /// Each open session's client address (as many as the gateway's
+    /// connections).
+    peers: BTreeMap<SessionId, IpAddr>,
 }
 
 impl Shell {
     async fn run(mut self) {
         loop {
+            let due = self
+                .admission
+                .poll_timeout()
+                .map(|due_ms| self.instant(due_ms));
             tokio::select! {
-                Some(event) = self.events.recv() => self.client_event(event).await,
+                Some(event) = self.events.recv() => self.client_event(event),
                 Some(incoming) = self.inbox.recv() => {
                     let logins = self.logins.clone();
                     tokio::spawn(async move { note_role(&logins, incoming).await });
                 }
-                Some(checked) = self.checked.1.recv() => {
-                    let now_ms = self.now_ms();
-                    let login = self.core.handle_login(now_ms, checked.request, &mut OsEntropy);
-                    self.waiting.insert(login, (checked.session, checked.request_id));
-                }
+                Some(checked) = self.checked.1.recv() => self.checked(checked),
                 Some((call, answer)) = self.call_answers.1.recv() => {
                     let now_ms = self.now_ms();
                     self.core.handle_call_answer(now_ms, call, answer, &mut OsEntropy);
                 }
+                () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                    let now_ms = self.now_ms();
+                    self.admission.handle_timeout(now_ms);
+                }
             }
+            self.carry_out_decisions();
             self.carry_out_outputs();
         }
     }
@@ -164,35 +199,156 @@ impl Shell {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A client frame: its credential is checked on a task of its own (once
-    /// a permit is free), which hands the login to the core or refuses it.
-    async fn client_event(&mut self, event: GatewayEvent) {
-        let GatewayEvent::Frame { session, frame } = event else {
-            return;
-        };
-        let Ok(permit) = self.permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (logins, clients) = (self.logins.clone(), self.clients.clone());
-        let checked = self.checked.0.clone();
-        tokio::spawn(async move {
-            let ClientFrame { request_id, body } = frame;
-            let outcome = check_credential(&logins, body).await;
-            drop(permit);
-            match outcome {
-                Ok(request) => {
-                    let login = Checked {
-                        session,
-                        request_id,
-                        request,
-                    };
-                    let _stopped = checked.send(login).await;
+    /// The instant of the core's time `at_ms`.
+    fn instant(&self, at_ms: u64) -> Instant {
+        self.started + Duration::from_millis(at_ms)
+    }
+
+    /// A session opened or closed, or a client frame.
+    fn client_event(&mut self, event: GatewayEvent) {
+        match event {
+            GatewayEvent::Opened { session, peer } => {
+                self.peers.insert(session, peer.ip());
+            }
+            GatewayEvent::Closed { session } => {
+                self.peers.remove(&session);
+                let now_ms = self.now_ms();
+                self.admission.left(now_ms, session);
+            }
+            GatewayEvent::Frame { session, frame } => self.client_frame(session, frame),
+        }
+    }
+
+    /// `Register` and a password `Login` go through admission; a device-id
+    /// `Login` is checked at once.
+    fn client_frame(&mut self, session: SessionId, frame: ClientFrame) {
+        let ClientFrame { request_id, body } = frame;
+        let work = match body {
+            Some(In::Register(register)) => {
+                check_register(&register).map(|()| Work::Register(register))
+            }
+            Some(In::Login(login)) => match check_login(login) {
+                Ok(Credential::Password(password)) => Ok(Work::Password(password)),
+                Ok(Credential::DeviceId(device_id)) => {
+                    return self.check_device(session, request_id, device_id);
                 }
-                Err((code, message)) => {
-                    clients.send(session, error_frame(request_id, code, message))
+                Err(refusal) => Err(refusal),
+            },
+            _ => Err((
+                ErrorCode::UnexpectedMessage,
+                "the account center takes Register and Login".into(),
+            )),
+        };
+        let work = match work {
+            Ok(work) => work,
+            Err((code, message)) => {
+                return self
+                    .clients
+                    .send(session, error_frame(request_id, code, message));
+            }
+        };
+        let Some(&address) = self.peers.get(&session) else {
+            return;
+        };
+        let pending = Pending {
+            session,
+            request_id,
+            address,
+            work,
+        };
+        let now_ms = self.now_ms();
+        if let Err(retry) = self.admission.arrive(now_ms, pending) {
+            self.clients
+                .send(session, reply(request_id, Out::RetryLater(retry)));
+        }
+    }
+
+    /// A device-id login, on a task of its own unless too many are.
+    fn check_device(&mut self, session: SessionId, request_id: u64, device_id: String) {
+        let Ok(permit) = self.device_permits.clone().try_acquire_owned() else {
+            let busy = RetryLater {
+                code: ErrorCode::Busy as i32,
+                message: "too many device logins at once".into(),
+                retry_after_ms: DEVICE_RETRY_AFTER_MS,
+            };
+            return self
+                .clients
+                .send(session, reply(request_id, Out::RetryLater(busy)));
+        };
+        let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
+        tokio::spawn(async move {
+            let outcome = logins.login_device(device_id).await;
+            drop(permit);
+            let done = Checked {
+                session,
+                request_id,
+                ticket: None,
+                attempt: None,
+                outcome,
+            };
+            let _stopped = checked.send(done).await;
+        });
+    }
+
+    /// Carries out admission's decisions: hashes to start, places to tell,
+    /// refusals.
+    fn carry_out_decisions(&mut self) {
+        while let Some(decision) = self.admission.poll() {
+            match decision {
+                Decision::Start(ticket, pending) => self.start_hash(ticket, pending),
+                Decision::Tell(session, request_id, queued) => {
+                    self.clients
+                        .send(session, reply(request_id, Out::LoginQueued(queued)));
+                }
+                Decision::Refuse(session, request_id, retry) => {
+                    self.clients
+                        .send(session, reply(request_id, Out::RetryLater(retry)));
                 }
             }
+        }
+    }
+
+    /// An admitted login hashes on the pool, on a task of its own.
+    fn start_hash(&self, ticket: Ticket, pending: Pending) {
+        let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
+        tokio::spawn(async move {
+            let (attempt, outcome) = match pending.work {
+                Work::Register(register) => (None, logins.register(register).await),
+                Work::Password(password) => {
+                    let attempt = Some((password.account.clone(), pending.address));
+                    (attempt, logins.login_password(password).await)
+                }
+            };
+            let done = Checked {
+                session: pending.session,
+                request_id: pending.request_id,
+                ticket: Some(ticket),
+                attempt,
+                outcome,
+            };
+            let _stopped = checked.send(done).await;
         });
+    }
+
+    /// A check ended: admission learns of it; a checked login whose client
+    /// is still here goes to the core, a refusal to the client.
+    fn checked(&mut self, checked: Checked) {
+        let now_ms = self.now_ms();
+        if let Some(ticket) = checked.ticket {
+            self.admission
+                .done(now_ms, ticket, checked.attempt, &checked.outcome);
+        }
+        let (session, request_id) = (checked.session, checked.request_id);
+        match checked.outcome {
+            Ok(request) if self.peers.contains_key(&session) => {
+                let login = self.core.handle_login(now_ms, request, &mut OsEntropy);
+                self.waiting.insert(login, (session, request_id));
+            }
+            Ok(_client_gone) => {}
+            Err((code, message)) => self
+                .clients
+                .send(session, error_frame(request_id, code, message)),
+        }
     }
 
     fn carry_out_outputs(&mut self) {
@@ -237,15 +393,10 @@ impl Shell {
     }
 }
 
-/// Checks a `Register` or `Login`: what the core needs, or the refusal.
-async fn check_credential(logins: &Logins, body: Option<In>) -> Result<LoginRequest, Refusal> {
-    match body {
-        Some(In::Register(register)) => logins.register(register).await,
-        Some(In::Login(login)) => logins.login(login).await,
-        _ => Err((
-            ErrorCode::UnexpectedMessage,
-            "the account center takes Register and Login".into(),
-        )),
+fn reply(request_id: u64, body: Out) -> ServerFrame {
+    ServerFrame {
+        request_id,
+        body: Some(body),
     }
 }
 

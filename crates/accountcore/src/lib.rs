@@ -21,6 +21,8 @@
 //! in the deterministic simulator.
 
 pub mod candidates;
+pub mod limiter;
+pub mod queue;
 
 mod core;
 

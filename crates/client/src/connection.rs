@@ -4,7 +4,9 @@
 //! request waiting for it, a frame with id 0 (a push) to the bounded push channel.
 //! A writer task writes queued frames and sends a `Ping` after a silence. When the
 //! server closes, every waiting request fails with `Closed`, carrying the `Kicked`
-//! reason if one arrived.
+//! reason if one arrived. A `LoginQueued` is not a reply: it updates
+//! [`Connection::queued`] and restarts the request timeout of the requests
+//! waiting on the connection, whose answer follows later.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,12 +14,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wire::client::client_frame::Body;
 use wire::client::server_frame::Body as Reply;
-use wire::client::{ClientFrame, Hello, Kicked, Ping, ServerFrame};
+use wire::client::{ClientFrame, Hello, Kicked, LoginQueued, Ping, ServerFrame};
 use wire::frame::transport::{
     FrameReader, FrameWriter, split_tcp, split_websocket, websocket_config,
 };
@@ -45,6 +47,8 @@ pub struct Connection {
 struct State {
     routes: Mutex<Routes>,
     pushes_dropped: AtomicU64,
+    /// The last `LoginQueued` the server sent.
+    queued: watch::Sender<Option<LoginQueued>>,
 }
 
 /// Requests waiting for replies, and whether the connection is gone.
@@ -91,9 +95,25 @@ impl Connection {
 
     /// Sends `body` as a request and waits for the frame that answers it. An
     /// `Error` reply becomes [`ClientError::Server`]; a connection closed meanwhile
-    /// [`ClientError::Closed`].
+    /// [`ClientError::Closed`]. Each `LoginQueued` restarts the request timeout:
+    /// a login waits in the account center's queue as long as it moves.
     pub async fn request(&self, body: Body) -> Result<Reply, ClientError> {
-        within(self.request_timeout, self.exchange(body)).await
+        let mut queued = self.state.queued.subscribe();
+        let exchange = self.exchange(body);
+        tokio::pin!(exchange);
+        loop {
+            tokio::select! {
+                result = &mut exchange => return result,
+                Ok(()) = queued.changed() => continue,
+                () = tokio::time::sleep(self.request_timeout) => return Err(ClientError::Timeout),
+            }
+        }
+    }
+
+    /// The last `LoginQueued` (place in the account center's login queue) on
+    /// this connection, and its updates.
+    pub fn queued(&self) -> watch::Receiver<Option<LoginQueued>> {
+        self.state.queued.subscribe()
     }
 
     /// Pushes (frames with request id 0, such as `Push`, `HornHeard`, `Kicked`),
@@ -125,6 +145,7 @@ impl Connection {
                 kicked: None,
             }),
             pushes_dropped: AtomicU64::new(0),
+            queued: watch::Sender::new(None),
         });
         let (outbox, queue) = mpsc::channel(config.outbox_frames_max);
         let (pushes_sender, pushes) = mpsc::channel(config.pushes_max);
@@ -297,6 +318,10 @@ impl State {
 
     /// Routes one server frame to its request, or to the pushes.
     fn deliver(&self, frame: ServerFrame, pushes: &mpsc::Sender<ServerFrame>) {
+        if let Some(Reply::LoginQueued(queued)) = frame.body {
+            self.queued.send_replace(Some(queued));
+            return;
+        }
         if frame.request_id != 0 {
             let waiting = self.routes().waiting.remove(&frame.request_id);
             match waiting {

@@ -6,13 +6,17 @@
 //! - [`account`]: register and log in, returning the `LoginOk` that names the
 //!   server to enter.
 //! - [`GameSession`]: a role in the game on one server; authenticates, creates
-//!   the role if needed, enters, makes calls, and follows crossing redirects to
-//!   the next server.
+//!   the role if needed, enters (retrying `PLAYER_BUSY` and `OVERLOADED`),
+//!   makes calls, and follows crossing redirects to the next server.
+//! - [`retry`]: which errors are retryable, and capped exponential backoff
+//!   with full jitter; a login waits in the account center's queue as long as
+//!   `LoginQueued` frames come.
 //!
 //! The wire protocol is described in `docs/protocol.md`.
 
 pub mod account;
 mod connection;
+pub mod retry;
 mod session;
 
 use std::time::Duration;
@@ -84,7 +88,7 @@ pub enum ClientError {
         /// The `Kicked` (or request-less `Error`) the server sent before closing.
         kicked: Option<Kicked>,
     },
-    /// The server answered with an `Error`.
+    /// The server answered with an `Error` (or a `RetryLater`).
     #[error("server error {code:?}: {message}")]
     Server {
         /// The error code (`ERROR_CODE_UNSPECIFIED` for a code this build does
@@ -92,6 +96,8 @@ pub enum ClientError {
         code: ErrorCode,
         /// The server's explanation.
         message: String,
+        /// When the server said to retry (`RetryLater`); `None` for an `Error`.
+        retry_after: Option<Duration>,
     },
     /// No reply within the request timeout.
     #[error("timed out")]
@@ -121,6 +127,12 @@ fn reply_result(body: Option<Reply>) -> Result<Reply, ClientError> {
         Some(Reply::Error(error)) => Err(ClientError::Server {
             code: ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Unspecified),
             message: error.message,
+            retry_after: None,
+        }),
+        Some(Reply::RetryLater(retry)) => Err(ClientError::Server {
+            code: ErrorCode::try_from(retry.code).unwrap_or(ErrorCode::Unspecified),
+            message: retry.message,
+            retry_after: Some(Duration::from_millis(retry.retry_after_ms)),
         }),
         Some(Reply::Kicked(kicked)) => Err(ClientError::Closed {
             kicked: Some(kicked),

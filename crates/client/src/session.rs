@@ -14,6 +14,7 @@ use wire::client::{
     Logoff, Redirect, ServerAddress, ServerFrame, game_call,
 };
 
+use crate::retry::{RetryPolicy, with_retry};
 use crate::{ClientConfig, ClientError, Connection, expect_reply, unexpected};
 
 /// What a game call led to.
@@ -200,9 +201,13 @@ async fn create_role(connection: &Connection, name: &str) -> Result<u64, ClientE
 }
 
 /// Enters the game with `roleid`.
+/// `EnterGame`, retried while the server says the player is busy or the
+/// server is full for now (`retry::RETRYABLE_CODES`).
 async fn enter_game(connection: &Connection, roleid: u64) -> Result<Entered, ClientError> {
-    let reply = connection
-        .request(Body::EnterGame(EnterGame { roleid }))
-        .await?;
+    let policy = RetryPolicy::default();
+    let reply = with_retry(&policy, || {
+        connection.request(Body::EnterGame(EnterGame { roleid }))
+    })
+    .await?;
     expect_reply!(reply, Entered)
 }

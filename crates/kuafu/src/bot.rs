@@ -1,12 +1,17 @@
-//! A bot: one account with one role that registers (or logs back in), enters
-//! the server the account center names, and plays until told to stop: adds and
-//! spends gold, adds items, and now and then crosses to another server and
-//! comes home, all over real sockets through the client library.
+//! A bot: one account with one role that logs in (by device id, or registers
+//! a password account or logs back in), enters the server the account center
+//! names, and plays until told to stop: adds and spends gold, adds items, and
+//! now and then crosses to another server and comes home, all over real
+//! sockets through the client library. A bot waits in the login queue and
+//! retries retryable errors with backoff and jitter (`client::retry`); every
+//! error it ends on is counted by kind.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use client::retry::{RetryPolicy, with_retry};
 use client::{CallOutcome, ClientError, GameSession};
 use rand::RngExt;
 use wire::client::game_call::Call;
@@ -32,6 +37,43 @@ pub struct BotCounters {
     pub crossings: AtomicU64,
     /// Errors of any kind.
     pub errors: AtomicU64,
+    /// Errors by kind (an error code's name, `timeout`, `closed`, ...); as
+    /// many kinds as the client library's errors have.
+    pub errors_by_kind: Mutex<BTreeMap<String, u64>>,
+}
+
+impl BotCounters {
+    /// Counts one error under its kind.
+    pub fn count_error(&self, kind: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut kinds = self
+            .errors_by_kind
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *kinds.entry(kind).or_default() += 1;
+    }
+}
+
+/// How bots log in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoginKind {
+    /// By device id: no password hash, so the demo does not measure argon2.
+    #[default]
+    Device,
+    /// Register a password account (or log in to it on a rerun).
+    Password,
+}
+
+/// The kind of a client error, for the demo's last line.
+pub fn error_kind(error: &ClientError) -> String {
+    match error {
+        ClientError::Server { code, .. } => code.as_str_name().to_owned(),
+        ClientError::Timeout => "timeout".into(),
+        ClientError::Closed { .. } => "closed".into(),
+        ClientError::Io(_) => "io".into(),
+        ClientError::Protocol(_) => "protocol".into(),
+        ClientError::Frame(_) => "frame".into(),
+    }
 }
 
 /// One bot's identity and the zone it plays in.
@@ -43,6 +85,8 @@ pub struct Bot {
     pub account_addr: String,
     /// Every game server's name, for crossings.
     pub servers: Vec<String>,
+    /// How it logs in.
+    pub login: LoginKind,
 }
 
 impl Bot {
@@ -50,7 +94,7 @@ impl Bot {
     /// is counted in `counters.errors` and logged.
     pub async fn run(self, counters: Arc<BotCounters>, stop: tokio::sync::watch::Receiver<bool>) {
         if let Err(error) = self.play(&counters, stop).await {
-            counters.errors.fetch_add(1, Ordering::Relaxed);
+            counters.count_error(error_kind(&error));
             tracing::warn!(account = self.account, %error, "bot failed");
         }
     }
@@ -60,7 +104,10 @@ impl Bot {
         counters: &BotCounters,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), ClientError> {
-        let login = self.log_in(counters).await?;
+        let login = self.log_in().await?;
+        if !login.roles.is_empty() {
+            counters.returning.fetch_add(1, Ordering::Relaxed);
+        }
         let server = login
             .server
             .clone()
@@ -80,16 +127,29 @@ impl Bot {
         session.logoff().await
     }
 
-    /// Registers; an account left by an earlier run logs in instead.
-    async fn log_in(&self, counters: &BotCounters) -> Result<LoginOk, ClientError> {
-        let password = format!("{}-secret", self.account);
-        match client::account::register(&self.account_addr, &self.account, &password).await {
+    /// Logs in by device id, or registers (an account left by an earlier
+    /// run logs in instead); waits in the queue, retries retryable errors.
+    async fn log_in(&self) -> Result<LoginOk, ClientError> {
+        let policy = RetryPolicy::default();
+        let (addr, account) = (&self.account_addr, &self.account);
+        if self.login == LoginKind::Device {
+            let device_id = format!("{account}-device");
+            return with_retry(&policy, || client::account::login_device(addr, &device_id)).await;
+        }
+        let password = format!("{account}-secret");
+        let registered = with_retry(&policy, || {
+            client::account::register(addr, account, &password)
+        })
+        .await;
+        match registered {
             Err(ClientError::Server {
                 code: ErrorCode::AccountExists,
                 ..
             }) => {
-                counters.returning.fetch_add(1, Ordering::Relaxed);
-                client::account::login_password(&self.account_addr, &self.account, &password).await
+                with_retry(&policy, || {
+                    client::account::login_password(addr, account, &password)
+                })
+                .await
             }
             other => other,
         }

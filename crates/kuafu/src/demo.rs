@@ -1,6 +1,7 @@
 //! `kuafu demo`: a whole zone on this machine (embedded mode) and bots that
 //! play in it over real sockets, with a live status line and a last line
-//! `demo: bots=N entered=N calls=C errors=E crossings=K returning=R`.
+//! `demo: bots=N entered=N calls=C errors=E crossings=K returning=R
+//! errors_by_kind=KIND:N,...` (`errors_by_kind=none` on a clean run).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use zone::{Zone, ZoneConfig, ZoneError};
 
-use crate::bot::{Bot, BotCounters};
+use std::collections::BTreeMap;
+
+use crate::bot::{Bot, BotCounters, LoginKind};
 
 /// How long bots get to come home and log off after the run ends.
 pub const WIND_DOWN: Duration = Duration::from_secs(30);
@@ -31,10 +34,12 @@ pub struct DemoOptions {
     pub game_servers: u32,
     /// Whether to draw the live status line.
     pub status_line: bool,
+    /// How the bots log in.
+    pub login: LoginKind,
 }
 
 /// How the run went.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DemoReport {
     /// Bots started.
     pub bots: u64,
@@ -48,15 +53,26 @@ pub struct DemoReport {
     pub crossings: u64,
     /// Bots whose account an earlier run on this data directory created.
     pub returning: u64,
+    /// `errors` split by kind (an error code's name, `timeout`, ...).
+    pub errors_by_kind: BTreeMap<String, u64>,
 }
 
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "demo: bots={} entered={} calls={} errors={} crossings={} returning={}",
+            "demo: bots={} entered={} calls={} errors={} crossings={} returning={} errors_by_kind=",
             self.bots, self.entered, self.calls, self.errors, self.crossings, self.returning
-        )
+        )?;
+        if self.errors_by_kind.is_empty() {
+            return write!(f, "none");
+        }
+        let kinds: Vec<String> = self
+            .errors_by_kind
+            .iter()
+            .map(|(kind, count)| format!("{kind}:{count}"))
+            .collect();
+        write!(f, "{}", kinds.join(","))
     }
 }
 
@@ -66,7 +82,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, ZoneError> {
     print_addresses(&zone);
     let counters = Arc::new(BotCounters::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let bots = start_bots(&zone, options.bots, &counters, &stopped);
+    let bots = start_bots(&zone, &options, &counters, &stopped);
     let status = options.status_line.then(|| status_bar(options.duration));
     wait_for_end(&zone, &counters, status.as_ref(), options.duration).await;
     let _ = stop.send(true);
@@ -76,7 +92,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, ZoneError> {
         }
     };
     if tokio::time::timeout(WIND_DOWN, all_done).await.is_err() {
-        counters.errors.fetch_add(1, Ordering::Relaxed);
+        counters.count_error("wind_down".into());
         tracing::warn!("bots did not finish within {WIND_DOWN:?}");
     }
     if let Some(status) = status {
@@ -105,17 +121,18 @@ fn print_addresses(zone: &Zone) {
 
 fn start_bots(
     zone: &Zone,
-    count: usize,
+    options: &DemoOptions,
     counters: &Arc<BotCounters>,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let servers = zone.game_names();
-    (0..count)
+    (0..options.bots)
         .map(|index| {
             let bot = Bot {
                 account: format!("bot{index}"),
                 account_addr: zone.account_addr().to_string(),
                 servers: servers.clone(),
+                login: options.login,
             };
             tokio::spawn(bot.run(counters.clone(), stopped.clone()))
         })
@@ -184,5 +201,10 @@ fn report(bots: usize, counters: &BotCounters) -> DemoReport {
         errors: counters.errors.load(Ordering::Relaxed),
         crossings: counters.crossings.load(Ordering::Relaxed),
         returning: counters.returning.load(Ordering::Relaxed),
+        errors_by_kind: counters
+            .errors_by_kind
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
     }
 }

@@ -33,6 +33,9 @@ enum Command {
         /// How many game servers.
         #[arg(long, default_value_t = 3)]
         servers: u32,
+        /// How the bots log in: by device id (no password hash) or password.
+        #[arg(long, value_enum, default_value_t = kuafu::bot::LoginKind::Device)]
+        login: kuafu::bot::LoginKind,
     },
     /// Run the zone of a zone file in this process until Ctrl-C.
     Zone {
@@ -95,6 +98,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             duration,
             data_dir,
             servers,
+            login,
         } => {
             let options = DemoOptions {
                 data_dir,
@@ -102,6 +106,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 duration: duration.map(Duration::from_secs),
                 game_servers: servers,
                 status_line: true,
+                login,
             };
             let report = demo::run(options).await?;
             println!("{report}");

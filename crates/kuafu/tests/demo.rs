@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use kuafu::bot::LoginKind;
 use kuafu::demo::{self, DemoOptions};
 
 fn options(data_dir: &std::path::Path) -> DemoOptions {
@@ -13,6 +14,7 @@ fn options(data_dir: &std::path::Path) -> DemoOptions {
         duration: Some(Duration::from_secs(4)),
         game_servers: 3,
         status_line: false,
+        login: LoginKind::Password,
     }
 }
 
@@ -52,4 +54,34 @@ async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
             report.mismatches
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_log_in_by_device_id_by_default_and_the_last_line_splits_errors_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DemoOptions {
+        bots: 6,
+        duration: Some(Duration::from_secs(2)),
+        login: LoginKind::default(),
+        ..options(dir.path())
+    };
+    assert_eq!(options.login, LoginKind::Device);
+    let report = demo::run(options).await.unwrap();
+    assert_eq!((report.entered, report.errors), (6, 0), "{report}");
+    assert!(
+        report.to_string().ends_with(" errors_by_kind=none"),
+        "{report}"
+    );
+
+    let failed = demo::DemoReport {
+        errors: 3,
+        errors_by_kind: [("BUSY".to_owned(), 1), ("timeout".to_owned(), 2)].into(),
+        ..report
+    };
+    assert!(
+        failed
+            .to_string()
+            .ends_with(" errors_by_kind=BUSY:1,timeout:2"),
+        "{failed}"
+    );
 }

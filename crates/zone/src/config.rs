@@ -26,6 +26,9 @@ pub struct ZoneConfig {
     /// Lease and timer settings, in milliseconds.
     #[serde(default)]
     pub timing: TimingConfig,
+    /// The account center's login queue, hashing pool and attempt limits.
+    #[serde(default)]
+    pub login: account::LoginSettings,
 }
 
 /// Where a node listens for clients; port 0 picks a free port at start.
@@ -167,6 +170,7 @@ impl ZoneConfig {
             account: any_port(0),
             games,
             timing: TimingConfig::default(),
+            login: demo_login(),
         }
     }
 
@@ -222,6 +226,15 @@ impl ZoneConfig {
     }
 }
 
+/// The demo's login settings: its bots all come from one address, so that
+/// address may register as many accounts as a demo has bots.
+fn demo_login() -> account::LoginSettings {
+    account::LoginSettings {
+        registrations_per_address_max: u32::MAX,
+        ..account::LoginSettings::default()
+    }
+}
+
 fn loopback_any() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -236,6 +249,31 @@ mod tests {
         let config = ZoneConfig::from_toml(text).unwrap();
         assert_eq!(config.games.len(), 3);
         assert_eq!(config.games[1].srvno, 2);
+    }
+
+    /// Every integer setting of the example's optional tables is read (a
+    /// changed value changes the zone's config), and the values written there
+    /// are the defaults.
+    #[test]
+    fn every_setting_in_the_example_zone_file_is_read_and_shows_its_default() {
+        let text = include_str!("../../../zone.example.toml");
+        let example = ZoneConfig::from_toml(text).unwrap();
+        assert_eq!(example.timing, TimingConfig::default());
+        assert_eq!(example.login, account::LoginSettings::default());
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let mut settings = 0;
+        for section in ["timing", "login"] {
+            let keys: Vec<String> = table[section].as_table().unwrap().keys().cloned().collect();
+            for key in keys {
+                let mut changed = table.clone();
+                let value = &mut changed[section][&key];
+                *value = toml::Value::Integer(value.as_integer().unwrap() + 1);
+                let config = ZoneConfig::from_toml(&toml::to_string(&changed).unwrap()).unwrap();
+                assert_ne!(config, example, "[{section}] {key} is not read");
+                settings += 1;
+            }
+        }
+        assert!(settings >= 21, "read {settings} settings");
     }
 
     #[test]

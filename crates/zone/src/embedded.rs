@@ -394,5 +394,6 @@ fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
         data_dir: config.data_dir.clone(),
         request_deadline: Duration::from_millis(config.timing.request_deadline_ms),
         logins,
+        login: config.login,
     }
 }

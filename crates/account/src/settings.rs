@@ -1,0 +1,117 @@
+//! The account center's login settings (the zone file's `[login]` table):
+//! the hashing pool and its argon2 costs, the login queue, and the attempt
+//! limits. Every default is in `zone.example.toml`.
+
+use accountcore::limiter::{LIMITER_ENTRIES_MAX, LimitConfig};
+use accountcore::queue::{
+    HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QueueConfig,
+};
+use serde::Deserialize;
+
+use crate::HashCost;
+
+/// Default of [`LoginSettings::device_logins_inflight_max`].
+pub const DEVICE_LOGINS_INFLIGHT_MAX: usize = 1_024;
+
+/// How the account center admits logins.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    /// Hashing workers; 0 means one per core.
+    pub hash_workers: usize,
+    /// argon2id memory per hash, KiB (OWASP's minimum: 19 456).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes (OWASP's minimum: 2).
+    pub argon2_iterations: u32,
+    /// argon2id lanes (OWASP's minimum: 1).
+    pub argon2_parallelism: u32,
+    /// Password logins and registrations waiting for a worker; one more is
+    /// answered `BUSY`.
+    pub queue_max: usize,
+    /// Least time between two `LoginQueued` updates to one client.
+    pub position_update_interval_ms: u64,
+    /// The hash time assumed for the expected wait before one is measured.
+    pub hash_estimate_ms: u64,
+    /// Device-id logins (no hash) checked at once; one more is `BUSY`.
+    pub device_logins_inflight_max: usize,
+    /// Failed passwords per account in one window before `RATE_LIMITED`.
+    pub failures_per_account_max: u32,
+    /// Failed passwords per client address in one window.
+    pub failures_per_address_max: u32,
+    /// How long a failure window lasts (and so the longest lockout).
+    pub failure_window_ms: u64,
+    /// Registrations per client address in one window.
+    pub registrations_per_address_max: u32,
+    /// How long a registration window lasts.
+    pub registration_window_ms: u64,
+    /// Accounts or addresses each limit remembers at most.
+    pub limiter_entries_max: usize,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            hash_workers: 0,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            queue_max: LOGIN_QUEUE_MAX,
+            position_update_interval_ms: POSITION_UPDATE_INTERVAL_MS,
+            hash_estimate_ms: HASH_ESTIMATE_MS,
+            device_logins_inflight_max: DEVICE_LOGINS_INFLIGHT_MAX,
+            failures_per_account_max: 10,
+            failures_per_address_max: 100,
+            failure_window_ms: 900_000,
+            registrations_per_address_max: 100,
+            registration_window_ms: 3_600_000,
+            limiter_entries_max: LIMITER_ENTRIES_MAX,
+        }
+    }
+}
+
+impl LoginSettings {
+    /// Hashing workers: the setting, or one per core.
+    pub fn workers(&self) -> usize {
+        match self.hash_workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            workers => workers,
+        }
+    }
+
+    /// The argon2id costs.
+    pub fn cost(&self) -> HashCost {
+        HashCost {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
+    }
+
+    /// The login queue's limits.
+    pub fn queue(&self) -> QueueConfig {
+        QueueConfig {
+            hash_workers: self.workers(),
+            waiting_max: self.queue_max,
+            position_update_interval_ms: self.position_update_interval_ms,
+            hash_estimate_ms: self.hash_estimate_ms,
+        }
+    }
+
+    /// The limits on failed passwords per account, per address, and on
+    /// registrations per address.
+    pub fn limits(&self) -> [LimitConfig; 3] {
+        let limit = |events_max, window_ms| LimitConfig {
+            events_max,
+            window_ms,
+            entries_max: self.limiter_entries_max,
+        };
+        [
+            limit(self.failures_per_account_max, self.failure_window_ms),
+            limit(self.failures_per_address_max, self.failure_window_ms),
+            limit(
+                self.registrations_per_address_max,
+                self.registration_window_ms,
+            ),
+        ]
+    }
+}

@@ -1,0 +1,127 @@
+//! Login storms over real sockets (DESIGN §11): password logins beyond the
+//! hashing pool wait in the login queue and are told their place, one more
+//! than the queue holds is answered `BUSY` at once, device-id logins do not
+//! wait behind them, and repeated wrong passwords are limited while the
+//! right one works once the limit's window has passed.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::{ClientError, Connection};
+use common::*;
+use wire::client::client_frame::Body;
+use wire::client::server_frame::Body as Reply;
+use wire::client::{ErrorCode, Register};
+use zone::Zone;
+
+/// argon2 passes that make one hash last long enough (hundreds of
+/// milliseconds) for a second and a third login to arrive during it.
+const SLOW_HASH_ITERATIONS: u32 = 60;
+
+fn register(name: &str) -> Body {
+    Body::Register(Register {
+        account: name.into(),
+        password: "pw".into(),
+    })
+}
+
+#[tokio::test]
+async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config(dir.path());
+    config.timing.token_ttl_ms = 60_000;
+    config.login.hash_workers = 1;
+    config.login.queue_max = 1;
+    config.login.argon2_iterations = SLOW_HASH_ITERATIONS;
+    let zone = Zone::start(config).await.expect("the zone starts");
+    let addr = account(&zone);
+
+    // Two registrations: one hashes, the other waits at position 1.
+    let mut waiting = Vec::new();
+    let mut answers = Vec::new();
+    for name in ["ann", "bob"] {
+        let connection = Arc::new(Connection::connect_tcp(&addr).await.unwrap());
+        waiting.push(connection.queued());
+        let asking = connection.clone();
+        answers.push(tokio::spawn(
+            async move { asking.request(register(name)).await },
+        ));
+    }
+    let (told, _) = first_queued(&mut waiting).await;
+    assert_eq!(told.position, 1);
+    assert!(told.expected_wait_ms > 0);
+
+    // The queue is full: a third is refused at once, with a time to retry.
+    let refused = Connection::connect_tcp(&addr).await.unwrap();
+    match refused.request(register("cid")).await {
+        Err(ClientError::Server {
+            code: ErrorCode::Busy,
+            retry_after: Some(retry_after),
+            ..
+        }) => assert!(retry_after > Duration::ZERO),
+        other => panic!("expected BUSY, got {other:?}"),
+    }
+
+    // A device-id login needs no hash and does not wait behind them.
+    let device = client::account::login_device(&addr, "device-1").await;
+    assert!(device.is_ok(), "{device:?}");
+    assert!(
+        answers.iter().any(|answer| !answer.is_finished()),
+        "the device login was answered while a password login still waited"
+    );
+
+    // The waiting login reaches admission and is answered.
+    for answer in answers {
+        let answer = answer.await.unwrap();
+        assert!(matches!(answer, Ok(Reply::LoginOk(_))), "{answer:?}");
+    }
+    zone.shutdown().await;
+}
+
+/// The first `LoginQueued` seen on any of the connections, and its index.
+async fn first_queued(
+    waiting: &mut [tokio::sync::watch::Receiver<Option<wire::client::LoginQueued>>],
+) -> (wire::client::LoginQueued, usize) {
+    loop {
+        for (index, receiver) in waiting.iter_mut().enumerate() {
+            if let Some(queued) = *receiver.borrow_and_update() {
+                return (queued, index);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = fast_config(dir.path());
+    config.login.failures_per_account_max = 2;
+    config.login.failure_window_ms = 1_000;
+    let zone = Zone::start(config).await.expect("the zone starts");
+    let addr = account(&zone);
+    client::account::register(&addr, "lena", "right")
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let wrong = client::account::login_password(&addr, "lena", "wrong").await;
+        assert_eq!(code(wrong), ErrorCode::BadCredentials);
+    }
+    let limited = client::account::login_password(&addr, "lena", "right").await;
+    let retry_after = match limited {
+        Err(ClientError::Server {
+            code: ErrorCode::RateLimited,
+            retry_after: Some(retry_after),
+            ..
+        }) => retry_after,
+        other => panic!("expected RATE_LIMITED, got {other:?}"),
+    };
+    assert!(retry_after <= Duration::from_millis(1_000));
+    tokio::time::sleep(retry_after).await;
+    let login = client::account::login_password(&addr, "lena", "right").await;
+    assert!(login.is_ok(), "the lockout expired: {login:?}");
+    zone.shutdown().await;
+}
