@@ -86,13 +86,15 @@ async fn guarded<T>(what: &str, future: impl Future<Output = T>) -> T {
     }
 }
 
-fn is_online(roleid: u64) -> NodeMessage {
+/// An `IsOnline` request, the suite's plain message.
+pub fn is_online(roleid: u64) -> NodeMessage {
     NodeMessage {
         body: Some(Body::IsOnline(IsOnline { roleid })),
     }
 }
 
-fn horn(text: &str) -> NodeMessage {
+/// A horn broadcast saying `text`, the suite's topic message.
+pub fn horn(text: &str) -> NodeMessage {
     NodeMessage {
         body: Some(Body::Horn(HornBroadcast {
             from_roleid: u64::MAX,
