@@ -46,7 +46,7 @@ impl Bus for InProcessBus {
         {
             return Err(BusError::AlreadyBound(name.to_owned()));
         }
-        let (sender, inbox) = mpsc::channel(inbox_max);
+        let (sender, inbox) = mpsc::channel(inbox_max.max(1));
         routes.nodes.insert(name.to_owned(), sender);
         Ok(inbox)
     }
@@ -112,89 +112,33 @@ impl Bus for InProcessBus {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::{ack, error_reply};
-    use wire::client::ErrorCode;
-    use wire::node::{IsOnline, node_message::Body};
+    //! The bus contract on the in-process bus.
 
-    fn is_online(roleid: u64) -> NodeMessage {
-        NodeMessage {
-            body: Some(Body::IsOnline(IsOnline { roleid })),
+    use futures_util::FutureExt;
+    use futures_util::future::BoxFuture;
+
+    use super::InProcessBus;
+    use crate::contract::Harness;
+
+    /// A zone is one `InProcessBus`; its members share it.
+    struct InProcessHarness(InProcessBus);
+
+    impl Harness for InProcessHarness {
+        type Bus = InProcessBus;
+
+        fn open_zone() -> BoxFuture<'static, Option<Self>> {
+            futures_util::future::ready(Some(Self(InProcessBus::new()))).boxed()
+        }
+
+        fn member(&self) -> BoxFuture<'_, InProcessBus> {
+            futures_util::future::ready(self.0.clone()).boxed()
+        }
+
+        fn settle(_bus: &InProcessBus) -> BoxFuture<'_, ()> {
+            // Every call takes effect before it returns.
+            futures_util::future::ready(()).boxed()
         }
     }
 
-    const DEADLINE: Duration = Duration::from_millis(200);
-
-    #[tokio::test]
-    async fn a_request_reaches_the_node_and_its_answer_comes_back() {
-        let bus = InProcessBus::new();
-        let mut inbox = bus.bind("gs1", 8).unwrap();
-        let server = tokio::spawn(async move {
-            let incoming = inbox.recv().await.unwrap();
-            assert_eq!(incoming.from, "gs2");
-            incoming.reply(ack());
-        });
-        let reply = bus
-            .request("gs2", "gs1", is_online(1), DEADLINE)
-            .await
-            .unwrap();
-        assert_eq!(reply, ack());
-        server.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn errors_are_typed() {
-        let bus = InProcessBus::new();
-        let unknown = bus.request("a", "nobody", is_online(1), DEADLINE).await;
-        assert_eq!(unknown, Err(BusError::UnknownNode("nobody".into())));
-
-        let mut inbox = bus.bind("slow", 1).unwrap();
-        let timeout = bus.request("a", "slow", is_online(1), DEADLINE).await;
-        assert_eq!(timeout, Err(BusError::Timeout("slow".into())));
-        let overloaded = bus.request("a", "slow", is_online(2), DEADLINE).await;
-        assert_eq!(overloaded, Err(BusError::Overloaded("slow".into())));
-        inbox
-            .recv()
-            .await
-            .unwrap()
-            .reply(error_reply(ErrorCode::UnknownRole, "no such role"));
-
-        let remote = bus.request("a", "slow", is_online(3), DEADLINE);
-        let incoming = inbox.recv().await.unwrap();
-        incoming.reply(error_reply(ErrorCode::UnknownRole, "no such role"));
-        assert!(matches!(
-            remote.await,
-            Err(BusError::Remote {
-                code: ErrorCode::UnknownRole,
-                ..
-            })
-        ));
-
-        let dropped = bus.request("a", "slow", is_online(4), DEADLINE);
-        drop(inbox.recv().await.unwrap());
-        assert_eq!(dropped.await, Err(BusError::NodeStopped("slow".into())));
-        drop(inbox);
-        let stopped = bus.request("a", "slow", is_online(5), DEADLINE).await;
-        assert_eq!(stopped, Err(BusError::NodeStopped("slow".into())));
-    }
-
-    #[tokio::test]
-    async fn a_second_bind_of_a_live_name_is_refused() {
-        let bus = InProcessBus::new();
-        let _inbox = bus.bind("gs1", 8).unwrap();
-        assert_eq!(
-            bus.bind("gs1", 8).unwrap_err(),
-            BusError::AlreadyBound("gs1".into())
-        );
-    }
-
-    #[tokio::test]
-    async fn every_subscriber_hears_a_publish() {
-        let bus = InProcessBus::new();
-        let mut first = bus.subscribe("horn");
-        let mut second = bus.subscribe("horn");
-        bus.publish("horn", ack());
-        assert_eq!(first.recv().await.unwrap(), ack());
-        assert_eq!(second.recv().await.unwrap(), ack());
-    }
+    crate::bus_contract!(InProcessHarness);
 }

@@ -2,13 +2,17 @@
 //!
 //! [`Bus`] is the small trait every node talks through: `request` with a
 //! deadline, `publish` and `subscribe`. [`InProcessBus`] runs a whole zone in
-//! one process over bounded tokio channels; a NATS implementation will sit
-//! behind the same trait.
+//! one process over bounded tokio channels; `bus-nats` puts the same trait on
+//! NATS. [`contract`] (feature `contract`) is the suite every implementation
+//! passes.
 //!
 //! Errors a caller can tell apart ([`BusError`]): an unknown node, a node that
-//! stopped, an overloaded node, a remote error reply, and a timeout, which is
-//! an *unknown outcome*: the request may have been applied.
+//! stopped, an overloaded node, a remote error reply, and a timeout or a
+//! transport failure, which are *unknown outcomes*: the request may have been
+//! applied.
 
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 mod in_process;
 
 use std::time::Duration;
@@ -54,6 +58,11 @@ pub enum BusError {
     /// A node of that name is already bound.
     #[error("node {0} is already bound")]
     AlreadyBound(String),
+    /// The bus itself failed (a reply that does not decode, a message the
+    /// transport refused, a lost connection): like a timeout, the outcome is
+    /// unknown (the request may have been applied).
+    #[error("bus transport failed: {0}: outcome unknown")]
+    Transport(String),
 }
 
 /// A request as a node receives it: who sent it, what, and how to answer.
@@ -106,7 +115,8 @@ pub type Subscription = mpsc::Receiver<NodeMessage>;
 
 /// The bus every node talks through.
 pub trait Bus: Send + Sync + 'static {
-    /// Binds node `name` and returns its inbox (at most `inbox_max` queued).
+    /// Binds node `name` and returns its inbox (at most `inbox_max` queued,
+    /// and at least one: an `inbox_max` of 0 holds one request).
     fn bind(&self, name: &str, inbox_max: usize) -> Result<Inbox, BusError>;
     /// Unbinds `name`: later requests to it fail with `UnknownNode`.
     fn unbind(&self, name: &str);

@@ -275,7 +275,7 @@ impl Shell {
 fn peer_error(error: BusError) -> PeerError {
     match error {
         BusError::Remote { code, .. } => PeerError::Remote(code),
-        BusError::Timeout(_) => PeerError::Timeout,
+        BusError::Timeout(_) | BusError::Transport(_) => PeerError::Timeout,
         BusError::UnknownNode(_)
         | BusError::NodeStopped(_)
         | BusError::Overloaded(_)

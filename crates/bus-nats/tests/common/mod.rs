@@ -1,0 +1,141 @@
+//! What the NATS bus's tests share: the shared NATS server (SERVICES.md: a
+//! test fails under `CI=true` when it is unreachable, and elsewhere skips
+//! with a printed reason), unique zone names, and a private nats-server a
+//! test may stop and restart.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bus_nats::{Backoff, NatsBus, NatsBusConfig};
+
+/// The shared NATS server of the development and CI machines.
+pub const SHARED_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// The nats-server binary a private instance runs.
+pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
+/// How long a test step may take before it counts as a hang.
+pub const HANG_GUARD: Duration = Duration::from_secs(30);
+/// Checks of a condition a test waits for.
+pub const WAIT_CHECKS_MAX: u32 = 600;
+/// The pause between two checks.
+pub const WAIT_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A zone name no other test run uses.
+pub fn unique_zone(test: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let sequence = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{test}-{}-{nanos}-{sequence}", std::process::id())
+}
+
+/// A configuration that tries `url` at most `attempts` times, quickly.
+pub fn config(url: &str, zone: &str, client_name: &str, attempts: u64) -> NatsBusConfig {
+    NatsBusConfig {
+        connect_attempts_max: attempts,
+        backoff: Backoff {
+            initial_ms: 20,
+            max_ms: 200,
+        },
+        ..NatsBusConfig::new(url, zone, client_name)
+    }
+}
+
+/// A service a test needs is missing: under CI that fails the test;
+/// elsewhere it says why the test skips (the caller then returns).
+pub fn service_missing(what: &str) {
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{what} (CI=true: a test that needs a service fails without it)");
+    }
+    eprintln!("skipped: {what}");
+}
+
+/// A bus of `zone` on the shared server, or `None` (after saying why) when
+/// the server is unreachable outside CI.
+pub async fn shared_bus(zone: &str, client_name: &str) -> Option<NatsBus> {
+    match NatsBus::connect(&config(SHARED_NATS_URL, zone, client_name, 3)).await {
+        Ok(bus) => Some(bus),
+        Err(error) => {
+            service_missing(&format!("NATS unreachable: {error}"));
+            None
+        }
+    }
+}
+
+/// Waits until `check` holds, checking at most [`WAIT_CHECKS_MAX`] times.
+pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..WAIT_CHECKS_MAX {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(WAIT_CHECK_INTERVAL).await;
+    }
+    panic!("{what}: not after {WAIT_CHECKS_MAX} checks");
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A nats-server this test started on its own port; stopped by its process
+/// id (and on drop).
+pub struct PrivateNats {
+    port: u16,
+    server: Option<Child>,
+}
+
+impl PrivateNats {
+    /// A handle for a server on `port`, not started yet; `None` (after saying
+    /// why) when nats-server is not installed outside CI.
+    pub fn on_port(port: u16) -> Option<Self> {
+        if !std::path::Path::new(NATS_SERVER).exists() {
+            service_missing(&format!("{NATS_SERVER} is not installed"));
+            return None;
+        }
+        Some(Self { port, server: None })
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server and waits until it takes connections.
+    pub async fn start(&mut self) {
+        assert!(self.server.is_none(), "the private server already runs");
+        let port = self.port.to_string();
+        let server = Command::new(NATS_SERVER)
+            .args(["-a", "127.0.0.1", "-p", &port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.server = Some(server);
+        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_until("the private nats-server takes connections", async || {
+            TcpStream::connect(address).is_ok()
+        })
+        .await;
+    }
+
+    /// Stops the server (SIGKILL, by its process id) and reaps it.
+    pub fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
