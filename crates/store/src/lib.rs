@@ -12,10 +12,13 @@
 //! the database clock.
 //!
 //! Architecture invariant: this crate does no I/O; backends live in their own
-//! crates (`store-sqlite`).
+//! crates (`store-sqlite`, `store-postgres`). The `contract-tests` feature
+//! adds [`contract`], the test suite every backend runs.
 
 pub mod audit;
 pub mod backend;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
 pub mod model;
 
 use ownership::{OwnerId, Ownership, Refused};
