@@ -16,15 +16,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ownership::{Holder, OwnerId, Ownership, Rules};
+use ownership::{Ownership, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use store::backend::{self, HoldersPage, Rows, WriteBasis};
-use store::{
-    BATCH_OPS_MAX, FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord,
-    PlayerStore, StoreError,
-};
+use store::backend::{self, HoldersPage, Rows, WriteBasis, roleid_column};
+use store::{FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
 use wire::node::PlayerData;
 
 use crate::schema::{self, Failure, Schema, from_column, to_column};
@@ -225,17 +222,8 @@ impl SqlitePlayerStore {
 
 impl PlayerStore for SqlitePlayerStore {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
-        assert!(
-            ops.len() <= BATCH_OPS_MAX,
-            "a batch of {} ops exceeds BATCH_OPS_MAX",
-            ops.len()
-        );
-        if ops.is_empty() {
-            return Vec::new();
-        }
-        self.apply_batch(db_now_ms, ops).unwrap_or_else(|failure| {
-            let error = backend_error(failure);
-            ops.iter().map(|_| Err(error.clone())).collect()
+        backend::answer_batch(ops, || {
+            self.apply_batch(db_now_ms, ops).map_err(backend_error)
         })
     }
 }
@@ -336,7 +324,7 @@ impl Rows for Batch<'_> {
     }
 
     fn store_ownership(&mut self, roleid: RoleId, ownership: &Ownership) -> Result<(), Failure> {
-        let (node, incarnation) = holder_columns(&ownership.holder);
+        let (node, incarnation) = backend::holder_columns(&ownership.holder);
         let changed = self.sql.prepare_cached(UPDATE_OWNERSHIP)?.execute(params![
             roleid_column(roleid),
             node,
@@ -353,7 +341,7 @@ impl Rows for Batch<'_> {
         data_version: u64,
         ownership: &Ownership,
     ) -> Result<(), Failure> {
-        let (node, incarnation) = holder_columns(&ownership.holder);
+        let (node, incarnation) = backend::holder_columns(&ownership.holder);
         let changed = self.sql.prepare_cached(UPDATE_WRITE)?.execute(params![
             roleid_column(write.roleid),
             node,
@@ -400,7 +388,7 @@ impl Batch<'_> {
         }
         let mut statement = self.sql.prepare_cached(INSERT_LEDGER)?;
         for line in lines {
-            let (kind, item_type) = kind_columns(&line.kind);
+            let (kind, item_type) = backend::ledger_kind_columns(&line.kind);
             statement.execute(params![
                 roleid_column(roleid),
                 to_column(line.seq),
@@ -435,32 +423,12 @@ impl StoredOwnership {
     }
 
     fn decode(self) -> Result<Ownership, Failure> {
-        let holder = match (self.node, self.incarnation) {
-            (None, None) => Holder::Free,
-            (Some(node), Some(incarnation)) => Holder::Held(OwnerId {
-                node,
-                incarnation: from_column(incarnation),
-            }),
-            (Some(node), None) => Holder::Arriving(node),
-            (None, Some(_)) => {
-                return Err(Failure("owner_incarnation without owner_node".to_owned()));
-            }
-        };
+        let holder = backend::holder_from_columns(self.node, self.incarnation).map_err(Failure)?;
         Ok(Ownership {
             holder,
             epoch: from_column(self.epoch),
             lease_until_ms: from_column(self.lease_until_ms),
         })
-    }
-}
-
-/// `(owner_node, owner_incarnation)`: both NULL when free, the incarnation
-/// NULL while the row is arriving at a node.
-fn holder_columns(holder: &Holder) -> (Option<&str>, Option<i64>) {
-    match holder {
-        Holder::Free => (None, None),
-        Holder::Held(owner) => (Some(&owner.node), Some(to_column(owner.incarnation))),
-        Holder::Arriving(node) => (Some(node), None),
     }
 }
 
@@ -485,18 +453,8 @@ impl StoredLedgerLine {
     }
 
     fn decode(self) -> Result<LedgerEntry, Failure> {
-        let kind = match (self.kind.as_str(), self.item_type) {
-            ("gold", None) => LedgerKind::Gold,
-            ("item", Some(item_type)) => LedgerKind::Item(
-                u32::try_from(item_type)
-                    .map_err(|_| Failure(format!("ledger item type {item_type} is not a u32")))?,
-            ),
-            (kind, item_type) => {
-                return Err(Failure(format!(
-                    "ledger kind {kind} with item type {item_type:?}"
-                )));
-            }
-        };
+        let kind =
+            backend::ledger_kind_from_columns(&self.kind, self.item_type).map_err(Failure)?;
         Ok(LedgerEntry {
             seq: from_column(self.seq),
             kind,
@@ -506,32 +464,13 @@ impl StoredLedgerLine {
     }
 }
 
-/// `(kind, item_type)` columns of a ledger line.
-fn kind_columns(kind: &LedgerKind) -> (&'static str, Option<i64>) {
-    match kind {
-        LedgerKind::Gold => ("gold", None),
-        LedgerKind::Item(item_type) => ("item", Some(i64::from(*item_type))),
-    }
-}
-
-fn roleid_column(roleid: RoleId) -> i64 {
-    to_column(roleid.get())
-}
-
 fn decode_roleid(stored: i64) -> Result<RoleId, Failure> {
-    RoleId::from_raw(from_column(stored))
-        .map_err(|error| Failure(format!("stored role id {stored}: {error}")))
+    backend::roleid_from_column(stored).map_err(Failure)
 }
 
-/// An update inside the batch's transaction must find the row it just read.
 fn expect_one_row(changed: usize, roleid: RoleId) -> Result<(), Failure> {
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(Failure(format!(
-            "update of role {roleid} changed {changed} rows"
-        )))
-    }
+    let changed = u64::try_from(changed).unwrap_or(u64::MAX);
+    backend::expect_one_row(changed, roleid).map_err(Failure)
 }
 
 fn backend_error(failure: Failure) -> StoreError {

@@ -14,9 +14,14 @@ use wire::node::PlayerData;
 
 use crate::{FencedWrite, OpOutcome, PlayerOp, StoreError};
 
+mod columns;
 mod rows;
 
-pub use rows::{OpError, Rows, WriteBasis, apply_in_transaction};
+pub use columns::{
+    expect_one_row, from_column, holder_columns, holder_from_columns, ledger_kind_columns,
+    ledger_kind_from_columns, roleid_column, roleid_from_column, to_column,
+};
+pub use rows::{OpError, Rows, WriteBasis, answer_batch, apply_in_transaction};
 
 /// What a backend does for each kind of operation, inside its batch;
 /// [`dispatch`] routes every [`PlayerOp`] to it, so every backend reads the

@@ -34,7 +34,8 @@ use crate::{
     ReadOnlyPlayer, RowHolder, StoreError,
 };
 
-const LEASE_TTL_MS: u64 = 10_000;
+/// The lease every claim of the suite asks for.
+pub const LEASE_TTL_MS: u64 = 10_000;
 const HANDOFF_TTL_MS: u64 = 3_000;
 const ACCOUNT: u64 = 42;
 
@@ -125,6 +126,7 @@ macro_rules! contract_tests {
 }
 
 // ---------------------------------------------------------------- helpers --
+// The public ones also serve a backend's own tests.
 
 fn srvno(number: u32) -> Srvno {
     Srvno::new(number).unwrap()
@@ -134,14 +136,16 @@ fn role(srvno_number: u32, seq: u64) -> RoleId {
     RoleId::new(srvno(srvno_number), seq).unwrap()
 }
 
-fn owner(node: &str, incarnation: u64) -> OwnerId {
+/// Incarnation `incarnation` of node `node`.
+pub fn owner(node: &str, incarnation: u64) -> OwnerId {
     OwnerId {
         node: node.to_owned(),
         incarnation,
     }
 }
 
-fn apply_one(
+/// Applies one op alone, at database time `now`.
+pub fn apply_one(
     store: &mut impl PlayerStore,
     now: u64,
     op: PlayerOp,
@@ -151,7 +155,8 @@ fn apply_one(
     results.remove(0)
 }
 
-fn create(store: &mut impl PlayerStore, srvno_number: u32, name: &str) -> PlayerRecord {
+/// Creates a role of the suite's account in srvno `srvno_number`.
+pub fn create(store: &mut impl PlayerStore, srvno_number: u32, name: &str) -> PlayerRecord {
     let op = PlayerOp::CreateRole {
         srvno: srvno(srvno_number),
         account_id: ACCOUNT,
@@ -163,7 +168,8 @@ fn create(store: &mut impl PlayerStore, srvno_number: u32, name: &str) -> Player
     }
 }
 
-fn claim_op(roleid: RoleId, claimant: &OwnerId) -> PlayerOp {
+/// A claim of `roleid` by `claimant` for [`LEASE_TTL_MS`].
+pub fn claim_op(roleid: RoleId, claimant: &OwnerId) -> PlayerOp {
     PlayerOp::Claim {
         roleid,
         owner: claimant.clone(),
@@ -184,7 +190,7 @@ fn claim(
 }
 
 /// A write of `record` with `gold` more gold, recorded in the ledger.
-fn earn(record: &PlayerRecord, writer: &OwnerId, epoch: u64, gold: u64) -> FencedWrite {
+pub fn earn(record: &PlayerRecord, writer: &OwnerId, epoch: u64, gold: u64) -> FencedWrite {
     let mut data = record.data.clone();
     let seq = data.next_ledger_seq;
     data.gold += gold;

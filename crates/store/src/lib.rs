@@ -1,5 +1,5 @@
 //! The store contract (DESIGN §5): what every backend (the in-memory model,
-//! SQLite, later PostgreSQL) does, and the operations the game core emits.
+//! SQLite, PostgreSQL) does, and the operations the game core emits.
 //!
 //! A srvno database holds player rows `roleid, data, data_version, owner,
 //! epoch, lease_until` plus an append-only gold/item ledger and the srvno's

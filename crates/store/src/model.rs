@@ -22,8 +22,7 @@ use wire::node::PlayerData;
 
 use crate::backend::{self, HoldersPage, Rows, WriteBasis};
 use crate::{
-    BATCH_OPS_MAX, FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore,
-    RowHolder, StoreError,
+    FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, RowHolder, StoreError,
 };
 
 /// One srvno database (or a merged group of srvnos) held in memory.
@@ -231,14 +230,11 @@ impl Rows for ModelStore {
 
 impl PlayerStore for ModelStore {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
-        assert!(
-            ops.len() <= BATCH_OPS_MAX,
-            "a batch of {} ops exceeds BATCH_OPS_MAX",
-            ops.len()
-        );
         let rules = self.rules;
-        backend::apply_in_transaction(self, rules, db_now_ms, ops)
-            .unwrap_or_else(|never| match never {})
+        backend::answer_batch(ops, || {
+            let applied = backend::apply_in_transaction(self, rules, db_now_ms, ops);
+            Ok(applied.unwrap_or_else(|never| match never {}))
+        })
     }
 }
 

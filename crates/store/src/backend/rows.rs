@@ -15,7 +15,8 @@ use wire::node::PlayerData;
 
 use super::{HoldersPage, OpHandler, WriteKind, dispatch};
 use crate::{
-    FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder, StoreError,
+    BATCH_OPS_MAX, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder,
+    StoreError,
 };
 
 /// What a fenced write is checked against.
@@ -113,6 +114,24 @@ pub fn apply_in_transaction<R: Rows>(
         }
     }
     Ok(results)
+}
+
+/// What every backend's `PlayerStore::apply` does around its batch: checks
+/// its size (at most [`BATCH_OPS_MAX`]), answers an empty batch without
+/// running it, and answers every op with the error that failed the batch.
+pub fn answer_batch(
+    ops: &[PlayerOp],
+    run: impl FnOnce() -> Result<Vec<Result<OpOutcome, StoreError>>, StoreError>,
+) -> Vec<Result<OpOutcome, StoreError>> {
+    assert!(
+        ops.len() <= BATCH_OPS_MAX,
+        "a batch of {} ops exceeds BATCH_OPS_MAX",
+        ops.len()
+    );
+    if ops.is_empty() {
+        return Vec::new();
+    }
+    run().unwrap_or_else(|error| ops.iter().map(|_| Err(error.clone())).collect())
 }
 
 /// The [`OpHandler`] of a [`Rows`] backend.
