@@ -3,8 +3,9 @@
 //!
 //! [`PlayerStore::apply`] runs the whole batch in one `BEGIN IMMEDIATE`
 //! transaction, so one fsync commits every op of the batch (group commit).
-//! Each op reads its row, applies the ownership rules through
-//! `store::backend` (the same code the model store runs), and writes. A
+//! The ops run through `store::backend::apply_in_transaction` (the same
+//! code as the model store's): this file only reads and writes rows
+//! (`store::backend::Rows`). A
 //! refused op writes nothing and the batch goes on; a SQLite failure fails the
 //! whole batch, every op answering `StoreError::Backend`. A failure at
 //! `COMMIT` leaves the outcome unknown: the caller reads back before acting.
@@ -15,15 +16,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
+use ownership::{Ownership, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use store::backend::{self, HoldersPage, OpHandler, WriteKind};
-use store::{
-    BATCH_OPS_MAX, FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerRecord,
-    PlayerStore, ReadOnlyPlayer, RowHolder, StoreError,
-};
+use store::backend::{self, HoldersPage, Rows, WriteBasis, roleid_column};
+use store::{FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
 use wire::node::PlayerData;
 
 use crate::schema::{self, Failure, Schema, from_column, to_column};
@@ -46,8 +44,10 @@ const ADVANCE_NEXT_SEQ: &str = "UPDATE role_seq SET next_seq = MAX(next_seq, ?2)
 const INSERT_PLAYER: &str = "INSERT INTO players (roleid, account_id, name, data, \
      data_version, owner_node, owner_incarnation, epoch, lease_until_ms) \
      VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, ?6, ?7)";
-const SELECT_OWNERSHIP: &str = "SELECT data_version, owner_node, owner_incarnation, epoch, \
-     lease_until_ms FROM players WHERE roleid = ?1";
+const SELECT_OWNERSHIP: &str = "SELECT owner_node, owner_incarnation, epoch, lease_until_ms, \
+     data_version FROM players WHERE roleid = ?1";
+const SELECT_WRITE_BASIS: &str = "SELECT owner_node, owner_incarnation, epoch, lease_until_ms, \
+     data_version, (SELECT MAX(seq) FROM ledger WHERE roleid = ?1) FROM players WHERE roleid = ?1";
 const SELECT_RECORD: &str = "SELECT data, data_version, owner_node, owner_incarnation, epoch, \
      lease_until_ms FROM players WHERE roleid = ?1";
 const UPDATE_OWNERSHIP: &str = "UPDATE players SET owner_node = ?2, owner_incarnation = ?3, \
@@ -56,7 +56,6 @@ const UPDATE_WRITE: &str = "UPDATE players SET owner_node = ?2, owner_incarnatio
      epoch = ?4, lease_until_ms = ?5, data = ?6, data_version = ?7, name = ?8 WHERE roleid = ?1";
 const SELECT_ROLES_OF_ACCOUNT: &str =
     "SELECT roleid, data FROM players WHERE account_id = ?1 ORDER BY roleid";
-const SELECT_LAST_LEDGER_SEQ: &str = "SELECT MAX(seq) FROM ledger WHERE roleid = ?1";
 const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const SELECT_ALL_PLAYERS: &str = "SELECT roleid, data FROM players ORDER BY roleid";
@@ -197,17 +196,9 @@ impl SqlitePlayerStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut batch = Batch {
             sql: &transaction,
-            rules: self.rules,
             srvnos: &self.srvnos,
         };
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            match backend::dispatch(&mut batch, db_now_ms, op) {
-                Ok(outcome) => results.push(Ok(outcome)),
-                Err(OpError::Store(error)) => results.push(Err(error)),
-                Err(OpError::Failed(failure)) => return Err(failure),
-            }
-        }
+        let results = backend::apply_in_transaction(&mut batch, self.rules, db_now_ms, ops)?;
         transaction
             .commit()
             .map_err(|error| Failure(format!("commit failed, outcome unknown: {error}")))?;
@@ -231,187 +222,41 @@ impl SqlitePlayerStore {
 
 impl PlayerStore for SqlitePlayerStore {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
-        assert!(
-            ops.len() <= BATCH_OPS_MAX,
-            "a batch of {} ops exceeds BATCH_OPS_MAX",
-            ops.len()
-        );
-        if ops.is_empty() {
-            return Vec::new();
-        }
-        self.apply_batch(db_now_ms, ops).unwrap_or_else(|failure| {
-            let error = backend_error(failure);
-            ops.iter().map(|_| Err(error.clone())).collect()
+        backend::answer_batch(ops, || {
+            self.apply_batch(db_now_ms, ops).map_err(backend_error)
         })
     }
 }
-
-/// Why one op of a batch did not succeed.
-enum OpError {
-    /// Refused or invalid: this op wrote nothing and the batch goes on.
-    Store(StoreError),
-    /// The database failed: the whole batch fails.
-    Failed(Failure),
-}
-
-impl From<StoreError> for OpError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl<T: Into<Failure>> From<T> for OpError {
-    fn from(error: T) -> Self {
-        Self::Failed(error.into())
-    }
-}
-
-type OpResult = Result<OpOutcome, OpError>;
 
 /// One batch's view of the open transaction.
 struct Batch<'a> {
     sql: &'a Connection,
-    rules: Rules,
     srvnos: &'a BTreeSet<Srvno>,
 }
 
-impl OpHandler for Batch<'_> {
-    type Error = OpError;
+impl Rows for Batch<'_> {
+    type Failure = Failure;
 
-    fn create_role(&mut self, srvno: Srvno, account_id: u64, name: &str) -> OpResult {
-        if !self.srvnos.contains(&srvno) {
-            return Err(StoreError::WrongDatabase(srvno).into());
-        }
-        let srvno_column = i64::from(srvno.get());
+    fn holds(&self, srvno: Srvno) -> bool {
+        self.srvnos.contains(&srvno)
+    }
+
+    fn next_role_seq(&mut self, srvno: Srvno) -> Result<u64, Failure> {
         let next_seq: i64 = self
             .sql
             .prepare_cached(SELECT_NEXT_SEQ)?
-            .query_row([srvno_column], |row| row.get(0))?;
-        let roleid = RoleId::new(srvno, from_column(next_seq))
-            .map_err(|_| StoreError::RoleIdsExhausted(srvno))?;
-        self.sql
-            .prepare_cached(UPDATE_NEXT_SEQ)?
-            .execute(params![srvno_column, next_seq + 1])?;
-        let record = PlayerRecord {
-            roleid,
-            data: backend::new_player_data(roleid, account_id, name),
-            data_version: backend::DATA_VERSION_FIRST,
-            ownership: Ownership::free(),
-        };
-        self.insert_player(&record)?;
-        Ok(OpOutcome::Created(record))
+            .query_row([i64::from(srvno.get())], |row| row.get(0))?;
+        Ok(from_column(next_seq))
     }
 
-    fn claim(
-        &mut self,
-        db_now_ms: u64,
-        roleid: RoleId,
-        owner: &OwnerId,
-        lease_ttl_ms: u64,
-    ) -> OpResult {
-        let mut record = self.record(roleid)?;
-        record.ownership = self
-            .rules
-            .claim(&record.ownership, owner, db_now_ms, lease_ttl_ms)
-            .map_err(StoreError::Refused)?;
-        self.store_ownership(roleid, &record.ownership)?;
-        Ok(OpOutcome::Claimed(record))
-    }
-
-    fn write(&mut self, db_now_ms: u64, write: &FencedWrite, kind: WriteKind<'_>) -> OpResult {
-        let (current, data_version) = self.ownership(write.roleid)?;
-        // Only a write that carries ledger lines needs the stored last line.
-        let last_ledger_seq = if write.ledger.is_empty() {
-            None
-        } else {
-            self.last_ledger_seq(write.roleid)?
-        };
-        let ownership = backend::authorize_write(
-            &self.rules,
-            kind,
-            write,
-            &current,
-            last_ledger_seq,
-            db_now_ms,
-        )?;
-        let data_version = data_version + 1;
-        self.store_write(write, data_version, &ownership)?;
-        self.append_ledger(write.roleid, &write.ledger)?;
-        Ok(OpOutcome::Written {
-            data_version,
-            ownership,
-        })
-    }
-
-    fn renew_leases(
-        &mut self,
-        db_now_ms: u64,
-        owner: &OwnerId,
-        leases: &[(RoleId, u64)],
-        lease_ttl_ms: u64,
-    ) -> OpResult {
-        let renewed = leases
-            .iter()
-            .map(|&(roleid, epoch)| {
-                let lease = self.renew_lease(db_now_ms, roleid, owner, epoch, lease_ttl_ms)?;
-                Ok((roleid, lease))
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
-        Ok(OpOutcome::Renewed(renewed))
-    }
-
-    fn read_ownership(&mut self, roleid: RoleId) -> OpResult {
-        let (ownership, data_version) = self.ownership(roleid)?;
-        Ok(OpOutcome::OwnershipRead {
-            ownership,
-            data_version,
-        })
-    }
-
-    fn load_read_only(&mut self, roleid: RoleId) -> OpResult {
-        let record = self.record(roleid)?;
-        Ok(OpOutcome::Loaded(ReadOnlyPlayer {
-            roleid,
-            data: record.data,
-            data_version: record.data_version,
-            ownership: record.ownership,
-        }))
-    }
-
-    fn roles_of_account(&mut self, account_id: u64) -> OpResult {
-        let mut statement = self.sql.prepare_cached(SELECT_ROLES_OF_ACCOUNT)?;
-        let rows = statement.query_map([to_column(account_id)], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })?;
-        let roles = rows
-            .map(|row| {
-                let (roleid, data) = row?;
-                Ok((decode_roleid(roleid)?, PlayerData::decode(data.as_slice())?))
-            })
-            .collect::<Result<Vec<_>, Failure>>()?;
-        Ok(OpOutcome::Roles(roles))
-    }
-
-    fn take_back(&mut self, owner: &OwnerId) -> OpResult {
-        self.take_back_rows(owner)
-    }
-
-    fn list_held_elsewhere(&mut self, db_now_ms: u64, page: &HoldersPage<'_>) -> OpResult {
-        self.held_elsewhere(db_now_ms, page)
-    }
-
-    fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> OpResult {
-        let (ownership, _) = self.ownership(roleid)?;
-        Ok(OpOutcome::Holders(vec![RowHolder::of(
-            roleid, &ownership, db_now_ms,
-        )]))
-    }
-}
-
-impl Batch<'_> {
-    fn insert_player(&self, record: &PlayerRecord) -> Result<(), Failure> {
+    fn insert_role(&mut self, record: &PlayerRecord) -> Result<(), Failure> {
+        let roleid = record.roleid;
+        self.sql.prepare_cached(UPDATE_NEXT_SEQ)?.execute(params![
+            i64::from(roleid.home_srvno().get()),
+            to_column(roleid.seq() + 1)
+        ])?;
         self.sql.prepare_cached(INSERT_PLAYER)?.execute(params![
-            roleid_column(record.roleid),
+            roleid_column(roleid),
             to_column(record.data.account_id),
             record.data.name,
             record.data.encode_to_vec(),
@@ -422,57 +267,7 @@ impl Batch<'_> {
         Ok(())
     }
 
-    fn renew_lease(
-        &self,
-        db_now_ms: u64,
-        roleid: RoleId,
-        owner: &OwnerId,
-        epoch: u64,
-        lease_ttl_ms: u64,
-    ) -> Result<Result<u64, Refused>, Failure> {
-        let current = match self.ownership(roleid) {
-            Ok((current, _)) => current,
-            Err(OpError::Store(_)) => return Ok(Err(backend::renewal_of_missing_role())),
-            Err(OpError::Failed(failure)) => return Err(failure),
-        };
-        let renewed = match self
-            .rules
-            .renew(&current, owner, epoch, db_now_ms, lease_ttl_ms)
-        {
-            Ok(renewed) => renewed,
-            Err(refused) => return Ok(Err(refused)),
-        };
-        self.store_ownership(roleid, &renewed)?;
-        Ok(Ok(renewed.lease_until_ms))
-    }
-
-    /// Refuses a role whose srvno this database does not hold.
-    fn locate(&self, roleid: RoleId) -> Result<(), StoreError> {
-        let srvno = roleid.home_srvno();
-        if self.srvnos.contains(&srvno) {
-            Ok(())
-        } else {
-            Err(StoreError::WrongDatabase(srvno))
-        }
-    }
-
-    /// The row's ownership and data version, without decoding its data.
-    fn ownership(&self, roleid: RoleId) -> Result<(Ownership, u64), OpError> {
-        self.locate(roleid)?;
-        let stored = self
-            .sql
-            .prepare_cached(SELECT_OWNERSHIP)?
-            .query_row([roleid_column(roleid)], |row| {
-                Ok((row.get::<_, i64>(0)?, StoredOwnership::read(row, 1)?))
-            })
-            .optional()?;
-        let (data_version, ownership) = stored.ok_or(StoreError::UnknownRole(roleid))?;
-        Ok((ownership.decode()?, from_column(data_version)))
-    }
-
-    /// The whole row.
-    fn record(&self, roleid: RoleId) -> Result<PlayerRecord, OpError> {
-        self.locate(roleid)?;
+    fn record(&mut self, roleid: RoleId) -> Result<Option<PlayerRecord>, Failure> {
         let stored = self
             .sql
             .prepare_cached(SELECT_RECORD)?
@@ -481,25 +276,55 @@ impl Batch<'_> {
                 Ok((data, row.get::<_, i64>(1)?, StoredOwnership::read(row, 2)?))
             })
             .optional()?;
-        let (data, data_version, ownership) = stored.ok_or(StoreError::UnknownRole(roleid))?;
-        Ok(PlayerRecord {
+        let Some((data, data_version, ownership)) = stored else {
+            return Ok(None);
+        };
+        Ok(Some(PlayerRecord {
             roleid,
             data: PlayerData::decode(data.as_slice())?,
             data_version: from_column(data_version),
             ownership: ownership.decode()?,
-        })
+        }))
     }
 
-    fn last_ledger_seq(&self, roleid: RoleId) -> Result<Option<u64>, Failure> {
-        let last: Option<i64> = self
+    fn ownership(&mut self, roleid: RoleId) -> Result<Option<(Ownership, u64)>, Failure> {
+        let stored = self
             .sql
-            .prepare_cached(SELECT_LAST_LEDGER_SEQ)?
-            .query_row([roleid_column(roleid)], |row| row.get(0))?;
-        Ok(last.map(from_column))
+            .prepare_cached(SELECT_OWNERSHIP)?
+            .query_row([roleid_column(roleid)], |row| {
+                Ok((StoredOwnership::read(row, 0)?, row.get::<_, i64>(4)?))
+            })
+            .optional()?;
+        stored
+            .map(|(ownership, data_version)| Ok((ownership.decode()?, from_column(data_version))))
+            .transpose()
     }
 
-    fn store_ownership(&self, roleid: RoleId, ownership: &Ownership) -> Result<(), Failure> {
-        let (node, incarnation) = holder_columns(&ownership.holder);
+    fn write_basis(&mut self, roleid: RoleId) -> Result<Option<WriteBasis>, Failure> {
+        let stored = self
+            .sql
+            .prepare_cached(SELECT_WRITE_BASIS)?
+            .query_row([roleid_column(roleid)], |row| {
+                let ownership = StoredOwnership::read(row, 0)?;
+                Ok((
+                    ownership,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((ownership, data_version, last_ledger_seq)) = stored else {
+            return Ok(None);
+        };
+        Ok(Some(WriteBasis {
+            ownership: ownership.decode()?,
+            data_version: from_column(data_version),
+            last_ledger_seq: last_ledger_seq.map(from_column),
+        }))
+    }
+
+    fn store_ownership(&mut self, roleid: RoleId, ownership: &Ownership) -> Result<(), Failure> {
+        let (node, incarnation) = backend::holder_columns(&ownership.holder);
         let changed = self.sql.prepare_cached(UPDATE_OWNERSHIP)?.execute(params![
             roleid_column(roleid),
             node,
@@ -511,12 +336,12 @@ impl Batch<'_> {
     }
 
     fn store_write(
-        &self,
+        &mut self,
         write: &FencedWrite,
         data_version: u64,
         ownership: &Ownership,
     ) -> Result<(), Failure> {
-        let (node, incarnation) = holder_columns(&ownership.holder);
+        let (node, incarnation) = backend::holder_columns(&ownership.holder);
         let changed = self.sql.prepare_cached(UPDATE_WRITE)?.execute(params![
             roleid_column(write.roleid),
             node,
@@ -527,16 +352,43 @@ impl Batch<'_> {
             to_column(data_version),
             write.data.name,
         ])?;
-        expect_one_row(changed, write.roleid)
+        expect_one_row(changed, write.roleid)?;
+        self.append_ledger(write.roleid, &write.ledger)
     }
 
+    fn roles_of_account(&mut self, account_id: u64) -> Result<Vec<(RoleId, PlayerData)>, Failure> {
+        let mut statement = self.sql.prepare_cached(SELECT_ROLES_OF_ACCOUNT)?;
+        let rows = statement.query_map([to_column(account_id)], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        rows.map(|row| {
+            let (roleid, data) = row?;
+            Ok((decode_roleid(roleid)?, PlayerData::decode(data.as_slice())?))
+        })
+        .collect()
+    }
+
+    fn held_by_node(&mut self, node: &str) -> Result<Vec<(RoleId, Ownership)>, Failure> {
+        self.rows_held_by_node(node)
+    }
+
+    fn held_elsewhere(
+        &mut self,
+        db_now_ms: u64,
+        page: &HoldersPage<'_>,
+    ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
+        self.rows_held_elsewhere(db_now_ms, page)
+    }
+}
+
+impl Batch<'_> {
     fn append_ledger(&self, roleid: RoleId, lines: &[LedgerEntry]) -> Result<(), Failure> {
         if lines.is_empty() {
             return Ok(());
         }
         let mut statement = self.sql.prepare_cached(INSERT_LEDGER)?;
         for line in lines {
-            let (kind, item_type) = kind_columns(&line.kind);
+            let (kind, item_type) = backend::ledger_kind_columns(&line.kind);
             statement.execute(params![
                 roleid_column(roleid),
                 to_column(line.seq),
@@ -571,32 +423,12 @@ impl StoredOwnership {
     }
 
     fn decode(self) -> Result<Ownership, Failure> {
-        let holder = match (self.node, self.incarnation) {
-            (None, None) => Holder::Free,
-            (Some(node), Some(incarnation)) => Holder::Held(OwnerId {
-                node,
-                incarnation: from_column(incarnation),
-            }),
-            (Some(node), None) => Holder::Arriving(node),
-            (None, Some(_)) => {
-                return Err(Failure("owner_incarnation without owner_node".to_owned()));
-            }
-        };
+        let holder = backend::holder_from_columns(self.node, self.incarnation).map_err(Failure)?;
         Ok(Ownership {
             holder,
             epoch: from_column(self.epoch),
             lease_until_ms: from_column(self.lease_until_ms),
         })
-    }
-}
-
-/// `(owner_node, owner_incarnation)`: both NULL when free, the incarnation
-/// NULL while the row is arriving at a node.
-fn holder_columns(holder: &Holder) -> (Option<&str>, Option<i64>) {
-    match holder {
-        Holder::Free => (None, None),
-        Holder::Held(owner) => (Some(&owner.node), Some(to_column(owner.incarnation))),
-        Holder::Arriving(node) => (Some(node), None),
     }
 }
 
@@ -621,18 +453,8 @@ impl StoredLedgerLine {
     }
 
     fn decode(self) -> Result<LedgerEntry, Failure> {
-        let kind = match (self.kind.as_str(), self.item_type) {
-            ("gold", None) => LedgerKind::Gold,
-            ("item", Some(item_type)) => LedgerKind::Item(
-                u32::try_from(item_type)
-                    .map_err(|_| Failure(format!("ledger item type {item_type} is not a u32")))?,
-            ),
-            (kind, item_type) => {
-                return Err(Failure(format!(
-                    "ledger kind {kind} with item type {item_type:?}"
-                )));
-            }
-        };
+        let kind =
+            backend::ledger_kind_from_columns(&self.kind, self.item_type).map_err(Failure)?;
         Ok(LedgerEntry {
             seq: from_column(self.seq),
             kind,
@@ -642,32 +464,13 @@ impl StoredLedgerLine {
     }
 }
 
-/// `(kind, item_type)` columns of a ledger line.
-fn kind_columns(kind: &LedgerKind) -> (&'static str, Option<i64>) {
-    match kind {
-        LedgerKind::Gold => ("gold", None),
-        LedgerKind::Item(item_type) => ("item", Some(i64::from(*item_type))),
-    }
-}
-
-fn roleid_column(roleid: RoleId) -> i64 {
-    to_column(roleid.get())
-}
-
 fn decode_roleid(stored: i64) -> Result<RoleId, Failure> {
-    RoleId::from_raw(from_column(stored))
-        .map_err(|error| Failure(format!("stored role id {stored}: {error}")))
+    backend::roleid_from_column(stored).map_err(Failure)
 }
 
-/// An update inside the batch's transaction must find the row it just read.
 fn expect_one_row(changed: usize, roleid: RoleId) -> Result<(), Failure> {
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(Failure(format!(
-            "update of role {roleid} changed {changed} rows"
-        )))
-    }
+    let changed = u64::try_from(changed).unwrap_or(u64::MAX);
+    backend::expect_one_row(changed, roleid).map_err(Failure)
 }
 
 fn backend_error(failure: Failure) -> StoreError {

@@ -190,14 +190,6 @@ fn check_not_newer(applied: usize, known: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-/// An unsigned value as stored in a signed INTEGER column: its bit pattern
-/// (values below 2^63 read as themselves in SQL; larger ones, such as a
-/// random incarnation, round-trip through [`from_column`]).
-pub(crate) fn to_column(value: u64) -> i64 {
-    value.cast_signed()
-}
-
-/// The unsigned value [`to_column`] stored.
-pub(crate) fn from_column(stored: i64) -> u64 {
-    stored.cast_unsigned()
-}
+/// Unsigned values are stored as the bit pattern of a signed INTEGER, as in
+/// every SQL backend.
+pub(crate) use store::backend::{from_column, to_column};

@@ -1,16 +1,27 @@
-//! What every backend computes the same way, so the model and the SQLite
-//! store cannot drift apart.
+//! What every backend computes the same way, so the model, SQLite and
+//! PostgreSQL stores cannot drift apart.
 //!
 //! The ownership rules themselves live in `ownership::Rules`; this module only
-//! routes each fenced write to its rule, checks the ledger lines the write
-//! carries, and builds a new role's data. A backend loads the row, calls
-//! [`authorize_write`], and stores what it returns.
+//! routes each op to its rule ([`dispatch`]), checks the ledger lines a write
+//! carries, and builds a new role's data. A backend implements [`Rows`] (load
+//! a row, store one) and runs its batches through [`apply_in_transaction`],
+//! which authorizes every op ([`authorize_write`] for the fenced writes) and
+//! stores what the rules return.
 
 use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{RoleId, Srvno};
 use wire::node::PlayerData;
 
 use crate::{FencedWrite, OpOutcome, PlayerOp, StoreError};
+
+mod columns;
+mod rows;
+
+pub use columns::{
+    expect_one_row, from_column, holder_columns, holder_from_columns, ledger_kind_columns,
+    ledger_kind_from_columns, roleid_column, roleid_from_column, to_column,
+};
+pub use rows::{OpError, Rows, WriteBasis, answer_batch, apply_in_transaction};
 
 /// What a backend does for each kind of operation, inside its batch;
 /// [`dispatch`] routes every [`PlayerOp`] to it, so every backend reads the

@@ -1,5 +1,5 @@
 //! The store contract (DESIGN §5): what every backend (the in-memory model,
-//! SQLite, later PostgreSQL) does, and the operations the game core emits.
+//! SQLite, PostgreSQL) does, and the operations the game core emits.
 //!
 //! A srvno database holds player rows `roleid, data, data_version, owner,
 //! epoch, lease_until` plus an append-only gold/item ledger and the srvno's
@@ -12,10 +12,13 @@
 //! the database clock.
 //!
 //! Architecture invariant: this crate does no I/O; backends live in their own
-//! crates (`store-sqlite`).
+//! crates (`store-sqlite`, `store-postgres`). The `contract-tests` feature
+//! adds [`contract`], the test suite every backend runs.
 
 pub mod audit;
 pub mod backend;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
 pub mod model;
 
 use ownership::{OwnerId, Ownership, Refused};

@@ -2,8 +2,9 @@
 //! deterministic simulator and as the reference the SQLite store is compared
 //! with.
 //!
-//! It applies the same ownership rules as every backend (through
-//! [`crate::backend`] and `ownership::Rules`), reads no clock, draws no random
+//! It is a [`Rows`] backend: the ops run through the same code as the SQL
+//! backends' ([`backend::apply_in_transaction`]), applying the same
+//! `ownership::Rules`; only the row reads and writes are maps. It reads no clock, draws no random
 //! number and iterates only ordered maps, so a seed replays exactly. It is
 //! `Clone` and `PartialEq` so a harness can snapshot and compare it, and it
 //! exposes read accessors for the simulator's checker.
@@ -13,14 +14,15 @@
 //! of calling [`PlayerStore::apply`] or not, and of delivering its results.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 
-use ownership::{OwnerId, Ownership, Refused, Rules};
+use ownership::{Holder, Ownership, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
+use wire::node::PlayerData;
 
-use crate::backend::{self, HoldersPage, OpHandler, WriteKind};
+use crate::backend::{self, HoldersPage, Rows, WriteBasis};
 use crate::{
-    BATCH_OPS_MAX, FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore,
-    ReadOnlyPlayer, RowHolder, StoreError,
+    FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, RowHolder, StoreError,
 };
 
 /// One srvno database (or a merged group of srvnos) held in memory.
@@ -94,72 +96,37 @@ impl ModelStore {
         Ok(*current)
     }
 
-    fn renew_lease(
-        &mut self,
-        db_now_ms: u64,
-        roleid: RoleId,
-        owner: &OwnerId,
-        epoch: u64,
-        lease_ttl_ms: u64,
-    ) -> Result<u64, Refused> {
-        let rules = self.rules;
-        let row = self
-            .existing_mut(roleid)
-            .map_err(|_| backend::renewal_of_missing_role())?;
-        let ownership =
-            rules.renew(&row.record.ownership, owner, epoch, db_now_ms, lease_ttl_ms)?;
-        row.record.ownership = ownership;
-        Ok(row.record.ownership.lease_until_ms)
+    /// The row of `roleid`, if this database holds its srvno and has it.
+    fn existing(&self, roleid: RoleId) -> Option<&ModelRow> {
+        self.holds(roleid.home_srvno())
+            .then(|| self.rows.get(&roleid))
+            .flatten()
     }
 
-    /// The row of `roleid`, or why this database has none.
-    fn existing(&self, roleid: RoleId) -> Result<&ModelRow, StoreError> {
-        self.check_held(roleid)?;
-        self.rows
-            .get(&roleid)
-            .ok_or(StoreError::UnknownRole(roleid))
-    }
-
-    /// The row of `roleid` for writing, or why this database has none.
-    fn existing_mut(&mut self, roleid: RoleId) -> Result<&mut ModelRow, StoreError> {
-        self.check_held(roleid)?;
+    /// The row of `roleid` for writing; the generic ops only store into rows
+    /// they read.
+    fn existing_mut(&mut self, roleid: RoleId) -> &mut ModelRow {
         self.rows
             .get_mut(&roleid)
-            .ok_or(StoreError::UnknownRole(roleid))
-    }
-
-    fn check_held(&self, roleid: RoleId) -> Result<(), StoreError> {
-        let srvno = roleid.home_srvno();
-        if self.next_seq_by_srvno.contains_key(&srvno) {
-            Ok(())
-        } else {
-            Err(StoreError::WrongDatabase(srvno))
-        }
+            .unwrap_or_else(|| panic!("role {roleid} is stored before it was read"))
     }
 }
 
-impl OpHandler for ModelStore {
-    type Error = StoreError;
+impl Rows for ModelStore {
+    type Failure = Infallible;
 
-    fn create_role(
-        &mut self,
-        srvno: Srvno,
-        account_id: u64,
-        name: &str,
-    ) -> Result<OpOutcome, StoreError> {
-        let next_seq = self
-            .next_seq_by_srvno
-            .get_mut(&srvno)
-            .ok_or(StoreError::WrongDatabase(srvno))?;
-        let roleid =
-            RoleId::new(srvno, *next_seq).map_err(|_| StoreError::RoleIdsExhausted(srvno))?;
-        *next_seq += 1;
-        let record = PlayerRecord {
-            roleid,
-            data: backend::new_player_data(roleid, account_id, name),
-            data_version: backend::DATA_VERSION_FIRST,
-            ownership: Ownership::free(),
-        };
+    fn holds(&self, srvno: Srvno) -> bool {
+        self.next_seq_by_srvno.contains_key(&srvno)
+    }
+
+    fn next_role_seq(&mut self, srvno: Srvno) -> Result<u64, Infallible> {
+        Ok(self.next_seq_by_srvno[&srvno])
+    }
+
+    fn insert_role(&mut self, record: &PlayerRecord) -> Result<(), Infallible> {
+        let roleid = record.roleid;
+        self.next_seq_by_srvno
+            .insert(roleid.home_srvno(), roleid.seq() + 1);
         let row = ModelRow {
             record: record.clone(),
             ledger: Vec::new(),
@@ -167,158 +134,113 @@ impl OpHandler for ModelStore {
         let previous = self.rows.insert(roleid, row);
         assert!(previous.is_none(), "role id {roleid} allocated twice");
         self.roles_by_account
-            .entry(account_id)
+            .entry(record.data.account_id)
             .or_default()
             .insert(roleid);
-        Ok(OpOutcome::Created(record))
+        Ok(())
     }
 
-    fn claim(
-        &mut self,
-        db_now_ms: u64,
-        roleid: RoleId,
-        owner: &OwnerId,
-        lease_ttl_ms: u64,
-    ) -> Result<OpOutcome, StoreError> {
-        let rules = self.rules;
-        let row = self.existing_mut(roleid)?;
-        let ownership = rules
-            .claim(&row.record.ownership, owner, db_now_ms, lease_ttl_ms)
-            .map_err(StoreError::Refused)?;
-        row.record.ownership = ownership;
-        Ok(OpOutcome::Claimed(row.record.clone()))
+    fn record(&mut self, roleid: RoleId) -> Result<Option<PlayerRecord>, Infallible> {
+        Ok(self.existing(roleid).map(|row| row.record.clone()))
     }
 
-    fn write(
-        &mut self,
-        db_now_ms: u64,
-        write: &FencedWrite,
-        kind: WriteKind<'_>,
-    ) -> Result<OpOutcome, StoreError> {
-        let rules = self.rules;
-        let row = self.existing_mut(write.roleid)?;
-        let last_ledger_seq = row.ledger.last().map(|entry| entry.seq);
-        let ownership = backend::authorize_write(
-            &rules,
-            kind,
-            write,
-            &row.record.ownership,
-            last_ledger_seq,
-            db_now_ms,
-        )?;
-        row.record.data = write.data.clone();
-        row.record.data_version += 1;
-        row.record.ownership = ownership.clone();
-        row.ledger.extend_from_slice(&write.ledger);
-        Ok(OpOutcome::Written {
+    fn ownership(&mut self, roleid: RoleId) -> Result<Option<(Ownership, u64)>, Infallible> {
+        Ok(self
+            .existing(roleid)
+            .map(|row| (row.record.ownership.clone(), row.record.data_version)))
+    }
+
+    fn write_basis(&mut self, roleid: RoleId) -> Result<Option<WriteBasis>, Infallible> {
+        Ok(self.existing(roleid).map(|row| WriteBasis {
+            ownership: row.record.ownership.clone(),
             data_version: row.record.data_version,
-            ownership,
-        })
-    }
-
-    fn renew_leases(
-        &mut self,
-        db_now_ms: u64,
-        owner: &OwnerId,
-        leases: &[(RoleId, u64)],
-        lease_ttl_ms: u64,
-    ) -> Result<OpOutcome, StoreError> {
-        let renewed = leases
-            .iter()
-            .map(|&(roleid, epoch)| {
-                let lease = self.renew_lease(db_now_ms, roleid, owner, epoch, lease_ttl_ms);
-                (roleid, lease)
-            })
-            .collect();
-        Ok(OpOutcome::Renewed(renewed))
-    }
-
-    fn read_ownership(&mut self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
-        let record = &self.existing(roleid)?.record;
-        Ok(OpOutcome::OwnershipRead {
-            ownership: record.ownership.clone(),
-            data_version: record.data_version,
-        })
-    }
-
-    fn load_read_only(&mut self, roleid: RoleId) -> Result<OpOutcome, StoreError> {
-        let record = &self.existing(roleid)?.record;
-        Ok(OpOutcome::Loaded(ReadOnlyPlayer {
-            roleid,
-            data: record.data.clone(),
-            data_version: record.data_version,
-            ownership: record.ownership.clone(),
+            last_ledger_seq: row.ledger.last().map(|entry| entry.seq),
         }))
     }
 
-    fn roles_of_account(&mut self, account_id: u64) -> Result<OpOutcome, StoreError> {
+    fn store_ownership(&mut self, roleid: RoleId, ownership: &Ownership) -> Result<(), Infallible> {
+        self.existing_mut(roleid).record.ownership = ownership.clone();
+        Ok(())
+    }
+
+    fn store_write(
+        &mut self,
+        write: &FencedWrite,
+        data_version: u64,
+        ownership: &Ownership,
+    ) -> Result<(), Infallible> {
+        let row = self.existing_mut(write.roleid);
+        row.record.data = write.data.clone();
+        row.record.data_version = data_version;
+        row.record.ownership = ownership.clone();
+        row.ledger.extend_from_slice(&write.ledger);
+        Ok(())
+    }
+
+    fn roles_of_account(
+        &mut self,
+        account_id: u64,
+    ) -> Result<Vec<(RoleId, PlayerData)>, Infallible> {
         let roleids = self.roles_by_account.get(&account_id).into_iter().flatten();
-        let roles = roleids
+        Ok(roleids
             .map(|roleid| (*roleid, self.rows[roleid].record.data.clone()))
-            .collect();
-        Ok(OpOutcome::Roles(roles))
+            .collect())
     }
 
-    fn take_back(&mut self, owner: &OwnerId) -> Result<OpOutcome, StoreError> {
-        let rules = self.rules;
-        let mut rows = 0;
-        for row in self.rows.values_mut() {
-            if let Some(freed) = rules.take_back(&row.record.ownership, owner) {
-                row.record.ownership = freed;
-                rows += 1;
-            }
-        }
-        Ok(OpOutcome::TakenBack { rows })
+    fn held_by_node(&mut self, node: &str) -> Result<Vec<(RoleId, Ownership)>, Infallible> {
+        let held = self
+            .rows
+            .iter()
+            .filter(|(_, row)| match &row.record.ownership.holder {
+                Holder::Held(owner) => owner.node == node,
+                Holder::Arriving(target) => target == node,
+                Holder::Free => false,
+            });
+        Ok(held
+            .map(|(roleid, row)| (*roleid, row.record.ownership.clone()))
+            .collect())
     }
 
-    fn list_held_elsewhere(
+    fn held_elsewhere(
         &mut self,
         db_now_ms: u64,
         page: &HoldersPage<'_>,
-    ) -> Result<OpOutcome, StoreError> {
+    ) -> Result<Vec<(RoleId, Ownership)>, Infallible> {
         let (Ok(first), Ok(last)) = (
             RoleId::from_raw(page.first_roleid),
             RoleId::from_raw(page.last_roleid),
         ) else {
-            return Ok(OpOutcome::Holders(Vec::new()));
+            return Ok(Vec::new());
         };
         if first > last {
-            return Ok(OpOutcome::Holders(Vec::new())); // the previous page ended the srvno
+            return Ok(Vec::new()); // the previous page ended the srvno
         }
-        let holders = self
+        Ok(self
             .rows
             .range(first..=last)
-            .map(|(roleid, row)| RowHolder::of(*roleid, &row.record.ownership, db_now_ms))
-            .filter(|holder| holder.is_elsewhere_than(page.except_node))
+            .filter(|(roleid, row)| {
+                RowHolder::of(**roleid, &row.record.ownership, db_now_ms)
+                    .is_elsewhere_than(page.except_node)
+            })
             .take(page.limit)
-            .collect();
-        Ok(OpOutcome::Holders(holders))
-    }
-
-    fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> Result<OpOutcome, StoreError> {
-        let ownership = &self.existing(roleid)?.record.ownership;
-        Ok(OpOutcome::Holders(vec![RowHolder::of(
-            roleid, ownership, db_now_ms,
-        )]))
+            .map(|(roleid, row)| (*roleid, row.record.ownership.clone()))
+            .collect())
     }
 }
 
 impl PlayerStore for ModelStore {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
-        assert!(
-            ops.len() <= BATCH_OPS_MAX,
-            "a batch of {} ops exceeds BATCH_OPS_MAX",
-            ops.len()
-        );
-        ops.iter()
-            .map(|op| backend::dispatch(self, db_now_ms, op))
-            .collect()
+        let rules = self.rules;
+        backend::answer_batch(ops, || {
+            let applied = backend::apply_in_transaction(self, rules, db_now_ms, ops);
+            Ok(applied.unwrap_or_else(|never| match never {}))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use ownership::Holder;
+    use ownership::OwnerId;
 
     use super::*;
 

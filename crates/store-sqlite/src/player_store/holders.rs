@@ -1,13 +1,13 @@
 //! Who holds the rows, for the home server's kuafu marks and a restarted
-//! node (DESIGN §5, §6): take back a dead predecessor's rows, list the rows
-//! held elsewhere, read one row's holder.
+//! node (DESIGN §5, §6): the rows a node holds or is handed (for take-back),
+//! and the rows held elsewhere.
 
-use ownership::OwnerId;
+use ownership::Ownership;
+use routing::RoleId;
 use rusqlite::params;
 use store::backend::HoldersPage;
-use store::{OpOutcome, RowHolder};
 
-use super::{Batch, OpResult, StoredOwnership, decode_roleid};
+use super::{Batch, StoredOwnership, decode_roleid};
 use crate::schema::{Failure, to_column};
 
 const SELECT_HELD_BY_NODE: &str = "SELECT roleid, owner_node, owner_incarnation, epoch, \
@@ -17,21 +17,20 @@ const SELECT_HELD_ELSEWHERE: &str = "SELECT roleid, owner_node, owner_incarnatio
      AND owner_node != ?3 AND lease_until_ms > ?4 ORDER BY roleid LIMIT ?5";
 
 impl Batch<'_> {
-    pub(super) fn take_back_rows(&mut self, owner: &OwnerId) -> OpResult {
-        let rows = self.rows_where(SELECT_HELD_BY_NODE, params![owner.node])?;
-        let mut taken_back = 0;
-        for (roleid, ownership) in rows {
-            if let Some(freed) = self.rules.take_back(&ownership, owner) {
-                self.store_ownership(roleid, &freed)?;
-                taken_back += 1;
-            }
-        }
-        Ok(OpOutcome::TakenBack { rows: taken_back })
+    pub(super) fn rows_held_by_node(
+        &self,
+        node: &str,
+    ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
+        self.rows_where(SELECT_HELD_BY_NODE, params![node])
     }
 
-    pub(super) fn held_elsewhere(&mut self, db_now_ms: u64, page: &HoldersPage<'_>) -> OpResult {
+    pub(super) fn rows_held_elsewhere(
+        &self,
+        db_now_ms: u64,
+        page: &HoldersPage<'_>,
+    ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
-        let rows = self.rows_where(
+        self.rows_where(
             SELECT_HELD_ELSEWHERE,
             params![
                 to_column(page.first_roleid),
@@ -40,13 +39,7 @@ impl Batch<'_> {
                 to_column(db_now_ms),
                 limit
             ],
-        )?;
-        let holders = rows
-            .iter()
-            .map(|(roleid, ownership)| RowHolder::of(*roleid, ownership, db_now_ms))
-            .filter(|holder| holder.is_elsewhere_than(page.except_node))
-            .collect();
-        Ok(OpOutcome::Holders(holders))
+        )
     }
 
     /// `(role, ownership)` of the rows a query selects.
@@ -54,7 +47,7 @@ impl Batch<'_> {
         &self,
         query: &str,
         parameters: impl rusqlite::Params,
-    ) -> Result<Vec<(routing::RoleId, ownership::Ownership)>, Failure> {
+    ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
         let mut statement = self.sql.prepare_cached(query)?;
         let rows = statement.query_map(parameters, |row| {
             Ok((row.get::<_, i64>(0)?, StoredOwnership::read(row, 1)?))

@@ -1,0 +1,29 @@
+//! Kuafu's PostgreSQL stores, the distributed mode's databases (DESIGN §3,
+//! §5):
+//!
+//! - [`PostgresPlayerStore`]: a srvno database implementing
+//!   `store::PlayerStore`, one transaction per batch, every commit durable,
+//!   and [`PostgresPlayerStore::apply_at_db_now`], which judges leases by the
+//!   database's own clock;
+//! - with the `test-support` feature, `test_support::TestDatabase`: a
+//!   uniquely named database for one test, dropped after it.
+//!
+//! Each database's schema is a list of migrations (`migrations/*/*.sql`)
+//! recorded in its `kuafu_schema` table, with the same tables and meaning as
+//! the SQLite stores'. Every store blocks on its own session (see
+//! `connection`): it runs on a writer thread, like the SQLite stores.
+//!
+//! Architecture invariant: no ownership rule is written here; the player
+//! store applies `ownership::Rules` through `store::backend`, as the model
+//! and SQLite stores do.
+
+mod connection;
+mod player_store;
+mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use connection::{
+    APPLICATION_NAME, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, ROUND_TRIP_TIMEOUT_MS,
+};
+pub use player_store::PostgresPlayerStore;

@@ -1,0 +1,295 @@
+//! The PostgreSQL srvno database: [`PostgresPlayerStore`], the
+//! [`PlayerStore`] of the distributed mode (DESIGN §3, §5).
+//!
+//! A batch is one transaction. Its first round trip pipelines `BEGIN`, the
+//! row locks of every row the batch writes (in role id order) and, for
+//! [`PostgresPlayerStore::apply_at_db_now`], the database's clock read after
+//! those locks; then the ops run through `store::backend::apply_in_transaction`,
+//! the code the model and SQLite stores run (this crate only reads and
+//! writes rows, `rows.rs`); then `COMMIT`. A refused op writes nothing and
+//! the batch goes on; a PostgreSQL failure rolls the whole batch back, every
+//! op answering `StoreError::Backend`. A failure at `COMMIT` leaves the
+//! outcome unknown: the caller reads back before acting.
+//!
+//! Every commit waits for the disk (`synchronous_commit=on` in every
+//! session): unlike the embedded mode, where the crash that loses a claim
+//! also stops its claimant, a PostgreSQL server can restart under a node
+//! that goes on serving, so no batch skips the wait (DESIGN §5).
+//!
+//! A session the server ended (a restart, an administrator) is replaced at
+//! the next batch; when the batch's first round trip finds it ended, the
+//! batch starts again once on a new session (nothing of it ran).
+
+mod rows;
+mod statements;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use ownership::Rules;
+use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
+use store::backend::{self, from_column, roleid_column, to_column};
+use store::{LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use tokio_postgres::types::ToSql;
+
+use crate::connection::{Connection, Failure};
+use crate::schema::{self, Schema};
+use rows::{Batch, decode_ledger_line};
+use statements::Statements;
+
+/// The player database: its migrations, in order.
+const SCHEMA: Schema = Schema {
+    kind: "Kuafu player (srvno) database",
+    migrations: &[include_str!("../migrations/player/0001_players.sql")],
+};
+
+const INSERT_ROLE_SEQ: &str =
+    "INSERT INTO role_seq (srvno, next_seq) VALUES ($1, 1) ON CONFLICT (srvno) DO NOTHING";
+
+/// One srvno database (or a merged group of srvnos) in PostgreSQL.
+///
+/// Its methods block; call them off the async runtime (a store writer
+/// thread, or `spawn_blocking`), and drop the store there too.
+pub struct PostgresPlayerStore {
+    connection: Connection,
+    statements: Statements,
+    rules: Rules,
+    srvnos: BTreeSet<Srvno>,
+}
+
+impl PostgresPlayerStore {
+    /// Connects to the database `config` names (a libpq-style `key=value`
+    /// string or a `postgresql://` URL) holding `srvnos`: schema migrated; a
+    /// srvno seen for the first time starts its role sequence at 1, one seen
+    /// before keeps its own. Every error names the database.
+    pub fn connect(config: &str, srvnos: &[Srvno], rules: Rules) -> Result<Self, StoreError> {
+        let connection = Connection::open(config).map_err(backend_error)?;
+        let name = connection.name().to_owned();
+        Self::prepare(connection, srvnos, rules)
+            .map_err(|failure| backend_error(failure.naming(&name)))
+    }
+
+    fn prepare(connection: Connection, srvnos: &[Srvno], rules: Rules) -> Result<Self, Failure> {
+        schema::migrate(&connection, &SCHEMA)?;
+        let client = connection.client();
+        for srvno in srvnos {
+            let srvno = i64::from(srvno.get());
+            connection.run(client.execute(INSERT_ROLE_SEQ, &[&srvno]))?;
+        }
+        let statements = connection.run(Statements::prepare(client))?;
+        Ok(Self {
+            connection,
+            statements,
+            rules,
+            srvnos: srvnos.iter().copied().collect(),
+        })
+    }
+
+    /// Applies `ops` like [`PlayerStore::apply`], at the database's own
+    /// clock: `clock_timestamp()` read inside the batch's transaction once
+    /// its rows are locked. The production entry: every node then judges
+    /// leases by one clock, the database's (DESIGN §5).
+    pub fn apply_at_db_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        self.apply_batch(None, ops)
+    }
+
+    /// The ledger of `roleid` in sequence order (empty for an unknown role).
+    pub fn ledger(&self, roleid: RoleId) -> Result<Vec<LedgerEntry>, StoreError> {
+        let client = self.connection.client();
+        let statement = &self.statements.select_ledger;
+        let lines = self
+            .connection
+            .run(client.query(statement, &[&roleid_column(roleid)]))
+            .map_err(|failure| self.error(failure))?;
+        lines
+            .iter()
+            .map(decode_ledger_line)
+            .collect::<Result<_, _>>()
+            .map_err(|failure| self.error(failure))
+    }
+
+    /// Moves the role sequence of `srvno` up to `next_seq` (never down, and
+    /// at most to exhaustion); returns the sequence now in force. The
+    /// operators' tool after restoring an older copy of the database: it
+    /// skips the ids handed out after the copy was taken, so none is reused.
+    pub fn advance_role_seq(&mut self, srvno: Srvno, next_seq: u64) -> Result<u64, StoreError> {
+        if !self.srvnos.contains(&srvno) {
+            return Err(StoreError::WrongDatabase(srvno));
+        }
+        let target = to_column(next_seq.min(ROLE_SEQ_MAX + 1));
+        let client = self.connection.client();
+        let statement = &self.statements.advance_next_seq;
+        let srvno = i64::from(srvno.get());
+        let advanced = self
+            .connection
+            .run(client.query_one(statement, &[&srvno, &target]))
+            .and_then(|row| {
+                let next_seq: i64 = row.try_get(0)?;
+                Ok(from_column(next_seq))
+            });
+        advanced.map_err(|failure| self.error(failure))
+    }
+
+    /// Runs the batch at `db_now_ms`, or at the database's clock when `None`.
+    fn apply_batch(
+        &mut self,
+        db_now_ms: Option<u64>,
+        ops: &[PlayerOp],
+    ) -> Vec<Result<OpOutcome, StoreError>> {
+        backend::answer_batch(ops, || {
+            self.transaction(db_now_ms, ops)
+                .map_err(|failure| self.error(failure))
+        })
+    }
+
+    /// The batch's transaction; `Err` fails every op.
+    fn transaction(
+        &mut self,
+        db_now_ms: Option<u64>,
+        ops: &[PlayerOp],
+    ) -> Result<Vec<Result<OpOutcome, StoreError>>, Failure> {
+        let locks = Locks::of(ops);
+        let db_now_ms = self.begin(&locks, db_now_ms)?;
+        let mut batch = Batch::new(&self.connection, &self.statements, &self.srvnos);
+        let applied = backend::apply_in_transaction(&mut batch, self.rules, db_now_ms, ops);
+        let client = self.connection.client();
+        match applied {
+            Ok(results) => {
+                let commit = self.connection.run(client.batch_execute("COMMIT"));
+                commit.map_err(|failure| {
+                    Failure(format!("commit failed, outcome unknown: {failure}"))
+                })?;
+                Ok(results)
+            }
+            Err(failure) => {
+                // The session may be gone; then the server rolled back.
+                let _ = self.connection.run(client.batch_execute("ROLLBACK"));
+                Err(failure)
+            }
+        }
+    }
+
+    /// Opens the batch's transaction and locks its rows; returns the batch's
+    /// database time (`db_now_ms`, or the database's clock). Replaces an
+    /// ended session first, and once more when the first round trip finds
+    /// the session ended.
+    fn begin(&mut self, locks: &Locks, db_now_ms: Option<u64>) -> Result<u64, Failure> {
+        if self.connection.is_closed() {
+            self.reconnect()?;
+        }
+        match self.begin_on_session(locks, db_now_ms) {
+            Err(_) if self.connection.is_closed() => {
+                self.reconnect()?;
+                self.begin_on_session(locks, db_now_ms)
+            }
+            begun => begun,
+        }
+    }
+
+    fn begin_on_session(&self, locks: &Locks, db_now_ms: Option<u64>) -> Result<u64, Failure> {
+        let client = self.connection.client();
+        let statements = &self.statements;
+        let clock = async {
+            match db_now_ms {
+                Some(given) => Ok::<_, tokio_postgres::Error>(given),
+                None => {
+                    let now = client.query_one(&statements.db_now, &[]).await?;
+                    Ok(from_column(now.try_get::<_, i64>(0)?.max(0)))
+                }
+            }
+        };
+        // One round trip: the requests go out in this order, so the locks
+        // are taken inside the transaction and the clock read after them.
+        let (roleids, srvnos): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+            ([&locks.roleids], [&locks.srvnos]);
+        let begin = async {
+            let (_, _, _, db_now_ms) = tokio::try_join!(
+                client.batch_execute("BEGIN"),
+                client.query(&statements.lock_players, &roleids),
+                client.query(&statements.lock_role_seqs, &srvnos),
+                clock,
+            )?;
+            Ok::<_, tokio_postgres::Error>(db_now_ms)
+        };
+        let begun = self.connection.run(begin);
+        if begun.is_err() {
+            let _ = self.connection.run(client.batch_execute("ROLLBACK"));
+        }
+        begun
+    }
+
+    fn reconnect(&mut self) -> Result<(), Failure> {
+        self.connection.reopen()?;
+        self.statements = self
+            .connection
+            .run(Statements::prepare(self.connection.client()))?;
+        Ok(())
+    }
+
+    fn error(&self, failure: Failure) -> StoreError {
+        backend_error(failure.naming(self.connection.name()))
+    }
+}
+
+impl fmt::Debug for PostgresPlayerStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresPlayerStore")
+            .field("database", &self.connection.name())
+            .field("srvnos", &self.srvnos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlayerStore for PostgresPlayerStore {
+    fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        self.apply_batch(Some(db_now_ms), ops)
+    }
+}
+
+/// The rows and role sequences a batch writes, each in ascending order, to
+/// lock at its start.
+struct Locks {
+    roleids: Vec<i64>,
+    srvnos: Vec<i64>,
+}
+
+impl Locks {
+    fn of(ops: &[PlayerOp]) -> Self {
+        let mut roleids = BTreeSet::new();
+        let mut srvnos = BTreeSet::new();
+        for op in ops {
+            match op {
+                PlayerOp::CreateRole { srvno, .. } => {
+                    srvnos.insert(i64::from(srvno.get()));
+                }
+                PlayerOp::Claim { roleid, .. } => {
+                    roleids.insert(roleid_column(*roleid));
+                }
+                PlayerOp::Save(write)
+                | PlayerOp::Release(write)
+                | PlayerOp::Handoff { write, .. } => {
+                    roleids.insert(roleid_column(write.roleid));
+                }
+                PlayerOp::RenewLeases { leases, .. } => {
+                    roleids.extend(leases.iter().map(|(roleid, _)| roleid_column(*roleid)));
+                }
+                // Take-back locks the rows it finds as it reads them; the
+                // reads lock nothing.
+                PlayerOp::TakeBack { .. }
+                | PlayerOp::ReadOwnership { .. }
+                | PlayerOp::LoadReadOnly { .. }
+                | PlayerOp::RolesOfAccount { .. }
+                | PlayerOp::ListHeldElsewhere { .. }
+                | PlayerOp::ReadHolder { .. } => {}
+            }
+        }
+        Self {
+            roleids: roleids.into_iter().collect(),
+            srvnos: srvnos.into_iter().collect(),
+        }
+    }
+}
+
+fn backend_error(failure: Failure) -> StoreError {
+    StoreError::Backend(failure.0)
+}
