@@ -434,7 +434,7 @@ impl GameCore {
     /// path that acknowledges gameplay asks first: if the lease could have
     /// run out and the timer has not fired yet (the node stalled), the player
     /// is dropped and its client kicked `LEASE_LOST`, as the timer would.
-    fn lease_holds(&mut self, now_ms: u64, roleid: RoleId) -> bool {
+    pub(crate) fn lease_holds(&mut self, now_ms: u64, roleid: RoleId) -> bool {
         let lease_until_ms = match self.players_state(roleid) {
             Some(PlayerState::Serving(copy)) => copy.lease_until_ms,
             other => panic!("lease check of {roleid} in state {other:?}"),

@@ -210,7 +210,7 @@ pub enum Output {
         message: NodeMessage,
     },
     /// Run a store operation on the database of `srvno`; answer with
-    /// `handle_store_answer(op, …)`.
+    /// `handle_store_answer(now_ms, op, …)`.
     Store {
         /// Names the answer.
         op: OpId,

@@ -75,7 +75,7 @@ impl GameCore {
                     PeerError::Remote(code) => code,
                     PeerError::Unreachable | PeerError::Timeout => ErrorCode::ServerDown,
                 });
-                self.prepared(roleid, generation, answer);
+                self.prepared(now_ms, roleid, generation, answer);
             }
             CallPurpose::Heartbeat { roleid, srvname } => {
                 self.heartbeat_answered(roleid, &srvname, answer)

@@ -212,8 +212,19 @@ impl GameCore {
         }
     }
 
-    /// Handles the store's answer to operation `op`.
-    pub fn handle_store_answer(&mut self, op: OpId, answer: Result<OpOutcome, StoreError>) {
+    /// Handles the store's answer to operation `op`, at `now_ms` (own
+    /// clock). Whatever the answer lets the core tell a client that its
+    /// player is served here (`Entered` after a claim, a crossing aborted
+    /// after its handoff did not apply) is said only while the lease still
+    /// allows it at `now_ms`: an answer handled after a stall may come after
+    /// the lease could have run out. A redirect needs no lease: it follows a
+    /// durable handoff, and the row is the target's.
+    pub fn handle_store_answer(
+        &mut self,
+        now_ms: u64,
+        op: OpId,
+        answer: Result<OpOutcome, StoreError>,
+    ) {
         let Some(purpose) = self.ops.remove(&op) else {
             return; // answered twice (a duplicated reply): the first one counted
         };
@@ -226,16 +237,24 @@ impl GameCore {
                 session,
                 request_id,
             } => self.roles_listed(session, request_id, answer),
-            OpPurpose::Claim { roleid, generation } => self.claimed(roleid, generation, answer),
-            OpPurpose::Write(write) => self.written(write, answer),
-            OpPurpose::ReadBack(write) => self.read_back(write, answer),
+            OpPurpose::Claim { roleid, generation } => {
+                self.claimed(now_ms, roleid, generation, answer)
+            }
+            OpPurpose::Write(write) => self.written(now_ms, write, answer),
+            OpPurpose::ReadBack(write) => self.read_back(now_ms, write, answer),
             OpPurpose::Renew { generations } => self.renewed(generations, answer),
             OpPurpose::MarksPage(page) => self.marks_page_read(page, answer),
             OpPurpose::MarkRead { roleid } => self.mark_row_read(roleid, answer),
         }
     }
 
-    fn claimed(&mut self, roleid: RoleId, generation: u64, answer: Result<OpOutcome, StoreError>) {
+    fn claimed(
+        &mut self,
+        now_ms: u64,
+        roleid: RoleId,
+        generation: u64,
+        answer: Result<OpOutcome, StoreError>,
+    ) {
         let Some(hosted) = self.current(roleid, generation) else {
             return self.release_orphan_claim(roleid, answer);
         };
@@ -254,11 +273,14 @@ impl GameCore {
         else {
             return self.hold_then_release(roleid, record, session, request_id);
         };
-        self.enter_claimed(roleid, session, request_id, record);
+        self.enter_claimed(now_ms, roleid, session, request_id, record);
     }
 
+    /// Serves the claimed copy and answers `Entered`, if the lease the claim
+    /// gave still allows it at `now_ms`.
     fn enter_claimed(
         &mut self,
+        now_ms: u64,
         roleid: RoleId,
         session: SessionId,
         request_id: u64,
@@ -276,6 +298,9 @@ impl GameCore {
         let home_srvname = hosted.home_srvname.clone();
         let epoch = copy.epoch;
         hosted.state = PlayerState::Serving(copy);
+        if !self.lease_holds(now_ms, roleid) {
+            return;
+        }
         self.push(Output::Send {
             session,
             frame: frame(request_id, Body::Entered(entered)),
@@ -453,7 +478,7 @@ impl GameCore {
         self.store(purpose, roleid.home_srvno(), operation);
     }
 
-    fn written(&mut self, write: PendingWrite, answer: Result<OpOutcome, StoreError>) {
+    fn written(&mut self, now_ms: u64, write: PendingWrite, answer: Result<OpOutcome, StoreError>) {
         if self.current(write.roleid, write.generation).is_none() {
             return;
         }
@@ -473,7 +498,7 @@ impl GameCore {
             }
             Err(_) => return self.submit_read_back(write),
         };
-        self.write_resolved(write, outcome);
+        self.write_resolved(now_ms, write, outcome);
     }
 
     fn submit_read_back(&mut self, write: PendingWrite) {
@@ -499,7 +524,12 @@ impl GameCore {
         );
     }
 
-    fn read_back(&mut self, write: PendingWrite, answer: Result<OpOutcome, StoreError>) {
+    fn read_back(
+        &mut self,
+        now_ms: u64,
+        write: PendingWrite,
+        answer: Result<OpOutcome, StoreError>,
+    ) {
         if self.current(write.roleid, write.generation).is_none() {
             return;
         }
@@ -519,28 +549,33 @@ impl GameCore {
             Err(_) => None,
         };
         match (&write.kind, outcome) {
-            (WriteKind::Handoff(_), _) => self.handoff_read_back(write, outcome),
-            (_, Some(outcome)) => self.write_resolved(write, outcome),
+            (WriteKind::Handoff(_), _) => self.handoff_read_back(now_ms, write, outcome),
+            (_, Some(outcome)) => self.write_resolved(now_ms, write, outcome),
             (_, None) => self.drop_player(write.roleid, ErrorCode::Unavailable),
         }
     }
 
-    fn handoff_read_back(&mut self, write: PendingWrite, outcome: Option<WriteOutcome>) {
+    fn handoff_read_back(
+        &mut self,
+        now_ms: u64,
+        write: PendingWrite,
+        outcome: Option<WriteOutcome>,
+    ) {
         let step = self
             .crossing_mut(write.roleid)
             .expect("crossing")
             .read_back(outcome);
         match step {
             Step::ReadBack => self.read_again(write),
-            Step::Redirect => self.write_resolved(write, WriteOutcome::Applied),
-            Step::Abort(_) => self.write_resolved(write, WriteOutcome::NotApplied),
+            Step::Redirect => self.write_resolved(now_ms, write, WriteOutcome::Applied),
+            Step::Abort(_) => self.write_resolved(now_ms, write, WriteOutcome::NotApplied),
             Step::Drop(code) => self.drop_player(write.roleid, code),
             Step::SubmitHandoff => unreachable!("read back never resubmits"),
         }
     }
 
     /// A write's outcome is known: update the copy and continue.
-    fn write_resolved(&mut self, write: PendingWrite, outcome: WriteOutcome) {
+    fn write_resolved(&mut self, now_ms: u64, write: PendingWrite, outcome: WriteOutcome) {
         let roleid = write.roleid;
         if outcome == WriteOutcome::Fenced {
             self.emit(Event::Fenced { roleid });
@@ -563,10 +598,10 @@ impl GameCore {
             (WriteKind::Release, WriteOutcome::Applied) => self.released(roleid),
             (WriteKind::Release, _) => self.submit_write(roleid, WriteKind::Release),
             (WriteKind::Handoff(_), WriteOutcome::Applied) => {
-                self.crossing_step(roleid, Step::Redirect)
+                self.crossing_step(now_ms, roleid, Step::Redirect)
             }
             (WriteKind::Handoff(_), _) => {
-                self.crossing_step(roleid, Step::Abort(ErrorCode::Unavailable))
+                self.crossing_step(now_ms, roleid, Step::Abort(ErrorCode::Unavailable))
             }
         }
     }
@@ -751,6 +786,7 @@ impl GameCore {
     /// The target answered `Prepare`.
     pub(crate) fn prepared(
         &mut self,
+        now_ms: u64,
         roleid: RoleId,
         generation: u64,
         answer: Result<(), ErrorCode>,
@@ -762,10 +798,10 @@ impl GameCore {
             return;
         };
         let step = crossing.prepared(answer);
-        self.crossing_step(roleid, step);
+        self.crossing_step(now_ms, roleid, step);
     }
 
-    fn crossing_step(&mut self, roleid: RoleId, step: Step) {
+    fn crossing_step(&mut self, now_ms: u64, roleid: RoleId, step: Step) {
         match step {
             Step::SubmitHandoff => {
                 let (copy, crossing) = match &self.players[&roleid].state {
@@ -778,7 +814,7 @@ impl GameCore {
                 }
             }
             Step::Redirect => self.redirect(roleid),
-            Step::Abort(code) => self.abort_crossing(roleid, code),
+            Step::Abort(code) => self.abort_crossing(now_ms, roleid, code),
             Step::Drop(code) => self.drop_player(roleid, code),
             Step::ReadBack => unreachable!("read backs are submitted by the write path"),
         }
@@ -826,7 +862,9 @@ impl GameCore {
         });
     }
 
-    fn abort_crossing(&mut self, roleid: RoleId, code: ErrorCode) {
+    /// The crossing did not happen: the player serves here again, and its
+    /// client is told so only while the lease allows it at `now_ms`.
+    fn abort_crossing(&mut self, now_ms: u64, roleid: RoleId, code: ErrorCode) {
         let hosted = self.players.get_mut(&roleid).expect("caller checked");
         let PlayerState::Crossing(copy, crossing) = &hosted.state else {
             panic!("abort from state {:?}", hosted.state);
@@ -837,7 +875,9 @@ impl GameCore {
         self.emit(Event::CrossingAborted { roleid });
         match session {
             Some(session) => {
-                self.reply_error(session, request_id, code, "the crossing did not happen")
+                if self.lease_holds(now_ms, roleid) {
+                    self.reply_error(session, request_id, code, "the crossing did not happen");
+                }
             }
             None => self.start_release(roleid),
         }

@@ -156,7 +156,7 @@ impl Harness {
                 }
                 Output::Store { op, operation, .. } => {
                     let answer = self.commit(operation);
-                    self.core.handle_store_answer(op, answer);
+                    self.core.handle_store_answer(self.now_ms, op, answer);
                 }
                 other => self.outputs.push(other),
             }
@@ -187,7 +187,7 @@ impl Harness {
 
     /// Gives the core the answer to store operation `op`.
     pub fn deliver(&mut self, op: OpId, answer: Result<OpOutcome, StoreError>) {
-        self.core.handle_store_answer(op, answer);
+        self.core.handle_store_answer(self.now_ms, op, answer);
         self.drain();
     }
 
