@@ -9,10 +9,11 @@ use wire::client::ErrorCode;
 use wire::node::node_message::Body;
 use wire::node::{Arrived, Left, NodeMessage, OnlineAnswer};
 
-use crate::core::GameCore;
+use crate::core::{GameCore, OpPurpose};
 use crate::marks::{Heartbeat, Observed};
-use crate::players::{CallPurpose, OpPurpose};
-use crate::{Event, PeerError, peers};
+use crate::messages::{self, Answer};
+use crate::peers::CallPurpose;
+use crate::{Event, PeerError};
 
 /// Pages of the home database the rebuild reads at most: with
 /// [`HOLDERS_PAGE_MAX`] rows a page, every srvno's 999,999 roles fit.
@@ -101,7 +102,7 @@ impl GameCore {
             .map(|(roleid, mark)| (roleid, mark.go_srvname.clone()))
             .collect();
         for (roleid, srvname) in marks {
-            let message = peers::is_online(roleid);
+            let message = messages::is_online(roleid);
             let purpose = CallPurpose::Heartbeat {
                 roleid,
                 srvname: srvname.clone(),
@@ -147,23 +148,23 @@ impl GameCore {
     }
 
     /// A target's note: the player arrived there.
-    pub(crate) fn note_arrival(&mut self, arrived: &Arrived) -> peers::Answer {
+    pub(crate) fn note_arrival(&mut self, arrived: &Arrived) -> Answer {
         let roleid = self.own_role(arrived.roleid)?;
         let epoch = arrived.epoch;
         if self.is_hosted_at_newer_epoch(roleid, epoch) {
-            return Ok(peers::ack()); // the player came home since
+            return Ok(messages::ack()); // the player came home since
         }
         if !self.marks.arrived(roleid, &arrived.at_srvname, epoch) {
             return Err((ErrorCode::Overloaded, "too many kuafu marks".into()));
         }
-        Ok(peers::ack())
+        Ok(messages::ack())
     }
 
     /// A target's note: the player left it (logoff or crossing on).
-    pub(crate) fn note_departure(&mut self, left: &Left) -> peers::Answer {
+    pub(crate) fn note_departure(&mut self, left: &Left) -> Answer {
         let roleid = self.own_role(left.roleid)?;
         self.marks.left(roleid, &left.from_srvname, left.epoch);
-        Ok(peers::ack())
+        Ok(messages::ack())
     }
 
     fn is_hosted_at_newer_epoch(&self, roleid: RoleId, epoch: u64) -> bool {

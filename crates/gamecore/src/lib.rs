@@ -9,25 +9,38 @@
 //! the same code runs in the `game` node (tokio shell, SQLite, the bus) and in
 //! the deterministic simulator.
 //!
-//! Modules: [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book;
-//! the home server's side of it, rebuild, notes and heartbeat, is `home`),
-//! [`crossing`] (the source side of a crossing), [`gameplay`] (gold, items,
-//! level and their ledger); the core itself is split by input kind.
+//! Public modules: [`tokens`] (one-time tokens), [`marks`] (the kuafu mark
+//! book), [`gameplay`] (gold, items, level and their ledger).
+//!
+//! The core's own modules, one per sub-protocol: `core` (the state, outputs,
+//! timers, store-answer dispatch), `sessions` (client connections and
+//! roles), `crossing` (a crossing read top to bottom: `crossing::source`
+//! from `GoServer` to the redirect, `crossing::target` from `Prepare` and
+//! `Authenticate` to `Entered`, which is also how a login enters), `hosting`
+//! (a hosted player's lease, renewal, release and drop), `write_path`
+//! (saves, releases and handoffs, and reading back a lost answer),
+//! `playing` (gameplay calls, fights, horns), `home` (the home server's
+//! side of kuafu marks), `peers` (node requests and answers), `messages`
+//! (the node messages it builds), `zone` (the zone map).
 
-pub mod crossing;
 pub mod gameplay;
 pub mod marks;
 pub mod tokens;
 
-mod client;
 mod core;
+mod crossing;
 mod home;
-pub(crate) mod peers;
-mod players;
+mod hosting;
+mod messages;
+mod peers;
+mod playing;
+mod sessions;
+mod write_path;
 mod zone;
 
 pub use crate::core::GameCore;
 pub use peers::HORN_TOPIC;
+pub use write_path::READ_BACK_ATTEMPTS_MAX;
 pub use zone::{ServerInfo, ZoneMap};
 
 use ownership::OwnerId;
@@ -114,6 +127,11 @@ pub struct Config {
     pub handoff_ttl_ms: u64,
     /// How long a crossing token stays valid.
     pub token_ttl_ms: u64,
+    /// How long a crossing waits for the target's answer to `Prepare`
+    /// before it aborts by the core's own timer (and never longer than
+    /// `token_ttl_ms`). The shell's bus deadline usually answers first; this
+    /// ends a crossing whose answer never comes back.
+    pub prepare_timeout_ms: u64,
     /// How often dirty players are saved.
     pub save_interval_ms: u64,
     /// How often the home server checks its kuafu marks.
@@ -149,6 +167,9 @@ impl Config {
             skew_margin_ms: 2_000,
             handoff_ttl_ms: 30_000,
             token_ttl_ms: 30_000,
+            // The bus request deadline the zone gives its game servers by
+            // default (`zone::TimingConfig::request_deadline_ms`).
+            prepare_timeout_ms: 3_000,
             save_interval_ms: 5_000,
             heartbeat_interval_ms: 10_000,
             heartbeat_misses_max: 3,

@@ -94,22 +94,12 @@ fn is_renewal(operation: &PlayerOp) -> bool {
     matches!(operation, PlayerOp::RenewLeases { .. })
 }
 
-fn is_handoff(operation: &PlayerOp) -> bool {
-    matches!(operation, PlayerOp::Handoff { .. })
-}
-
 /// A harness whose player has asked to cross to gs2 (the `Prepare` is
 /// unanswered), the store held; returns its session and the request id of
 /// its `GoServer`.
 fn start_crossing() -> (Harness, SessionId, u64) {
     let mut harness = Harness::new();
-    let roleid = harness.create_role(ACCOUNT);
-    let session = harness.log_in_and_enter(ACCOUNT, roleid);
-    harness.hold_store = true;
-    let go = GoServer {
-        srvname: "gs2".into(),
-    };
-    let go = harness.call(session, Call::GoServer(go));
+    let (_, session, go) = harness.start_crossing(ACCOUNT, "gs2");
     (harness, session, go)
 }
 
@@ -118,7 +108,7 @@ fn start_crossing() -> (Harness, SessionId, u64) {
 fn commit_handoff(harness: &mut Harness) -> (OpId, Result<OpOutcome, StoreError>) {
     let (prepare, _) = harness.take_request("gs2");
     harness.answer_call(prepare, Ok(Harness::ack()));
-    let (handoff, operation) = harness.take_held(is_handoff);
+    let (handoff, operation) = harness.take_held(harness::is_handoff);
     (handoff, harness.commit(operation))
 }
 
@@ -279,7 +269,7 @@ fn a_handoff_found_not_applied_after_the_lease_could_have_lapsed_kicks_instead_o
     let (mut harness, session, go) = start_crossing();
     let (prepare, _) = harness.take_request("gs2");
     harness.answer_call(prepare, Ok(Harness::ack()));
-    let (handoff, _) = harness.take_held(is_handoff); // never reaches the store
+    let (handoff, _) = harness.take_held(harness::is_handoff); // never reaches the store
     harness.advance_to(lease_lapsed_ms(T0));
     harness.deliver(handoff, Err(StoreError::Backend("reply lost".into())));
     let (read, operation) = harness.take_held(|op| matches!(op, PlayerOp::ReadOwnership { .. }));

@@ -22,7 +22,7 @@ use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
 use wire::client::{
-    Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, ServerAddress, ServerFrame,
+    Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, GoServer, ServerAddress, ServerFrame,
 };
 use wire::node::node_message::Body;
 use wire::node::{Ack, GrantLogin, NodeMessage, Prepare};
@@ -42,6 +42,11 @@ pub const TOKEN_TTL_MS: u64 = 2_000;
 /// no longer serve (the lease end minus the skew margin).
 pub fn lease_lapsed_ms(granted_ms: u64) -> u64 {
     granted_ms + LEASE_TTL_MS - SKEW_MARGIN_MS
+}
+
+/// Whether `operation` is a crossing's handoff.
+pub fn is_handoff(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::Handoff { .. })
 }
 
 /// Tokens 1, 2, 3, … for the core's crossings and fights.
@@ -315,6 +320,20 @@ impl Harness {
             self.outputs
         );
         session
+    }
+
+    /// A role of `account_id` enters and asks to cross to `target`; the
+    /// store is held from then on and the `Prepare` is left unanswered.
+    /// Returns the role, its session and the request id of its `GoServer`.
+    pub fn start_crossing(&mut self, account_id: u64, target: &str) -> (RoleId, SessionId, u64) {
+        let roleid = self.create_role(account_id);
+        let session = self.log_in_and_enter(account_id, roleid);
+        self.hold_store = true;
+        let go = GoServer {
+            srvname: target.to_owned(),
+        };
+        let go = self.call(session, Call::GoServer(go));
+        (roleid, session, go)
     }
 
     /// Every frame the core sent to `session`, a closing one last.
