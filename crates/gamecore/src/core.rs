@@ -17,16 +17,13 @@ use wire::node::NodeMessage;
 
 use crate::home::MarksPage;
 use crate::hosting::{Hosted, PlayerState};
+use crate::limits::OUTPUTS_MAX;
 use crate::marks::{Mark, MarkBook};
 use crate::peers::CallPurpose;
 use crate::sessions::Session;
 use crate::tokens::TokenBook;
 use crate::write_path::PendingWrite;
 use crate::{CallId, Config, Event, OpId, Output, SessionId};
-
-/// Most outputs queued between two drains; the shell drains after every
-/// input, so reaching it means a bug in the shell.
-pub(crate) const OUTPUTS_MAX: usize = 1 << 20;
 
 /// What a store operation in flight is for: where its answer goes.
 #[derive(Clone, Debug)]
@@ -63,17 +60,12 @@ pub struct GameCore {
 impl GameCore {
     /// A core with no players, first timers due at `now_ms`. Its first
     /// outputs read the rows held elsewhere from its home database, to
-    /// rebuild its kuafu marks: drain them at once.
+    /// rebuild its kuafu marks: drain them at once. Panics if `config`
+    /// fails [`Config::validate`]: check it first.
     pub fn new(config: Config, now_ms: u64) -> Self {
-        assert!(
-            config.skew_margin_ms < config.lease_ttl_ms,
-            "margin must fit in the lease"
-        );
-        assert!(config.lease_renew_interval_ms + config.skew_margin_ms < config.lease_ttl_ms);
-        assert!(
-            config.zone.server(&config.srvname).is_some(),
-            "this server is in its zone"
-        );
+        if let Err(error) = config.validate() {
+            panic!("invalid game core config: {error}");
+        }
         let tokens = TokenBook::new(config.tokens_max, config.mutations);
         let marks = MarkBook::new(
             &config.srvname,
@@ -288,9 +280,30 @@ impl GameCore {
         self.push(Output::Event(event));
     }
 
+    /// Whether new work may add `count` store operations: it must leave
+    /// room for one write of every player this server may host (a release,
+    /// a handoff, a read-back), which cannot wait. So the bound holds: the
+    /// operations of current hostings are at most one each, and every
+    /// other operation (a claim, a role listing or creation, a renewal
+    /// batch, a marks read, an operation of a hosting gone since) was
+    /// admitted here or replaced one that was.
+    pub(crate) fn ops_room(&self, count: usize) -> bool {
+        let players = self.config.players_max.max(self.players.len());
+        self.ops.len() + count + players <= self.config.pending_ops_max
+    }
+
+    /// Whether `count` more requests to peers fit.
+    pub(crate) fn calls_room(&self, count: usize) -> bool {
+        self.calls.len() + count <= self.config.pending_calls_max
+    }
+
     /// Runs `operation` on the database of `srvno`; its answer goes where
-    /// `purpose` says.
+    /// `purpose` says. New work asked [`GameCore::ops_room`] first.
     pub(crate) fn store(&mut self, purpose: OpPurpose, srvno: routing::Srvno, operation: PlayerOp) {
+        assert!(
+            self.ops.len() < self.config.pending_ops_max,
+            "store operations in flight stay within pending_ops_max"
+        );
         let op = OpId(self.take_id());
         self.ops.insert(op, purpose);
         self.push(Output::Store {
@@ -301,14 +314,31 @@ impl GameCore {
     }
 
     /// Sends `message` to node `to`; its answer goes where `purpose` says.
+    /// The caller asked [`GameCore::calls_room`] first.
     pub(crate) fn request(
         &mut self,
         purpose: CallPurpose,
         to: &str,
         message: NodeMessage,
     ) -> CallId {
-        let call = CallId(self.take_id());
+        assert!(
+            self.calls.len() < self.config.pending_calls_max,
+            "requests in flight stay within pending_calls_max"
+        );
+        let call = self.send_request(to, message);
         self.calls.insert(call, purpose);
+        call
+    }
+
+    /// Sends a note (fire and forget) to node `to`. Nothing waits for its
+    /// answer, so it is not tracked: the answer finds no entry and is
+    /// ignored, as a lost note would be.
+    pub(crate) fn notify(&mut self, to: &str, message: NodeMessage) {
+        self.send_request(to, message);
+    }
+
+    fn send_request(&mut self, to: &str, message: NodeMessage) -> CallId {
+        let call = CallId(self.take_id());
         self.push(Output::Request {
             call,
             to: to.to_owned(),

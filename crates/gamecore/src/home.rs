@@ -10,14 +10,11 @@ use wire::node::node_message::Body;
 use wire::node::{Arrived, Left, NodeMessage, OnlineAnswer};
 
 use crate::core::{GameCore, OpPurpose};
+use crate::limits::MARK_PAGES_MAX;
 use crate::marks::{Heartbeat, Observed};
 use crate::messages::{self, Answer};
 use crate::peers::CallPurpose;
 use crate::{Event, PeerError};
-
-/// Pages of the home database the rebuild reads at most: with
-/// [`HOLDERS_PAGE_MAX`] rows a page, every srvno's 999,999 roles fit.
-pub const MARK_PAGES_MAX: usize = 1_000;
 
 /// A page of the marks' rebuild that still has to be read (the first one,
 /// or one whose read failed and is retried on the next heartbeat).
@@ -49,11 +46,16 @@ impl GameCore {
         }
     }
 
+    /// Reads one page, or keeps it for the next heartbeat when no store
+    /// operation fits now.
     fn read_marks_page(&mut self, page: MarksPage) {
         assert!(
             page.index < MARK_PAGES_MAX,
             "the rebuild reads a bounded number of pages"
         );
+        if !self.ops_room(1) {
+            return self.marks_pages_to_retry.push(page);
+        }
         let operation = PlayerOp::ListHeldElsewhere {
             srvno: page.srvno,
             except_node: self.config.srvname.clone(),
@@ -102,6 +104,9 @@ impl GameCore {
             .map(|(roleid, mark)| (roleid, mark.go_srvname.clone()))
             .collect();
         for (roleid, srvname) in marks {
+            if !self.calls_room(1) {
+                return; // the others are asked on the next heartbeat
+            }
             let message = messages::is_online(roleid);
             let purpose = CallPurpose::Heartbeat {
                 roleid,
@@ -124,7 +129,10 @@ impl GameCore {
                 body: Some(Body::OnlineAnswer(OnlineAnswer { online: true }))
             })
         );
-        if self.marks.heartbeat_answer(roleid, srvname, online) == Heartbeat::ReadRow {
+        // Without room for the read, the next miss asks for it again.
+        if self.marks.heartbeat_answer(roleid, srvname, online) == Heartbeat::ReadRow
+            && self.ops_room(1)
+        {
             let operation = PlayerOp::ReadHolder { roleid };
             self.store(
                 OpPurpose::MarkRead { roleid },

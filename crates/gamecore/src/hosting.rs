@@ -12,7 +12,6 @@ use wire::node::PlayerData;
 
 use crate::core::{GameCore, OpPurpose};
 use crate::crossing::Crossing;
-use crate::peers::CallPurpose;
 use crate::write_path::WriteKind;
 use crate::{Event, SessionId, messages};
 
@@ -186,6 +185,9 @@ impl GameCore {
         }
         for (srvno, leases) in by_db {
             for chunk in leases.chunks(store::BATCH_OPS_MAX) {
+                if !self.ops_room(1) {
+                    return; // the rest waits for the next renewal round
+                }
                 let generations = chunk
                     .iter()
                     .map(|(roleid, _, generation)| (*roleid, *generation))
@@ -264,7 +266,7 @@ impl GameCore {
         self.emit(Event::Released { roleid });
         if hosted.home_srvname != self.config.srvname {
             let left = messages::left(roleid, &self.config.srvname, epoch);
-            self.request(CallPurpose::Notify, &hosted.home_srvname, left);
+            self.notify(&hosted.home_srvname, left);
         }
         self.set_current(roleid, false, epoch);
     }
@@ -279,14 +281,14 @@ impl GameCore {
         };
         let note = messages::role_level(roleid, copy.data.level, copy.epoch);
         let account = self.config.account_node.clone();
-        self.request(CallPurpose::Notify, &account, note);
+        self.notify(&account, note);
     }
 
     /// Tells the data center whether `roleid` is online here, at `epoch`.
     pub(crate) fn set_current(&mut self, roleid: RoleId, online: bool, epoch: u64) {
         let message = messages::set_current(roleid, &self.config.srvname, online, epoch);
         let datacenter = self.config.datacenter_node.clone();
-        self.request(CallPurpose::Notify, &datacenter, message);
+        self.notify(&datacenter, message);
     }
 
     /// Stops hosting `roleid` without a write (fenced, lease lost, or the

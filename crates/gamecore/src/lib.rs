@@ -9,8 +9,9 @@
 //! the same code runs in the `game` node (tokio shell, SQLite, the bus) and in
 //! the deterministic simulator.
 //!
-//! Public modules: [`tokens`] (one-time tokens), [`marks`] (the kuafu mark
-//! book), [`gameplay`] (gold, items, level and their ledger).
+//! Public modules: [`limits`] (every named limit of the crate),
+//! [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book),
+//! [`gameplay`] (gold, items, level and their ledger).
 //!
 //! The core's own modules, one per sub-protocol: `core` (the state, outputs,
 //! timers, store-answer dispatch), `sessions` (client connections and
@@ -24,6 +25,7 @@
 //! (the node messages it builds), `zone` (the zone map).
 
 pub mod gameplay;
+pub mod limits;
 pub mod marks;
 pub mod tokens;
 
@@ -40,7 +42,6 @@ mod zone;
 
 pub use crate::core::GameCore;
 pub use peers::HORN_TOPIC;
-pub use write_path::READ_BACK_ATTEMPTS_MAX;
 pub use zone::{ServerInfo, ZoneMap};
 
 use ownership::OwnerId;
@@ -140,6 +141,14 @@ pub struct Config {
     pub heartbeat_misses_max: u32,
     /// Most players hosted at once.
     pub players_max: usize,
+    /// Most store operations in flight. New work (a client request, a
+    /// renewal batch, a marks read) is admitted only while room is left for
+    /// the writes of `players_max` players, which cannot wait.
+    pub pending_ops_max: usize,
+    /// Most requests to peers in flight (fire-and-forget notes are not
+    /// tracked). A client request beyond it is refused `OVERLOADED`; a
+    /// heartbeat asks the rest of its marks next time.
+    pub pending_calls_max: usize,
     /// Most outstanding tokens.
     pub tokens_max: usize,
     /// Most kuafu marks.
@@ -172,10 +181,12 @@ impl Config {
             prepare_timeout_ms: 3_000,
             save_interval_ms: 5_000,
             heartbeat_interval_ms: 10_000,
-            heartbeat_misses_max: 3,
-            players_max: 20_000,
-            tokens_max: 100_000,
-            marks_max: 1_000_000,
+            heartbeat_misses_max: limits::HEARTBEAT_MISSES_MAX_DEFAULT,
+            players_max: limits::PLAYERS_MAX_DEFAULT,
+            pending_ops_max: limits::PENDING_OPS_MAX_DEFAULT,
+            pending_calls_max: limits::PENDING_CALLS_MAX_DEFAULT,
+            tokens_max: limits::TOKENS_MAX_DEFAULT,
+            marks_max: limits::MARKS_MAX_DEFAULT,
             horn_interval_ms: 1_000,
             mutations: Mutations::default(),
         }
@@ -188,6 +199,95 @@ impl Config {
             incarnation: self.incarnation,
         }
     }
+
+    /// Checks the relations between the config's values (and the limits
+    /// they meet); [`GameCore::new`] refuses a config that fails.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.lease_renew_interval_ms + self.skew_margin_ms >= self.lease_ttl_ms {
+            return Err(ConfigError::LeaseTooShort {
+                lease_ttl_ms: self.lease_ttl_ms,
+                lease_renew_interval_ms: self.lease_renew_interval_ms,
+                skew_margin_ms: self.skew_margin_ms,
+            });
+        }
+        if self.zone.server(&self.srvname).is_none() {
+            return Err(ConfigError::NotInZone(self.srvname.clone()));
+        }
+        if self.players_max >= self.pending_ops_max {
+            return Err(ConfigError::NoRoomForPlayersWrites {
+                players_max: self.players_max,
+                pending_ops_max: self.pending_ops_max,
+            });
+        }
+        if self.marks_max > self.pending_calls_max {
+            return Err(ConfigError::NoRoomForHeartbeat {
+                marks_max: self.marks_max,
+                pending_calls_max: self.pending_calls_max,
+            });
+        }
+        if self.pending_ops_max + self.pending_calls_max >= limits::OUTPUTS_MAX {
+            return Err(ConfigError::PendingAboveOutputs {
+                pending_ops_max: self.pending_ops_max,
+                pending_calls_max: self.pending_calls_max,
+            });
+        }
+        if self.heartbeat_misses_max == 0 {
+            return Err(ConfigError::NoHeartbeatMisses);
+        }
+        Ok(())
+    }
+}
+
+/// Why [`Config::validate`] refused a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The lease must outlast a renewal interval plus the skew margin.
+    #[error(
+        "lease_renew_interval_ms ({lease_renew_interval_ms}) + skew_margin_ms \
+         ({skew_margin_ms}) must be below lease_ttl_ms ({lease_ttl_ms})"
+    )]
+    LeaseTooShort {
+        /// The lease length.
+        lease_ttl_ms: u64,
+        /// The renewal interval.
+        lease_renew_interval_ms: u64,
+        /// The skew margin.
+        skew_margin_ms: u64,
+    },
+    /// The server is not in its own zone map.
+    #[error("server {0} is not in its zone")]
+    NotInZone(String),
+    /// The ops bound must keep room for every hosted player's write.
+    #[error("players_max ({players_max}) must be below pending_ops_max ({pending_ops_max})")]
+    NoRoomForPlayersWrites {
+        /// Most players hosted.
+        players_max: usize,
+        /// Most store operations in flight.
+        pending_ops_max: usize,
+    },
+    /// A heartbeat must be able to ask every mark at once.
+    #[error("marks_max ({marks_max}) must not exceed pending_calls_max ({pending_calls_max})")]
+    NoRoomForHeartbeat {
+        /// Most marks.
+        marks_max: usize,
+        /// Most requests in flight.
+        pending_calls_max: usize,
+    },
+    /// One input's outputs must fit the output queue.
+    #[error(
+        "pending_ops_max ({pending_ops_max}) + pending_calls_max ({pending_calls_max}) \
+         must be below {} outputs",
+        limits::OUTPUTS_MAX
+    )]
+    PendingAboveOutputs {
+        /// Most store operations in flight.
+        pending_ops_max: usize,
+        /// Most requests in flight.
+        pending_calls_max: usize,
+    },
+    /// A mark needs at least one heartbeat miss before its row is read.
+    #[error("heartbeat_misses_max must be at least 1")]
+    NoHeartbeatMisses,
 }
 
 /// What the core asks its shell to do, drained by [`GameCore::poll_output`].

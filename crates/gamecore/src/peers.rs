@@ -16,14 +16,11 @@ use crate::{CallId, Output, PeerError, RequestId, SessionId};
 
 /// The zone topic horns travel on.
 pub const HORN_TOPIC: &str = "horn";
-/// Longest horn text, in bytes.
-pub const HORN_TEXT_BYTES_MAX: usize = 256;
 
-/// What a peer request in flight is for.
+/// What a peer request in flight is for. Notes (fire and forget) are not
+/// tracked: see [`GameCore::notify`].
 #[derive(Clone, Debug)]
 pub(crate) enum CallPurpose {
-    /// Fire and forget (notifications to the home server or data center).
-    Notify,
     Prepare {
         roleid: RoleId,
         generation: u64,
@@ -75,7 +72,6 @@ impl GameCore {
             return;
         };
         match purpose {
-            CallPurpose::Notify => {}
             CallPurpose::Prepare { roleid, generation } => {
                 let answer = answer.map(drop).map_err(|error| match error {
                     PeerError::Remote(code) => code,

@@ -13,11 +13,9 @@ use wire::node::{BattleResult, NodeMessage};
 use crate::core::GameCore;
 use crate::gameplay::{self, GameplayError};
 use crate::hosting::PlayerState;
-use crate::peers::{CallPurpose, HORN_TEXT_BYTES_MAX, HORN_TOPIC};
+use crate::limits::{BATTLE_GOLD_PER_LEVEL, HORN_TEXT_BYTES_MAX, LEVEL_MAX};
+use crate::peers::{CallPurpose, HORN_TOPIC};
 use crate::{Entropy, Output, SessionId, frame, messages};
-
-/// Gold a won fight pays per monster level.
-pub const BATTLE_GOLD_PER_LEVEL: u64 = 10;
 
 /// A fight waiting for the battle server, as its answer needs it.
 #[derive(Clone, Debug)]
@@ -144,13 +142,16 @@ impl GameCore {
         monster_level: u32,
         entropy: &mut dyn Entropy,
     ) {
-        if monster_level == 0 || monster_level > gameplay::LEVEL_MAX {
+        if monster_level == 0 || monster_level > LEVEL_MAX {
             return self.reply_error(
                 session,
                 request_id,
                 ErrorCode::BadArgument,
-                &format!("a monster is level 1..={}", gameplay::LEVEL_MAX),
+                &format!("a monster is level 1..={LEVEL_MAX}"),
             );
+        }
+        if !self.admit(session, request_id, 0, 1) {
+            return;
         }
         let hosted = &self.players[&roleid];
         let PlayerState::Serving(copy) = &hosted.state else {

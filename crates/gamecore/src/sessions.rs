@@ -16,12 +16,10 @@ use wire::node::PlayerData;
 
 use crate::core::{GameCore, OpPurpose};
 use crate::hosting::PlayerState;
+use crate::limits::ROLE_NAME_CHARS_MAX;
 use crate::peers::CallPurpose;
 use crate::tokens::Grant;
 use crate::{Entropy, Output, SessionId, frame, messages};
-
-/// Longest role name, in characters.
-pub const ROLE_NAME_CHARS_MAX: usize = 32;
 
 /// What a client connection has proven.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,6 +148,27 @@ impl GameCore {
         });
     }
 
+    /// Whether a client request's new work (`ops` store operations, `calls`
+    /// peer requests) fits the pending bounds; if not, the request is
+    /// refused `OVERLOADED` and nothing is started.
+    pub(crate) fn admit(
+        &mut self,
+        session: SessionId,
+        request_id: u64,
+        ops: usize,
+        calls: usize,
+    ) -> bool {
+        if self.ops_room(ops) && self.calls_room(calls) {
+            return true;
+        }
+        let message = format!(
+            "too much in flight (at most {} store operations and {} requests); retry",
+            self.config.pending_ops_max, self.config.pending_calls_max
+        );
+        self.reply_error(session, request_id, ErrorCode::Overloaded, &message);
+        false
+    }
+
     fn logoff(&mut self, session: SessionId) {
         self.handle_session_closed(session);
         self.push(Output::Close {
@@ -184,6 +203,9 @@ impl GameCore {
         let Some(account_id) = self.account_of(session, request_id) else {
             return;
         };
+        if !self.admit(session, request_id, 1, 0) {
+            return;
+        }
         let srvno = self.config.srvno;
         self.store(
             OpPurpose::ListRoles {
@@ -247,6 +269,9 @@ impl GameCore {
                 &format!("a name is 1..={ROLE_NAME_CHARS_MAX} printable characters"),
             );
         }
+        if !self.admit(session, request_id, 1, 0) {
+            return;
+        }
         let operation = PlayerOp::CreateRole {
             srvno: self.config.srvno,
             account_id,
@@ -290,6 +315,11 @@ impl GameCore {
             }
         };
         let role = self.role_summary(record.roleid, &record.data);
+        if !self.calls_room(1) {
+            // As if the account center could not be reached: the role
+            // exists in its srvno's database either way.
+            return self.role_noted(session, request_id, role);
+        }
         let note = messages::role_created(record.data.account_id, role.clone());
         let account = self.config.account_node.clone();
         self.request(

@@ -15,10 +15,7 @@ use wire::client::ErrorCode;
 use crate::Event;
 use crate::core::{GameCore, OpPurpose};
 use crate::hosting::PlayerState;
-
-/// Read-backs a handoff tries before the source gives up and drops the
-/// player.
-pub const READ_BACK_ATTEMPTS_MAX: u32 = 3;
+use crate::limits::READ_BACK_ATTEMPTS_MAX;
 
 /// The kind of a fenced write, for reading back an unknown outcome.
 #[derive(Clone, Debug, PartialEq, Eq)]

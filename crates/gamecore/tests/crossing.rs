@@ -72,7 +72,7 @@ fn a_handoff_whose_reads_all_fail_drops_the_player_after_a_bounded_number_of_rea
     let (handoff, _) = harness.take_held(is_handoff);
     harness.deliver(handoff, Err(StoreError::Backend("reply lost".into())));
     let is_read = |op: &PlayerOp| matches!(op, PlayerOp::ReadOwnership { .. });
-    for attempt in 1..=gamecore::READ_BACK_ATTEMPTS_MAX {
+    for attempt in 1..=gamecore::limits::READ_BACK_ATTEMPTS_MAX {
         assert_eq!(
             harness.kicked(session),
             None,

@@ -50,6 +50,9 @@ impl GameCore {
                 "no such server in this zone",
             );
         }
+        if !self.admit(session, request_id, 0, 1) {
+            return;
+        }
         self.start_crossing(now_ms, roleid, request_id, target, entropy.token());
     }
 

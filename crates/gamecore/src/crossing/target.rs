@@ -22,8 +22,8 @@ use wire::node::{GrantLogin, Prepare};
 
 use crate::core::{GameCore, OpPurpose};
 use crate::hosting::{Hosted, PlayerState, WritableCopy};
+use crate::limits::TOKEN_BYTES;
 use crate::messages::{self, Answer};
-use crate::peers::CallPurpose;
 use crate::sessions::Auth;
 use crate::tokens::{Grant, TokenError, token_from_bytes};
 use crate::{Event, SessionId, gameplay};
@@ -34,8 +34,7 @@ impl GameCore {
     pub(crate) fn prepare_arrival(&mut self, now_ms: u64, prepare: &Prepare) -> Answer {
         let roleid = RoleId::from_raw(prepare.roleid)
             .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
-        let token = token_from_bytes(&prepare.token)
-            .ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
+        let token = parse_token(&prepare.token)?;
         if self.players.contains_key(&roleid) {
             return Err((ErrorCode::AlreadyThere, "the player is hosted here".into()));
         }
@@ -50,8 +49,7 @@ impl GameCore {
 
     /// Step 1: The account center grants a login of `account_id` here.
     pub(crate) fn grant_login(&mut self, now_ms: u64, grant: &GrantLogin) -> Answer {
-        let token = token_from_bytes(&grant.token)
-            .ok_or((ErrorCode::BadToken, "a token is 16 bytes".into()))?;
+        let token = parse_token(&grant.token)?;
         let ttl_ms = grant.ttl_ms.min(self.config.token_ttl_ms);
         let login = Grant::Login {
             account_id: grant.account_id,
@@ -91,13 +89,9 @@ impl GameCore {
                 "already authenticated",
             );
         }
-        let Some(token) = token_from_bytes(token) else {
-            return self.reply_error(
-                session,
-                request_id,
-                ErrorCode::BadToken,
-                "a token is 16 bytes",
-            );
+        let token = match parse_token(token) {
+            Ok(token) => token,
+            Err((code, message)) => return self.reply_error(session, request_id, code, &message),
         };
         // The book checks the role a crossing token admits before it marks
         // the token used: a refusal leaves the token as it was.
@@ -239,6 +233,9 @@ impl GameCore {
         if self.players.len() >= self.config.players_max {
             return self.reply_error(session, request_id, ErrorCode::Overloaded, "server full");
         }
+        if !self.admit(session, request_id, 1, 0) {
+            return;
+        }
         let (context, by_crossing) = match &self.sessions[&session].auth {
             Auth::Crossing(_, Grant::Crossing { context, .. }) => (*context, true),
             _ => (self.home_context(), false),
@@ -355,7 +352,7 @@ impl GameCore {
             self.marks.at_home(roleid, epoch);
         } else {
             let arrived = messages::arrived(roleid, &self.config.srvname, epoch);
-            self.request(CallPurpose::Notify, home_srvname, arrived);
+            self.notify(home_srvname, arrived);
         }
         self.set_current(roleid, true, epoch);
     }
@@ -451,4 +448,12 @@ impl GameCore {
         };
         self.reply_error(session, request_id, code, message);
     }
+}
+
+/// A token from its wire bytes, or the refusal to give.
+fn parse_token(bytes: &[u8]) -> Result<u128, (ErrorCode, String)> {
+    token_from_bytes(bytes).ok_or_else(|| {
+        let message = format!("a token is {TOKEN_BYTES} bytes");
+        (ErrorCode::BadToken, message)
+    })
 }

@@ -83,6 +83,11 @@ pub struct Harness {
 impl Harness {
     /// `gs1` (srvno 1) of a zone with `gs2` (srvno 2), with short leases.
     pub fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    /// [`Harness::new`] with the core's config changed by `adjust` first.
+    pub fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let srvnos: Vec<Srvno> = (1..=2).map(|number| Srvno::new(number).unwrap()).collect();
         let zone = ZoneMap::new(srvnos.iter().map(|srvno| ServerInfo {
             address: ServerAddress {
@@ -97,6 +102,7 @@ impl Harness {
         config.skew_margin_ms = SKEW_MARGIN_MS;
         config.handoff_ttl_ms = TOKEN_TTL_MS;
         config.token_ttl_ms = TOKEN_TTL_MS;
+        adjust(&mut config);
         let mut harness = Self {
             core: GameCore::new(config.clone(), T0),
             config,
@@ -112,6 +118,11 @@ impl Harness {
         };
         harness.drain();
         harness
+    }
+
+    /// The core's config.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// gs1 restarts: a new incarnation with empty memory, over the same
