@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use bus::{Bus, BusError};
+use gamecore::limits::LEVEL_MAX;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use wire::client::ErrorCode;
@@ -17,8 +18,6 @@ use wire::node::{BattleRequest, BattleResult, NodeMessage};
 
 /// Rounds after which a fight that nobody won counts as lost.
 pub const ROUNDS_MAX: u32 = 100;
-/// Highest level a fighter may have.
-pub const LEVEL_MAX: u32 = 10_000;
 
 /// Fights a monster: both sides hit each round until one falls; a draw after
 /// [`ROUNDS_MAX`] rounds is a loss.
@@ -54,6 +53,9 @@ struct Fighter {
 }
 
 impl Fighter {
+    /// A fighter of `level`, clamped to the game's level cap
+    /// (`gamecore::limits::LEVEL_MAX`): its game server sends nothing above
+    /// it, and a fighter is never stronger than a player or monster can be.
     fn at_level(level: u32) -> Self {
         let level = u64::from(level.min(LEVEL_MAX));
         Self {
@@ -129,6 +131,16 @@ mod tests {
     fn the_stronger_side_wins() {
         assert!((0..50).all(|seed| fight(&request(50, 1, seed)).won));
         assert!((0..50).all(|seed| !fight(&request(1, 50, seed)).won));
+    }
+
+    #[test]
+    fn a_level_above_the_games_cap_fights_as_the_cap() {
+        for seed in 0..50 {
+            assert_eq!(
+                fight(&request(LEVEL_MAX + 1, LEVEL_MAX, seed)),
+                fight(&request(LEVEL_MAX, u32::MAX, seed))
+            );
+        }
     }
 
     #[test]

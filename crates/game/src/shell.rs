@@ -113,7 +113,7 @@ impl Shell {
                 Some(event) = self.gateway.events.recv() => self.client_event(event),
                 Some(incoming) = self.inbox.recv() => self.peer_request(incoming),
                 Some(message) = self.horns.recv() => self.core.handle_topic(message),
-                Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(op, answer),
+                Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(self.now_ms(), op, answer),
                 Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(self.now_ms(), call, answer),
                 Some(command) = self.commands.recv() => self.command(command).await,
                 () = tokio::time::sleep_until(wake_at) => self.tick(),

@@ -1,41 +1,41 @@
-//! The game core's state, its outputs and timers; the handlers live in
-//! `client` (client frames), `peers` (bus requests and answers) and `players`
-//! (the hosted players' lifecycle and store answers).
+//! The game core's state, its outputs, its timers and the dispatch of store
+//! answers. The handlers live by sub-protocol: `sessions` (client
+//! connections, roles), `crossing::target` (tokens, `Authenticate`,
+//! `EnterGame`, the claim: how any player arrives), `hosting` (a hosted
+//! player's lease, renewal, release, drop), `write_path` (saves, releases
+//! and handoffs, read back), `crossing::source` (a player leaving),
+//! `playing` (gameplay calls, fights, horns), `home` (kuafu marks) and
+//! `peers` (node requests and answers).
 
 use std::collections::{BTreeMap, VecDeque};
 
 use ownership::{LeaseView, OwnerId};
 use routing::RoleId;
-use store::PlayerOp;
+use store::{OpOutcome, PlayerOp, StoreError};
 use wire::client::ErrorCode;
 use wire::node::NodeMessage;
 
+use crate::home::MarksPage;
+use crate::hosting::{Hosted, PlayerState};
+use crate::limits::OUTPUTS_MAX;
 use crate::marks::{Mark, MarkBook};
-use crate::players::{CallPurpose, Hosted, OpPurpose, PlayerState};
+use crate::peers::CallPurpose;
+use crate::sessions::Session;
 use crate::tokens::TokenBook;
+use crate::write_path::PendingWrite;
 use crate::{CallId, Config, Event, OpId, Output, SessionId};
 
-/// Most outputs queued between two drains; the shell drains after every
-/// input, so reaching it means a bug in the shell.
-pub(crate) const OUTPUTS_MAX: usize = 1 << 20;
-
-/// What a client connection has proven.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Auth {
-    /// Nothing yet: only `Authenticate` is accepted.
-    Anonymous,
-    /// A login token from the account center admitted this account.
-    Account(u64),
-    /// A crossing token admitted this role.
-    Crossing(RoleId, crate::tokens::Grant),
-}
-
-/// One client connection.
+/// What a store operation in flight is for: where its answer goes.
 #[derive(Clone, Debug)]
-pub(crate) struct Session {
-    pub(crate) auth: Auth,
-    /// The player this connection plays, once entered (or entering).
-    pub(crate) roleid: Option<RoleId>,
+pub(crate) enum OpPurpose {
+    CreateRole { session: SessionId, request_id: u64 },
+    ListRoles { session: SessionId, request_id: u64 },
+    Claim { roleid: RoleId, generation: u64 },
+    Write(PendingWrite),
+    ReadBack(PendingWrite),
+    Renew { generations: Vec<(RoleId, u64)> },
+    MarksPage(MarksPage),
+    MarkRead { roleid: RoleId },
 }
 
 /// The protocol core of one game server. See the crate docs.
@@ -56,23 +56,18 @@ pub struct GameCore {
     /// Notes owed to peers until they acknowledge them.
     pub(crate) notes: crate::notes::NoteBook,
     /// Pages of the marks' rebuild to read again on the next heartbeat.
-    pub(crate) marks_pages_to_retry: Vec<crate::home::MarksPage>,
+    pub(crate) marks_pages_to_retry: Vec<MarksPage>,
 }
 
 impl GameCore {
     /// A core with no players, first timers due at `now_ms`. Its first
     /// outputs read the rows held elsewhere from its home database, to
-    /// rebuild its kuafu marks: drain them at once.
+    /// rebuild its kuafu marks: drain them at once. Panics if `config`
+    /// fails [`Config::validate`]: check it first.
     pub fn new(config: Config, now_ms: u64) -> Self {
-        assert!(
-            config.skew_margin_ms < config.lease_ttl_ms,
-            "margin must fit in the lease"
-        );
-        assert!(config.lease_renew_interval_ms + config.skew_margin_ms < config.lease_ttl_ms);
-        assert!(
-            config.zone.server(&config.srvname).is_some(),
-            "this server is in its zone"
-        );
+        if let Err(error) = config.validate() {
+            panic!("invalid game core config: {error}");
+        }
         let tokens = TokenBook::new(config.tokens_max, config.mutations);
         let marks = MarkBook::new(
             &config.srvname,
@@ -112,6 +107,10 @@ impl GameCore {
             .values()
             .filter_map(|hosted| hosted.state.leased_copy())
             .map(|copy| self.lease_view(copy.lease_until_ms).serving_deadline_ms());
+        let prepare_deadlines = self
+            .players
+            .values()
+            .filter_map(|hosted| hosted.state.crossing()?.prepare_deadline_ms());
         [
             self.next_save_ms,
             self.next_renew_ms,
@@ -119,15 +118,18 @@ impl GameCore {
         ]
         .into_iter()
         .chain(lease_checks)
+        .chain(prepare_deadlines)
         .min()
         .expect("three timers")
     }
 
-    /// Runs what is due at `now_ms`: lease checks, saves, the lease renewal
-    /// batch, the kuafu heartbeat and token expiry.
+    /// Runs what is due at `now_ms`: lease checks, crossings whose
+    /// `Prepare` went unanswered too long, saves, the lease renewal batch,
+    /// the kuafu heartbeat and token expiry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.clamp_timers(now_ms);
         self.drop_players_past_lease(now_ms);
+        self.end_stuck_prepares(now_ms);
         if now_ms >= self.next_save_ms {
             self.next_save_ms = now_ms + self.config.save_interval_ms;
             self.save_dirty_players();
@@ -144,6 +146,42 @@ impl GameCore {
             if count > 0 {
                 self.emit(Event::TokensExpired { count });
             }
+        }
+    }
+
+    /// Handles the store's answer to operation `op`, at `now_ms` (own
+    /// clock). Whatever the answer lets the core tell a client that its
+    /// player is served here (`Entered` after a claim, a crossing aborted
+    /// after its handoff did not apply) is said only while the lease still
+    /// allows it at `now_ms`: an answer handled after a stall may come after
+    /// the lease could have run out. A redirect needs no lease: it follows a
+    /// durable handoff, and the row is the target's.
+    pub fn handle_store_answer(
+        &mut self,
+        now_ms: u64,
+        op: OpId,
+        answer: Result<OpOutcome, StoreError>,
+    ) {
+        let Some(purpose) = self.ops.remove(&op) else {
+            return; // answered twice (a duplicated reply): the first one counted
+        };
+        match purpose {
+            OpPurpose::CreateRole {
+                session,
+                request_id,
+            } => self.role_created(session, request_id, answer),
+            OpPurpose::ListRoles {
+                session,
+                request_id,
+            } => self.roles_listed(session, request_id, answer),
+            OpPurpose::Claim { roleid, generation } => {
+                self.claimed(now_ms, roleid, generation, answer)
+            }
+            OpPurpose::Write(write) => self.written(now_ms, write, answer),
+            OpPurpose::ReadBack(write) => self.read_back_answered(now_ms, write, answer),
+            OpPurpose::Renew { generations } => self.renewed(generations, answer),
+            OpPurpose::MarksPage(page) => self.marks_page_read(page, answer),
+            OpPurpose::MarkRead { roleid } => self.mark_row_read(roleid, answer),
         }
     }
 
@@ -252,29 +290,71 @@ impl GameCore {
         self.push(Output::Event(event));
     }
 
-    pub(crate) fn store(
-        &mut self,
-        purpose: OpPurpose,
-        roleid_or_home: routing::Srvno,
-        operation: PlayerOp,
-    ) {
+    /// Whether new work may add `count` store operations: it must leave
+    /// room for one write of every player this server may host (a release,
+    /// a handoff, a read-back), which cannot wait. So the bound holds: the
+    /// operations of current hostings are at most one each, and every
+    /// other operation (a claim, a role listing or creation, a renewal
+    /// batch, a marks read, an operation of a hosting gone since) was
+    /// admitted here or replaced one that was.
+    pub(crate) fn ops_room(&self, count: usize) -> bool {
+        let players = self.config.players_max.max(self.players.len());
+        self.ops.len() + count + players <= self.config.pending_ops_max
+    }
+
+    /// Whether `count` more requests to peers fit.
+    pub(crate) fn calls_room(&self, count: usize) -> bool {
+        self.calls.len() + count <= self.config.pending_calls_max
+    }
+
+    /// Runs `operation` on the database of `srvno`; its answer goes where
+    /// `purpose` says. New work asked [`GameCore::ops_room`] first.
+    pub(crate) fn store(&mut self, purpose: OpPurpose, srvno: routing::Srvno, operation: PlayerOp) {
+        assert!(
+            self.ops.len() < self.config.pending_ops_max,
+            "store operations in flight stay within pending_ops_max"
+        );
         let op = OpId(self.take_id());
         self.ops.insert(op, purpose);
         self.push(Output::Store {
             op,
-            srvno: roleid_or_home,
+            srvno,
             operation,
         });
     }
 
-    pub(crate) fn request(&mut self, purpose: CallPurpose, to: &str, message: NodeMessage) {
-        let call = CallId(self.take_id());
+    /// Sends `message` to node `to`; its answer goes where `purpose` says.
+    /// The caller asked [`GameCore::calls_room`] first.
+    pub(crate) fn request(
+        &mut self,
+        purpose: CallPurpose,
+        to: &str,
+        message: NodeMessage,
+    ) -> CallId {
+        assert!(
+            self.calls.len() < self.config.pending_calls_max,
+            "requests in flight stay within pending_calls_max"
+        );
+        let call = self.send_request(to, message);
         self.calls.insert(call, purpose);
+        call
+    }
+
+    /// Sends a note (fire and forget) to node `to`. Nothing waits for its
+    /// answer, so it is not tracked: the answer finds no entry and is
+    /// ignored, as a lost note would be.
+    pub(crate) fn notify(&mut self, to: &str, message: NodeMessage) {
+        self.send_request(to, message);
+    }
+
+    fn send_request(&mut self, to: &str, message: NodeMessage) -> CallId {
+        let call = CallId(self.take_id());
         self.push(Output::Request {
             call,
             to: to.to_owned(),
             message,
         });
+        call
     }
 
     pub(crate) fn next_generation(&mut self) -> u64 {
@@ -297,23 +377,6 @@ impl GameCore {
         self.next_heartbeat_ms = self
             .next_heartbeat_ms
             .min(now_ms + self.config.heartbeat_interval_ms);
-    }
-
-    /// Drops every player whose lease could have expired. A copy whose
-    /// handoff is submitted is not served and waits for the handoff's answer.
-    fn drop_players_past_lease(&mut self, now_ms: u64) {
-        let lost: Vec<RoleId> = self
-            .players
-            .iter()
-            .filter_map(|(roleid, hosted)| {
-                let copy = hosted.state.leased_copy()?;
-                (!self.lease_view(copy.lease_until_ms).may_serve(now_ms)).then_some(*roleid)
-            })
-            .collect();
-        for roleid in lost {
-            self.emit(Event::LeaseLost { roleid });
-            self.drop_player(roleid, ErrorCode::LeaseLost);
-        }
     }
 
     pub(crate) fn players_state(&self, roleid: RoleId) -> Option<&PlayerState> {

@@ -7,14 +7,7 @@ use store::{LedgerEntry, LedgerKind};
 use wire::client::{ItemStack, PlayerView};
 use wire::node::PlayerData;
 
-/// Largest level a player can reach.
-pub const LEVEL_MAX: u32 = 1000;
-/// Largest amount of gold or items one call may grant.
-pub const GRANT_AMOUNT_MAX: u64 = 1_000_000_000;
-/// Longest reason string, in bytes.
-pub const REASON_BYTES_MAX: usize = 128;
-/// Most distinct item types one player can hold.
-pub const ITEM_TYPES_MAX: usize = 512;
+use crate::limits::{GRANT_AMOUNT_MAX, ITEM_TYPES_MAX, LEVEL_MAX, REASON_BYTES_MAX};
 
 /// Why a gameplay call was refused; nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

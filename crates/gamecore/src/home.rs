@@ -9,14 +9,12 @@ use wire::client::ErrorCode;
 use wire::node::node_message::Body;
 use wire::node::{Arrived, Left, NodeMessage, OnlineAnswer};
 
-use crate::core::GameCore;
+use crate::core::{GameCore, OpPurpose};
+use crate::limits::MARK_PAGES_MAX;
 use crate::marks::{Heartbeat, Observed};
-use crate::players::{CallPurpose, OpPurpose};
-use crate::{Event, PeerError, peers};
-
-/// Pages of the home database the rebuild reads at most: with
-/// [`HOLDERS_PAGE_MAX`] rows a page, every srvno's 999,999 roles fit.
-pub const MARK_PAGES_MAX: usize = 1_000;
+use crate::messages::{self, Answer};
+use crate::peers::CallPurpose;
+use crate::{Event, PeerError};
 
 /// A page of the marks' rebuild that still has to be read (the first one,
 /// or one whose read failed and is retried on the next heartbeat).
@@ -48,11 +46,16 @@ impl GameCore {
         }
     }
 
+    /// Reads one page, or keeps it for the next heartbeat when no store
+    /// operation fits now.
     fn read_marks_page(&mut self, page: MarksPage) {
         assert!(
             page.index < MARK_PAGES_MAX,
             "the rebuild reads a bounded number of pages"
         );
+        if !self.ops_room(1) {
+            return self.marks_pages_to_retry.push(page);
+        }
         let operation = PlayerOp::ListHeldElsewhere {
             srvno: page.srvno,
             except_node: self.config.srvname.clone(),
@@ -101,7 +104,10 @@ impl GameCore {
             .map(|(roleid, mark)| (roleid, mark.go_srvname.clone()))
             .collect();
         for (roleid, srvname) in marks {
-            let message = peers::is_online(roleid);
+            if !self.calls_room(1) {
+                return; // the others are asked on the next heartbeat
+            }
+            let message = messages::is_online(roleid);
             let purpose = CallPurpose::Heartbeat {
                 roleid,
                 srvname: srvname.clone(),
@@ -123,7 +129,10 @@ impl GameCore {
                 body: Some(Body::OnlineAnswer(OnlineAnswer { online: true }))
             })
         );
-        if self.marks.heartbeat_answer(roleid, srvname, online) == Heartbeat::ReadRow {
+        // Without room for the read, the next miss asks for it again.
+        if self.marks.heartbeat_answer(roleid, srvname, online) == Heartbeat::ReadRow
+            && self.ops_room(1)
+        {
             let operation = PlayerOp::ReadHolder { roleid };
             self.store(
                 OpPurpose::MarkRead { roleid },
@@ -147,23 +156,23 @@ impl GameCore {
     }
 
     /// A target's note: the player arrived there.
-    pub(crate) fn note_arrival(&mut self, arrived: &Arrived) -> peers::Answer {
+    pub(crate) fn note_arrival(&mut self, arrived: &Arrived) -> Answer {
         let roleid = self.own_role(arrived.roleid)?;
         let epoch = arrived.epoch;
         if self.is_hosted_at_newer_epoch(roleid, epoch) {
-            return Ok(peers::ack()); // the player came home since
+            return Ok(messages::ack()); // the player came home since
         }
         if !self.marks.arrived(roleid, &arrived.at_srvname, epoch) {
             return Err((ErrorCode::Overloaded, "too many kuafu marks".into()));
         }
-        Ok(peers::ack())
+        Ok(messages::ack())
     }
 
     /// A target's note: the player left it (logoff or crossing on).
-    pub(crate) fn note_departure(&mut self, left: &Left) -> peers::Answer {
+    pub(crate) fn note_departure(&mut self, left: &Left) -> Answer {
         let roleid = self.own_role(left.roleid)?;
         self.marks.left(roleid, &left.from_srvname, left.epoch);
-        Ok(peers::ack())
+        Ok(messages::ack())
     }
 
     fn is_hosted_at_newer_epoch(&self, roleid: RoleId, epoch: u64) -> bool {

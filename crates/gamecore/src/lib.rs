@@ -9,22 +9,36 @@
 //! the same code runs in the `game` node (tokio shell, SQLite, the bus) and in
 //! the deterministic simulator.
 //!
-//! Modules: [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book;
-//! the home server's side of it, rebuild, notes and heartbeat, is `home`),
-//! [`crossing`] (the source side of a crossing), [`gameplay`] (gold, items,
-//! level and their ledger); the core itself is split by input kind.
+//! Public modules: [`limits`] (every named limit of the crate),
+//! [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book),
+//! [`gameplay`] (gold, items, level and their ledger).
+//!
+//! The core's own modules, one per sub-protocol: `core` (the state, outputs,
+//! timers, store-answer dispatch), `sessions` (client connections and
+//! roles), `crossing` (a crossing read top to bottom: `crossing::source`
+//! from `GoServer` to the redirect, `crossing::target` from `Prepare` and
+//! `Authenticate` to `Entered`, which is also how a login enters), `hosting`
+//! (a hosted player's lease, renewal, release and drop), `write_path`
+//! (saves, releases and handoffs, and reading back a lost answer),
+//! `playing` (gameplay calls, fights, horns), `home` (the home server's
+//! side of kuafu marks), `peers` (node requests and answers), `messages`
+//! (the node messages it builds), `zone` (the zone map).
 
-pub mod crossing;
 pub mod gameplay;
+pub mod limits;
 pub mod marks;
 pub mod tokens;
 
-mod client;
 mod core;
+mod crossing;
 mod home;
+mod hosting;
+mod messages;
 mod notes;
-pub(crate) mod peers;
-mod players;
+mod peers;
+mod playing;
+mod sessions;
+mod write_path;
 mod zone;
 
 pub use crate::core::GameCore;
@@ -117,6 +131,11 @@ pub struct Config {
     pub handoff_ttl_ms: u64,
     /// How long a crossing token stays valid.
     pub token_ttl_ms: u64,
+    /// How long a crossing waits for the target's answer to `Prepare`
+    /// before it aborts by the core's own timer (and never longer than
+    /// `token_ttl_ms`). The shell's bus deadline usually answers first; this
+    /// ends a crossing whose answer never comes back.
+    pub prepare_timeout_ms: u64,
     /// How often dirty players are saved.
     pub save_interval_ms: u64,
     /// How often the home server checks its kuafu marks.
@@ -125,6 +144,14 @@ pub struct Config {
     pub heartbeat_misses_max: u32,
     /// Most players hosted at once.
     pub players_max: usize,
+    /// Most store operations in flight. New work (a client request, a
+    /// renewal batch, a marks read) is admitted only while room is left for
+    /// the writes of `players_max` players, which cannot wait.
+    pub pending_ops_max: usize,
+    /// Most requests to peers in flight (fire-and-forget notes are not
+    /// tracked). A client request beyond it is refused `OVERLOADED`; a
+    /// heartbeat asks the rest of its marks next time.
+    pub pending_calls_max: usize,
     /// Most outstanding tokens.
     pub tokens_max: usize,
     /// Most kuafu marks.
@@ -152,12 +179,17 @@ impl Config {
             skew_margin_ms: 2_000,
             handoff_ttl_ms: 30_000,
             token_ttl_ms: 30_000,
+            // The bus request deadline the zone gives its game servers by
+            // default (`zone::TimingConfig::request_deadline_ms`).
+            prepare_timeout_ms: 3_000,
             save_interval_ms: 5_000,
             heartbeat_interval_ms: 10_000,
-            heartbeat_misses_max: 3,
-            players_max: 20_000,
-            tokens_max: 100_000,
-            marks_max: 1_000_000,
+            heartbeat_misses_max: limits::HEARTBEAT_MISSES_MAX_DEFAULT,
+            players_max: limits::PLAYERS_MAX_DEFAULT,
+            pending_ops_max: limits::PENDING_OPS_MAX_DEFAULT,
+            pending_calls_max: limits::PENDING_CALLS_MAX_DEFAULT,
+            tokens_max: limits::TOKENS_MAX_DEFAULT,
+            marks_max: limits::MARKS_MAX_DEFAULT,
             horn_interval_ms: 1_000,
             mutations: Mutations::default(),
         }
@@ -170,6 +202,95 @@ impl Config {
             incarnation: self.incarnation,
         }
     }
+
+    /// Checks the relations between the config's values (and the limits
+    /// they meet); [`GameCore::new`] refuses a config that fails.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.lease_renew_interval_ms + self.skew_margin_ms >= self.lease_ttl_ms {
+            return Err(ConfigError::LeaseTooShort {
+                lease_ttl_ms: self.lease_ttl_ms,
+                lease_renew_interval_ms: self.lease_renew_interval_ms,
+                skew_margin_ms: self.skew_margin_ms,
+            });
+        }
+        if self.zone.server(&self.srvname).is_none() {
+            return Err(ConfigError::NotInZone(self.srvname.clone()));
+        }
+        if self.players_max >= self.pending_ops_max {
+            return Err(ConfigError::NoRoomForPlayersWrites {
+                players_max: self.players_max,
+                pending_ops_max: self.pending_ops_max,
+            });
+        }
+        if self.marks_max > self.pending_calls_max {
+            return Err(ConfigError::NoRoomForHeartbeat {
+                marks_max: self.marks_max,
+                pending_calls_max: self.pending_calls_max,
+            });
+        }
+        if self.pending_ops_max + self.pending_calls_max >= limits::OUTPUTS_MAX {
+            return Err(ConfigError::PendingAboveOutputs {
+                pending_ops_max: self.pending_ops_max,
+                pending_calls_max: self.pending_calls_max,
+            });
+        }
+        if self.heartbeat_misses_max == 0 {
+            return Err(ConfigError::NoHeartbeatMisses);
+        }
+        Ok(())
+    }
+}
+
+/// Why [`Config::validate`] refused a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The lease must outlast a renewal interval plus the skew margin.
+    #[error(
+        "lease_renew_interval_ms ({lease_renew_interval_ms}) + skew_margin_ms \
+         ({skew_margin_ms}) must be below lease_ttl_ms ({lease_ttl_ms})"
+    )]
+    LeaseTooShort {
+        /// The lease length.
+        lease_ttl_ms: u64,
+        /// The renewal interval.
+        lease_renew_interval_ms: u64,
+        /// The skew margin.
+        skew_margin_ms: u64,
+    },
+    /// The server is not in its own zone map.
+    #[error("server {0} is not in its zone")]
+    NotInZone(String),
+    /// The ops bound must keep room for every hosted player's write.
+    #[error("players_max ({players_max}) must be below pending_ops_max ({pending_ops_max})")]
+    NoRoomForPlayersWrites {
+        /// Most players hosted.
+        players_max: usize,
+        /// Most store operations in flight.
+        pending_ops_max: usize,
+    },
+    /// A heartbeat must be able to ask every mark at once.
+    #[error("marks_max ({marks_max}) must not exceed pending_calls_max ({pending_calls_max})")]
+    NoRoomForHeartbeat {
+        /// Most marks.
+        marks_max: usize,
+        /// Most requests in flight.
+        pending_calls_max: usize,
+    },
+    /// One input's outputs must fit the output queue.
+    #[error(
+        "pending_ops_max ({pending_ops_max}) + pending_calls_max ({pending_calls_max}) \
+         must be below {} outputs",
+        limits::OUTPUTS_MAX
+    )]
+    PendingAboveOutputs {
+        /// Most store operations in flight.
+        pending_ops_max: usize,
+        /// Most requests in flight.
+        pending_calls_max: usize,
+    },
+    /// A mark needs at least one heartbeat miss before its row is read.
+    #[error("heartbeat_misses_max must be at least 1")]
+    NoHeartbeatMisses,
 }
 
 /// What the core asks its shell to do, drained by [`GameCore::poll_output`].
@@ -213,7 +334,7 @@ pub enum Output {
         message: NodeMessage,
     },
     /// Run a store operation on the database of `srvno`; answer with
-    /// `handle_store_answer(op, …)`.
+    /// `handle_store_answer(now_ms, op, …)`.
     Store {
         /// Names the answer.
         op: OpId,

@@ -21,7 +21,7 @@ use wire::node::node_message::Body;
 
 use crate::PeerError;
 use crate::core::GameCore;
-use crate::players::CallPurpose;
+use crate::peers::CallPurpose;
 
 /// Notes owed at most; beyond it a note is sent once, unowed (the next note
 /// of the role, or the receiver's own repair, corrects its view).
@@ -89,18 +89,23 @@ impl GameCore {
         let key = (kind, roleid);
         let book = &mut self.notes;
         if book.owed.len() >= NOTES_OWED_MAX && !book.owed.contains_key(&key) {
-            return self.request(CallPurpose::Notify, to, message);
+            return self.notify(to, message);
         }
         book.next_sending += 1;
+        let sending = book.next_sending;
+        // With no room for another request in flight, the note waits for
+        // the next round of re-sending.
+        let in_flight = self.calls_room(1);
         let owed = Owed {
             to: to.to_owned(),
             message: message.clone(),
-            sending: book.next_sending,
-            in_flight: true,
+            sending,
+            in_flight,
         };
-        let sending = owed.sending;
-        book.owed.insert(key, owed);
-        self.request(CallPurpose::Note { key, sending }, to, message);
+        self.notes.owed.insert(key, owed);
+        if in_flight {
+            self.request(CallPurpose::Note { key, sending }, to, message);
+        }
     }
 
     /// The receiver answered sending `sending` of note `key`.

@@ -5,7 +5,7 @@
 //! admits (its role, for a crossing token) before it marks the token used, so
 //! a wrong role never burns the token of the right one (DESIGN §6).
 //!
-//! The book remembers a redeemed token until [`REDEEMED_MEMORY_MS`] past its
+//! The book remembers a redeemed token until [`REDEEMED_MEMORY_MS`](crate::limits::REDEEMED_MEMORY_MS) past its
 //! expiry, so a replay is told `Used` (later `Unknown`): either way it admits
 //! nobody. Remembering it past the expiry matters because the grant itself
 //! can be delivered twice (a duplicated or retried `GrantLogin` or `Prepare`,
@@ -19,10 +19,7 @@ use routing::RoleId;
 use wire::client::CrossContext;
 
 use crate::Mutations;
-
-/// How long a redeemed token is remembered after its expiry, so a grant
-/// delivered again later cannot re-arm it. Far above any bus delay.
-pub const REDEEMED_MEMORY_MS: u64 = 60_000;
+use crate::limits::{REDEEMED_MEMORY_MS, TOKEN_BYTES};
 
 /// What a token admits.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,7 +143,7 @@ impl TokenBook {
     }
 
     /// Forgets unused tokens past their expiry, and redeemed ones
-    /// [`REDEEMED_MEMORY_MS`] later; returns how many expired unused.
+    /// [`REDEEMED_MEMORY_MS`](crate::limits::REDEEMED_MEMORY_MS) later; returns how many expired unused.
     pub fn expire(&mut self, now_ms: u64) -> usize {
         let before = self.entries.len();
         let mut unused_expired = 0;
@@ -175,13 +172,13 @@ impl TokenBook {
     }
 }
 
-/// Parses a token from its 16 wire bytes.
+/// Parses a token from its [`TOKEN_BYTES`] wire bytes.
 pub fn token_from_bytes(bytes: &[u8]) -> Option<u128> {
-    let bytes: [u8; 16] = bytes.try_into().ok()?;
+    let bytes: [u8; TOKEN_BYTES] = bytes.try_into().ok()?;
     Some(u128::from_be_bytes(bytes))
 }
 
-/// The 16 wire bytes of a token.
+/// The [`TOKEN_BYTES`] wire bytes of a token.
 pub fn token_to_bytes(token: u128) -> Vec<u8> {
     token.to_be_bytes().to_vec()
 }

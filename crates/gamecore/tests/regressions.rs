@@ -94,22 +94,12 @@ fn is_renewal(operation: &PlayerOp) -> bool {
     matches!(operation, PlayerOp::RenewLeases { .. })
 }
 
-fn is_handoff(operation: &PlayerOp) -> bool {
-    matches!(operation, PlayerOp::Handoff { .. })
-}
-
 /// A harness whose player has asked to cross to gs2 (the `Prepare` is
 /// unanswered), the store held; returns its session and the request id of
 /// its `GoServer`.
 fn start_crossing() -> (Harness, SessionId, u64) {
     let mut harness = Harness::new();
-    let roleid = harness.create_role(ACCOUNT);
-    let session = harness.log_in_and_enter(ACCOUNT, roleid);
-    harness.hold_store = true;
-    let go = GoServer {
-        srvname: "gs2".into(),
-    };
-    let go = harness.call(session, Call::GoServer(go));
+    let (_, session, go) = harness.start_crossing(ACCOUNT, "gs2");
     (harness, session, go)
 }
 
@@ -118,7 +108,7 @@ fn start_crossing() -> (Harness, SessionId, u64) {
 fn commit_handoff(harness: &mut Harness) -> (OpId, Result<OpOutcome, StoreError>) {
     let (prepare, _) = harness.take_request("gs2");
     harness.answer_call(prepare, Ok(Harness::ack()));
-    let (handoff, operation) = harness.take_held(is_handoff);
+    let (handoff, operation) = harness.take_held(harness::is_handoff);
     (handoff, harness.commit(operation))
 }
 
@@ -237,4 +227,58 @@ fn a_second_login_after_the_lease_could_have_lapsed_is_not_entered_from_the_old_
         matches!(harness.reply(second, enter), Some(Out::Entered(_))),
         "entered once the row is claimed again"
     );
+}
+
+/// A claim answered after a stall sent `Entered` without checking the lease:
+/// `handle_store_answer` took no time, so a claim whose answer arrived after
+/// the lease it granted could have run out (by this node's clock plus the
+/// skew margin) was acknowledged to the client. The answer is now checked
+/// like every other acknowledgement: the player is dropped and the client
+/// kicked `LEASE_LOST`.
+#[test]
+fn a_claim_answered_after_the_lease_could_have_lapsed_is_not_entered() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in(ACCOUNT);
+    harness.hold_store = true;
+    let enter = harness.enter(session, roleid);
+    let (claim, operation) = harness.take_held(|op| matches!(op, PlayerOp::Claim { .. }));
+    let claimed = harness.commit(operation); // the lease runs from T0
+    harness.advance_to(lease_lapsed_ms(T0)); // the node stalled meanwhile
+    harness.deliver(claim, claimed);
+    assert_eq!(
+        harness.reply(session, enter),
+        None,
+        "no Entered on a lease that could have lapsed"
+    );
+    assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
+    assert!(harness.reported(&Event::LeaseLost { roleid }));
+    assert!(!harness.reported(&Event::Entered {
+        roleid,
+        by_crossing: false
+    }));
+    assert!(!harness.core.is_online(roleid));
+}
+
+/// The same for a crossing whose handoff did not apply: the abort that
+/// follows it tells the client its player stays and is served here, and
+/// was said after a stall on a lease that could have run out. It is now
+/// said only while the lease holds; past it the player is dropped.
+#[test]
+fn a_handoff_found_not_applied_after_the_lease_could_have_lapsed_kicks_instead_of_aborting() {
+    let (mut harness, session, go) = start_crossing();
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Ok(Harness::ack()));
+    let (handoff, _) = harness.take_held(harness::is_handoff); // never reaches the store
+    harness.advance_to(lease_lapsed_ms(T0));
+    harness.deliver(handoff, Err(StoreError::Backend("reply lost".into())));
+    let (read, operation) = harness.take_held(|op| matches!(op, PlayerOp::ReadOwnership { .. }));
+    let row = harness.commit(operation); // still gs1's: not applied
+    harness.deliver(read, row);
+    assert_eq!(
+        harness.reply(session, go),
+        None,
+        "not told it stays on a lease that could have lapsed"
+    );
+    assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
 }

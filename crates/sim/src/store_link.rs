@@ -260,8 +260,9 @@ impl World {
         }
         self.trace
             .add(&[self.now_ms, 7, node as u64, op, u64::from(answer.is_ok())]);
+        let own = self.nodes[node].own_now(self.now_ms);
         self.core_mut(node)
-            .handle_store_answer(gamecore::OpId(op), answer);
+            .handle_store_answer(own, gamecore::OpId(op), answer);
         self.after_core(node);
         true
     }

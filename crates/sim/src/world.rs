@@ -436,7 +436,9 @@ impl World {
                 let answer = Err(StoreError::Backend(
                     "no answer before the shell's deadline".to_owned(),
                 ));
-                self.core_mut(node).handle_store_answer(OpId(op), answer);
+                let own = self.nodes[node].own_now(now);
+                self.core_mut(node)
+                    .handle_store_answer(own, OpId(op), answer);
                 self.after_core(node);
                 true
             }

@@ -78,7 +78,7 @@ impl Harness {
             match output {
                 Output::Store { op, operation, .. } if !hold_store => {
                     let answer = self.db.apply(now_ms, &[operation]).pop().unwrap();
-                    self.core.handle_store_answer(op, answer);
+                    self.core.handle_store_answer(now_ms, op, answer);
                 }
                 other => self.outputs.push(other),
             }

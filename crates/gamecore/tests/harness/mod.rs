@@ -22,7 +22,7 @@ use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
 use wire::client::{
-    Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, ServerAddress, ServerFrame,
+    Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, GoServer, ServerAddress, ServerFrame,
 };
 use wire::node::node_message::Body;
 use wire::node::{Ack, GrantLogin, NodeMessage, Prepare};
@@ -42,6 +42,11 @@ pub const TOKEN_TTL_MS: u64 = 2_000;
 /// no longer serve (the lease end minus the skew margin).
 pub fn lease_lapsed_ms(granted_ms: u64) -> u64 {
     granted_ms + LEASE_TTL_MS - SKEW_MARGIN_MS
+}
+
+/// Whether `operation` is a crossing's handoff.
+pub fn is_handoff(operation: &PlayerOp) -> bool {
+    matches!(operation, PlayerOp::Handoff { .. })
 }
 
 /// Tokens 1, 2, 3, … for the core's crossings and fights.
@@ -78,6 +83,11 @@ pub struct Harness {
 impl Harness {
     /// `gs1` (srvno 1) of a zone with `gs2` (srvno 2), with short leases.
     pub fn new() -> Self {
+        Self::with_config(|_| {})
+    }
+
+    /// [`Harness::new`] with the core's config changed by `adjust` first.
+    pub fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let srvnos: Vec<Srvno> = (1..=2).map(|number| Srvno::new(number).unwrap()).collect();
         let zone = ZoneMap::new(srvnos.iter().map(|srvno| ServerInfo {
             address: ServerAddress {
@@ -92,6 +102,7 @@ impl Harness {
         config.skew_margin_ms = SKEW_MARGIN_MS;
         config.handoff_ttl_ms = TOKEN_TTL_MS;
         config.token_ttl_ms = TOKEN_TTL_MS;
+        adjust(&mut config);
         let mut harness = Self {
             core: GameCore::new(config.clone(), T0),
             config,
@@ -107,6 +118,11 @@ impl Harness {
         };
         harness.drain();
         harness
+    }
+
+    /// The core's config.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// gs1 restarts: a new incarnation with empty memory, over the same
@@ -156,7 +172,7 @@ impl Harness {
                 }
                 Output::Store { op, operation, .. } => {
                     let answer = self.commit(operation);
-                    self.core.handle_store_answer(op, answer);
+                    self.core.handle_store_answer(self.now_ms, op, answer);
                 }
                 other => self.outputs.push(other),
             }
@@ -187,7 +203,7 @@ impl Harness {
 
     /// Gives the core the answer to store operation `op`.
     pub fn deliver(&mut self, op: OpId, answer: Result<OpOutcome, StoreError>) {
-        self.core.handle_store_answer(op, answer);
+        self.core.handle_store_answer(self.now_ms, op, answer);
         self.drain();
     }
 
@@ -315,6 +331,20 @@ impl Harness {
             self.outputs
         );
         session
+    }
+
+    /// A role of `account_id` enters and asks to cross to `target`; the
+    /// store is held from then on and the `Prepare` is left unanswered.
+    /// Returns the role, its session and the request id of its `GoServer`.
+    pub fn start_crossing(&mut self, account_id: u64, target: &str) -> (RoleId, SessionId, u64) {
+        let roleid = self.create_role(account_id);
+        let session = self.log_in_and_enter(account_id, roleid);
+        self.hold_store = true;
+        let go = GoServer {
+            srvname: target.to_owned(),
+        };
+        let go = self.call(session, Call::GoServer(go));
+        (roleid, session, go)
     }
 
     /// Every frame the core sent to `session`, a closing one last.

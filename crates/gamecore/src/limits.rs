@@ -1,0 +1,72 @@
+//! Every named limit of the game core in one place (issue 11, "limits as
+//! data"): what a client may send, what gameplay allows, and the bounds of
+//! the core's own state. Error texts are built from these constants, so
+//! they cannot drift apart. Relations between two limits are checked below
+//! at compile time; relations a config value takes part in are checked by
+//! [`crate::Config::validate`].
+
+// ----- What a client may send -----
+
+/// Longest role name, in characters.
+pub const ROLE_NAME_CHARS_MAX: usize = 32;
+/// Longest horn text, in bytes.
+pub const HORN_TEXT_BYTES_MAX: usize = 256;
+/// Length of a one-time token on the wire: 128 random bits.
+pub const TOKEN_BYTES: usize = 16;
+
+// ----- Gameplay -----
+
+/// Largest level a player can reach, and the strongest monster a player may
+/// fight. The battle server clamps the levels it is sent to it too.
+pub const LEVEL_MAX: u32 = 1_000;
+/// Largest amount of gold or items one call may grant.
+pub const GRANT_AMOUNT_MAX: u64 = 1_000_000_000;
+/// Longest reason string of a gold or item change, in bytes.
+pub const REASON_BYTES_MAX: usize = 128;
+/// Most distinct item types one player can hold.
+pub const ITEM_TYPES_MAX: usize = 512;
+/// Gold a won fight pays per monster level.
+pub const BATTLE_GOLD_PER_LEVEL: u64 = 10;
+
+// ----- The core's own state -----
+
+/// Most outputs queued between two drains; the shell drains after every
+/// input, so reaching it means a bug in the shell.
+pub const OUTPUTS_MAX: usize = 1 << 22;
+/// Default of `Config::pending_ops_max`: store operations in flight.
+pub const PENDING_OPS_MAX_DEFAULT: usize = 1 << 20;
+/// Default of `Config::pending_calls_max`: requests to peers in flight.
+pub const PENDING_CALLS_MAX_DEFAULT: usize = 1 << 20;
+/// Default of `Config::players_max`: players hosted at once.
+pub const PLAYERS_MAX_DEFAULT: usize = 20_000;
+/// Default of `Config::tokens_max`: outstanding one-time tokens.
+pub const TOKENS_MAX_DEFAULT: usize = 100_000;
+/// Default of `Config::marks_max`: kuafu marks a home server keeps.
+pub const MARKS_MAX_DEFAULT: usize = 1_000_000;
+/// Default of `Config::heartbeat_misses_max`: heartbeat misses in a row
+/// before the home reads a mark's row (the seed's 3).
+pub const HEARTBEAT_MISSES_MAX_DEFAULT: u32 = 3;
+/// Pages of the home database the marks' rebuild reads at most.
+pub const MARK_PAGES_MAX: usize = 1_000;
+/// Read-backs a handoff whose answer was lost tries before the source gives
+/// up and drops the player.
+pub const READ_BACK_ATTEMPTS_MAX: u32 = 3;
+/// How long a redeemed token is remembered after its expiry, so a grant
+/// delivered again later cannot re-arm it. Far above any bus delay.
+pub const REDEEMED_MEMORY_MS: u64 = 60_000;
+
+// ----- Relations, checked when the crate compiles -----
+
+// A token is the 128 bits the core draws.
+const _: () = assert!(TOKEN_BYTES == size_of::<u128>());
+// A won fight against the strongest monster pays a valid grant.
+const _: () = assert!(BATTLE_GOLD_PER_LEVEL * LEVEL_MAX as u64 <= GRANT_AMOUNT_MAX);
+// The rebuild's pages cover every role id a srvno can have.
+const _: () = assert!(MARK_PAGES_MAX * store::HOLDERS_PAGE_MAX >= routing::ROLE_SEQ_MAX as usize);
+// The defaults pass `Config::validate`: the ops bound keeps room for every
+// hosted player's write, a heartbeat can ask every mark at once, and one
+// input's outputs (a heartbeat or renewal round filling both maps) fit.
+const _: () = assert!(PLAYERS_MAX_DEFAULT < PENDING_OPS_MAX_DEFAULT);
+const _: () = assert!(MARKS_MAX_DEFAULT <= PENDING_CALLS_MAX_DEFAULT);
+const _: () = assert!(PENDING_OPS_MAX_DEFAULT + PENDING_CALLS_MAX_DEFAULT < OUTPUTS_MAX);
+const _: () = assert!(HEARTBEAT_MISSES_MAX_DEFAULT > 0 && READ_BACK_ATTEMPTS_MAX > 0);
