@@ -21,6 +21,7 @@ use std::ops::Bound;
 
 use datacentercore::Current;
 use gamecore::Event;
+use gamecore::marks::Mark;
 use ownership::{Holder, OwnerId, Ownership};
 use routing::RoleId;
 
@@ -161,6 +162,43 @@ pub fn datacenter_mismatch(
             _ => None,
         },
         Holder::Held(_) | Holder::Arriving(_) => None,
+    }
+}
+
+/// Why the home server `home`'s kuafu `mark` of a player does not match
+/// the player's `row` at database time `db_now_ms`, if it does not: a row
+/// held by another node with a live lease must be marked there; a free or
+/// lapsed row, or one held by the home, must not be marked. A row in flux
+/// (arriving, or held with less than `settled_ms` of lease left: its holder
+/// stopped renewing) is not judged.
+pub fn mark_mismatch(
+    home: &str,
+    row: &Ownership,
+    db_now_ms: u64,
+    settled_ms: u64,
+    mark: Option<&Mark>,
+) -> Option<String> {
+    let away_at = match &row.holder {
+        Holder::Arriving(_) => return None,
+        Holder::Held(owner) if !row.lease_expired(db_now_ms) => {
+            if row.lease_until_ms - db_now_ms < settled_ms {
+                return None;
+            }
+            (owner.node != home).then_some(owner.node.as_str())
+        }
+        Holder::Held(_) | Holder::Free => None,
+    };
+    match (away_at, mark) {
+        (Some(node), Some(mark)) if mark.go_srvname == node => None,
+        (None, None) => None,
+        (Some(node), mark) => Some(format!(
+            "held by {node} at epoch {} but the home's mark is {mark:?}",
+            row.epoch
+        )),
+        (None, Some(mark)) => Some(format!(
+            "{:?} at epoch {} (lease until {}, database time {db_now_ms}) but the home marks it at {} (epoch {})",
+            row.holder, row.epoch, row.lease_until_ms, mark.go_srvname, mark.epoch
+        )),
     }
 }
 

@@ -37,6 +37,8 @@ pub struct SimDb {
     model: ModelStore,
     sqlite: Option<Box<dyn PlayerStore>>,
     shadows: BTreeMap<RoleId, Shadow>,
+    /// When each row's holder or epoch last changed (database time).
+    changed_at_ms: BTreeMap<RoleId, u64>,
 }
 
 /// What a commit is checked against, read just before it applies.
@@ -59,6 +61,7 @@ impl SimDb {
             model: ModelStore::new(&[srvno], rules),
             sqlite,
             shadows: BTreeMap::new(),
+            changed_at_ms: BTreeMap::new(),
         }
     }
 
@@ -119,6 +122,9 @@ impl SimDb {
         }
         if answer.is_ok() {
             self.check_commit(operation, before, checker);
+            if let Some(roleid) = ownership_changed(operation) {
+                self.changed_at_ms.insert(roleid, now_ms);
+            }
         }
         answer
     }
@@ -226,6 +232,12 @@ impl SimDb {
         self.model.row(roleid).map(|row| &row.ownership)
     }
 
+    /// When the holder or epoch of `roleid`'s row last changed (database
+    /// time; 0 if never since setup).
+    pub fn changed_at_ms(&self, roleid: RoleId) -> u64 {
+        self.changed_at_ms.get(&roleid).copied().unwrap_or(0)
+    }
+
     /// Folds the final contents into the trace hash.
     pub fn hash_into(&self, trace: &mut Trace) {
         for row in self.model.rows() {
@@ -238,5 +250,14 @@ impl SimDb {
                 ledger,
             ]);
         }
+    }
+}
+
+/// The role whose holder or epoch a committed `operation` changes, if any.
+fn ownership_changed(operation: &PlayerOp) -> Option<RoleId> {
+    match operation {
+        PlayerOp::Claim { roleid, .. } => Some(*roleid),
+        PlayerOp::Handoff { write, .. } | PlayerOp::Release(write) => Some(write.roleid),
+        _ => None,
     }
 }

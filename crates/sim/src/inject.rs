@@ -2,8 +2,8 @@
 //! [`crate::faults::FaultMix`]: node crashes (and restarts), process pauses
 //! (a stop-the-world stall: the node's clock runs on, everything addressed
 //! to it waits), partitions of a shape drawn from a menu (a node loses its
-//! network, its database or its players; the data center is cut off; a random
-//! split; any of them one-way), and cuts of client connections. Message-level
+//! network, its database, its players or one peer; the data center is cut
+//! off; a random split; any of them one-way), and cuts of client connections. Message-level
 //! faults (loss, duplication, spikes, commit outcomes) are drawn where the
 //! messages travel, in `bus` and `store_link`.
 
@@ -88,7 +88,9 @@ impl World {
 
     /// Starts a partition of a shape drawn from a menu of the usual ones: a
     /// node loses its network, a node loses its database, a node loses its
-    /// players, the data center is cut off, or a random split.
+    /// players, the data center is cut off, two game servers lose each other
+    /// (one-way: a home server's heartbeats miss a server that still holds
+    /// its players' rows), or a random split.
     pub(crate) fn partition_tick(&mut self) -> bool {
         if self.mix.partition_every_ms == 0 {
             return false;
@@ -97,11 +99,13 @@ impl World {
         let everyone =
             ((1u32 << self.nodes.len()) - 1) | ACCOUNT_BIT | DATACENTER_BIT | DB_BIT | CLIENTS_BIT;
         let node = 1u32 << self.prng.index(self.nodes.len());
-        let (side, other) = match self.prng.below(5) {
+        let peer = 1u32 << self.prng.index(self.nodes.len());
+        let (side, other) = match self.prng.below(6) {
             0 => (node, everyone & !node),
             1 => (node, DB_BIT),
             2 => (node, CLIENTS_BIT),
             3 => (DATACENTER_BIT, everyone & !DATACENTER_BIT),
+            4 => (node, peer & !node),
             _ => {
                 let side = (self.prng.next_u64() as u32) & everyone;
                 (side, everyone & !side)

@@ -73,17 +73,21 @@ pub enum Mutation {
     /// A game server sends each note (where a player is now) once and never
     /// again, even when it was not acknowledged.
     NotesNotResent,
+    /// A home server clears a kuafu mark when its heartbeat misses reach the
+    /// bound, without reading the row.
+    MarksClearedOnMisses,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 7] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
         Mutation::RedirectBeforeCommit,
         Mutation::SharedLoginToken,
         Mutation::NotesNotResent,
+        Mutation::MarksClearedOnMisses,
     ];
 
     /// The name `--mutation` takes.
@@ -95,6 +99,7 @@ impl Mutation {
             Mutation::RedirectBeforeCommit => "redirect-before-commit",
             Mutation::SharedLoginToken => "shared-login-token",
             Mutation::NotesNotResent => "notes-not-resent",
+            Mutation::MarksClearedOnMisses => "marks-cleared-on-misses",
         }
     }
 }

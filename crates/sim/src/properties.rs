@@ -27,6 +27,11 @@ pub enum Property {
     WritableCopyMatchesRow,
     /// A node acknowledges a gameplay call only for a player it may write.
     ServesOnlyWhileWritable,
+    /// A home server's heartbeat clears a kuafu mark only when the row says
+    /// the player is no longer away: never while the row, unchanged for
+    /// longer than the read could be old, is held by another server with a
+    /// live lease.
+    MarkClearedOnlyByRow,
     /// Every write the store commits descends from the row's current data.
     NoAcknowledgedWriteLost,
     /// Stored gold and items equal the sums of the stored ledger lines, and
@@ -54,6 +59,11 @@ pub enum Property {
     /// when one was lost. With [`Property::DataCenterConvergesToRows`], the
     /// data center's current servers converge to the rows.
     DataCenterHearsEveryOwner,
+    /// After healing, each player's home server marks it away exactly when
+    /// its row says so: a row held with a live lease by another node is
+    /// marked there; a free or lapsed row, or one held by the home, is not
+    /// marked (DESIGN §6: marks are a view of the rows).
+    MarksConvergeToRows,
     /// A player entered a server by a crossing token.
     CrossingCompleted,
     /// A write was refused by the fence while the node still held the player.
@@ -69,9 +79,10 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 17] = [
+    pub const ALL: [Property; 19] = [
         Property::WritableCopyMatchesRow,
         Property::ServesOnlyWhileWritable,
+        Property::MarkClearedOnlyByRow,
         Property::NoAcknowledgedWriteLost,
         Property::GoldAndItemsConserved,
         Property::TokenRedeemedAtMostOnce,
@@ -82,6 +93,7 @@ impl Property {
         Property::EveryPlayerPlayableAfterHealing,
         Property::DataCenterConvergesToRows,
         Property::DataCenterHearsEveryOwner,
+        Property::MarksConvergeToRows,
         Property::CrossingCompleted,
         Property::ZombieSaveFenced,
         Property::TokenExpired,
@@ -104,7 +116,8 @@ impl Property {
         match self {
             P::EveryPlayerPlayableAfterHealing
             | P::DataCenterConvergesToRows
-            | P::DataCenterHearsEveryOwner => Expectation::Eventually,
+            | P::DataCenterHearsEveryOwner
+            | P::MarksConvergeToRows => Expectation::Eventually,
             P::CrossingCompleted
             | P::ZombieSaveFenced
             | P::TokenExpired
@@ -120,6 +133,7 @@ impl Property {
         match self {
             P::WritableCopyMatchesRow => "writable-copy-matches-row",
             P::ServesOnlyWhileWritable => "serves-only-while-writable",
+            P::MarkClearedOnlyByRow => "mark-cleared-only-by-row",
             P::NoAcknowledgedWriteLost => "no-acknowledged-write-lost",
             P::GoldAndItemsConserved => "gold-and-items-conserved",
             P::TokenRedeemedAtMostOnce => "token-redeemed-at-most-once",
@@ -130,6 +144,7 @@ impl Property {
             P::EveryPlayerPlayableAfterHealing => "every-player-playable-after-healing",
             P::DataCenterConvergesToRows => "datacenter-converges-to-rows",
             P::DataCenterHearsEveryOwner => "datacenter-hears-every-owner",
+            P::MarksConvergeToRows => "marks-converge-to-rows",
             P::CrossingCompleted => "crossing-completed",
             P::ZombieSaveFenced => "zombie-save-fenced",
             P::TokenExpired => "token-expired",

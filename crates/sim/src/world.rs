@@ -596,6 +596,7 @@ impl World {
             reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
             notes_not_resent: self.config.mutation == Some(Mutation::NotesNotResent),
+            marks_cleared_on_misses: self.config.mutation == Some(Mutation::MarksClearedOnMisses),
             ..gamecore::Mutations::default()
         };
         config
@@ -689,6 +690,9 @@ impl World {
                     .owner()
                     .clone();
                 self.log(|| format!("{} event {event:?}", srvname(node)));
+                if let gamecore::Event::MarkExpired { roleid } = event {
+                    self.check_mark_cleared(node, roleid);
+                }
                 self.checker.observe(&owner, &event);
             }
         }

@@ -98,3 +98,15 @@ fn notes_sent_once_and_never_again_are_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_mark_cleared_on_heartbeat_misses_while_the_row_is_held_is_caught() {
+    let report = ci_sweep_with(Mutation::MarksClearedOnMisses);
+    // A one-way cut from the home to the marked server makes the heartbeats
+    // miss while that server keeps the row.
+    assert_eq!(
+        first_violation(&report),
+        Property::MarkClearedOnlyByRow,
+        "{report}"
+    );
+}
