@@ -4,8 +4,9 @@
 //! compared op by op.
 //!
 //! Checked at each commit (cheap, incremental): no acknowledged write is
-//! lost (a write applies only on top of the version it descends from); gold
-//! and items are conserved (the stored totals equal the sums of the stored
+//! lost (a write applies only on top of the version it descends from); a
+//! lease is renewed only for its holder at its epoch; gold and items are
+//! conserved (the stored totals equal the sums of the stored
 //! ledger lines, and no ledger line is stored twice). Noted: committed
 //! handoffs (for the redirect check) and leases taken over (a sometimes
 //! property).
@@ -15,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use ownership::{Holder, Ownership, Rules};
+use ownership::{Holder, OwnerId, Ownership, Rules};
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
 use store::{FencedWrite, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
@@ -43,8 +44,16 @@ pub struct SimDb {
 
 /// What a commit is checked against, read just before it applies.
 enum Before {
-    Write { data_version: u64 },
-    Claim { holder: Holder },
+    Write {
+        data_version: u64,
+    },
+    Claim {
+        holder: Holder,
+    },
+    /// Whether each renewed lease was held by the renewer at its epoch.
+    Renew {
+        held: Vec<bool>,
+    },
     Nothing,
 }
 
@@ -120,8 +129,8 @@ impl SimDb {
                 ));
             }
         }
-        if answer.is_ok() {
-            self.check_commit(operation, before, checker);
+        if let Ok(outcome) = &answer {
+            self.check_commit(operation, outcome, before, checker);
             if let Some(roleid) = ownership_changed(operation) {
                 self.changed_at_ms.insert(roleid, now_ms);
             }
@@ -145,12 +154,33 @@ impl SimDb {
                         holder: row.ownership.holder.clone(),
                     })
             }
+            PlayerOp::RenewLeases { owner, leases, .. } => Before::Renew {
+                held: leases
+                    .iter()
+                    .map(|(roleid, epoch)| {
+                        self.model.row(*roleid).is_some_and(|row| {
+                            let ownership = &row.ownership;
+                            ownership.epoch == *epoch
+                                && matches!(&ownership.holder, Holder::Held(holder) if holder == owner)
+                        })
+                    })
+                    .collect(),
+            },
             _ => Before::Nothing,
         }
     }
 
-    fn check_commit(&mut self, operation: &PlayerOp, before: Before, checker: &mut Checker) {
+    fn check_commit(
+        &mut self,
+        operation: &PlayerOp,
+        answer: &OpOutcome,
+        before: Before,
+        checker: &mut Checker,
+    ) {
         match (operation, before) {
+            (PlayerOp::RenewLeases { owner, .. }, Before::Renew { held }) => {
+                check_renewal(owner, answer, &held, checker);
+            }
             (PlayerOp::Save(write) | PlayerOp::Release(write), Before::Write { data_version }) => {
                 self.check_write(write, data_version, checker);
             }
@@ -249,6 +279,22 @@ impl SimDb {
                 row.data.gold,
                 ledger,
             ]);
+        }
+    }
+}
+
+/// Every lease the store renewed was held by the renewer at its epoch (a
+/// zombie's renewal must not extend another holder's lease).
+fn check_renewal(owner: &OwnerId, answer: &OpOutcome, held: &[bool], checker: &mut Checker) {
+    let OpOutcome::Renewed(results) = answer else {
+        return;
+    };
+    for ((roleid, result), held) in results.iter().zip(held) {
+        if result.is_ok() && !held {
+            checker.fail(
+                Property::LeaseRenewedOnlyByHolder,
+                format!("the store renewed role {roleid}'s lease for {owner}, which does not hold it at that epoch"),
+            );
         }
     }
 }

@@ -76,11 +76,14 @@ pub enum Mutation {
     /// A home server clears a kuafu mark when its heartbeat misses reach the
     /// bound, without reading the row.
     MarksClearedOnMisses,
+    /// A lease renewal is not checked against the renewer's owner and epoch
+    /// (`ownership::Rules { renew_checks_epoch: false }`).
+    RenewWithoutEpochCheck,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 8] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
@@ -88,6 +91,7 @@ impl Mutation {
         Mutation::SharedLoginToken,
         Mutation::NotesNotResent,
         Mutation::MarksClearedOnMisses,
+        Mutation::RenewWithoutEpochCheck,
     ];
 
     /// The name `--mutation` takes.
@@ -100,6 +104,7 @@ impl Mutation {
             Mutation::SharedLoginToken => "shared-login-token",
             Mutation::NotesNotResent => "notes-not-resent",
             Mutation::MarksClearedOnMisses => "marks-cleared-on-misses",
+            Mutation::RenewWithoutEpochCheck => "renew-without-epoch-check",
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum Property {
     MarkClearedOnlyByRow,
     /// Every write the store commits descends from the row's current data.
     NoAcknowledgedWriteLost,
+    /// The store renews a lease only for the row's holder at its epoch: a
+    /// zombie's late renewal never extends another holder's lease.
+    LeaseRenewedOnlyByHolder,
     /// Stored gold and items equal the sums of the stored ledger lines, and
     /// no ledger line is stored twice.
     GoldAndItemsConserved,
@@ -79,11 +82,12 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 19] = [
+    pub const ALL: [Property; 20] = [
         Property::WritableCopyMatchesRow,
         Property::ServesOnlyWhileWritable,
         Property::MarkClearedOnlyByRow,
         Property::NoAcknowledgedWriteLost,
+        Property::LeaseRenewedOnlyByHolder,
         Property::GoldAndItemsConserved,
         Property::TokenRedeemedAtMostOnce,
         Property::RedirectAfterDurableHandoff,
@@ -135,6 +139,7 @@ impl Property {
             P::ServesOnlyWhileWritable => "serves-only-while-writable",
             P::MarkClearedOnlyByRow => "mark-cleared-only-by-row",
             P::NoAcknowledgedWriteLost => "no-acknowledged-write-lost",
+            P::LeaseRenewedOnlyByHolder => "lease-renewed-only-by-holder",
             P::GoldAndItemsConserved => "gold-and-items-conserved",
             P::TokenRedeemedAtMostOnce => "token-redeemed-at-most-once",
             P::RedirectAfterDurableHandoff => "redirect-after-durable-handoff",

@@ -210,6 +210,7 @@ impl World {
         let mut prng = Prng::new(seed, 2);
         let rules = ownership::Rules {
             handoff_checks_epoch: config.mutation != Some(Mutation::HandoffWithoutEpochCheck),
+            renew_checks_epoch: config.mutation != Some(Mutation::RenewWithoutEpochCheck),
         };
         let sqlite = config.sqlite_every > 0 && Prng::new(seed, 3).below(config.sqlite_every) == 0;
         let mut dbs: Vec<SimDb> = (1..=mix.nodes)

@@ -110,3 +110,14 @@ fn a_mark_cleared_on_heartbeat_misses_while_the_row_is_held_is_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_lease_renewal_without_the_epoch_check_is_caught() {
+    let report = ci_sweep_with(Mutation::RenewWithoutEpochCheck);
+    // A zombie's late renewal extends the lease of the row's new holder.
+    assert_eq!(
+        first_violation(&report),
+        Property::LeaseRenewedOnlyByHolder,
+        "{report}"
+    );
+}
