@@ -392,6 +392,9 @@ impl World {
                         "redirect with a malformed token".to_owned(),
                     );
                 };
+                if self.prng.chance(self.mix.forged_role_ppm) {
+                    self.present_forged_role(client, node, token);
+                }
                 let player = &mut self.clients[client];
                 player.pending = None;
                 if let Some(session) = player.session.take() {
@@ -547,6 +550,39 @@ impl World {
                 body: Some(In::Authenticate(authenticate)),
             },
         );
+    }
+
+    /// A ghost presents the player's fresh crossing token at its target with
+    /// another player's role id: it must be refused (`BAD_TOKEN`), and the
+    /// refusal must not burn the token for the player itself.
+    fn present_forged_role(&mut self, client: usize, node: usize, token: u128) {
+        let other = (client + 1 + self.prng.index(self.clients.len() - 1)) % self.clients.len();
+        let session = self.open_link(None, node);
+        self.links
+            .get_mut(&session)
+            .expect("just opened")
+            .forged_role = true;
+        let authenticate = Authenticate {
+            token: token.to_be_bytes().to_vec(),
+            roleid: self.clients[other].roleid.get(),
+        };
+        self.send_to_node(
+            session,
+            ClientFrame {
+                request_id: 1,
+                body: Some(In::Authenticate(authenticate)),
+            },
+        );
+    }
+
+    /// The answer a forged-role ghost got: anything but `Authenticated`.
+    pub(crate) fn check_forged_role_refused(&mut self, frame: &ServerFrame) {
+        if matches!(frame.body, Some(Out::Authenticated(_))) {
+            self.checker.fail(
+                Property::TokenAdmitsOnlyItsRole,
+                "a crossing token admitted a client that named another role".to_owned(),
+            );
+        }
     }
 
     /// The zone healed: offline players log in soon, the rest carry on.

@@ -79,11 +79,14 @@ pub enum Mutation {
     /// A lease renewal is not checked against the renewer's owner and epoch
     /// (`ownership::Rules { renew_checks_epoch: false }`).
     RenewWithoutEpochCheck,
+    /// A crossing token admits a role other than its own
+    /// (`gamecore::Mutations::crossing_token_admits_any_role`).
+    CrossingTokenAdmitsAnyRole,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 8] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
@@ -92,6 +95,7 @@ impl Mutation {
         Mutation::NotesNotResent,
         Mutation::MarksClearedOnMisses,
         Mutation::RenewWithoutEpochCheck,
+        Mutation::CrossingTokenAdmitsAnyRole,
     ];
 
     /// The name `--mutation` takes.
@@ -105,6 +109,7 @@ impl Mutation {
             Mutation::NotesNotResent => "notes-not-resent",
             Mutation::MarksClearedOnMisses => "marks-cleared-on-misses",
             Mutation::RenewWithoutEpochCheck => "renew-without-epoch-check",
+            Mutation::CrossingTokenAdmitsAnyRole => "crossing-token-admits-any-role",
         }
     }
 }

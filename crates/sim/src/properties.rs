@@ -42,6 +42,8 @@ pub enum Property {
     GoldAndItemsConserved,
     /// A token admits at most once, across every core and incarnation.
     TokenRedeemedAtMostOnce,
+    /// A crossing token admits only the role it was issued for.
+    TokenAdmitsOnlyItsRole,
     /// A client is redirected only after its handoff committed.
     RedirectAfterDurableHandoff,
     /// On the seeds that run it, SQLite answers every op as the model does.
@@ -82,7 +84,7 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 20] = [
+    pub const ALL: [Property; 21] = [
         Property::WritableCopyMatchesRow,
         Property::ServesOnlyWhileWritable,
         Property::MarkClearedOnlyByRow,
@@ -90,6 +92,7 @@ impl Property {
         Property::LeaseRenewedOnlyByHolder,
         Property::GoldAndItemsConserved,
         Property::TokenRedeemedAtMostOnce,
+        Property::TokenAdmitsOnlyItsRole,
         Property::RedirectAfterDurableHandoff,
         Property::SqliteAgreesWithModel,
         Property::ClientsGetExpectedAnswers,
@@ -142,6 +145,7 @@ impl Property {
             P::LeaseRenewedOnlyByHolder => "lease-renewed-only-by-holder",
             P::GoldAndItemsConserved => "gold-and-items-conserved",
             P::TokenRedeemedAtMostOnce => "token-redeemed-at-most-once",
+            P::TokenAdmitsOnlyItsRole => "token-admits-only-its-role",
             P::RedirectAfterDurableHandoff => "redirect-after-durable-handoff",
             P::SqliteAgreesWithModel => "sqlite-agrees-with-model",
             P::ClientsGetExpectedAnswers => "clients-get-expected-answers",

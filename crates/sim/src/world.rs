@@ -598,7 +598,8 @@ impl World {
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
             notes_not_resent: self.config.mutation == Some(Mutation::NotesNotResent),
             marks_cleared_on_misses: self.config.mutation == Some(Mutation::MarksClearedOnMisses),
-            ..gamecore::Mutations::default()
+            crossing_token_admits_any_role: self.config.mutation
+                == Some(Mutation::CrossingTokenAdmitsAnyRole),
         };
         config
     }

@@ -121,3 +121,14 @@ fn a_lease_renewal_without_the_epoch_check_is_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_crossing_token_that_admits_another_role_is_caught() {
+    let report = ci_sweep_with(Mutation::CrossingTokenAdmitsAnyRole);
+    // A ghost presents a player's fresh crossing token with another role id.
+    assert_eq!(
+        first_violation(&report),
+        Property::TokenAdmitsOnlyItsRole,
+        "{report}"
+    );
+}
