@@ -89,6 +89,8 @@ pub struct Mutations {
     /// The home clears a kuafu mark when its heartbeat misses reach the
     /// bound, without reading the row (a slow server loses its mark).
     pub marks_cleared_on_misses: bool,
+    /// An `AddGold` is applied twice, with two ledger lines.
+    pub double_credit: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.

@@ -43,6 +43,9 @@ pub struct Checker {
     redeemed: BTreeSet<u128>,
     handoffs_committed: CrossingCounts,
     redirects_sent: CrossingCounts,
+    /// Each player's `AddGold` requests: the amount, and whether a ledger
+    /// line answering it is stored.
+    credits: BTreeMap<(RoleId, u64), (u64, bool)>,
 }
 
 impl Checker {
@@ -100,6 +103,33 @@ impl Checker {
             .handoffs_committed
             .entry((roleid, owner.clone(), target.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A player sent `AddGold` request `request` of `amount`.
+    pub fn credit_sent(&mut self, roleid: RoleId, request: u64, amount: u64) {
+        self.credits.insert((roleid, request), (amount, false));
+    }
+
+    /// The store committed a gold ledger line of `delta` answering
+    /// `roleid`'s request `request`: the request must exist, with that
+    /// amount, and have no other line (zone-wide conservation: nothing is
+    /// credited twice).
+    pub fn credit_stored(&mut self, roleid: RoleId, request: u64, delta: i64) {
+        let why = match self.credits.get_mut(&(roleid, request)) {
+            None => "answers no request the player sent".to_owned(),
+            Some((amount, _)) if i64::try_from(*amount) != Ok(delta) => {
+                format!("credits {delta} but the request asked for {amount}")
+            }
+            Some((_, true)) => "is the second line answering that request".to_owned(),
+            Some((_, stored)) => {
+                *stored = true;
+                return;
+            }
+        };
+        self.fail(
+            Property::GoldAndItemsConserved,
+            format!("role {roleid}: the gold ledger line of request {request} {why}"),
+        );
     }
 
     /// A claim took over a lease that had run out under another holder.

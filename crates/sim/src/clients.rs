@@ -33,6 +33,8 @@ use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
 /// How long a player waits for the account center (which may try several
 /// servers, each with a bus deadline).
 pub const LOGIN_TIMEOUT_MS: u64 = 6_000;
+/// The reason of a player's `AddGold`, before its request id.
+pub const CREDIT_REASON_PREFIX: &str = "sim:grant#";
 /// `EnterGame` attempts on one connection before the player logs in again.
 pub const ENTER_ATTEMPTS_MAX: u32 = 40;
 
@@ -498,7 +500,7 @@ impl World {
             let delay = self.think_ms();
             self.wake_client_in(client, delay);
         } else {
-            let call = self.gameplay_call();
+            let call = self.gameplay_call(client);
             self.send(
                 client,
                 In::Call(GameCall { call: Some(call) }),
@@ -507,12 +509,21 @@ impl World {
         }
     }
 
-    fn gameplay_call(&mut self) -> Call {
+    /// A gameplay call of `client`; a credit names its request id in its
+    /// reason, so each gold ledger line can be matched to the one request
+    /// it answers.
+    fn gameplay_call(&mut self, client: usize) -> Call {
         match self.prng.below(100) {
-            0..40 => Call::AddGold(AddGold {
-                amount: self.prng.between(1, 100),
-                reason: "sim:grant".to_owned(),
-            }),
+            0..40 => {
+                let amount = self.prng.between(1, 100);
+                let player = &self.clients[client];
+                let request = player.next_request;
+                self.checker.credit_sent(player.roleid, request, amount);
+                Call::AddGold(AddGold {
+                    amount,
+                    reason: format!("{CREDIT_REASON_PREFIX}{request}"),
+                })
+            }
             40..65 => Call::SpendGold(SpendGold {
                 amount: self.prng.between(1, 60),
                 reason: "sim:spend".to_owned(),

@@ -19,10 +19,11 @@ use std::collections::BTreeMap;
 use ownership::{Holder, OwnerId, Ownership, Rules};
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
-use store::{FencedWrite, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use store::{FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
 
 use crate::Property;
 use crate::checker::Checker;
+use crate::clients::CREDIT_REASON_PREFIX;
 use crate::trace::Trace;
 
 /// The running sums of one role's stored ledger.
@@ -226,6 +227,9 @@ impl SimDb {
                 );
             }
             shadow.last_seq = entry.seq;
+            if let Some(request) = credit_request(entry) {
+                checker.credit_stored(roleid, request, entry.delta);
+            }
             match entry.kind {
                 LedgerKind::Gold => shadow.gold += entry.delta,
                 LedgerKind::Item(item_type) => {
@@ -281,6 +285,18 @@ impl SimDb {
             ]);
         }
     }
+}
+
+/// The player's request a gold ledger line answers, if it names one.
+fn credit_request(entry: &LedgerEntry) -> Option<u64> {
+    if entry.kind != LedgerKind::Gold {
+        return None;
+    }
+    entry
+        .reason
+        .strip_prefix(CREDIT_REASON_PREFIX)?
+        .parse()
+        .ok()
 }
 
 /// Every lease the store renewed was held by the renewer at its epoch (a

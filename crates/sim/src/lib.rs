@@ -82,11 +82,14 @@ pub enum Mutation {
     /// A crossing token admits a role other than its own
     /// (`gamecore::Mutations::crossing_token_admits_any_role`).
     CrossingTokenAdmitsAnyRole,
+    /// A game server applies an `AddGold` twice, with two ledger lines
+    /// (`gamecore::Mutations::double_credit`).
+    DoubleCredit,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 9] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
@@ -96,6 +99,7 @@ impl Mutation {
         Mutation::MarksClearedOnMisses,
         Mutation::RenewWithoutEpochCheck,
         Mutation::CrossingTokenAdmitsAnyRole,
+        Mutation::DoubleCredit,
     ];
 
     /// The name `--mutation` takes.
@@ -110,6 +114,7 @@ impl Mutation {
             Mutation::MarksClearedOnMisses => "marks-cleared-on-misses",
             Mutation::RenewWithoutEpochCheck => "renew-without-epoch-check",
             Mutation::CrossingTokenAdmitsAnyRole => "crossing-token-admits-any-role",
+            Mutation::DoubleCredit => "double-credit",
         }
     }
 }

@@ -37,8 +37,10 @@ pub enum Property {
     /// The store renews a lease only for the row's holder at its epoch: a
     /// zombie's late renewal never extends another holder's lease.
     LeaseRenewedOnlyByHolder,
-    /// Stored gold and items equal the sums of the stored ledger lines, and
-    /// no ledger line is stored twice.
+    /// Stored gold and items equal the sums of the stored ledger lines, no
+    /// ledger line is stored twice, and every credit line answers exactly
+    /// one `AddGold` request a player sent, for its amount (nothing is
+    /// credited twice).
     GoldAndItemsConserved,
     /// A token admits at most once, across every core and incarnation.
     TokenRedeemedAtMostOnce,

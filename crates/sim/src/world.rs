@@ -600,6 +600,7 @@ impl World {
             marks_cleared_on_misses: self.config.mutation == Some(Mutation::MarksClearedOnMisses),
             crossing_token_admits_any_role: self.config.mutation
                 == Some(Mutation::CrossingTokenAdmitsAnyRole),
+            double_credit: self.config.mutation == Some(Mutation::DoubleCredit),
         };
         config
     }

@@ -132,3 +132,15 @@ fn a_crossing_token_that_admits_another_role_is_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_double_credit_with_two_ledger_lines_is_caught() {
+    let report = ci_sweep_with(Mutation::DoubleCredit);
+    // Stored gold still equals its ledger; the second line answering one
+    // request is what gives it away.
+    assert_eq!(
+        first_violation(&report),
+        Property::GoldAndItemsConserved,
+        "{report}"
+    );
+}
