@@ -26,6 +26,7 @@ use wire::client::{
 };
 
 use crate::Property;
+use crate::fault_kinds::FaultKind;
 use crate::prng::PPM;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
@@ -549,6 +550,7 @@ impl World {
         } else {
             presented.node
         };
+        self.inject(FaultKind::TokenReplay);
         let session = self.open_link(None, node);
         let authenticate = Authenticate {
             token: presented.token.to_be_bytes().to_vec(),
@@ -568,6 +570,7 @@ impl World {
     /// refusal must not burn the token for the player itself.
     fn present_forged_role(&mut self, client: usize, node: usize, token: u128) {
         let other = (client + 1 + self.prng.index(self.clients.len() - 1)) % self.clients.len();
+        self.inject(FaultKind::ForgedRole);
         let session = self.open_link(None, node);
         self.links
             .get_mut(&session)

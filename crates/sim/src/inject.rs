@@ -7,6 +7,7 @@
 //! faults (loss, duplication, spikes, commit outcomes) are drawn where the
 //! messages travel, in `bus` and `store_link`.
 
+use crate::fault_kinds::FaultKind;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, DATACENTER_BIT, DB_BIT, START_MS, World, srvname};
 
@@ -77,7 +78,7 @@ impl World {
         self.trace.add(&[self.now_ms, 23]);
         let node = self.prng.index(self.nodes.len());
         if self.nodes[node].core.is_some() && self.nodes[node].paused_until_ms <= self.now_ms {
-            self.faults += 1;
+            self.inject(FaultKind::Pause);
             let until_ms = self.now_ms + self.prng.between(50, self.mix.pause_max_ms);
             self.log(|| format!("{} pauses until {}", srvname(node), until_ms - START_MS));
             self.nodes[node].paused_until_ms = until_ms;
@@ -116,7 +117,11 @@ impl World {
             self.next_partition += 1;
             let one_way = self.prng.chance(self.mix.one_way_ppm);
             let until_ms = self.now_ms + self.prng.between(100, self.mix.partition_max_ms);
-            self.faults += 1;
+            self.inject(if one_way {
+                FaultKind::OneWayPartition
+            } else {
+                FaultKind::Partition
+            });
             self.log(|| {
                 format!(
                     "partition {id}: {side:#x} from {other:#x} one-way {one_way} until {}",
@@ -161,7 +166,7 @@ impl World {
             .collect();
         if !open.is_empty() {
             let session = open[self.prng.index(open.len())];
-            self.faults += 1;
+            self.inject(FaultKind::ClientCut);
             self.log(|| format!("cut session {session}"));
             self.cut_link(session);
         }

@@ -28,6 +28,7 @@
 //! Architecture invariant: no wall clock and no unordered map anywhere in a
 //! run; the only clock read is the sweep's elapsed time for `steps_per_s`.
 
+pub mod fault_kinds;
 pub mod faults;
 pub mod prng;
 pub mod properties;
@@ -226,8 +227,8 @@ pub struct SeedReport {
     pub steps: u64,
     /// Virtual time the run covered.
     pub virtual_ms: u64,
-    /// Faults injected.
-    pub faults: u64,
+    /// Faults injected, per kind, and the steps run with each kind on.
+    pub faults: fault_kinds::FaultCounts,
     /// Violations (a run stops at the first).
     pub violations: Vec<Violation>,
     /// Violations of the waived properties (the run stopped there too).
@@ -260,7 +261,7 @@ pub fn run_seed(seed: u64, config: &SeedConfig) -> SeedReport {
             seed,
             steps: progress.get(),
             virtual_ms: 0,
-            faults: 0,
+            faults: fault_kinds::FaultCounts::default(),
             violations: vec![Violation {
                 seed,
                 step: progress.get(),
