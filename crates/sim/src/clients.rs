@@ -9,7 +9,7 @@
 //! in again. A player whose `Authenticate` got no answer may retry the same
 //! token on a new connection, and some seeds replay old tokens on a second
 //! connection (a "ghost"), at the server that redeemed them or (login tokens)
-//! at any server: both must be refused.
+//! at any server: both must be refused (`crate::ghosts`).
 //!
 //! An error the protocol does not allow for the request (say `NOT_YOUR_ROLE`
 //! for the player's own role) is a violation. Not modelled: creating roles
@@ -26,7 +26,6 @@ use wire::client::{
 };
 
 use crate::Property;
-use crate::fault_kinds::FaultKind;
 use crate::prng::PPM;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
@@ -73,11 +72,11 @@ struct Pending {
 
 /// A token and where to present it.
 #[derive(Clone, Copy, Debug)]
-struct Presented {
-    token: u128,
-    node: usize,
+pub(crate) struct Presented {
+    pub(crate) token: u128,
+    pub(crate) node: usize,
     /// The role of a crossing token; 0 for a login token.
-    roleid: u64,
+    pub(crate) roleid: u64,
 }
 
 /// One simulated player.
@@ -98,7 +97,7 @@ pub struct Client {
     enter_attempts: u32,
     presenting: Option<Presented>,
     retry: Option<Presented>,
-    last_redeemed: Option<Presented>,
+    pub(crate) last_redeemed: Option<Presented>,
     /// When the player last got an `Entered` or a `CallReply`.
     pub playable_at_ms: u64,
 }
@@ -535,67 +534,6 @@ impl World {
                 reason: "sim:item".to_owned(),
             }),
             _ => Call::GetPlayer(GetPlayer {}),
-        }
-    }
-
-    /// A second connection presents an already redeemed token: where it was
-    /// redeemed, or (half of the login tokens) at any server, where it was
-    /// never valid (a login token admits only at the server `LoginOk` named).
-    fn replay_token(&mut self, client: usize) {
-        let Some(presented) = self.clients[client].last_redeemed else {
-            return;
-        };
-        let node = if presented.roleid == 0 && self.prng.chance(PPM / 2) {
-            self.prng.index(self.nodes.len())
-        } else {
-            presented.node
-        };
-        self.inject(FaultKind::TokenReplay);
-        let session = self.open_link(None, node);
-        let authenticate = Authenticate {
-            token: presented.token.to_be_bytes().to_vec(),
-            roleid: presented.roleid,
-        };
-        self.send_to_node(
-            session,
-            ClientFrame {
-                request_id: 1,
-                body: Some(In::Authenticate(authenticate)),
-            },
-        );
-    }
-
-    /// A ghost presents the player's fresh crossing token at its target with
-    /// another player's role id: it must be refused (`BAD_TOKEN`), and the
-    /// refusal must not burn the token for the player itself.
-    fn present_forged_role(&mut self, client: usize, node: usize, token: u128) {
-        let other = (client + 1 + self.prng.index(self.clients.len() - 1)) % self.clients.len();
-        self.inject(FaultKind::ForgedRole);
-        let session = self.open_link(None, node);
-        self.links
-            .get_mut(&session)
-            .expect("just opened")
-            .forged_role = true;
-        let authenticate = Authenticate {
-            token: token.to_be_bytes().to_vec(),
-            roleid: self.clients[other].roleid.get(),
-        };
-        self.send_to_node(
-            session,
-            ClientFrame {
-                request_id: 1,
-                body: Some(In::Authenticate(authenticate)),
-            },
-        );
-    }
-
-    /// The answer a forged-role ghost got: anything but `Authenticated`.
-    pub(crate) fn check_forged_role_refused(&mut self, frame: &ServerFrame) {
-        if matches!(frame.body, Some(Out::Authenticated(_))) {
-            self.checker.fail(
-                Property::TokenAdmitsOnlyItsRole,
-                "a crossing token admitted a client that named another role".to_owned(),
-            );
         }
     }
 

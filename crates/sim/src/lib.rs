@@ -40,6 +40,7 @@ mod client_link;
 mod clients;
 mod datacenter_link;
 mod db;
+mod ghosts;
 mod inject;
 mod judge;
 mod queue;
