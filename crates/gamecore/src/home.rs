@@ -133,6 +133,10 @@ impl GameCore {
         if self.marks.heartbeat_answer(roleid, srvname, online) == Heartbeat::ReadRow
             && self.ops_room(1)
         {
+            if self.config.mutations.marks_cleared_on_misses {
+                self.marks.left(roleid, srvname, u64::MAX);
+                return self.emit(Event::MarkExpired { roleid });
+            }
             let operation = PlayerOp::ReadHolder { roleid };
             self.store(
                 OpPurpose::MarkRead { roleid },

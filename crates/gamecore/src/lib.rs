@@ -100,6 +100,11 @@ pub struct Mutations {
     pub crossing_token_admits_any_role: bool,
     /// A note to a peer is sent once and never again, even unacknowledged.
     pub notes_not_resent: bool,
+    /// The home clears a kuafu mark when its heartbeat misses reach the
+    /// bound, without reading the row (a slow server loses its mark).
+    pub marks_cleared_on_misses: bool,
+    /// An `AddGold` is applied twice, with two ledger lines.
+    pub double_credit: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.

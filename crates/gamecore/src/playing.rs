@@ -97,7 +97,12 @@ impl GameCore {
         };
         let (data, ledger) = (&mut copy.data, &mut copy.ledger);
         let applied = match call {
-            Call::AddGold(add) => gameplay::add_gold(data, ledger, add.amount, &add.reason),
+            Call::AddGold(add) => {
+                if self.config.mutations.double_credit {
+                    let _ = gameplay::add_gold(data, ledger, add.amount, &add.reason);
+                }
+                gameplay::add_gold(data, ledger, add.amount, &add.reason)
+            }
             Call::SpendGold(spend) => {
                 gameplay::spend_gold(data, ledger, spend.amount, &spend.reason)
             }

@@ -17,9 +17,8 @@ pub struct SimArgs {
     /// Steps per seed (the fault phase, then the liveness phase).
     #[arg(long, default_value_t = 100_000)]
     pub steps: u64,
-    /// Run a deliberately broken variant, to see the simulator catch it:
-    /// handoff-without-epoch-check, no-skew-margin, reusable-tokens,
-    /// redirect-before-commit, shared-login-token.
+    /// Run a deliberately broken variant, to see the simulator catch it
+    /// (`sim::Mutation::ALL`; an unknown name lists them).
     #[arg(long)]
     pub mutation: Option<Mutation>,
     /// Worker threads (default: every core).

@@ -103,18 +103,22 @@ impl Ownership {
 }
 
 /// The rules a store applies. `Rules::default()` is the only correct set; the
-/// other switch exists so the simulator can prove it catches the bug.
+/// other switches exist so the simulator can prove it catches the bugs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// Whether a handoff checks the writer's owner and epoch. Turning it off
     /// is a deliberate bug for the simulator's mutation tests.
     pub handoff_checks_epoch: bool,
+    /// Whether a lease renewal checks the renewer's owner and epoch.
+    /// Turning it off is a deliberate bug for the simulator's mutation tests.
+    pub renew_checks_epoch: bool,
 }
 
 impl Default for Rules {
     fn default() -> Self {
         Self {
             handoff_checks_epoch: true,
+            renew_checks_epoch: true,
         }
     }
 }
@@ -173,7 +177,9 @@ impl Rules {
         db_now_ms: u64,
         lease_ttl_ms: u64,
     ) -> Result<Ownership, Refused> {
-        self.authorize_write(row, me, epoch)?;
+        if self.renew_checks_epoch {
+            self.authorize_write(row, me, epoch)?;
+        }
         Ok(Ownership {
             lease_until_ms: db_now_ms + lease_ttl_ms,
             ..row.clone()
@@ -366,6 +372,7 @@ mod tests {
         );
         let broken = Rules {
             handoff_checks_epoch: false,
+            ..Rules::default()
         };
         assert!(
             broken
@@ -427,5 +434,25 @@ mod tests {
         };
         assert!(view.may_serve(9_499));
         assert!(!view.may_serve(9_500));
+    }
+
+    #[test]
+    fn a_stale_renewal_is_fenced_unless_the_rules_are_mutated() {
+        let zombie = owner("gs1", 1);
+        let row = Rules::default()
+            .claim(&Ownership::free(), &zombie, 0, TTL)
+            .unwrap();
+        let retaken = Rules::default()
+            .claim(&row, &owner("gs2", 1), TTL, TTL)
+            .unwrap();
+        let refused = Rules::default().renew(&retaken, &zombie, 1, TTL + 1, TTL);
+        assert!(matches!(refused, Err(Refused::Fenced { .. })));
+        let mutated = Rules {
+            renew_checks_epoch: false,
+            ..Rules::default()
+        };
+        let renewed = mutated.renew(&retaken, &zombie, 1, TTL + 1, TTL).unwrap();
+        assert_eq!(renewed.holder, Holder::Held(owner("gs2", 1)));
+        assert_eq!(renewed.lease_until_ms, 2 * TTL + 1);
     }
 }

@@ -14,6 +14,7 @@ use gamecore::{PeerError, RequestId};
 use wire::node::NodeMessage;
 use wire::node::node_message::Body;
 
+use crate::fault_kinds::FaultKind;
 use crate::queue::SimEvent;
 use crate::world::{Endpoint, World, node_bit};
 
@@ -276,12 +277,12 @@ impl World {
             return (None, None);
         }
         if self.prng.chance(self.mix.loss_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::Loss);
             return (None, None);
         }
         let first = self.now_ms + self.latency();
         let duplicate = if self.prng.chance(self.mix.duplicate_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::Duplication);
             Some(self.now_ms + self.latency())
         } else {
             None
@@ -298,7 +299,7 @@ impl World {
     /// A delay spike, sometimes.
     pub(crate) fn spike(&mut self) -> u64 {
         if self.prng.chance(self.mix.spike_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::DelaySpike);
             self.prng.between(1, self.mix.spike_max_ms)
         } else {
             0

@@ -21,6 +21,7 @@ use std::ops::Bound;
 
 use datacentercore::Current;
 use gamecore::Event;
+use gamecore::marks::Mark;
 use ownership::{Holder, OwnerId, Ownership};
 use routing::RoleId;
 
@@ -42,6 +43,9 @@ pub struct Checker {
     redeemed: BTreeSet<u128>,
     handoffs_committed: CrossingCounts,
     redirects_sent: CrossingCounts,
+    /// Each player's `AddGold` requests: the amount, and whether a ledger
+    /// line answering it is stored.
+    credits: BTreeMap<(RoleId, u64), (u64, bool)>,
 }
 
 impl Checker {
@@ -99,6 +103,33 @@ impl Checker {
             .handoffs_committed
             .entry((roleid, owner.clone(), target.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A player sent `AddGold` request `request` of `amount`.
+    pub fn credit_sent(&mut self, roleid: RoleId, request: u64, amount: u64) {
+        self.credits.insert((roleid, request), (amount, false));
+    }
+
+    /// The store committed a gold ledger line of `delta` answering
+    /// `roleid`'s request `request`: the request must exist, with that
+    /// amount, and have no other line (zone-wide conservation: nothing is
+    /// credited twice).
+    pub fn credit_stored(&mut self, roleid: RoleId, request: u64, delta: i64) {
+        let why = match self.credits.get_mut(&(roleid, request)) {
+            None => "answers no request the player sent".to_owned(),
+            Some((amount, _)) if i64::try_from(*amount) != Ok(delta) => {
+                format!("credits {delta} but the request asked for {amount}")
+            }
+            Some((_, true)) => "is the second line answering that request".to_owned(),
+            Some((_, stored)) => {
+                *stored = true;
+                return;
+            }
+        };
+        self.fail(
+            Property::GoldAndItemsConserved,
+            format!("role {roleid}: the gold ledger line of request {request} {why}"),
+        );
     }
 
     /// A claim took over a lease that had run out under another holder.
@@ -161,6 +192,43 @@ pub fn datacenter_mismatch(
             _ => None,
         },
         Holder::Held(_) | Holder::Arriving(_) => None,
+    }
+}
+
+/// Why the home server `home`'s kuafu `mark` of a player does not match
+/// the player's `row` at database time `db_now_ms`, if it does not: a row
+/// held by another node with a live lease must be marked there; a free or
+/// lapsed row, or one held by the home, must not be marked. A row in flux
+/// (arriving, or held with less than `settled_ms` of lease left: its holder
+/// stopped renewing) is not judged.
+pub fn mark_mismatch(
+    home: &str,
+    row: &Ownership,
+    db_now_ms: u64,
+    settled_ms: u64,
+    mark: Option<&Mark>,
+) -> Option<String> {
+    let away_at = match &row.holder {
+        Holder::Arriving(_) => return None,
+        Holder::Held(owner) if !row.lease_expired(db_now_ms) => {
+            if row.lease_until_ms - db_now_ms < settled_ms {
+                return None;
+            }
+            (owner.node != home).then_some(owner.node.as_str())
+        }
+        Holder::Held(_) | Holder::Free => None,
+    };
+    match (away_at, mark) {
+        (Some(node), Some(mark)) if mark.go_srvname == node => None,
+        (None, None) => None,
+        (Some(node), mark) => Some(format!(
+            "held by {node} at epoch {} but the home's mark is {mark:?}",
+            row.epoch
+        )),
+        (None, Some(mark)) => Some(format!(
+            "{:?} at epoch {} (lease until {}, database time {db_now_ms}) but the home marks it at {} (epoch {})",
+            row.holder, row.epoch, row.lease_until_ms, mark.go_srvname, mark.epoch
+        )),
     }
 }
 

@@ -15,6 +15,9 @@ use crate::world::{CLIENTS_BIT, World, node_bit};
 pub(crate) struct Link {
     /// The client, or `None` for a ghost that replays a token.
     pub(crate) client: Option<usize>,
+    /// A ghost that presents a crossing token with another role's id: it
+    /// must not be admitted.
+    pub(crate) forged_role: bool,
     pub(crate) node: usize,
     /// The node incarnation that accepted it (0 before the connect lands).
     incarnation: u64,
@@ -32,6 +35,7 @@ impl World {
         let at = self.now_ms + self.latency();
         let link = Link {
             client,
+            forged_role: false,
             node,
             incarnation: 0,
             client_open: true,
@@ -121,7 +125,7 @@ impl World {
         let Some(link) = self.links.get_mut(&session).filter(|link| link.client_open) else {
             return false;
         };
-        let (client, node) = (link.client, link.node);
+        let (client, node, forged_role) = (link.client, link.node, link.forged_role);
         if self.cut_until(node_bit(node), CLIENTS_BIT).is_some() {
             return false;
         }
@@ -136,6 +140,9 @@ impl World {
             frame.as_ref().map_or(0, |frame| frame.request_id),
             u64::from(close),
         ]);
+        if forged_role && let Some(frame) = &frame {
+            self.check_forged_role_refused(frame);
+        }
         match client {
             Some(client) => self.client_frame(client, session, frame, close),
             // A ghost hangs up after its first answer.

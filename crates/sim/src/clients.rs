@@ -9,7 +9,7 @@
 //! in again. A player whose `Authenticate` got no answer may retry the same
 //! token on a new connection, and some seeds replay old tokens on a second
 //! connection (a "ghost"), at the server that redeemed them or (login tokens)
-//! at any server: both must be refused.
+//! at any server: both must be refused (`crate::ghosts`).
 //!
 //! An error the protocol does not allow for the request (say `NOT_YOUR_ROLE`
 //! for the player's own role) is a violation. Not modelled: creating roles
@@ -33,6 +33,8 @@ use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, Phase, World, srvname};
 /// How long a player waits for the account center (which may try several
 /// servers, each with a bus deadline).
 pub const LOGIN_TIMEOUT_MS: u64 = 6_000;
+/// The reason of a player's `AddGold`, before its request id.
+pub const CREDIT_REASON_PREFIX: &str = "sim:grant#";
 /// `EnterGame` attempts on one connection before the player logs in again.
 pub const ENTER_ATTEMPTS_MAX: u32 = 40;
 
@@ -70,11 +72,11 @@ struct Pending {
 
 /// A token and where to present it.
 #[derive(Clone, Copy, Debug)]
-struct Presented {
-    token: u128,
-    node: usize,
+pub(crate) struct Presented {
+    pub(crate) token: u128,
+    pub(crate) node: usize,
     /// The role of a crossing token; 0 for a login token.
-    roleid: u64,
+    pub(crate) roleid: u64,
 }
 
 /// One simulated player.
@@ -95,7 +97,7 @@ pub struct Client {
     enter_attempts: u32,
     presenting: Option<Presented>,
     retry: Option<Presented>,
-    last_redeemed: Option<Presented>,
+    pub(crate) last_redeemed: Option<Presented>,
     /// When the player last got an `Entered` or a `CallReply`.
     pub playable_at_ms: u64,
 }
@@ -392,6 +394,9 @@ impl World {
                         "redirect with a malformed token".to_owned(),
                     );
                 };
+                if self.prng.chance(self.mix.forged_role_ppm) {
+                    self.present_forged_role(client, node, token);
+                }
                 let player = &mut self.clients[client];
                 player.pending = None;
                 if let Some(session) = player.session.take() {
@@ -495,7 +500,7 @@ impl World {
             let delay = self.think_ms();
             self.wake_client_in(client, delay);
         } else {
-            let call = self.gameplay_call();
+            let call = self.gameplay_call(client);
             self.send(
                 client,
                 In::Call(GameCall { call: Some(call) }),
@@ -504,12 +509,21 @@ impl World {
         }
     }
 
-    fn gameplay_call(&mut self) -> Call {
+    /// A gameplay call of `client`; a credit names its request id in its
+    /// reason, so each gold ledger line can be matched to the one request
+    /// it answers.
+    fn gameplay_call(&mut self, client: usize) -> Call {
         match self.prng.below(100) {
-            0..40 => Call::AddGold(AddGold {
-                amount: self.prng.between(1, 100),
-                reason: "sim:grant".to_owned(),
-            }),
+            0..40 => {
+                let amount = self.prng.between(1, 100);
+                let player = &self.clients[client];
+                let request = player.next_request;
+                self.checker.credit_sent(player.roleid, request, amount);
+                Call::AddGold(AddGold {
+                    amount,
+                    reason: format!("{CREDIT_REASON_PREFIX}{request}"),
+                })
+            }
             40..65 => Call::SpendGold(SpendGold {
                 amount: self.prng.between(1, 60),
                 reason: "sim:spend".to_owned(),
@@ -521,32 +535,6 @@ impl World {
             }),
             _ => Call::GetPlayer(GetPlayer {}),
         }
-    }
-
-    /// A second connection presents an already redeemed token: where it was
-    /// redeemed, or (half of the login tokens) at any server, where it was
-    /// never valid (a login token admits only at the server `LoginOk` named).
-    fn replay_token(&mut self, client: usize) {
-        let Some(presented) = self.clients[client].last_redeemed else {
-            return;
-        };
-        let node = if presented.roleid == 0 && self.prng.chance(PPM / 2) {
-            self.prng.index(self.nodes.len())
-        } else {
-            presented.node
-        };
-        let session = self.open_link(None, node);
-        let authenticate = Authenticate {
-            token: presented.token.to_be_bytes().to_vec(),
-            roleid: presented.roleid,
-        };
-        self.send_to_node(
-            session,
-            ClientFrame {
-                request_id: 1,
-                body: Some(In::Authenticate(authenticate)),
-            },
-        );
     }
 
     /// The zone healed: offline players log in soon, the rest carry on.

@@ -25,6 +25,7 @@ use wire::node::node_message::Body;
 
 use crate::Property;
 use crate::checker::{Acknowledged, datacenter_judgement};
+use crate::fault_kinds::FaultKind;
 use crate::queue::SimEvent;
 use crate::world::{Endpoint, World, db_of};
 
@@ -83,7 +84,7 @@ impl World {
     pub(crate) fn datacenter_written(&mut self, batch: u64) -> bool {
         self.trace.add(&[self.now_ms, 24, batch]);
         let answer = if self.prng.chance(self.mix.not_applied_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::NotApplied);
             Err(RecordError("commit failed: not applied".to_owned()))
         } else {
             Ok(())

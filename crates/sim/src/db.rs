@@ -4,8 +4,9 @@
 //! compared op by op.
 //!
 //! Checked at each commit (cheap, incremental): no acknowledged write is
-//! lost (a write applies only on top of the version it descends from); gold
-//! and items are conserved (the stored totals equal the sums of the stored
+//! lost (a write applies only on top of the version it descends from); a
+//! lease is renewed only for its holder at its epoch; gold and items are
+//! conserved (the stored totals equal the sums of the stored
 //! ledger lines, and no ledger line is stored twice). Noted: committed
 //! handoffs (for the redirect check) and leases taken over (a sometimes
 //! property).
@@ -15,13 +16,14 @@
 
 use std::collections::BTreeMap;
 
-use ownership::{Holder, Ownership, Rules};
+use ownership::{Holder, OwnerId, Ownership, Rules};
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
-use store::{FencedWrite, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use store::{FencedWrite, LedgerEntry, LedgerKind, OpOutcome, PlayerOp, PlayerStore, StoreError};
 
 use crate::Property;
 use crate::checker::Checker;
+use crate::clients::CREDIT_REASON_PREFIX;
 use crate::trace::Trace;
 
 /// The running sums of one role's stored ledger.
@@ -37,12 +39,22 @@ pub struct SimDb {
     model: ModelStore,
     sqlite: Option<Box<dyn PlayerStore>>,
     shadows: BTreeMap<RoleId, Shadow>,
+    /// When each row's holder or epoch last changed (database time).
+    changed_at_ms: BTreeMap<RoleId, u64>,
 }
 
 /// What a commit is checked against, read just before it applies.
 enum Before {
-    Write { data_version: u64 },
-    Claim { holder: Holder },
+    Write {
+        data_version: u64,
+    },
+    Claim {
+        holder: Holder,
+    },
+    /// Whether each renewed lease was held by the renewer at its epoch.
+    Renew {
+        held: Vec<bool>,
+    },
     Nothing,
 }
 
@@ -59,6 +71,7 @@ impl SimDb {
             model: ModelStore::new(&[srvno], rules),
             sqlite,
             shadows: BTreeMap::new(),
+            changed_at_ms: BTreeMap::new(),
         }
     }
 
@@ -117,8 +130,11 @@ impl SimDb {
                 ));
             }
         }
-        if answer.is_ok() {
-            self.check_commit(operation, before, checker);
+        if let Ok(outcome) = &answer {
+            self.check_commit(operation, outcome, before, checker);
+            if let Some(roleid) = ownership_changed(operation) {
+                self.changed_at_ms.insert(roleid, now_ms);
+            }
         }
         answer
     }
@@ -139,12 +155,33 @@ impl SimDb {
                         holder: row.ownership.holder.clone(),
                     })
             }
+            PlayerOp::RenewLeases { owner, leases, .. } => Before::Renew {
+                held: leases
+                    .iter()
+                    .map(|(roleid, epoch)| {
+                        self.model.row(*roleid).is_some_and(|row| {
+                            let ownership = &row.ownership;
+                            ownership.epoch == *epoch
+                                && matches!(&ownership.holder, Holder::Held(holder) if holder == owner)
+                        })
+                    })
+                    .collect(),
+            },
             _ => Before::Nothing,
         }
     }
 
-    fn check_commit(&mut self, operation: &PlayerOp, before: Before, checker: &mut Checker) {
+    fn check_commit(
+        &mut self,
+        operation: &PlayerOp,
+        answer: &OpOutcome,
+        before: Before,
+        checker: &mut Checker,
+    ) {
         match (operation, before) {
+            (PlayerOp::RenewLeases { owner, .. }, Before::Renew { held }) => {
+                check_renewal(owner, answer, &held, checker);
+            }
             (PlayerOp::Save(write) | PlayerOp::Release(write), Before::Write { data_version }) => {
                 self.check_write(write, data_version, checker);
             }
@@ -190,6 +227,9 @@ impl SimDb {
                 );
             }
             shadow.last_seq = entry.seq;
+            if let Some(request) = credit_request(entry) {
+                checker.credit_stored(roleid, request, entry.delta);
+            }
             match entry.kind {
                 LedgerKind::Gold => shadow.gold += entry.delta,
                 LedgerKind::Item(item_type) => {
@@ -226,6 +266,12 @@ impl SimDb {
         self.model.row(roleid).map(|row| &row.ownership)
     }
 
+    /// When the holder or epoch of `roleid`'s row last changed (database
+    /// time; 0 if never since setup).
+    pub fn changed_at_ms(&self, roleid: RoleId) -> u64 {
+        self.changed_at_ms.get(&roleid).copied().unwrap_or(0)
+    }
+
     /// Folds the final contents into the trace hash.
     pub fn hash_into(&self, trace: &mut Trace) {
         for row in self.model.rows() {
@@ -238,5 +284,42 @@ impl SimDb {
                 ledger,
             ]);
         }
+    }
+}
+
+/// The player's request a gold ledger line answers, if it names one.
+fn credit_request(entry: &LedgerEntry) -> Option<u64> {
+    if entry.kind != LedgerKind::Gold {
+        return None;
+    }
+    entry
+        .reason
+        .strip_prefix(CREDIT_REASON_PREFIX)?
+        .parse()
+        .ok()
+}
+
+/// Every lease the store renewed was held by the renewer at its epoch (a
+/// zombie's renewal must not extend another holder's lease).
+fn check_renewal(owner: &OwnerId, answer: &OpOutcome, held: &[bool], checker: &mut Checker) {
+    let OpOutcome::Renewed(results) = answer else {
+        return;
+    };
+    for ((roleid, result), held) in results.iter().zip(held) {
+        if result.is_ok() && !held {
+            checker.fail(
+                Property::LeaseRenewedOnlyByHolder,
+                format!("the store renewed role {roleid}'s lease for {owner}, which does not hold it at that epoch"),
+            );
+        }
+    }
+}
+
+/// The role whose holder or epoch a committed `operation` changes, if any.
+fn ownership_changed(operation: &PlayerOp) -> Option<RoleId> {
+    match operation {
+        PlayerOp::Claim { roleid, .. } => Some(*roleid),
+        PlayerOp::Handoff { write, .. } | PlayerOp::Release(write) => Some(write.roleid),
+        _ => None,
     }
 }

@@ -75,6 +75,9 @@ pub struct FaultMix {
     pub logoff_ppm: u32,
     /// Player actions that replay an old token on a second connection.
     pub replay_ppm: u32,
+    /// Redirects whose crossing token the player also presents, on a second
+    /// connection, with another role's id.
+    pub forged_role_ppm: u32,
 }
 
 impl FaultMix {
@@ -170,6 +173,11 @@ impl FaultMix {
             } else {
                 0
             },
+            forged_role_ppm: if on(prng) {
+                prng.between(50_000, 300_000) as u32
+            } else {
+                0
+            },
         }
     }
 
@@ -189,6 +197,7 @@ impl FaultMix {
             cross_ppm: 0,
             logoff_ppm: 0,
             replay_ppm: 0,
+            forged_role_ppm: 0,
             ..self.clone()
         }
     }
@@ -266,6 +275,9 @@ impl fmt::Display for FaultMix {
         )?;
         if self.replay_ppm > 0 {
             write!(f, " replay={:.1}%", percent(self.replay_ppm))?;
+        }
+        if self.forged_role_ppm > 0 {
+            write!(f, " forged-role={:.1}%", percent(self.forged_role_ppm))?;
         }
         Ok(())
     }

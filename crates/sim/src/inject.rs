@@ -2,11 +2,12 @@
 //! [`crate::faults::FaultMix`]: node crashes (and restarts), process pauses
 //! (a stop-the-world stall: the node's clock runs on, everything addressed
 //! to it waits), partitions of a shape drawn from a menu (a node loses its
-//! network, its database or its players; the data center is cut off; a random
-//! split; any of them one-way), and cuts of client connections. Message-level
+//! network, its database, its players or one peer; the data center is cut
+//! off; a random split; any of them one-way), and cuts of client connections. Message-level
 //! faults (loss, duplication, spikes, commit outcomes) are drawn where the
 //! messages travel, in `bus` and `store_link`.
 
+use crate::fault_kinds::FaultKind;
 use crate::queue::SimEvent;
 use crate::world::{ACCOUNT_BIT, CLIENTS_BIT, DATACENTER_BIT, DB_BIT, START_MS, World, srvname};
 
@@ -77,7 +78,7 @@ impl World {
         self.trace.add(&[self.now_ms, 23]);
         let node = self.prng.index(self.nodes.len());
         if self.nodes[node].core.is_some() && self.nodes[node].paused_until_ms <= self.now_ms {
-            self.faults += 1;
+            self.inject(FaultKind::Pause);
             let until_ms = self.now_ms + self.prng.between(50, self.mix.pause_max_ms);
             self.log(|| format!("{} pauses until {}", srvname(node), until_ms - START_MS));
             self.nodes[node].paused_until_ms = until_ms;
@@ -88,7 +89,9 @@ impl World {
 
     /// Starts a partition of a shape drawn from a menu of the usual ones: a
     /// node loses its network, a node loses its database, a node loses its
-    /// players, the data center is cut off, or a random split.
+    /// players, the data center is cut off, two game servers lose each other
+    /// (one-way: a home server's heartbeats miss a server that still holds
+    /// its players' rows), or a random split.
     pub(crate) fn partition_tick(&mut self) -> bool {
         if self.mix.partition_every_ms == 0 {
             return false;
@@ -97,11 +100,13 @@ impl World {
         let everyone =
             ((1u32 << self.nodes.len()) - 1) | ACCOUNT_BIT | DATACENTER_BIT | DB_BIT | CLIENTS_BIT;
         let node = 1u32 << self.prng.index(self.nodes.len());
-        let (side, other) = match self.prng.below(5) {
+        let peer = 1u32 << self.prng.index(self.nodes.len());
+        let (side, other) = match self.prng.below(6) {
             0 => (node, everyone & !node),
             1 => (node, DB_BIT),
             2 => (node, CLIENTS_BIT),
             3 => (DATACENTER_BIT, everyone & !DATACENTER_BIT),
+            4 => (node, peer & !node),
             _ => {
                 let side = (self.prng.next_u64() as u32) & everyone;
                 (side, everyone & !side)
@@ -112,7 +117,11 @@ impl World {
             self.next_partition += 1;
             let one_way = self.prng.chance(self.mix.one_way_ppm);
             let until_ms = self.now_ms + self.prng.between(100, self.mix.partition_max_ms);
-            self.faults += 1;
+            self.inject(if one_way {
+                FaultKind::OneWayPartition
+            } else {
+                FaultKind::Partition
+            });
             self.log(|| {
                 format!(
                     "partition {id}: {side:#x} from {other:#x} one-way {one_way} until {}",
@@ -157,7 +166,7 @@ impl World {
             .collect();
         if !open.is_empty() {
             let session = open[self.prng.index(open.len())];
-            self.faults += 1;
+            self.inject(FaultKind::ClientCut);
             self.log(|| format!("cut session {session}"));
             self.cut_link(session);
         }

@@ -5,9 +5,17 @@
 //! center's current servers converge to the rows. The judgements themselves
 //! are pure functions in [`crate::checker`].
 
+use ownership::Holder;
+use routing::RoleId;
+
 use crate::Property;
-use crate::checker::writable_copy_mismatch;
-use crate::world::{DATACENTER_CONVERGENCE_BOUND_MS, Phase, World, db_of, srvname};
+use crate::checker::{mark_mismatch, writable_copy_mismatch};
+use crate::store_link::STORE_TIMEOUT_MS;
+use crate::world::{DATACENTER_CONVERGENCE_BOUND_MS, LEASE_TTL_MS, Phase, World, db_of, srvname};
+
+/// A held row with less lease left than this is in flux (its holder stopped
+/// renewing): its marks are not judged. A holder that renews keeps more.
+pub const MARK_SETTLED_LEASE_MS: u64 = LEASE_TTL_MS / 2;
 
 impl World {
     /// Every copy a live core treats as writable (by its own clock) matches
@@ -31,10 +39,14 @@ impl World {
     }
 
     /// Every player is playable after healing: the run ends once the data
-    /// center's current servers match the rows, or fails when they do not
-    /// within [`DATACENTER_CONVERGENCE_BOUND_MS`].
+    /// center's current servers and the home servers' kuafu marks match the
+    /// rows, or fails when they do not within
+    /// [`DATACENTER_CONVERGENCE_BOUND_MS`].
     pub(crate) fn await_convergence(&mut self) {
-        let Some((property, why)) = self.datacenter_divergence() else {
+        let divergence = self
+            .datacenter_divergence()
+            .or_else(|| self.marks_divergence());
+        let Some((property, why)) = divergence else {
             self.phase = Phase::Finished;
             return;
         };
@@ -47,6 +59,60 @@ impl World {
             );
             self.violate(property, what);
         }
+    }
+
+    /// The first player whose home server's kuafu mark does not match its
+    /// row (see [`mark_mismatch`]).
+    fn marks_divergence(&self) -> Option<(Property, String)> {
+        self.clients.iter().find_map(|client| {
+            let roleid = client.roleid;
+            let home = db_of(roleid);
+            let row = self.dbs[home].ownership(roleid)?;
+            let core = self.nodes[home].core.as_ref()?;
+            let mark = core.kuafu_mark(roleid);
+            let name = &self.nodes[home].name;
+            let why = mark_mismatch(name, row, self.now_ms, MARK_SETTLED_LEASE_MS, mark)?;
+            let what = format!("role {roleid}, home {name}: {why}");
+            Some((Property::MarksConvergeToRows, what))
+        })
+    }
+
+    /// The heartbeat of home server `home` cleared the kuafu mark of
+    /// `roleid`: the row must not say the player is away, held with a live
+    /// lease by a server that serves it. The row the home read is at most a
+    /// store deadline old (plus a pause of the home); a row that changed
+    /// since is in flux and not judged.
+    pub(crate) fn check_mark_cleared(&mut self, home: usize, roleid: RoleId) {
+        let db = &self.dbs[db_of(roleid)];
+        let Some(row) = db.ownership(roleid) else {
+            return;
+        };
+        let Holder::Held(owner) = &row.holder else {
+            return;
+        };
+        let read_age_max_ms = STORE_TIMEOUT_MS + self.mix.pause_max_ms;
+        let settled = db.changed_at_ms(roleid) + read_age_max_ms < self.now_ms;
+        if owner.node == self.nodes[home].name || row.lease_expired(self.now_ms) || !settled {
+            return;
+        }
+        // A renewal that lands after the lease lapsed revives the row for a
+        // holder that already dropped the player: its mark may go.
+        let serving = self.nodes.iter().any(|slot| {
+            slot.core
+                .as_ref()
+                .is_some_and(|core| core.owner() == owner && core.is_online(roleid))
+        });
+        if !serving {
+            return;
+        }
+        let what = format!(
+            "{} cleared the mark of role {roleid} while the row, unchanged since {}, is held by {owner} at epoch {} until {}",
+            self.nodes[home].name,
+            db.changed_at_ms(roleid),
+            row.epoch,
+            row.lease_until_ms
+        );
+        self.checker.fail(Property::MarkClearedOnlyByRow, what);
     }
 
     /// A node acknowledges a gameplay change only while it may write the

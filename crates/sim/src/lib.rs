@@ -28,6 +28,7 @@
 //! Architecture invariant: no wall clock and no unordered map anywhere in a
 //! run; the only clock read is the sweep's elapsed time for `steps_per_s`.
 
+pub mod fault_kinds;
 pub mod faults;
 pub mod prng;
 pub mod properties;
@@ -39,6 +40,7 @@ mod client_link;
 mod clients;
 mod datacenter_link;
 mod db;
+mod ghosts;
 mod inject;
 mod judge;
 mod queue;
@@ -73,17 +75,33 @@ pub enum Mutation {
     /// A game server sends each note (where a player is now) once and never
     /// again, even when it was not acknowledged.
     NotesNotResent,
+    /// A home server clears a kuafu mark when its heartbeat misses reach the
+    /// bound, without reading the row.
+    MarksClearedOnMisses,
+    /// A lease renewal is not checked against the renewer's owner and epoch
+    /// (`ownership::Rules { renew_checks_epoch: false }`).
+    RenewWithoutEpochCheck,
+    /// A crossing token admits a role other than its own
+    /// (`gamecore::Mutations::crossing_token_admits_any_role`).
+    CrossingTokenAdmitsAnyRole,
+    /// A game server applies an `AddGold` twice, with two ledger lines
+    /// (`gamecore::Mutations::double_credit`).
+    DoubleCredit,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
         Mutation::RedirectBeforeCommit,
         Mutation::SharedLoginToken,
         Mutation::NotesNotResent,
+        Mutation::MarksClearedOnMisses,
+        Mutation::RenewWithoutEpochCheck,
+        Mutation::CrossingTokenAdmitsAnyRole,
+        Mutation::DoubleCredit,
     ];
 
     /// The name `--mutation` takes.
@@ -95,6 +113,10 @@ impl Mutation {
             Mutation::RedirectBeforeCommit => "redirect-before-commit",
             Mutation::SharedLoginToken => "shared-login-token",
             Mutation::NotesNotResent => "notes-not-resent",
+            Mutation::MarksClearedOnMisses => "marks-cleared-on-misses",
+            Mutation::RenewWithoutEpochCheck => "renew-without-epoch-check",
+            Mutation::CrossingTokenAdmitsAnyRole => "crossing-token-admits-any-role",
+            Mutation::DoubleCredit => "double-credit",
         }
     }
 }
@@ -206,8 +228,8 @@ pub struct SeedReport {
     pub steps: u64,
     /// Virtual time the run covered.
     pub virtual_ms: u64,
-    /// Faults injected.
-    pub faults: u64,
+    /// Faults injected, per kind, and the steps run with each kind on.
+    pub faults: fault_kinds::FaultCounts,
     /// Violations (a run stops at the first).
     pub violations: Vec<Violation>,
     /// Violations of the waived properties (the run stopped there too).
@@ -240,7 +262,7 @@ pub fn run_seed(seed: u64, config: &SeedConfig) -> SeedReport {
             seed,
             steps: progress.get(),
             virtual_ms: 0,
-            faults: 0,
+            faults: fault_kinds::FaultCounts::default(),
             violations: vec![Violation {
                 seed,
                 step: progress.get(),

@@ -27,13 +27,25 @@ pub enum Property {
     WritableCopyMatchesRow,
     /// A node acknowledges a gameplay call only for a player it may write.
     ServesOnlyWhileWritable,
+    /// A home server's heartbeat clears a kuafu mark only when the row says
+    /// the player is no longer away: never while the row, unchanged for
+    /// longer than the read could be old, is held by another server with a
+    /// live lease.
+    MarkClearedOnlyByRow,
     /// Every write the store commits descends from the row's current data.
     NoAcknowledgedWriteLost,
-    /// Stored gold and items equal the sums of the stored ledger lines, and
-    /// no ledger line is stored twice.
+    /// The store renews a lease only for the row's holder at its epoch: a
+    /// zombie's late renewal never extends another holder's lease.
+    LeaseRenewedOnlyByHolder,
+    /// Stored gold and items equal the sums of the stored ledger lines, no
+    /// ledger line is stored twice, and every credit line answers exactly
+    /// one `AddGold` request a player sent, for its amount (nothing is
+    /// credited twice).
     GoldAndItemsConserved,
     /// A token admits at most once, across every core and incarnation.
     TokenRedeemedAtMostOnce,
+    /// A crossing token admits only the role it was issued for.
+    TokenAdmitsOnlyItsRole,
     /// A client is redirected only after its handoff committed.
     RedirectAfterDurableHandoff,
     /// On the seeds that run it, SQLite answers every op as the model does.
@@ -54,6 +66,11 @@ pub enum Property {
     /// when one was lost. With [`Property::DataCenterConvergesToRows`], the
     /// data center's current servers converge to the rows.
     DataCenterHearsEveryOwner,
+    /// After healing, each player's home server marks it away exactly when
+    /// its row says so: a row held with a live lease by another node is
+    /// marked there; a free or lapsed row, or one held by the home, is not
+    /// marked (DESIGN §6: marks are a view of the rows).
+    MarksConvergeToRows,
     /// A player entered a server by a crossing token.
     CrossingCompleted,
     /// A write was refused by the fence while the node still held the player.
@@ -69,12 +86,15 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 17] = [
+    pub const ALL: [Property; 21] = [
         Property::WritableCopyMatchesRow,
         Property::ServesOnlyWhileWritable,
+        Property::MarkClearedOnlyByRow,
         Property::NoAcknowledgedWriteLost,
+        Property::LeaseRenewedOnlyByHolder,
         Property::GoldAndItemsConserved,
         Property::TokenRedeemedAtMostOnce,
+        Property::TokenAdmitsOnlyItsRole,
         Property::RedirectAfterDurableHandoff,
         Property::SqliteAgreesWithModel,
         Property::ClientsGetExpectedAnswers,
@@ -82,6 +102,7 @@ impl Property {
         Property::EveryPlayerPlayableAfterHealing,
         Property::DataCenterConvergesToRows,
         Property::DataCenterHearsEveryOwner,
+        Property::MarksConvergeToRows,
         Property::CrossingCompleted,
         Property::ZombieSaveFenced,
         Property::TokenExpired,
@@ -104,7 +125,8 @@ impl Property {
         match self {
             P::EveryPlayerPlayableAfterHealing
             | P::DataCenterConvergesToRows
-            | P::DataCenterHearsEveryOwner => Expectation::Eventually,
+            | P::DataCenterHearsEveryOwner
+            | P::MarksConvergeToRows => Expectation::Eventually,
             P::CrossingCompleted
             | P::ZombieSaveFenced
             | P::TokenExpired
@@ -120,9 +142,12 @@ impl Property {
         match self {
             P::WritableCopyMatchesRow => "writable-copy-matches-row",
             P::ServesOnlyWhileWritable => "serves-only-while-writable",
+            P::MarkClearedOnlyByRow => "mark-cleared-only-by-row",
             P::NoAcknowledgedWriteLost => "no-acknowledged-write-lost",
+            P::LeaseRenewedOnlyByHolder => "lease-renewed-only-by-holder",
             P::GoldAndItemsConserved => "gold-and-items-conserved",
             P::TokenRedeemedAtMostOnce => "token-redeemed-at-most-once",
+            P::TokenAdmitsOnlyItsRole => "token-admits-only-its-role",
             P::RedirectAfterDurableHandoff => "redirect-after-durable-handoff",
             P::SqliteAgreesWithModel => "sqlite-agrees-with-model",
             P::ClientsGetExpectedAnswers => "clients-get-expected-answers",
@@ -130,6 +155,7 @@ impl Property {
             P::EveryPlayerPlayableAfterHealing => "every-player-playable-after-healing",
             P::DataCenterConvergesToRows => "datacenter-converges-to-rows",
             P::DataCenterHearsEveryOwner => "datacenter-hears-every-owner",
+            P::MarksConvergeToRows => "marks-converge-to-rows",
             P::CrossingCompleted => "crossing-completed",
             P::ZombieSaveFenced => "zombie-save-fenced",
             P::TokenExpired => "token-expired",

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use routing::Srvno;
 use store::{OpOutcome, PlayerOp, StoreError};
 
+use crate::fault_kinds::FaultKind;
 use crate::queue::SimEvent;
 use crate::world::{DB_BIT, World, node_bit, srvname};
 
@@ -199,7 +200,7 @@ impl World {
     /// The database commits one op, with the seed's commit-outcome faults.
     fn commit(&mut self, node: usize, incarnation: u64, db: usize, op: u64, operation: PlayerOp) {
         if self.prng.chance(self.mix.not_applied_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::NotApplied);
             self.log(|| format!("db{}: {} op {op} not applied", db + 1, srvname(node)));
             let answer = Err(StoreError::Backend("commit failed: not applied".to_owned()));
             return self.queue_answer(node, incarnation, db, op, answer);
@@ -213,7 +214,7 @@ impl World {
             )
         });
         if self.prng.chance(self.mix.reply_lost_ppm) {
-            self.faults += 1;
+            self.inject(FaultKind::ReplyLost);
             self.log(|| {
                 format!(
                     "db{}: the answer to {} op {op} is lost",

@@ -1,5 +1,7 @@
 //! A sweep: many seeds, split between threads, summed into one report whose
-//! last line is `sim: seeds=N steps=S faults=F violations=V steps_per_s=R`.
+//! last line is `sim: seeds=N steps=S faults=F violations=V steps_per_s=R`,
+//! after a line of the faults per kind (injected, and steps run with the
+//! kind on).
 //! Every failing seed is printed with its step, its fault mix and the command
 //! that replays it. Seeds are independent and their reports are ordered by
 //! seed, so the report does not depend on thread timing (except the speed).
@@ -9,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::fault_kinds::FaultCounts;
 use crate::{
     Mutation, Property, SQLITE_EVERY_DEFAULT, STEPS_PER_SEED_DEFAULT, SeedConfig, SeedReport,
     Sometimes, Violation, run_seed,
@@ -62,8 +65,8 @@ pub struct SweepReport {
     pub seeds: u64,
     /// Steps run in all.
     pub steps: u64,
-    /// Faults injected in all.
-    pub faults: u64,
+    /// Faults injected in all, per kind, with the steps run with each on.
+    pub faults: FaultCounts,
     /// Seeds that ran SQLite beside the model.
     pub sqlite_seeds: u64,
     /// The seeds that found a violation, ordered by seed.
@@ -134,12 +137,13 @@ impl fmt::Display for SweepReport {
                 self.seeds
             )?;
         }
+        writeln!(f, "{}", self.faults)?;
         write!(
             f,
             "sim: seeds={} steps={} faults={} violations={} steps_per_s={}",
             self.seeds,
             self.steps,
-            self.faults,
+            self.faults.total(),
             self.violations(),
             self.steps_per_second()
         )
@@ -162,7 +166,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
     let mut report = SweepReport {
         seeds: 0,
         steps: 0,
-        faults: 0,
+        faults: FaultCounts::default(),
         sqlite_seeds: 0,
         failures: Vec::new(),
         waived: Vec::new(),
@@ -198,7 +202,7 @@ pub fn sweep(config: &SweepConfig, mut on_progress: impl FnMut(u64)) -> SweepRep
             done += 1;
             report.seeds += 1;
             report.steps += seed_report.steps;
-            report.faults += seed_report.faults;
+            report.faults.add(&seed_report.faults);
             report.sqlite_seeds += u64::from(seed_report.sqlite);
             report.sometimes.add(&seed_report.sometimes);
             report.waived.extend(seed_report.waived.iter().cloned());

@@ -33,6 +33,7 @@ use crate::client_link::Link;
 use crate::clients::Client;
 use crate::datacenter_link::DataCenterLink;
 use crate::db::SimDb;
+use crate::fault_kinds::{FaultCounts, FaultKind};
 use crate::faults::{FaultMix, SKEW_MAX_MS};
 use crate::inject::Partition;
 use crate::prng::Prng;
@@ -165,6 +166,8 @@ pub(crate) struct World {
     pub(crate) step: u64,
     pub(crate) prng: Prng,
     pub(crate) mix: FaultMix,
+    /// The mix as drawn (`mix` is healed after the safety phase).
+    mix_drawn: FaultMix,
     fault_mix_text: String,
     pub(crate) queue: Queue,
     zone: ZoneMap,
@@ -184,7 +187,7 @@ pub(crate) struct World {
     pub(crate) pending_ops: BTreeSet<(usize, u64, u64)>,
     pub(crate) checker: Checker,
     pub(crate) trace: Trace,
-    pub(crate) faults: u64,
+    pub(crate) faults: FaultCounts,
     pub(crate) phase: Phase,
     pub(crate) playable_after_heal: usize,
     /// When the data center must have converged (set once every player is
@@ -210,6 +213,7 @@ impl World {
         let mut prng = Prng::new(seed, 2);
         let rules = ownership::Rules {
             handoff_checks_epoch: config.mutation != Some(Mutation::HandoffWithoutEpochCheck),
+            renew_checks_epoch: config.mutation != Some(Mutation::RenewWithoutEpochCheck),
         };
         let sqlite = config.sqlite_every > 0 && Prng::new(seed, 3).below(config.sqlite_every) == 0;
         let mut dbs: Vec<SimDb> = (1..=mix.nodes)
@@ -244,6 +248,7 @@ impl World {
             prng,
             fault_mix_text: mix.to_string(),
             zone: zone_map(mix.nodes),
+            mix_drawn: mix.clone(),
             mix,
             queue: Queue::new(),
             nodes,
@@ -262,13 +267,16 @@ impl World {
             pending_ops: BTreeSet::new(),
             checker: Checker::default(),
             trace: Trace::new(seed),
-            faults: 0,
+            faults: FaultCounts::default(),
             phase: Phase::Safety,
             playable_after_heal: 0,
             converge_by_ms: None,
             outputs: Vec::new(),
         };
         for node in 0..world.nodes.len() {
+            if world.nodes[node].offset_ms != 0 {
+                world.inject(FaultKind::ClockSkew);
+            }
             world.start_node(node);
         }
         for client in 0..world.clients.len() {
@@ -330,7 +338,10 @@ impl World {
             seed: self.seed,
             steps: self.step,
             virtual_ms: self.now_ms - START_MS,
-            faults: self.faults,
+            faults: {
+                self.faults.ran(&self.mix_drawn, self.step);
+                self.faults
+            },
             violations: std::mem::take(&mut self.checker.violations),
             waived: std::mem::take(&mut self.checker.waived),
             trace_hash: self.trace.finish(),
@@ -338,6 +349,11 @@ impl World {
             sometimes: self.checker.sometimes,
             sqlite: self.dbs.first().is_some_and(SimDb::has_sqlite),
         }
+    }
+
+    /// Counts one injected fault of `kind`.
+    pub(crate) fn inject(&mut self, kind: FaultKind) {
+        self.faults.injected(kind);
     }
 
     pub(crate) fn violate(&mut self, property: Property, what: String) {
@@ -598,7 +614,10 @@ impl World {
             reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
             redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
             notes_not_resent: self.config.mutation == Some(Mutation::NotesNotResent),
-            ..gamecore::Mutations::default()
+            marks_cleared_on_misses: self.config.mutation == Some(Mutation::MarksClearedOnMisses),
+            crossing_token_admits_any_role: self.config.mutation
+                == Some(Mutation::CrossingTokenAdmitsAnyRole),
+            double_credit: self.config.mutation == Some(Mutation::DoubleCredit),
         };
         config
     }
@@ -621,7 +640,7 @@ impl World {
     /// reset; requests it was answering are never answered. Its store ops
     /// already sent still reach the database.
     pub(crate) fn crash(&mut self, node: usize) {
-        self.faults += 1;
+        self.inject(FaultKind::Crash);
         self.log(|| format!("{} crashes", srvname(node)));
         let slot = &mut self.nodes[node];
         slot.core = None;
@@ -691,6 +710,9 @@ impl World {
                     .owner()
                     .clone();
                 self.log(|| format!("{} event {event:?}", srvname(node)));
+                if let gamecore::Event::MarkExpired { roleid } = event {
+                    self.check_mark_cleared(node, roleid);
+                }
                 self.checker.observe(&owner, &event);
             }
         }

@@ -98,3 +98,49 @@ fn notes_sent_once_and_never_again_are_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_mark_cleared_on_heartbeat_misses_while_the_row_is_held_is_caught() {
+    let report = ci_sweep_with(Mutation::MarksClearedOnMisses);
+    // A one-way cut from the home to the marked server makes the heartbeats
+    // miss while that server keeps the row.
+    assert_eq!(
+        first_violation(&report),
+        Property::MarkClearedOnlyByRow,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_lease_renewal_without_the_epoch_check_is_caught() {
+    let report = ci_sweep_with(Mutation::RenewWithoutEpochCheck);
+    // A zombie's late renewal extends the lease of the row's new holder.
+    assert_eq!(
+        first_violation(&report),
+        Property::LeaseRenewedOnlyByHolder,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_crossing_token_that_admits_another_role_is_caught() {
+    let report = ci_sweep_with(Mutation::CrossingTokenAdmitsAnyRole);
+    // A ghost presents a player's fresh crossing token with another role id.
+    assert_eq!(
+        first_violation(&report),
+        Property::TokenAdmitsOnlyItsRole,
+        "{report}"
+    );
+}
+
+#[test]
+fn a_double_credit_with_two_ledger_lines_is_caught() {
+    let report = ci_sweep_with(Mutation::DoubleCredit);
+    // Stored gold still equals its ledger; the second line answering one
+    // request is what gives it away.
+    assert_eq!(
+        first_violation(&report),
+        Property::GoldAndItemsConserved,
+        "{report}"
+    );
+}

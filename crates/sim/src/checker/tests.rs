@@ -180,3 +180,73 @@ fn the_acknowledged_notes_state_a_row_only_when_one_says_exactly_so() {
     };
     assert!(acknowledged.states(roleid, &free));
 }
+
+fn mark(go_srvname: &str, epoch: u64) -> Mark {
+    Mark {
+        go_srvname: go_srvname.to_owned(),
+        epoch,
+        misses: 0,
+    }
+}
+
+#[test]
+fn marks_that_match_the_rows_pass() {
+    let away = held("gs2", 7, 3, 10_000);
+    assert_eq!(
+        mark_mismatch("gs1", &away, 5_000, 1_000, Some(&mark("gs2", 3))),
+        None
+    );
+    let at_home = held("gs1", 7, 3, 10_000);
+    assert_eq!(mark_mismatch("gs1", &at_home, 5_000, 1_000, None), None);
+    assert_eq!(
+        mark_mismatch("gs1", &Ownership::free(), 5_000, 1_000, None),
+        None
+    );
+    let lapsed = held("gs2", 7, 3, 10_000);
+    assert_eq!(mark_mismatch("gs1", &lapsed, 10_000, 1_000, None), None);
+}
+
+#[test]
+fn a_corrupted_mark_fails() {
+    let away = held("gs2", 7, 3, 10_000);
+    for corrupted in [None, Some(mark("gs3", 3))] {
+        let mismatch = mark_mismatch("gs1", &away, 5_000, 1_000, corrupted.as_ref());
+        assert!(
+            mismatch
+                .as_deref()
+                .is_some_and(|why| why.contains("held by gs2")),
+            "{corrupted:?}: {mismatch:?}"
+        );
+    }
+    let stale = mark("gs2", 3);
+    let at_home = held("gs1", 8, 4, 10_000);
+    let lapsed = held("gs2", 7, 3, 10_000);
+    for (row, db_now_ms) in [
+        (at_home, 5_000),
+        (Ownership::free(), 5_000),
+        (lapsed, 10_000),
+    ] {
+        let mismatch = mark_mismatch("gs1", &row, db_now_ms, 1_000, Some(&stale));
+        assert!(
+            mismatch
+                .as_deref()
+                .is_some_and(|why| why.contains("the home marks it at gs2")),
+            "{row:?}: {mismatch:?}"
+        );
+    }
+}
+
+#[test]
+fn a_mark_of_a_row_in_flux_is_not_judged() {
+    let arriving = Ownership {
+        holder: Holder::Arriving("gs3".to_owned()),
+        epoch: 4,
+        lease_until_ms: 10_000,
+    };
+    assert_eq!(mark_mismatch("gs1", &arriving, 5_000, 1_000, None), None);
+    let about_to_lapse = held("gs2", 7, 3, 10_000);
+    assert_eq!(
+        mark_mismatch("gs1", &about_to_lapse, 9_500, 1_000, None),
+        None
+    );
+}

@@ -207,6 +207,7 @@ pub fn leases_renew_in_a_batch<H: Harness>(mut harness: H) {
 pub fn a_stale_handoff_is_fenced_unless_the_rules_are_mutated<H: Harness>(mut harness: H) {
     let mutated = Rules {
         handoff_checks_epoch: false,
+        ..Rules::default()
     };
     for (rules, goes_through) in [(Rules::default(), false), (mutated, true)] {
         let mut store = harness.open_with(rules);
