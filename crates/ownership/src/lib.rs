@@ -168,7 +168,11 @@ impl Rules {
         }
     }
 
-    /// Renews the lease of the holder at `epoch`.
+    /// Renews the lease of the holder at `epoch`, while it is live: a
+    /// renewal that lands after the lease lapsed is refused, so it cannot
+    /// revive a row whose holder has stopped serving the player by its own
+    /// clock (the row would stay locked for another lease, every login
+    /// getting `PLAYER_BUSY`); the holder, if it still serves, is fenced.
     pub fn renew(
         &self,
         row: &Ownership,
@@ -179,6 +183,11 @@ impl Rules {
     ) -> Result<Ownership, Refused> {
         if self.renew_checks_epoch {
             self.authorize_write(row, me, epoch)?;
+        }
+        if row.lease_expired(db_now_ms) {
+            return Err(Refused::Fenced {
+                current: row.clone(),
+            });
         }
         Ok(Ownership {
             lease_until_ms: db_now_ms + lease_ttl_ms,
@@ -413,6 +422,20 @@ mod tests {
         let elsewhere = rules.handoff(&held, &dead, 1, "gs3", 0, TTL).unwrap();
         assert_eq!(rules.take_back(&elsewhere, &restarted), None);
         assert_eq!(rules.take_back(&Ownership::free(), &restarted), None);
+    }
+
+    #[test]
+    fn a_renewal_after_the_lease_lapsed_is_refused() {
+        let rules = Rules::default();
+        let me = owner("gs1", 1);
+        let row = rules.claim(&Ownership::free(), &me, 0, TTL).unwrap();
+        assert!(rules.renew(&row, &me, 1, TTL - 1, TTL).is_ok());
+        assert_eq!(
+            rules.renew(&row, &me, 1, TTL, TTL),
+            Err(Refused::Fenced {
+                current: row.clone()
+            })
+        );
     }
 
     #[test]

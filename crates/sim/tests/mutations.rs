@@ -92,11 +92,13 @@ fn a_redirect_sent_before_the_commit_is_caught() {
 #[test]
 fn notes_sent_once_and_never_again_are_caught() {
     let report = ci_sweep_with(Mutation::NotesNotResent);
-    assert_eq!(
-        first_violation(&report),
+    // A lost SetCurrent leaves the data center behind, a lost Arrived the
+    // home's mark: either check catches it first.
+    let guards = [
         Property::DataCenterHearsEveryOwner,
-        "{report}"
-    );
+        Property::MarksConvergeToRows,
+    ];
+    assert!(guards.contains(&first_violation(&report)), "{report}");
 }
 
 #[test]

@@ -92,6 +92,7 @@ macro_rules! contract_suite {
             after_a_handoff_only_the_target_can_claim,
             a_lease_expires_by_database_time,
             leases_renew_in_a_batch,
+            a_renewal_after_the_lease_lapsed_is_refused,
             a_stale_handoff_is_fenced_unless_the_rules_are_mutated,
             a_restarted_node_takes_back_its_predecessors_rows_durably,
             a_read_only_load_changes_nothing,

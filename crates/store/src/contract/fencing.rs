@@ -203,6 +203,29 @@ pub fn leases_renew_in_a_batch<H: Harness>(mut harness: H) {
     assert_eq!(lapsed.ownership.epoch, 2);
 }
 
+/// A renewal that lands after the lease lapsed (by the database's clock)
+/// is refused and leaves the row as it was: it cannot revive a row whose
+/// holder has stopped serving the player, and the row stays claimable.
+pub fn a_renewal_after_the_lease_lapsed_is_refused<H: Harness>(mut harness: H) {
+    let mut store = harness.open();
+    let me = owner("gs1", 1);
+    let roleid = create(&mut store, 1, "ann").roleid;
+    let held = claim(&mut store, 0, roleid, &me).ownership;
+    let renew = PlayerOp::RenewLeases {
+        owner: me.clone(),
+        leases: vec![(roleid, 1)],
+        lease_ttl_ms: LEASE_TTL_MS,
+    };
+    let late = apply_one(&mut store, LEASE_TTL_MS, renew);
+    let refused = Err(Refused::Fenced {
+        current: held.clone(),
+    });
+    assert_eq!(late, Ok(OpOutcome::Renewed(vec![(roleid, refused)])));
+    assert_eq!(load(&mut store, LEASE_TTL_MS, roleid).ownership, held);
+    let taken = claim(&mut store, LEASE_TTL_MS, roleid, &owner("gs2", 1));
+    assert_eq!(taken.ownership.epoch, 2, "claimable as the lapse left it");
+}
+
 /// A handoff at a stale epoch is fenced; the simulator's mutated rules let it through (the store runs the rules it is given).
 pub fn a_stale_handoff_is_fenced_unless_the_rules_are_mutated<H: Harness>(mut harness: H) {
     let mutated = Rules {
