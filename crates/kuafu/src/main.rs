@@ -1,4 +1,5 @@
-//! `kuafu`: run a whole zone on this machine (`demo`, `zone`), and more.
+//! `kuafu`: run a whole zone on this machine (`demo`, `zone`), one node of a
+//! distributed zone (`node`), and more.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,11 +38,31 @@ enum Command {
         #[arg(long, value_enum, default_value_t = kuafu::bot::LoginKind::Device)]
         login: kuafu::bot::LoginKind,
     },
-    /// Run the zone of a zone file in this process until Ctrl-C.
+    /// Run the zone of a zone file in this process until Ctrl-C, or each of
+    /// its nodes as its own process with --processes.
     Zone {
         /// The zone file (see zone.example.toml).
         #[arg(long)]
         config: PathBuf,
+        /// Run every node as its own process of this binary, over NATS and
+        /// PostgreSQL (the file's [distributed] section, see
+        /// zone.distributed.example.toml).
+        #[arg(long)]
+        processes: bool,
+    },
+    /// Run one node of a distributed zone (a game server with its battle
+    /// server, `account` or `datacenter`) until Ctrl-C or SIGTERM.
+    Node {
+        /// The zone file, with a [distributed] section.
+        #[arg(long)]
+        config: PathBuf,
+        /// The node's name.
+        #[arg(long)]
+        name: String,
+        /// Also stop when standard input closes (how `kuafu zone
+        /// --processes` stops its nodes).
+        #[arg(long)]
+        stop_when_stdin_closes: bool,
     },
     /// Sweep the deterministic simulator over many seeds (see docs/crossing.md).
     Sim(kuafu::simulate::SimArgs),
@@ -119,7 +140,19 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        Command::Zone { config } => {
+        Command::Zone {
+            config,
+            processes: true,
+        } => kuafu::processes::run_zone(&config).await,
+        Command::Node {
+            config,
+            name,
+            stop_when_stdin_closes,
+        } => kuafu::processes::run_node(&config, &name, stop_when_stdin_closes).await,
+        Command::Zone {
+            config,
+            processes: false,
+        } => {
             let zone = Zone::start(ZoneConfig::load(&config)?).await?;
             eprintln!(
                 "zone {} running; account center at {}; Ctrl-C stops it",

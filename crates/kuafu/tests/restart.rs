@@ -4,21 +4,22 @@
 //! over (DESIGN §5: the restarted zone holds the data directory's lock, so
 //! it takes back its predecessor's rows at once).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use client::{CallOutcome, GameSession};
+use client::GameSession;
+use common::gold;
+use wire::client::AddGold;
 use wire::client::game_call::Call;
-use wire::client::{AddGold, GetPlayer};
 
 /// A lease far longer than the test: a login that succeeds after the
 /// restart was not waiting for it.
 const LEASE_TTL_MS: u64 = 120_000;
 const PLAYERS: usize = 6;
-/// Lines of the zone's standard error read while looking for its address.
-const STARTUP_LINES_MAX: usize = 1_000;
 
 fn write_zone_file(dir: &Path) -> std::path::PathBuf {
     let zone_file = dir.join("zone.toml");
@@ -63,27 +64,8 @@ fn start_zone(zone_file: &Path) -> (Child, String) {
         .stdout(Stdio::null())
         .spawn()
         .expect("kuafu starts");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let address = lines
-        .by_ref()
-        .take(STARTUP_LINES_MAX)
-        .map_while(Result::ok)
-        .find_map(|line| {
-            let (_, rest) = line.split_once("account center at ")?;
-            Some(rest.split(';').next()?.trim().to_owned())
-        })
-        .expect("the zone prints its account center's address");
-    // Keep draining standard error so the zone never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
+    let address = common::account_address(BufReader::new(child.stderr.take().unwrap()));
     (child, address)
-}
-
-async fn gold(session: &mut GameSession) -> u64 {
-    match session.call(Call::GetPlayer(GetPlayer {})).await.unwrap() {
-        CallOutcome::Reply(reply) => reply.player.unwrap().gold,
-        CallOutcome::Crossed { .. } => panic!("a read redirected"),
-    }
 }
 
 /// Registers player `index`, enters and earns `index + 1` gold, then

@@ -29,7 +29,7 @@ use std::fmt;
 use ownership::Rules;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use store::backend::{self, from_column, roleid_column, to_column};
-use store::{LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use store::{ClockedPlayerStore, LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio_postgres::types::ToSql;
 
 use crate::connection::{Connection, Failure};
@@ -243,6 +243,13 @@ impl fmt::Debug for PostgresPlayerStore {
 impl PlayerStore for PostgresPlayerStore {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
         self.apply_batch(Some(db_now_ms), ops)
+    }
+}
+
+/// A node's writer thread runs the store at the database's clock.
+impl ClockedPlayerStore for PostgresPlayerStore {
+    fn apply_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        self.apply_at_db_now(ops)
     }
 }
 

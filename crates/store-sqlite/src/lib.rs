@@ -2,8 +2,9 @@
 //!
 //! - [`SqlitePlayerStore`]: a srvno database implementing
 //!   `store::PlayerStore`, one transaction per batch;
-//! - [`PlayerStoreWriter`]: its async handle, a thread that group-commits
-//!   the ops submitted concurrently;
+//! - [`PlayerStoreWriter`]: the async handle of a player store (this one,
+//!   or any `store::ClockedPlayerStore`, PostgreSQL's too), a thread that
+//!   group-commits the ops submitted concurrently;
 //! - [`AccountStore`] (`account.db`) and [`RoutingStore`] (`datacenter.db`).
 //!
 //! Every database runs in WAL mode with `synchronous=FULL`, and its schema is
@@ -26,4 +27,4 @@ mod writer;
 pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
 pub use player_store::{AuditReport, SqlitePlayerStore};
 pub use routing_store::{ROUTING_DB_FILE, RoutingError, RoutingStore};
-pub use writer::{PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};
+pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};

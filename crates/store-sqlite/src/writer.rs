@@ -3,13 +3,17 @@
 //! commits everything queued (up to `BATCH_OPS_MAX`) in one `apply`, so many
 //! concurrent saves and handoffs share one fsync (group commit).
 //!
-//! The database clock (`db_now_ms`) is this machine's system clock, read once
-//! per batch: in the embedded mode the database and the writer share it.
+//! The writer runs any [`ClockedPlayerStore`], the backend reading its own
+//! database's clock for each batch (PostgreSQL's `clock_timestamp()` in the
+//! distributed mode). A plain [`PlayerStore`] (SQLite in the embedded mode)
+//! runs [`OnSystemClock`]: the database clock (`db_now_ms`) is this
+//! machine's system clock, read once per batch, since the database and the
+//! writer share the machine.
 
 use std::thread::{self, JoinHandle};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use store::{BATCH_OPS_MAX, OpOutcome, PlayerOp, PlayerStore, StoreError};
+use store::{BATCH_OPS_MAX, ClockedPlayerStore, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most ops waiting for the writer thread; a submit beyond it is refused.
@@ -34,8 +38,17 @@ pub struct PlayerStoreWriter {
 
 impl PlayerStoreWriter {
     /// Moves `store` onto a new thread named `store-writer` and returns its
-    /// handle. Fails only when the thread cannot be started.
+    /// handle; each batch is applied at the system clock ([`OnSystemClock`]).
+    /// Fails only when the thread cannot be started.
     pub fn spawn<S: PlayerStore + 'static>(store: S) -> Result<Self, StoreError> {
+        Self::spawn_clocked(OnSystemClock(store))
+    }
+
+    /// Moves `store` onto a new thread named `store-writer` and returns its
+    /// handle; each batch is applied at the database's clock
+    /// ([`ClockedPlayerStore::apply_now`]). Fails only when the thread
+    /// cannot be started.
+    pub fn spawn_clocked<S: ClockedPlayerStore + 'static>(store: S) -> Result<Self, StoreError> {
         let (requests, queue) = mpsc::channel(WRITER_QUEUE_OPS_MAX);
         let thread = thread::Builder::new()
             .name("store-writer".to_owned())
@@ -82,7 +95,7 @@ impl Drop for PlayerStoreWriter {
 
 /// The writer thread: waits for one op, takes whatever else is queued up to
 /// a full batch, applies it, answers each caller. Ends when the queue closes.
-fn run<S: PlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) {
+fn run<S: ClockedPlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) {
     let mut ops = Vec::with_capacity(BATCH_OPS_MAX);
     let mut replies = Vec::with_capacity(BATCH_OPS_MAX);
     while let Some(first) = queue.blocking_recv() {
@@ -96,13 +109,25 @@ fn run<S: PlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) {
                 None
             };
         }
-        let results = store.apply(system_now_ms(), &ops);
+        let results = store.apply_now(&ops);
         assert_eq!(results.len(), ops.len(), "apply answers every op");
         ops.clear();
         for (reply, result) in replies.drain(..).zip(results) {
             // A caller that stopped waiting no longer wants the answer.
             let _ = reply.send(result);
         }
+    }
+}
+
+/// A store whose database shares this machine's clock: each batch is
+/// applied at the system clock, read once per batch (the embedded mode's
+/// SQLite stores).
+#[derive(Debug)]
+pub struct OnSystemClock<S>(pub S);
+
+impl<S: PlayerStore> ClockedPlayerStore for OnSystemClock<S> {
+    fn apply_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        self.0.apply(system_now_ms(), ops)
     }
 }
 

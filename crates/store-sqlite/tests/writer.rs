@@ -9,7 +9,7 @@ use std::time::Duration;
 use ownership::{OwnerId, Rules};
 use routing::{RoleId, Srvno};
 use store::model::ModelStore;
-use store::{OpOutcome, PlayerOp, PlayerStore, StoreError};
+use store::{ClockedPlayerStore, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use store_sqlite::{PlayerStoreWriter, SqlitePlayerStore, WRITER_QUEUE_OPS_MAX};
 
 const SUBMITTERS: usize = 200;
@@ -142,6 +142,44 @@ async fn the_writer_answers_with_database_time_from_the_system_clock() {
     let now_ms = u64::try_from(since_epoch.as_millis()).unwrap();
     let lease_until_ms = claimed.ownership.lease_until_ms;
     assert!(lease_until_ms <= now_ms + 1_000 && lease_until_ms + 60_000 > now_ms + 1_000);
+}
+
+/// A store whose database has a clock of its own: a fixed one, far from the
+/// system's, as a PostgreSQL server's `clock_timestamp()` may be.
+struct OwnClock {
+    inner: ModelStore,
+    db_now_ms: u64,
+}
+
+impl ClockedPlayerStore for OwnClock {
+    fn apply_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
+        self.inner.apply(self.db_now_ms, ops)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_clocked_store_is_run_at_its_own_database_clock() {
+    let db_now_ms = 7_000_000;
+    let store = OwnClock {
+        inner: ModelStore::new(&[srvno()], Rules::default()),
+        db_now_ms,
+    };
+    let writer = PlayerStoreWriter::spawn_clocked(store).unwrap();
+    let Ok(OpOutcome::Created(record)) = writer.submit(create_op(0)).await else {
+        panic!("create failed");
+    };
+    let claim = PlayerOp::Claim {
+        roleid: record.roleid,
+        owner: OwnerId {
+            node: "gs1".to_owned(),
+            incarnation: 1,
+        },
+        lease_ttl_ms: 1_000,
+    };
+    let Ok(OpOutcome::Claimed(claimed)) = writer.submit(claim).await else {
+        panic!("claim failed");
+    };
+    assert_eq!(claimed.ownership.lease_until_ms, db_now_ms + 1_000);
 }
 
 /// A store whose first batch waits until the test opens the gate.

@@ -325,6 +325,17 @@ pub trait PlayerStore: Send {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>>;
 }
 
+/// A player store as a node's writer thread runs it: each batch applied at
+/// its database's own clock. The SQLite stores of the embedded mode take
+/// the system clock (the database and the node share a machine);
+/// PostgreSQL reads `clock_timestamp()` inside the batch's transaction
+/// (DESIGN §5). This crate only names the seam; the backends read the clocks.
+pub trait ClockedPlayerStore: Send {
+    /// Applies `ops` like [`PlayerStore::apply`], at the database's clock
+    /// now.
+    fn apply_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>>;
+}
+
 /// A boxed store is a store, so a node can pick its backend at run time.
 impl<S: PlayerStore + ?Sized> PlayerStore for Box<S> {
     fn apply(&mut self, db_now_ms: u64, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {

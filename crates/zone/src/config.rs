@@ -1,7 +1,7 @@
 //! The zone file: its nodes by role, their addresses, databases and timings.
 //! See `zone.example.toml` at the repository root.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,24 @@ pub struct ZoneConfig {
     /// The account center's login queue, hashing pool and attempt limits.
     #[serde(default)]
     pub login: account::LoginSettings,
+    /// The distributed mode's bus and player databases; without it the zone
+    /// runs only embedded.
+    #[serde(default)]
+    pub distributed: Option<DistributedConfig>,
+}
+
+/// The distributed mode (DESIGN §3): every node its own process, NATS the
+/// bus, PostgreSQL the player databases. The account and data center
+/// databases stay SQLite files in each node's own `data_dir` for now.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DistributedConfig {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub nats: String,
+    /// Each game server's player (srvno) database, by game server name: a
+    /// PostgreSQL connection string (`key=value` pairs or a
+    /// `postgresql://` URL).
+    pub player_databases: BTreeMap<String, String>,
 }
 
 /// Where a node listens for clients; port 0 picks a free port at start.
@@ -171,6 +189,7 @@ impl ZoneConfig {
             games,
             timing: TimingConfig::default(),
             login: demo_login(),
+            distributed: None,
         }
     }
 
@@ -215,6 +234,9 @@ impl ZoneConfig {
                 self.recommended_server
             ));
         }
+        if let Some(distributed) = &self.distributed {
+            self.check_distributed(distributed)?;
+        }
         let timing = &self.timing;
         if timing.lease_renew_interval_ms + timing.skew_margin_ms >= timing.lease_ttl_ms {
             return invalid(
@@ -223,6 +245,48 @@ impl ZoneConfig {
             );
         }
         Ok(())
+    }
+}
+
+impl ZoneConfig {
+    /// The distributed section names a database for every game server and
+    /// no other, and every game server listens on fixed ports (each node is
+    /// its own process and knows the others' addresses from this file).
+    fn check_distributed(&self, distributed: &DistributedConfig) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        for name in distributed.player_databases.keys() {
+            if !self.games.iter().any(|game| &game.name == name) {
+                return invalid(format!(
+                    "[distributed.player_databases] names {name}, which is not a game server"
+                ));
+            }
+        }
+        for game in &self.games {
+            if !distributed.player_databases.contains_key(&game.name) {
+                return invalid(format!(
+                    "[distributed.player_databases] has no database for game server {}",
+                    game.name
+                ));
+            }
+            let ports = std::iter::once(game.listen.tcp).chain(game.listen.ws);
+            if ports.into_iter().any(|address| address.port() == 0) {
+                return invalid(format!(
+                    "game server {}: a distributed zone needs fixed ports, not port 0",
+                    game.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The node names of the distributed mode's processes: the data center,
+    /// every game server (each with its battle server), the account center.
+    pub fn node_names(&self) -> Vec<String> {
+        let games = self.games.iter().map(|game| game.name.clone());
+        std::iter::once(crate::DATACENTER_NODE.to_owned())
+            .chain(games)
+            .chain(std::iter::once(crate::ACCOUNT_NODE.to_owned()))
+            .collect()
     }
 }
 
@@ -274,6 +338,45 @@ mod tests {
             }
         }
         assert!(settings >= 21, "read {settings} settings");
+    }
+
+    #[test]
+    fn the_distributed_example_names_nats_and_a_database_per_game_server() {
+        let text = include_str!("../../../zone.distributed.example.toml");
+        let config = ZoneConfig::from_toml(text).unwrap();
+        let distributed = config.distributed.as_ref().unwrap();
+        assert_eq!(distributed.nats, "nats://127.0.0.1:4222");
+        assert_eq!(distributed.player_databases.len(), config.games.len());
+        assert!(distributed.player_databases["gs2"].contains("dbname=kuafu_example_srv2"));
+        assert_eq!(
+            config.node_names(),
+            ["datacenter", "gs1", "gs2", "gs3", "account"]
+        );
+        let embedded = include_str!("../../../zone.example.toml");
+        assert_eq!(ZoneConfig::from_toml(embedded).unwrap().distributed, None);
+    }
+
+    #[test]
+    fn a_distributed_zone_without_a_database_or_with_port_0_is_refused() {
+        let text = include_str!("../../../zone.distributed.example.toml");
+        let example = ZoneConfig::from_toml(text).unwrap();
+        let mut config = example.clone();
+        let databases = &mut config.distributed.as_mut().unwrap().player_databases;
+        databases.remove("gs3");
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("no database for game server gs3"), "{error}");
+        let mut config = example.clone();
+        let databases = &mut config.distributed.as_mut().unwrap().player_databases;
+        databases.insert("gs9".into(), "dbname=x".into());
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.contains("names gs9"), "{error}");
+        let mut config = example;
+        config.games[1].listen.tcp = loopback_any();
+        let error = config.check().unwrap_err().to_string();
+        assert!(
+            error.contains("gs2: a distributed zone needs fixed ports"),
+            "{error}"
+        );
     }
 
     #[test]

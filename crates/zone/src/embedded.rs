@@ -63,6 +63,15 @@ pub enum ZoneError {
     /// The data directory is in use or cannot be locked.
     #[error("data directory: {0}")]
     Lock(#[from] crate::takeover::LockError),
+    /// The zone file has no `[distributed]` section.
+    #[error("the zone file has no [distributed] section")]
+    NotDistributed,
+    /// The zone has no node of that name.
+    #[error("no node named {0}")]
+    UnknownNode(String),
+    /// NATS could not be reached, or did not confirm the node's bindings.
+    #[error("NATS: {0}")]
+    Nats(String),
 }
 
 /// A running embedded zone.
@@ -288,7 +297,10 @@ impl Zone {
 }
 
 /// Binds a node's listeners and records the addresses they got.
-async fn listen(name: &str, listen: &mut ListenConfig) -> Result<gateway::Gateway, ZoneError> {
+pub(crate) async fn listen(
+    name: &str,
+    listen: &mut ListenConfig,
+) -> Result<gateway::Gateway, ZoneError> {
     let gateway = gateway::start(GatewayConfig::new(name, listen.tcp, listen.ws))
         .await
         .map_err(ZoneError::Listen)?;
@@ -330,7 +342,7 @@ fn server_address(game: &GameServerConfig) -> ServerAddress {
     }
 }
 
-fn zone_map(config: &ZoneConfig) -> ZoneMap {
+pub(crate) fn zone_map(config: &ZoneConfig) -> ZoneMap {
     ZoneMap::new(config.games.iter().map(|game| ServerInfo {
         address: server_address(game),
         srvnos: vec![Srvno::new(game.srvno).expect("checked by ZoneConfig::check")],
@@ -352,7 +364,7 @@ async fn take_back_for_successor(name: &str, stores: &StoreRoutes) -> Result<Own
     Ok(owner)
 }
 
-fn start_game(
+pub(crate) fn start_game(
     config: &ZoneConfig,
     game: &GameServerConfig,
     incarnation: u64,
@@ -382,7 +394,7 @@ fn start_game(
     Ok(GameNode::start(node_config, gateway, bus, stores)?)
 }
 
-fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
+pub(crate) fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
     let servers = zone_map
         .servers()
         .map(|server| (server.address.srvname.clone(), server.address.clone()))

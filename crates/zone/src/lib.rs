@@ -1,15 +1,19 @@
-//! A zone (DESIGN §1, §3): its configuration ([`ZoneConfig`], TOML) and the
+//! A zone (DESIGN §1, §3): its configuration ([`ZoneConfig`], TOML); the
 //! embedded mode ([`Zone`]), which runs the account center, the data center
-//! and every game server of the zone with its battle server in one process: nodes are tasks on the
-//! in-process bus, each srvno database is a SQLite file under the data
-//! directory, and every game server listens on its own ports.
+//! and every game server of the zone with its battle server in one process:
+//! nodes are tasks on the in-process bus, each srvno database is a SQLite
+//! file under the data directory, and every game server listens on its own
+//! ports; and the distributed mode's node ([`ZoneNode`]): one of those nodes
+//! in its own process, on NATS, with PostgreSQL player databases.
 
 mod audit;
 mod config;
+mod distributed;
 mod embedded;
 mod takeover;
 
 pub use audit::audit;
-pub use config::{ConfigError, GameServerConfig, ListenConfig, ZoneConfig};
-pub use embedded::{Zone, ZoneError};
+pub use config::{ConfigError, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig};
+pub use distributed::ZoneNode;
+pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, Zone, ZoneError};
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};

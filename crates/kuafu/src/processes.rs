@@ -1,0 +1,226 @@
+//! The distributed mode on one machine (DESIGN §3): `kuafu node` runs one
+//! node of a zone file in this process ([`run_node`]); `kuafu zone
+//! --processes` starts every node of the zone as its own process of this
+//! binary, prints where each listens, and stops them all on Ctrl-C
+//! ([`run_zone`]).
+//!
+//! A node started by `run_zone` reads its standard input and stops when it
+//! closes: the supervisor closes it to stop the node, and the operating
+//! system closes it when the supervisor dies however it dies, so no node
+//! outlives its supervisor. Each node prints one line on its standard output
+//! once NATS has its bindings ([`READY_PREFIX`]); its logs go to standard
+//! error.
+
+use std::error::Error;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, oneshot};
+use zone::{ZoneConfig, ZoneNode};
+
+/// The start of the line a node prints once it serves.
+pub const READY_PREFIX: &str = "ready:";
+/// How long a node may take to stop gracefully before it is killed.
+pub const NODE_STOP_WAIT: Duration = Duration::from_secs(15);
+/// Lines a node may print before its ready line.
+pub const STARTUP_LINES_MAX: usize = 100;
+
+type Failure = Box<dyn Error>;
+
+/// `kuafu node`: runs node `name` of the zone file until Ctrl-C or SIGTERM
+/// (or, with `stop_when_stdin_closes`, until standard input closes), then
+/// stops it gracefully.
+pub async fn run_node(
+    config: &Path,
+    name: &str,
+    stop_when_stdin_closes: bool,
+) -> Result<(), Failure> {
+    let node = ZoneNode::start(ZoneConfig::load(config)?, name).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "{READY_PREFIX} tcp {} ws {}",
+        address_text(node.tcp_addr),
+        address_text(node.ws_addr)
+    )?;
+    stdout.flush()?;
+    drop(stdout);
+    wait_for_stop(stop_when_stdin_closes).await?;
+    tracing::info!(node = node.name(), "stopping");
+    node.shutdown().await;
+    Ok(())
+}
+
+fn address_text(address: Option<SocketAddr>) -> String {
+    address.map_or_else(|| "-".to_owned(), |address| address.to_string())
+}
+
+/// Waits for Ctrl-C, SIGTERM, or the end of standard input if asked.
+async fn wait_for_stop(stop_when_stdin_closes: bool) -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let (closed, stdin_closed) = oneshot::channel();
+    if stop_when_stdin_closes {
+        // A plain thread: a blocked read must not hold the runtime's exit.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = closed.send(());
+        });
+    }
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
+        Ok(()) = stdin_closed => Ok(()),
+    }
+}
+
+/// One node process of the zone, as its supervisor sees it.
+struct NodeProcess {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+}
+
+/// `kuafu zone --processes`: starts every node of the zone file as its own
+/// process, prints where each listens, and stops them all on Ctrl-C or
+/// when one of them exits (an error then).
+pub async fn run_zone(config_path: &Path) -> Result<(), Failure> {
+    let config = ZoneConfig::load(config_path)?;
+    if config.distributed.is_none() {
+        return Err("--processes needs a [distributed] section in the zone file".into());
+    }
+    let executable = std::env::current_exe()?;
+    let mut account_addr = String::from("-");
+    let mut supervised = Vec::new();
+    let (exits, mut exited) = mpsc::channel(config.node_names().len());
+    for name in config.node_names() {
+        let mut node = spawn_node(&executable, config_path, &name)?;
+        let ready = match wait_ready(&mut node).await {
+            Ok(ready) => ready,
+            Err(error) => {
+                stop_all(supervised).await;
+                return Err(format!("node {name}: {error}").into());
+            }
+        };
+        println!("{name}: pid {} {ready}", node.child.id().unwrap_or(0));
+        if name == zone::ACCOUNT_NODE {
+            account_addr = ready_address(&ready).unwrap_or_default();
+        }
+        supervised.push(supervise(node, exits.clone()));
+    }
+    println!(
+        "zone {} running as {} processes; account center at {account_addr}; Ctrl-C stops them all",
+        config.zone,
+        supervised.len()
+    );
+    let outcome = tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.map_err(Into::into),
+        Some((name, status)) = exited.recv() => {
+            Err(format!("node {name} exited ({status}); stopping the zone").into())
+        }
+    };
+    stop_all(supervised).await;
+    outcome
+}
+
+fn spawn_node(executable: &Path, config: &Path, name: &str) -> std::io::Result<NodeProcess> {
+    let mut child = Command::new(executable)
+        .arg("node")
+        .arg("--config")
+        .arg(config)
+        .args(["--name", name, "--stop-when-stdin-closes"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdin = child.stdin.take().expect("piped");
+    Ok(NodeProcess {
+        name: name.to_owned(),
+        child,
+        stdin,
+    })
+}
+
+/// Reads the node's standard output up to its ready line (returned without
+/// the prefix), then forwards the rest to ours.
+async fn wait_ready(node: &mut NodeProcess) -> Result<String, Failure> {
+    let stdout = node.child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    for _ in 0..STARTUP_LINES_MAX {
+        let Some(line) = lines.next_line().await? else {
+            let status = node.child.wait().await?;
+            return Err(format!("exited before it was ready ({status})").into());
+        };
+        if let Some(ready) = line.strip_prefix(READY_PREFIX) {
+            let name = node.name.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    println!("{name}: {line}");
+                }
+            });
+            return Ok(ready.trim().to_owned());
+        }
+        println!("{}: {line}", node.name);
+    }
+    Err(format!("no ready line in its first {STARTUP_LINES_MAX} lines").into())
+}
+
+/// The TCP address of a ready line, if it has one.
+fn ready_address(ready: &str) -> Option<String> {
+    let address = ready.strip_prefix("tcp ")?.split_whitespace().next()?;
+    (address != "-").then(|| address.to_owned())
+}
+
+/// A supervised node: reports its exit, or on the stop signal closes its
+/// standard input and waits for it (killing it after [`NODE_STOP_WAIT`]).
+struct Supervised {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn supervise(node: NodeProcess, exits: mpsc::Sender<(String, ExitStatus)>) -> Supervised {
+    let (stop, stopping) = oneshot::channel::<()>();
+    let NodeProcess {
+        name,
+        mut child,
+        stdin,
+    } = node;
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            Ok(status) = child.wait() => {
+                let _ = exits.send((name, status)).await;
+                return;
+            }
+            _ = stopping => {}
+        }
+        drop(stdin);
+        match tokio::time::timeout(NODE_STOP_WAIT, child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => eprintln!("node {name} stopped: {status}"),
+            Ok(Err(error)) => eprintln!("node {name}: {error}"),
+            Err(_elapsed) => {
+                eprintln!("node {name} did not stop in {NODE_STOP_WAIT:?}; killing it");
+                let _ = child.kill().await;
+            }
+        }
+    });
+    Supervised { stop, task }
+}
+
+/// Stops every supervised node at once and waits for all of them.
+async fn stop_all(supervised: Vec<Supervised>) {
+    let tasks: Vec<_> = supervised
+        .into_iter()
+        .map(|node| {
+            let _ = node.stop.send(());
+            node.task
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}

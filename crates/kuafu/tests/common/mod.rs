@@ -1,0 +1,39 @@
+//! What the tests that run the kuafu binary share: the account center's
+//! address from a zone's output, and a player's gold.
+
+#![allow(dead_code)]
+
+use std::io::BufRead;
+
+use client::{CallOutcome, GameSession};
+use wire::client::GetPlayer;
+use wire::client::game_call::Call;
+
+/// Lines of a zone's output read while looking for its address.
+pub const STARTUP_LINES_MAX: usize = 1_000;
+
+/// Reads `output` up to the line naming the account center's address
+/// (`account center at ADDRESS;`) and returns the address; keeps draining
+/// the rest on a thread, so the zone never blocks on a full pipe.
+pub fn account_address(output: impl BufRead + Send + 'static) -> String {
+    let mut lines = output.lines();
+    let address = lines
+        .by_ref()
+        .take(STARTUP_LINES_MAX)
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let (_, rest) = line.split_once("account center at ")?;
+            Some(rest.split(';').next()?.trim().to_owned())
+        })
+        .expect("the zone prints its account center's address");
+    std::thread::spawn(move || lines.for_each(drop));
+    address
+}
+
+/// The player's gold, read from the server it is on.
+pub async fn gold(session: &mut GameSession) -> u64 {
+    match session.call(Call::GetPlayer(GetPlayer {})).await.unwrap() {
+        CallOutcome::Reply(reply) => reply.player.unwrap().gold,
+        CallOutcome::Crossed { .. } => panic!("a read redirected"),
+    }
+}

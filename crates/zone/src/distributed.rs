@@ -1,0 +1,195 @@
+//! The distributed mode (DESIGN §3): one node of a zone in this process —
+//! a game server with its battle server, the account center or the data
+//! center — on the NATS bus, with every srvno database in PostgreSQL.
+//!
+//! The nodes are the embedded mode's own (`GameNode`, `AccountCenter`,
+//! `DataCenter`, `BattleServer`, started by the same functions); only the
+//! bus and the player stores differ. The account and data center databases
+//! stay SQLite files in this node's `data_dir` (no PostgreSQL backend for
+//! them yet). A game server cannot prove its predecessor dead here (no node
+//! lock yet, DESIGN §5): a restarted one takes back nothing, and its
+//! predecessor's players wait for their leases to run out.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use account::AccountCenter;
+use bus::Bus;
+use bus_nats::{NatsBus, NatsBusConfig};
+use datacenter::DataCenter;
+use game::{GameNode, StoreRoutes};
+use ownership::Rules;
+use routing::Srvno;
+use store::StoreError;
+use store_postgres::PostgresPlayerStore;
+use store_sqlite::PlayerStoreWriter;
+
+use crate::config::{GameServerConfig, ZoneConfig};
+use crate::embedded::{
+    ACCOUNT_NODE, DATACENTER_NODE, ZoneError, account_config, listen, start_game, zone_map,
+};
+
+/// One node of a distributed zone, running in this process.
+pub struct ZoneNode {
+    name: String,
+    running: Running,
+    /// Where its TCP clients connect (none for the data center).
+    pub tcp_addr: Option<SocketAddr>,
+    /// Where its WebSocket clients connect, if anywhere.
+    pub ws_addr: Option<SocketAddr>,
+    /// Kept so the connection outlives the nodes bound through it.
+    _bus: NatsBus,
+}
+
+/// What the node runs.
+enum Running {
+    Game {
+        node: GameNode,
+        battle: battle::BattleServer,
+        stores: StoreRoutes,
+    },
+    Account(AccountCenter),
+    DataCenter(DataCenter),
+}
+
+impl ZoneNode {
+    /// Starts node `name` of `config` (whose `[distributed]` section names
+    /// NATS and the player databases) and returns once NATS has its
+    /// bindings, so the other nodes' requests reach it.
+    pub async fn start(config: ZoneConfig, name: &str) -> Result<Self, ZoneError> {
+        let distributed = config
+            .distributed
+            .as_ref()
+            .ok_or(ZoneError::NotDistributed)?;
+        let bus_config = NatsBusConfig::new(&distributed.nats, &config.zone, name);
+        let nats = NatsBus::connect(&bus_config)
+            .await
+            .map_err(|error| ZoneError::Nats(error.to_string()))?;
+        let bus: Arc<dyn Bus> = Arc::new(nats.clone());
+        let (running, tcp_addr, ws_addr) = start_running(&config, name, bus).await?;
+        nats.flush()
+            .await
+            .map_err(|error| ZoneError::Nats(error.to_string()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            running,
+            tcp_addr,
+            ws_addr,
+            _bus: nats,
+        })
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stops the node gracefully: a game server releases its players (final
+    /// saves) before its stores close.
+    pub async fn shutdown(self) {
+        match self.running {
+            Running::Game {
+                node,
+                battle,
+                stores,
+            } => {
+                node.shutdown().await;
+                battle.stop();
+                // Dropping the last store handles joins the writer threads.
+                drop(stores);
+            }
+            Running::Account(account) => account.stop(),
+            Running::DataCenter(datacenter) => datacenter.stop(),
+        }
+    }
+}
+
+type Started = (Running, Option<SocketAddr>, Option<SocketAddr>);
+
+async fn start_running(
+    config: &ZoneConfig,
+    name: &str,
+    bus: Arc<dyn Bus>,
+) -> Result<Started, ZoneError> {
+    if name == DATACENTER_NODE || name == ACCOUNT_NODE {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
+    }
+    if name == DATACENTER_NODE {
+        let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus)?;
+        return Ok((Running::DataCenter(datacenter), None, None));
+    }
+    if name == ACCOUNT_NODE {
+        let mut listen_config = config.account.clone();
+        let gateway = listen(ACCOUNT_NODE, &mut listen_config).await?;
+        let logins = account_config(config, &zone_map(config));
+        let account = AccountCenter::start(logins, gateway, bus)?;
+        let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
+        return Ok((Running::Account(account), tcp_addr, ws_addr));
+    }
+    let game = config.games.iter().find(|game| game.name == name);
+    let game = game.ok_or_else(|| ZoneError::UnknownNode(name.to_owned()))?;
+    start_game_node(config, game, bus).await
+}
+
+/// A game server and its battle server, with a writer on every srvno's
+/// PostgreSQL database (a game server loads any role from its home).
+async fn start_game_node(
+    config: &ZoneConfig,
+    game: &GameServerConfig,
+    bus: Arc<dyn Bus>,
+) -> Result<Started, ZoneError> {
+    let stores = open_player_stores(config).await?;
+    let battle = battle::BattleServer::start(&game.battle_node(), bus.clone())?;
+    let mut listen_config = game.listen.clone();
+    let gateway = listen(&game.name, &mut listen_config).await?;
+    // No node lock yet: nothing proves the predecessor dead, so nothing is
+    // taken back; its rows wait for their leases.
+    let incarnation = rand::random::<u64>().max(1);
+    let zone_map = zone_map(config);
+    let node = start_game(
+        config,
+        game,
+        incarnation,
+        gateway,
+        &zone_map,
+        bus,
+        stores.clone(),
+    )?;
+    let (tcp_addr, ws_addr) = (Some(node.tcp_addr), node.ws_addr);
+    let running = Running::Game {
+        node,
+        battle,
+        stores,
+    };
+    Ok((running, tcp_addr, ws_addr))
+}
+
+/// Connects to every game server's PostgreSQL database, each behind its own
+/// writer thread that applies batches at the database's clock.
+async fn open_player_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
+    let databases = &config
+        .distributed
+        .as_ref()
+        .ok_or(ZoneError::NotDistributed)?
+        .player_databases;
+    let mut stores = BTreeMap::new();
+    for game in &config.games {
+        let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
+        let database = databases.get(&game.name).cloned().ok_or_else(|| {
+            StoreError::Backend(format!("no player database for game server {}", game.name))
+        })?;
+        // The store blocks on its own session: connect (and drop it on a
+        // failure) off the async runtime.
+        let opening = tokio::task::spawn_blocking(move || {
+            let store = PostgresPlayerStore::connect(&database, &[srvno], Rules::default())?;
+            PlayerStoreWriter::spawn_clocked(store)
+        });
+        let writer = opening
+            .await
+            .map_err(|error| StoreError::Backend(format!("opening the store: {error}")))??;
+        stores.insert(srvno, Arc::new(writer));
+    }
+    Ok(Arc::new(stores))
+}
