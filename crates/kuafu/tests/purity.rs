@@ -8,7 +8,11 @@
 //! simulator may read the wall clock only for its progress report, outside
 //! the simulated world.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::rust_files;
 use std::process::Command;
 
 /// The crates that must stay pure.
@@ -54,17 +58,6 @@ const SIMULATOR_CLOCK_READERS: &[&str] = &["sweep.rs"];
 
 fn crate_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
-}
-
-fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "rs") {
-            found.push(path);
-        }
-    }
 }
 
 /// Every `(file, line number, line)` of `dir`'s sources that names one of

@@ -22,7 +22,7 @@ use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
 use wire::client::{
     AddGold, AddItem, Authenticate, ClientFrame, EnterGame, ErrorCode, GameCall, GetPlayer, GoHome,
-    GoServer, Logoff, ServerFrame, SpendGold,
+    GoServer, Logoff, Redirect, ServerFrame, SpendGold,
 };
 
 use crate::Property;
@@ -378,38 +378,7 @@ impl World {
                 self.wake_client_in(client, delay);
             }
             Out::Redirect(redirect) if pending.kind == Request::Cross => {
-                let Some(node) = self
-                    .nodes
-                    .iter()
-                    .position(|node| node.name == redirect.go_srvname)
-                else {
-                    return self.checker.fail(
-                        Property::ClientsGetExpectedAnswers,
-                        format!("redirect to unknown server {}", redirect.go_srvname),
-                    );
-                };
-                let Some(token) = gamecore::tokens::token_from_bytes(&redirect.token) else {
-                    return self.checker.fail(
-                        Property::ClientsGetExpectedAnswers,
-                        "redirect with a malformed token".to_owned(),
-                    );
-                };
-                if self.prng.chance(self.mix.forged_role_ppm) {
-                    self.present_forged_role(client, node, token);
-                }
-                let player = &mut self.clients[client];
-                player.pending = None;
-                if let Some(session) = player.session.take() {
-                    self.close_from_client(session);
-                }
-                self.connect(
-                    client,
-                    Presented {
-                        token,
-                        node,
-                        roleid: redirect.roleid,
-                    },
-                );
+                self.client_redirected(client, redirect);
             }
             Out::Error(error) if frame.request_id != 0 => {
                 let code = ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Unspecified);
@@ -417,6 +386,44 @@ impl World {
             }
             _ => {}
         }
+    }
+
+    /// The player's crossing answer: it drops its connection and presents
+    /// the crossing token to the target server (sometimes also with a forged
+    /// role).
+    fn client_redirected(&mut self, client: usize, redirect: Redirect) {
+        let Some(node) = self
+            .nodes
+            .iter()
+            .position(|node| node.name == redirect.go_srvname)
+        else {
+            return self.checker.fail(
+                Property::ClientsGetExpectedAnswers,
+                format!("redirect to unknown server {}", redirect.go_srvname),
+            );
+        };
+        let Some(token) = gamecore::tokens::token_from_bytes(&redirect.token) else {
+            return self.checker.fail(
+                Property::ClientsGetExpectedAnswers,
+                "redirect with a malformed token".to_owned(),
+            );
+        };
+        if self.prng.chance(self.mix.forged_role_ppm) {
+            self.present_forged_role(client, node, token);
+        }
+        let player = &mut self.clients[client];
+        player.pending = None;
+        if let Some(session) = player.session.take() {
+            self.close_from_client(session);
+        }
+        self.connect(
+            client,
+            Presented {
+                token,
+                node,
+                roleid: redirect.roleid,
+            },
+        );
     }
 
     fn client_refused(&mut self, client: usize, kind: Request, code: ErrorCode, message: &str) {

@@ -83,7 +83,6 @@ pub struct FaultMix {
 impl FaultMix {
     /// Draws a mix: each fault is on with probability one half.
     pub fn draw(prng: &mut Prng) -> Self {
-        let on = |prng: &mut Prng| prng.chance(PPM / 2);
         let nodes = prng.between(3, 4) as usize;
         let clients = prng.between(3, 10) as usize;
         let skew_max_ms = if prng.chance(PPM / 4 * 3) {
@@ -93,56 +92,21 @@ impl FaultMix {
         };
         let latency_max_ms = if on(prng) { prng.between(2, 120) } else { 5 };
         let store_latency_max_ms = if on(prng) { prng.between(2, 60) } else { 3 };
-        let loss_ppm = if on(prng) {
-            prng.between(1_000, 80_000) as u32
-        } else {
-            0
-        };
-        let duplicate_ppm = if on(prng) {
-            prng.between(1_000, 50_000) as u32
-        } else {
-            0
-        };
+        let loss_ppm = ppm_if_on(prng, 1_000, 80_000);
+        let duplicate_ppm = ppm_if_on(prng, 1_000, 50_000);
         let (spike_ppm, spike_max_ms) = if on(prng) {
             (prng.between(1_000, 30_000) as u32, prng.between(500, 6_000))
         } else {
             (0, 0)
         };
-        let reply_lost_ppm = if on(prng) {
-            prng.between(1_000, 50_000) as u32
-        } else {
-            0
-        };
-        let not_applied_ppm = if on(prng) {
-            prng.between(1_000, 50_000) as u32
-        } else {
-            0
-        };
-        let (crash_every_ms, downtime_max_ms) = if on(prng) {
-            (prng.between(3_000, 40_000), prng.between(200, 8_000))
-        } else {
-            (0, 0)
-        };
-        let (partition_every_ms, partition_max_ms) = if on(prng) {
-            (prng.between(3_000, 40_000), prng.between(300, 8_000))
-        } else {
-            (0, 0)
-        };
-        let one_way_ppm = if on(prng) {
-            prng.between(100_000, 900_000) as u32
-        } else {
-            0
-        };
-        let (cut_every_ms, half_open_max_ms) = if on(prng) {
-            (prng.between(1_000, 20_000), prng.between(0, 6_000))
-        } else {
-            (0, 0)
-        };
-        let (pause_every_ms, pause_max_ms) = if on(prng) {
-            (prng.between(2_000, 40_000), prng.between(200, 6_000))
-        } else {
-            (0, 0)
-        };
+        let reply_lost_ppm = ppm_if_on(prng, 1_000, 50_000);
+        let not_applied_ppm = ppm_if_on(prng, 1_000, 50_000);
+        let (crash_every_ms, downtime_max_ms) = every_if_on(prng, (3_000, 40_000), (200, 8_000));
+        let (partition_every_ms, partition_max_ms) =
+            every_if_on(prng, (3_000, 40_000), (300, 8_000));
+        let one_way_ppm = ppm_if_on(prng, 100_000, 900_000);
+        let (cut_every_ms, half_open_max_ms) = every_if_on(prng, (1_000, 20_000), (0, 6_000));
+        let (pause_every_ms, pause_max_ms) = every_if_on(prng, (2_000, 40_000), (200, 6_000));
         Self {
             nodes,
             clients,
@@ -168,16 +132,8 @@ impl FaultMix {
             think_max_ms: prng.between(20, 600),
             cross_ppm: prng.between(20_000, 200_000) as u32,
             logoff_ppm: prng.between(0, 40_000) as u32,
-            replay_ppm: if on(prng) {
-                prng.between(1_000, 30_000) as u32
-            } else {
-                0
-            },
-            forged_role_ppm: if on(prng) {
-                prng.between(50_000, 300_000) as u32
-            } else {
-                0
-            },
+            replay_ppm: ppm_if_on(prng, 1_000, 30_000),
+            forged_role_ppm: ppm_if_on(prng, 50_000, 300_000),
         }
     }
 
@@ -205,7 +161,6 @@ impl FaultMix {
 
 impl fmt::Display for FaultMix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let percent = |ppm: u32| f64::from(ppm) / 10_000.0;
         write!(
             f,
             "nodes={} clients={} skew={}ms latency={}ms store={}ms",
@@ -235,6 +190,14 @@ impl fmt::Display for FaultMix {
         if self.not_applied_ppm > 0 {
             write!(f, " not-applied={:.1}%", percent(self.not_applied_ppm))?;
         }
+        self.fmt_outages(f)?;
+        self.fmt_players(f)
+    }
+}
+
+impl FaultMix {
+    /// The crashes, partitions, connection cuts and pauses of the mix.
+    fn fmt_outages(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.crash_every_ms > 0 {
             write!(
                 f,
@@ -265,6 +228,11 @@ impl fmt::Display for FaultMix {
                 self.pause_every_ms, self.pause_max_ms
             )?;
         }
+        Ok(())
+    }
+
+    /// How the mix's simulated players behave.
+    fn fmt_players(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, " client-timeout={}ms", self.client_timeout_ms)?;
         write!(
             f,
@@ -281,4 +249,36 @@ impl fmt::Display for FaultMix {
         }
         Ok(())
     }
+}
+
+/// Whether a fault is on in a mix: with probability one half.
+fn on(prng: &mut Prng) -> bool {
+    prng.chance(PPM / 2)
+}
+
+/// A rate in `low..=high` ppm if the fault is on, else 0.
+fn ppm_if_on(prng: &mut Prng, low: u64, high: u64) -> u32 {
+    if on(prng) {
+        prng.between(low, high) as u32
+    } else {
+        0
+    }
+}
+
+/// A mean time between faults in `every_ms` and a longest duration in
+/// `longest_ms` (both `(low, high)` ranges) if the fault is on, else zeros.
+fn every_if_on(prng: &mut Prng, every_ms: (u64, u64), longest_ms: (u64, u64)) -> (u64, u64) {
+    if on(prng) {
+        (
+            prng.between(every_ms.0, every_ms.1),
+            prng.between(longest_ms.0, longest_ms.1),
+        )
+    } else {
+        (0, 0)
+    }
+}
+
+/// A ppm rate as a percentage.
+fn percent(ppm: u32) -> f64 {
+    f64::from(ppm) / 10_000.0
 }

@@ -15,16 +15,14 @@
 //! Not modelled: computation time (every handler takes zero virtual time)
 //! and clock drift within a run.
 
+mod deliver;
+mod nodes;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use gamecore::{
-    CallId, Config, Entropy, GameCore, OpId, Output, PeerError, RequestId, ServerInfo, SessionId,
-    ZoneMap,
-};
+use gamecore::{GameCore, Output, ServerInfo, ZoneMap};
 use routing::{RoleId, Srvno};
-use store::StoreError;
 use wire::client::ServerAddress;
-use wire::client::server_frame::Body as Out;
 
 use crate::account_link::AccountLink;
 use crate::bus::Inbound;
@@ -136,6 +134,21 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// Game server `index`, not yet started, its clock `offset_ms` off true
+    /// time.
+    fn new(index: usize, offset_ms: i64) -> Self {
+        Self {
+            name: srvname(index),
+            srvno: srvno_of(index + 1),
+            offset_ms,
+            core: None,
+            incarnation: 0,
+            timer_generation: 0,
+            timer_at_ms: None,
+            paused_until_ms: 0,
+        }
+    }
+
     pub(crate) fn own_now(&self, now_ms: u64) -> u64 {
         now_ms
             .checked_add_signed(self.offset_ms)
@@ -196,15 +209,6 @@ pub(crate) struct World {
     outputs: Vec<Output>,
 }
 
-/// Tokens for the cores, from the run's PRNG.
-struct PrngEntropy<'a>(&'a mut Prng);
-
-impl Entropy for PrngEntropy<'_> {
-    fn token(&mut self) -> u128 {
-        self.0.token()
-    }
-}
-
 impl World {
     /// Builds the zone of `seed`: draws the fault mix, creates the roles,
     /// starts every node and schedules the first client actions and faults.
@@ -219,25 +223,9 @@ impl World {
         let mut dbs: Vec<SimDb> = (1..=mix.nodes)
             .map(|number| SimDb::new(srvno_of(number), rules, sqlite))
             .collect();
-        let clients = (0..mix.clients)
-            .map(|index| {
-                let home = index % mix.nodes;
-                let account_id = 1_000 + index as u64;
-                let roleid = dbs[home].create_role(START_MS, account_id, &format!("p{index}"));
-                Client::new(account_id, roleid, home)
-            })
-            .collect();
+        let clients = create_players(&mut dbs, &mix);
         let nodes = (0..mix.nodes)
-            .map(|index| Node {
-                name: srvname(index),
-                srvno: srvno_of(index + 1),
-                offset_ms: clock_offset_ms(&mut prng, mix.skew_max_ms),
-                core: None,
-                incarnation: 0,
-                timer_generation: 0,
-                timer_at_ms: None,
-                paused_until_ms: 0,
-            })
+            .map(|index| Node::new(index, clock_offset_ms(&mut prng, mix.skew_max_ms)))
             .collect();
         let account = AccountLink::new(&zone_map(mix.nodes), config.mutation);
         let mut world = Self {
@@ -273,18 +261,24 @@ impl World {
             converge_by_ms: None,
             outputs: Vec::new(),
         };
-        for node in 0..world.nodes.len() {
-            if world.nodes[node].offset_ms != 0 {
-                world.inject(FaultKind::ClockSkew);
-            }
-            world.start_node(node);
-        }
-        for client in 0..world.clients.len() {
-            let delay = world.prng.between(0, world.mix.think_max_ms);
-            world.wake_client_in(client, delay);
-        }
-        world.schedule_fault_ticks();
+        world.start();
         world
+    }
+
+    /// Starts every node, schedules every player's first action and the
+    /// fault ticks.
+    fn start(&mut self) {
+        for node in 0..self.nodes.len() {
+            if self.nodes[node].offset_ms != 0 {
+                self.inject(FaultKind::ClockSkew);
+            }
+            self.start_node(node);
+        }
+        for client in 0..self.clients.len() {
+            let delay = self.prng.between(0, self.mix.think_max_ms);
+            self.wake_client_in(client, delay);
+        }
+        self.schedule_fault_ticks();
     }
 
     /// Runs the safety phase for the configured steps, heals, and runs the
@@ -383,354 +377,6 @@ impl World {
         }
     }
 
-    /// Delivers one event; false when it was stale or lost (not a step).
-    fn deliver(&mut self, event: SimEvent) -> bool {
-        let now = self.now_ms;
-        match event {
-            SimEvent::NodeTimer {
-                node,
-                incarnation,
-                generation,
-            } => {
-                let slot = &self.nodes[node];
-                if !self.alive(node, incarnation) || slot.timer_generation != generation {
-                    return false;
-                }
-                self.trace.add(&[now, 1, node as u64]);
-                self.nodes[node].timer_at_ms = None;
-                let own = self.nodes[node].own_now(now);
-                self.core_mut(node).handle_timeout(own);
-                self.after_core(node);
-                true
-            }
-            SimEvent::BusRequest {
-                from,
-                from_incarnation,
-                call,
-                to,
-                message,
-            } => self.request_arrives(from, from_incarnation, call, to, message),
-            SimEvent::BusAnswer {
-                from,
-                to,
-                incarnation,
-                call,
-                answer,
-            } => self.answer_arrives(from, to, incarnation, call, answer),
-            SimEvent::BusDeadline {
-                to,
-                incarnation,
-                call,
-            } => self.deadline_passes(to, incarnation, call),
-            SimEvent::Topic {
-                from,
-                node,
-                incarnation,
-                message,
-            } => self.topic_arrives(from, node, incarnation, message),
-            SimEvent::StorePump {
-                node,
-                incarnation,
-                db,
-            } => self.pump_to_db(node, incarnation, db),
-            SimEvent::AnswerPump {
-                node,
-                incarnation,
-                db,
-            } => self.pump_to_node(node, incarnation, db),
-            SimEvent::StoreDeadline {
-                node,
-                incarnation,
-                op,
-            } => {
-                if !self.pending_ops.remove(&(node, incarnation, op))
-                    || !self.alive(node, incarnation)
-                {
-                    return false;
-                }
-                self.trace.add(&[now, 8, node as u64, op]);
-                let answer = Err(StoreError::Backend(
-                    "no answer before the shell's deadline".to_owned(),
-                ));
-                let own = self.nodes[node].own_now(now);
-                self.core_mut(node)
-                    .handle_store_answer(own, OpId(op), answer);
-                self.after_core(node);
-                true
-            }
-            SimEvent::DataCenterWritten { batch } => self.datacenter_written(batch),
-            SimEvent::Connect { session } => self.connect_arrives(session),
-            SimEvent::FrameAtNode { session, frame } => {
-                let Some(node) = self.frame_reaches_node(session) else {
-                    return false;
-                };
-                self.log(|| {
-                    format!(
-                        "{} gets #{} on session {session}",
-                        srvname(node),
-                        frame.request_id
-                    )
-                });
-                self.trace.add(&[now, 10, session, frame.request_id]);
-                let own = self.nodes[node].own_now(now);
-                let core = self.nodes[node]
-                    .core
-                    .as_mut()
-                    .expect("frame_reaches_node checked");
-                core.handle_client_frame(
-                    own,
-                    SessionId(session),
-                    frame,
-                    &mut PrngEntropy(&mut self.prng),
-                );
-                self.after_core(node);
-                true
-            }
-            SimEvent::ClosedAtNode { session } => self.close_reaches_node(session),
-            SimEvent::FrameAtClient {
-                session,
-                frame,
-                close,
-            } => self.frame_reaches_client(session, frame, close),
-            SimEvent::ClientWake { client, generation } => {
-                if self.clients[client].generation != generation {
-                    return false;
-                }
-                self.trace.add(&[now, 13, client as u64]);
-                self.client_wakes(client);
-                true
-            }
-            SimEvent::ClientTimeout { client, request } => {
-                if self.clients[client].pending_request() != Some(request) {
-                    return false;
-                }
-                self.trace.add(&[now, 14, client as u64, request]);
-                self.client_backs_off(client);
-                true
-            }
-            SimEvent::LoginAtAccount { client, attempt } => {
-                if self.cut_until(CLIENTS_BIT, ACCOUNT_BIT).is_some() {
-                    return false;
-                }
-                self.trace.add(&[now, 15, client as u64, attempt]);
-                self.login_arrives(client, attempt);
-                true
-            }
-            SimEvent::LoginAnswer {
-                client,
-                attempt,
-                granted,
-            } => {
-                if self.cut_until(ACCOUNT_BIT, CLIENTS_BIT).is_some() {
-                    return false;
-                }
-                self.trace.add(&[
-                    now,
-                    16,
-                    client as u64,
-                    attempt,
-                    u64::from(granted.is_some()),
-                ]);
-                self.login_answered(client, attempt, granted);
-                true
-            }
-            SimEvent::CrashTick => self.crash_tick(),
-            SimEvent::Restart { node } => {
-                if self.nodes[node].core.is_some() {
-                    return false;
-                }
-                self.trace.add(&[now, 18, node as u64]);
-                self.start_node(node);
-                true
-            }
-            SimEvent::PartitionTick => self.partition_tick(),
-            SimEvent::PartitionEnd { id } => self.partition_ends(id),
-            SimEvent::CutTick => self.cut_tick(),
-            SimEvent::PauseTick => self.pause_tick(),
-            SimEvent::LivenessDeadline => {
-                self.trace.add(&[now, 22]);
-                self.liveness_deadline();
-                true
-            }
-        }
-    }
-
-    /// If `event` goes into a paused node's process, when the node resumes.
-    fn paused_target(&self, event: &SimEvent) -> Option<u64> {
-        let node = match event {
-            SimEvent::NodeTimer { node, .. }
-            | SimEvent::Topic { node, .. }
-            | SimEvent::AnswerPump { node, .. }
-            | SimEvent::StoreDeadline { node, .. } => *node,
-            SimEvent::BusRequest {
-                to: Endpoint::Node(node),
-                ..
-            }
-            | SimEvent::BusAnswer {
-                to: Endpoint::Node(node),
-                ..
-            }
-            | SimEvent::BusDeadline {
-                to: Endpoint::Node(node),
-                ..
-            } => *node,
-            SimEvent::Connect { session }
-            | SimEvent::FrameAtNode { session, .. }
-            | SimEvent::ClosedAtNode { session } => self.links.get(session)?.node,
-            _ => return None,
-        };
-        let resume_ms = self.nodes[node].paused_until_ms;
-        (resume_ms > self.now_ms).then_some(resume_ms)
-    }
-
-    // ----- game servers -----
-
-    pub(crate) fn alive(&self, node: usize, incarnation: u64) -> bool {
-        let slot = &self.nodes[node];
-        slot.incarnation == incarnation && slot.core.is_some()
-    }
-
-    pub(crate) fn core_mut(&mut self, node: usize) -> &mut GameCore {
-        self.nodes[node].core.as_mut().expect("a live node")
-    }
-
-    fn core_config(&self, node: usize, incarnation: u64) -> Config {
-        let slot = &self.nodes[node];
-        let mut config = Config::new(&slot.name, incarnation, slot.srvno, self.zone.clone());
-        config.account_node = "account".to_owned();
-        config.datacenter_node = "datacenter".to_owned();
-        config.lease_ttl_ms = LEASE_TTL_MS;
-        config.lease_renew_interval_ms = LEASE_RENEW_INTERVAL_MS;
-        config.skew_margin_ms = SKEW_MARGIN_MS;
-        config.handoff_ttl_ms = HANDOFF_TTL_MS;
-        config.token_ttl_ms = TOKEN_TTL_MS;
-        config.save_interval_ms = SAVE_INTERVAL_MS;
-        config.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS;
-        config.players_max = 1_000;
-        config.tokens_max = 10_000;
-        config.marks_max = 10_000;
-        config.mutations = gamecore::Mutations {
-            no_skew_margin: self.config.mutation == Some(Mutation::NoSkewMargin),
-            reusable_tokens: self.config.mutation == Some(Mutation::ReusableTokens),
-            redirect_before_commit: self.config.mutation == Some(Mutation::RedirectBeforeCommit),
-            notes_not_resent: self.config.mutation == Some(Mutation::NotesNotResent),
-            marks_cleared_on_misses: self.config.mutation == Some(Mutation::MarksClearedOnMisses),
-            crossing_token_admits_any_role: self.config.mutation
-                == Some(Mutation::CrossingTokenAdmitsAnyRole),
-            double_credit: self.config.mutation == Some(Mutation::DoubleCredit),
-        };
-        config
-    }
-
-    /// Starts (or restarts) a node with a new incarnation and empty memory.
-    pub(crate) fn start_node(&mut self, node: usize) {
-        let incarnation = self.prng.next_u64() | 1;
-        let config = self.core_config(node, incarnation);
-        let own = self.nodes[node].own_now(self.now_ms);
-        let slot = &mut self.nodes[node];
-        slot.incarnation = incarnation;
-        slot.core = Some(GameCore::new(config, own));
-        slot.timer_at_ms = None;
-        slot.paused_until_ms = 0;
-        self.log(|| format!("{} starts as incarnation {incarnation:x}", srvname(node)));
-        self.after_core(node);
-    }
-
-    /// The node dies: its memory is gone; its clients see their connections
-    /// reset; requests it was answering are never answered. Its store ops
-    /// already sent still reach the database.
-    pub(crate) fn crash(&mut self, node: usize) {
-        self.inject(FaultKind::Crash);
-        self.log(|| format!("{} crashes", srvname(node)));
-        let slot = &mut self.nodes[node];
-        slot.core = None;
-        slot.timer_at_ms = None;
-        slot.paused_until_ms = 0;
-        self.inbound.retain(|_, inbound| inbound.target != node);
-        self.node_links_reset(node);
-    }
-
-    /// After any input to a core: carry out its outputs, then re-arm its timer.
-    pub(crate) fn after_core(&mut self, node: usize) {
-        let mut outputs = std::mem::take(&mut self.outputs);
-        let core = self.nodes[node].core.as_mut().expect("a live node");
-        while let Some(output) = core.poll_output() {
-            outputs.push(output);
-        }
-        for output in outputs.drain(..) {
-            self.carry_out(node, output);
-        }
-        self.outputs = outputs;
-        self.arm_timer(node);
-    }
-
-    fn arm_timer(&mut self, node: usize) {
-        let now_ms = self.now_ms;
-        let slot = &mut self.nodes[node];
-        let Some(core) = &slot.core else { return };
-        let at_ms = slot.own_to_true(core.poll_timeout()).max(now_ms + 1);
-        if slot.timer_at_ms == Some(at_ms) {
-            return;
-        }
-        slot.timer_generation += 1;
-        slot.timer_at_ms = Some(at_ms);
-        let event = SimEvent::NodeTimer {
-            node,
-            incarnation: slot.incarnation,
-            generation: slot.timer_generation,
-        };
-        self.queue.push(at_ms, event);
-    }
-
-    fn carry_out(&mut self, node: usize, output: Output) {
-        match output {
-            Output::Send { session, frame } => {
-                if matches!(frame.body, Some(Out::CallReply(_))) {
-                    self.check_serving(node, session.0);
-                }
-                self.send_to_client(session.0, Some(frame), false);
-            }
-            Output::Close { session, last } => self.send_to_client(session.0, last, true),
-            Output::Request { call, to, message } => {
-                let incarnation = self.nodes[node].incarnation;
-                self.request(Endpoint::Node(node), incarnation, call.0, &to, message);
-            }
-            Output::Reply { request, message } => self.reply(node, RequestId(request.0), message),
-            Output::Publish { message, .. } => self.publish(node, message),
-            Output::Store {
-                op,
-                srvno,
-                operation,
-            } => self.submit_store(node, op.0, srvno, operation),
-            Output::Event(event) => {
-                let owner = self.nodes[node]
-                    .core
-                    .as_ref()
-                    .expect("live")
-                    .owner()
-                    .clone();
-                self.log(|| format!("{} event {event:?}", srvname(node)));
-                if let gamecore::Event::MarkExpired { roleid } = event {
-                    self.check_mark_cleared(node, roleid);
-                }
-                self.checker.observe(&owner, &event);
-            }
-        }
-    }
-
-    /// Gives a call answer to a live core.
-    pub(crate) fn core_call_answer(
-        &mut self,
-        node: usize,
-        call: u64,
-        answer: Result<wire::node::NodeMessage, PeerError>,
-    ) {
-        let own = self.nodes[node].own_now(self.now_ms);
-        self.core_mut(node)
-            .handle_call_answer(own, CallId(call), answer);
-        self.after_core(node);
-    }
-
     /// Ends the safety phase: no new faults, partitions healed, crashed
     /// nodes restarted; skews stay.
     pub(crate) fn heal(&mut self) {
@@ -778,6 +424,18 @@ impl World {
             self.violate(Property::EveryPlayerPlayableAfterHealing, what);
         }
     }
+}
+
+/// The simulated players, one per role, created in their home databases.
+fn create_players(dbs: &mut [SimDb], mix: &FaultMix) -> Vec<Client> {
+    (0..mix.clients)
+        .map(|index| {
+            let home = index % mix.nodes;
+            let account_id = 1_000 + index as u64;
+            let roleid = dbs[home].create_role(START_MS, account_id, &format!("p{index}"));
+            Client::new(account_id, roleid, home)
+        })
+        .collect()
 }
 
 /// A node's clock offset in `±skew_max_ms`: half of the nodes sit at one of

@@ -1,9 +1,12 @@
-//! What the tests that run the kuafu binary share: the account center's
-//! address from a zone's output, and a player's gold.
+//! What the kuafu tests share: for the tests that run the kuafu binary, the
+//! account center's address from a zone's output and a player's gold; for
+//! the source-reading tests (`purity.rs`, `sizes.rs`), the walk over `.rs`
+//! files.
 
 #![allow(dead_code)]
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 use client::{CallOutcome, GameSession};
 use wire::client::GetPlayer;
@@ -35,5 +38,17 @@ pub async fn gold(session: &mut GameSession) -> u64 {
     match session.call(Call::GetPlayer(GetPlayer {})).await.unwrap() {
         CallOutcome::Reply(reply) => reply.player.unwrap().gold,
         CallOutcome::Crossed { .. } => panic!("a read redirected"),
+    }
+}
+
+/// Every `.rs` file under `dir`, recursively, appended to `found`.
+pub fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            found.push(path);
+        }
     }
 }
