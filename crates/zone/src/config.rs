@@ -29,6 +29,9 @@ pub struct ZoneConfig {
     /// The account center's login queue, hashing pool and attempt limits.
     #[serde(default)]
     pub login: account::LoginSettings,
+    /// The player cap and the client listeners' limits.
+    #[serde(default)]
+    pub limits: crate::LimitsConfig,
 }
 
 /// Where a node listens for clients; port 0 picks a free port at start.
@@ -171,6 +174,7 @@ impl ZoneConfig {
             games,
             timing: TimingConfig::default(),
             login: demo_login(),
+            limits: crate::LimitsConfig::default(),
         }
     }
 
@@ -260,9 +264,10 @@ mod tests {
         let example = ZoneConfig::from_toml(text).unwrap();
         assert_eq!(example.timing, TimingConfig::default());
         assert_eq!(example.login, account::LoginSettings::default());
+        assert_eq!(example.limits, crate::LimitsConfig::default());
         let table: toml::Table = toml::from_str(text).unwrap();
         let mut settings = 0;
-        for section in ["timing", "login"] {
+        for section in ["timing", "login", "limits"] {
             let keys: Vec<String> = table[section].as_table().unwrap().keys().cloned().collect();
             for key in keys {
                 let mut changed = table.clone();
@@ -273,7 +278,7 @@ mod tests {
                 settings += 1;
             }
         }
-        assert!(settings >= 21, "read {settings} settings");
+        assert!(settings >= 28, "read {settings} settings");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 mod audit;
 mod config;
 mod embedded;
+mod limits;
 mod takeover;
 
 pub use audit::audit;
 pub use config::{ConfigError, GameServerConfig, ListenConfig, ZoneConfig};
 pub use embedded::{Zone, ZoneError};
+pub use limits::LimitsConfig;
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};
