@@ -31,6 +31,8 @@ struct Login {
     remaining: VecDeque<String>,
     /// What the last candidate that failed said, for the refusal.
     last_failure: Option<(ErrorCode, String)>,
+    /// Where the data center said the last role is online.
+    online_at: Option<String>,
     /// The grant waiting for its answer; `None` while the data center is
     /// asked where the role is.
     granting: Option<Grant>,
@@ -102,6 +104,7 @@ impl AccountCore {
             request,
             remaining: VecDeque::new(),
             last_failure: None,
+            online_at: None,
             granting: None,
         };
         match locate {
@@ -135,8 +138,9 @@ impl AccountCore {
             return;
         };
         let Some(grant) = login.granting.take() else {
-            let online_at = online_at(answer);
-            login.remaining = self.candidates(now_ms, id, &login.request, online_at.as_deref());
+            login.online_at = online_at(answer);
+            let online_at = login.online_at.as_deref();
+            login.remaining = self.candidates(now_ms, id, &login.request, online_at);
             return self.grant_next(now_ms, id, login, None, entropy);
         };
         match acknowledged(answer) {
@@ -218,10 +222,16 @@ impl AccountCore {
             return self.answer(id, Err(refusal));
         };
         let token = reused.unwrap_or_else(|| entropy.token());
+        let online_here = login.online_at.as_deref() == Some(srvname.as_str());
+        let online_roleid = match &login.request.last_role {
+            Some(role) if online_here => role.roleid.get(),
+            _ => 0,
+        };
         let grant = GrantLogin {
             token: token.to_be_bytes().to_vec(),
             account_id: login.request.account_id,
             ttl_ms: self.config.login_token_ttl_ms,
+            online_roleid,
         };
         self.call(id, srvname.clone(), message(Body::GrantLogin(grant)));
         login.granting = Some(Grant {

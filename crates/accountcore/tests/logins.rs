@@ -348,3 +348,30 @@ fn when_every_server_is_full_logins_are_refused_server_full_with_a_wait() {
     );
     assert_eq!(core.zone_full_retry_after_ms(NOW_MS + memory_ms), None);
 }
+
+/// The grant at the server where the role is online names the role (a
+/// full server still takes the login of a player it hosts); a grant
+/// elsewhere names none.
+#[test]
+fn the_grant_where_the_role_is_online_names_the_role() {
+    let mut core = core(&["gs1", "gs2", "gs3"], 3);
+    let entropy = &mut Counter(0);
+    core.handle_login(NOW_MS, returning("gs3"), entropy);
+    let locate = drain(&mut core).locates[0];
+    core.handle_call_answer(NOW_MS, locate, online_at("gs2"), entropy);
+    let mut named = Vec::new();
+    for answer in [server_full(), ack()] {
+        let (call, to, grant) = std::iter::from_fn(|| core.poll_output())
+            .find_map(|output| match output {
+                Output::Request { call, to, message } => match message.body {
+                    Some(Body::GrantLogin(grant)) => Some((call, to, grant)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("a grant");
+        named.push((to, grant.online_roleid));
+        core.handle_call_answer(NOW_MS, call, answer, entropy);
+    }
+    assert_eq!(named, [("gs2".into(), 3_000_001), ("gs3".into(), 0)]);
+}

@@ -58,3 +58,28 @@ fn a_client_with_a_granted_token_enters_while_others_are_refused() {
         Some(Out::Entered(_))
     ));
 }
+
+/// A full server still takes the grant of an account whose role it hosts
+/// (the login takes that player over), but not another account's claim to
+/// the same role.
+#[test]
+fn a_full_server_takes_the_login_of_a_player_it_hosts() {
+    let mut harness = Harness::with_config(|config| config.players_max = 1);
+    let roleid = harness.create_role(ACCOUNT);
+    harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.grant_login_online(9_001, ACCOUNT + 1, roleid.get());
+    assert_eq!(
+        refusal_code(harness.last_peer_reply()),
+        Some(ErrorCode::ServerFull),
+        "another account's grant"
+    );
+    harness.grant_login_online(9_002, ACCOUNT, roleid.get());
+    assert_eq!(refusal_code(harness.last_peer_reply()), None);
+    let session = harness.open();
+    harness.authenticate(session, 9_002, 0);
+    let request_id = harness.enter(session, roleid);
+    assert!(matches!(
+        harness.reply(session, request_id),
+        Some(Out::Entered(_))
+    ));
+}

@@ -50,9 +50,13 @@ impl GameCore {
     }
 
     /// Step 1: The account center grants a login of `account_id` here.
+    /// A full server still takes it when it hosts the account's role the
+    /// grant names: that login takes over a player already here.
     pub(crate) fn grant_login(&mut self, now_ms: u64, grant: &GrantLogin) -> Answer {
         let token = parse_token(&grant.token)?;
-        self.check_room()?;
+        if !self.hosts_role_of(grant.online_roleid, grant.account_id) {
+            self.check_room()?;
+        }
         let ttl_ms = grant.ttl_ms.min(self.config.token_ttl_ms);
         let login = Grant::Login {
             account_id: grant.account_id,
@@ -66,6 +70,16 @@ impl GameCore {
     /// got a token (after the login queue, or a crossing's redirect) is not
     /// then refused for capacity: the cap is applied when the token is
     /// granted (DESIGN §11).
+    /// Whether `raw_roleid` is hosted here, loaded, as a role of `account_id`.
+    fn hosts_role_of(&self, raw_roleid: u64, account_id: u64) -> bool {
+        let hosted = RoleId::from_raw(raw_roleid)
+            .ok()
+            .and_then(|roleid| self.players.get(&roleid));
+        hosted
+            .and_then(|hosted| hosted.state.copy())
+            .is_some_and(|copy| copy.data.account_id == account_id)
+    }
+
     fn check_room(&self) -> Result<(), (ErrorCode, String)> {
         let promised = self.players.len() + self.awaiting_entry.len() + self.tokens.unused();
         if promised < self.config.players_max {

@@ -227,10 +227,17 @@ impl Harness {
 
     /// The account center grants `account_id` login token `token` here.
     pub fn grant_login(&mut self, token: u128, account_id: u64) {
+        self.grant_login_online(token, account_id, 0);
+    }
+
+    /// [`Harness::grant_login`] for an account whose role `online_roleid`
+    /// the data center says is online here.
+    pub fn grant_login_online(&mut self, token: u128, account_id: u64, online_roleid: u64) {
         let grant = GrantLogin {
             token: token.to_be_bytes().to_vec(),
             account_id,
             ttl_ms: TOKEN_TTL_MS,
+            online_roleid,
         };
         self.peer_request("account", Body::GrantLogin(grant));
     }
