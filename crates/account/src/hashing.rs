@@ -104,6 +104,23 @@ impl HashPool {
     }
 }
 
+/// How long one argon2id hash at `cost` takes on this machine: the fastest
+/// of `samples` hashes (after one to warm up), each on a worker's reused
+/// memory blocks as in the pool. For `kuafu bench login`'s argon2 bound.
+pub fn hash_time(cost: HashCost, samples: usize) -> Result<std::time::Duration, String> {
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+        .map_err(|error| format!("argon2 parameters: {error}"))?;
+    let mut worker = Worker::new(params);
+    worker.hash("warm-up").map_err(|(_, message)| message)?;
+    let mut fastest = std::time::Duration::MAX;
+    for _ in 0..samples.max(1) {
+        let started = std::time::Instant::now();
+        worker.hash("kuafu-bench").map_err(|(_, message)| message)?;
+        fastest = fastest.min(started.elapsed());
+    }
+    Ok(fastest)
+}
+
 fn stopped() -> Refusal {
     (ErrorCode::Internal, "the hashing pool stopped".into())
 }
@@ -115,10 +132,7 @@ struct Worker {
 }
 
 fn work(queue: &Mutex<Receiver<Job>>, params: Params) {
-    let mut worker = Worker {
-        blocks: vec![Block::default(); params.block_count()],
-        argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-    };
+    let mut worker = Worker::new(params);
     loop {
         let job = {
             let queue = queue
@@ -143,6 +157,13 @@ fn work(queue: &Mutex<Receiver<Job>>, params: Params) {
 }
 
 impl Worker {
+    fn new(params: Params) -> Self {
+        Self {
+            blocks: vec![Block::default(); params.block_count()],
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        }
+    }
+
     fn hash(&mut self, password: &str) -> Result<String, Refusal> {
         let salt: [u8; SALT_BYTES] = rand::random();
         let mut out = [0u8; OUTPUT_BYTES];

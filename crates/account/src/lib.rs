@@ -28,7 +28,7 @@ mod settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use hashing::HashCost;
+pub use hashing::{HashCost, hash_time};
 pub use node::{AccountCenter, StartError};
 pub use settings::LoginSettings;
 

@@ -223,6 +223,9 @@ impl Shell {
     /// `Login` is checked at once.
     fn client_frame(&mut self, session: SessionId, frame: ClientFrame) {
         let ClientFrame { request_id, body } = frame;
+        if let Some(full) = self.zone_full(matches!(body, Some(In::Login(_) | In::Register(_)))) {
+            return self.clients.send(session, reply(request_id, full));
+        }
         let work = match body {
             Some(In::Register(register)) => {
                 check_register(&register).map(|()| Work::Register(register))
@@ -261,6 +264,20 @@ impl Shell {
             self.clients
                 .send(session, reply(request_id, Out::RetryLater(retry)));
         }
+    }
+
+    /// The `SERVER_FULL` refusal of a login when every game server is known
+    /// to be full: it is refused before it queues or hashes (a client let
+    /// through the queue is then not refused for capacity).
+    fn zone_full(&self, is_login: bool) -> Option<Out> {
+        let retry_after_ms = self.core.zone_full_retry_after_ms(self.now_ms())?;
+        is_login.then(|| {
+            Out::RetryLater(RetryLater {
+                code: ErrorCode::ServerFull as i32,
+                message: "every game server is full".into(),
+                retry_after_ms,
+            })
+        })
     }
 
     /// A device-id login, on a task of its own unless too many are.
@@ -360,11 +377,8 @@ impl Shell {
                         continue;
                     };
                     let frame = match answer {
-                        Ok(login_ok) => ServerFrame {
-                            request_id,
-                            body: Some(Out::LoginOk(login_ok)),
-                        },
-                        Err(refusal) => error_frame(request_id, refusal.code, refusal.message),
+                        Ok(login_ok) => reply(request_id, Out::LoginOk(login_ok)),
+                        Err(refusal) => refusal_frame(request_id, refusal),
                     };
                     self.clients.send(session, frame);
                 }
@@ -387,7 +401,10 @@ impl Shell {
             .request(&self.name, &to, message, self.request_deadline);
         let answers = self.call_answers.0.clone();
         tokio::spawn(async move {
-            let answer = answer.await.map_err(|error| CallFailed(error.to_string()));
+            let answer = match answer.await {
+                Err(BusError::Remote { code, message }) => Ok(bus::error_reply(code, message)),
+                answer => answer.map_err(|error| CallFailed(error.to_string())),
+            };
             let _stopped = answers.send((call, answer)).await;
         });
     }
@@ -397,6 +414,21 @@ fn reply(request_id: u64, body: Out) -> ServerFrame {
     ServerFrame {
         request_id,
         body: Some(body),
+    }
+}
+
+/// A refusal with a retry-after is a `RetryLater`, others an `Error`.
+fn refusal_frame(request_id: u64, refusal: accountcore::Refusal) -> ServerFrame {
+    match refusal.retry_after_ms {
+        Some(retry_after_ms) => {
+            let retry = RetryLater {
+                code: refusal.code as i32,
+                message: refusal.message,
+                retry_after_ms,
+            };
+            reply(request_id, Out::RetryLater(retry))
+        }
+        None => error_frame(request_id, refusal.code, refusal.message),
     }
 }
 

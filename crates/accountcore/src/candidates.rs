@@ -9,8 +9,10 @@
 //!    reaches every server even when the first candidates are down (any game
 //!    server can load any player from its home database, DESIGN §7).
 //!
-//! Each server appears once, only servers of the zone appear, and the list
-//! holds at most `Config::login_candidates_max` servers.
+//! Each server appears once, only servers of the zone appear, a server known
+//! to be full is skipped (unless the last role is online there: its own copy
+//! is there), and the list holds at most `Config::login_candidates_max`
+//! servers.
 
 use crate::Config;
 
@@ -24,6 +26,8 @@ pub struct Placement<'a> {
     /// Where in the name order the other servers start (taken modulo the
     /// zone's size): the login's number.
     pub rotation: u64,
+    /// The servers known to be at their player cap now.
+    pub full: &'a [String],
 }
 
 /// The candidate servers of a login, in the order they are tried.
@@ -49,7 +53,8 @@ pub fn candidates(config: &Config, placement: Placement<'_>) -> Vec<String> {
         if chosen.len() == config.login_candidates_max {
             break;
         }
-        if config.servers.contains_key(name) && !chosen.iter().any(|known| known == name) {
+        let full = placement.online_at != Some(name) && placement.full.iter().any(|f| f == name);
+        if config.servers.contains_key(name) && !full && !chosen.iter().any(|known| known == name) {
             chosen.push(name.to_owned());
         }
     }
@@ -79,6 +84,7 @@ mod tests {
             online_at: Some("gs4"),
             home: Some("gs3"),
             rotation: 0,
+            full: &[],
         };
         assert_eq!(
             candidates(&config, placement),
@@ -93,6 +99,7 @@ mod tests {
             online_at: None,
             home: Some("gs1"),
             rotation,
+            full: &[],
         };
         assert_eq!(
             candidates(&config, placement(2)),
@@ -111,8 +118,22 @@ mod tests {
             online_at: Some("gone"),
             home: Some("gs3"),
             rotation: 0,
+            full: &[],
         };
         assert_eq!(candidates(&config, placement), ["gs3", "gs1"]);
+    }
+
+    #[test]
+    fn full_servers_are_skipped_unless_the_role_is_online_there() {
+        let config = config(&["gs1", "gs2", "gs3", "gs4"], "gs1", 3);
+        let full = ["gs1".to_owned(), "gs2".to_owned(), "gs3".to_owned()];
+        let placement = Placement {
+            online_at: Some("gs3"),
+            home: Some("gs2"),
+            rotation: 0,
+            full: &full,
+        };
+        assert_eq!(candidates(&config, placement), ["gs3", "gs4"]);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct AccountCore {
     next_login: u64,
     next_call: u64,
     outputs: VecDeque<Output>,
+    /// Servers that refused a grant `SERVER_FULL`, until when they are
+    /// skipped (at most one entry per server of the zone).
+    full_until_ms: BTreeMap<String, u64>,
 }
 
 /// One login in progress.
@@ -27,7 +30,9 @@ struct Login {
     /// The candidates not tried yet, in order.
     remaining: VecDeque<String>,
     /// What the last candidate that failed said, for the refusal.
-    last_failure: Option<String>,
+    last_failure: Option<(ErrorCode, String)>,
+    /// Where the data center said the last role is online.
+    online_at: Option<String>,
     /// The grant waiting for its answer; `None` while the data center is
     /// asked where the role is.
     granting: Option<Grant>,
@@ -50,6 +55,7 @@ impl AccountCore {
             next_login: 0,
             next_call: 0,
             outputs: VecDeque::new(),
+            full_until_ms: BTreeMap::new(),
         }
     }
 
@@ -61,6 +67,21 @@ impl AccountCore {
     /// Logins waiting for an answer from a peer.
     pub fn logins_in_progress(&self) -> usize {
         self.logins.len()
+    }
+
+    /// When every server of the zone is known to be full at `now_ms`: the
+    /// wait until the first may have room (a login would only be refused
+    /// `SERVER_FULL`, so the shell refuses it before it queues).
+    pub fn zone_full_retry_after_ms(&self, now_ms: u64) -> Option<u64> {
+        let mut soonest_ms = u64::MAX;
+        for srvname in self.config.servers.keys() {
+            let until_ms = self.full_until_ms.get(srvname).copied().unwrap_or(0);
+            if until_ms <= now_ms {
+                return None;
+            }
+            soonest_ms = soonest_ms.min(until_ms);
+        }
+        (soonest_ms != u64::MAX).then(|| soonest_ms - now_ms)
     }
 
     /// A login whose credential the shell has checked. Its answer comes as an
@@ -83,6 +104,7 @@ impl AccountCore {
             request,
             remaining: VecDeque::new(),
             last_failure: None,
+            online_at: None,
             granting: None,
         };
         match locate {
@@ -93,7 +115,7 @@ impl AccountCore {
                 self.logins.insert(id, login);
             }
             None => {
-                login.remaining = self.candidates(id, &login.request, None);
+                login.remaining = self.candidates(now_ms, id, &login.request, None);
                 self.grant_next(now_ms, id, login, None, entropy);
             }
         }
@@ -116,8 +138,9 @@ impl AccountCore {
             return;
         };
         let Some(grant) = login.granting.take() else {
-            let online_at = online_at(answer);
-            login.remaining = self.candidates(id, &login.request, online_at.as_deref());
+            login.online_at = online_at(answer);
+            let online_at = login.online_at.as_deref();
+            login.remaining = self.candidates(now_ms, id, &login.request, online_at);
             return self.grant_next(now_ms, id, login, None, entropy);
         };
         match acknowledged(answer) {
@@ -125,8 +148,13 @@ impl AccountCore {
                 let login_ok = self.login_ok(now_ms, &login.request, grant);
                 self.answer(id, Ok(login_ok));
             }
-            Err(failure) => {
-                login.last_failure = Some(format!("{}: {}", grant.srvname, failure.0));
+            Err((code, failure)) => {
+                if code == ErrorCode::ServerFull {
+                    let until_ms = now_ms.saturating_add(self.config.server_full_memory_ms);
+                    self.full_until_ms.insert(grant.srvname.clone(), until_ms);
+                }
+                let message = format!("{}: {}", grant.srvname, failure.0);
+                login.last_failure = Some((code, message));
                 self.outputs.push_back(Output::GrantFailed {
                     login: id,
                     srvname: grant.srvname,
@@ -142,11 +170,19 @@ impl AccountCore {
     /// The candidates of login `id`, the last role online at `online_at`.
     fn candidates(
         &self,
+        now_ms: u64,
         id: LoginId,
         request: &LoginRequest,
         online_at: Option<&str>,
     ) -> VecDeque<String> {
+        let full: Vec<String> = self
+            .full_until_ms
+            .iter()
+            .filter(|(_, until_ms)| now_ms < **until_ms)
+            .map(|(srvname, _)| srvname.clone())
+            .collect();
         let placement = Placement {
+            full: &full,
             online_at,
             home: request
                 .last_role
@@ -170,16 +206,32 @@ impl AccountCore {
     ) {
         let Some(srvname) = login.remaining.pop_front() else {
             let refusal = match login.last_failure {
-                Some(message) => refusal(ErrorCode::ServerDown, message),
-                None => refusal(ErrorCode::UnknownServer, "no game server in this zone"),
+                Some((ErrorCode::ServerFull, message)) => Refusal {
+                    retry_after_ms: Some(self.config.server_full_memory_ms),
+                    ..refusal(ErrorCode::ServerFull, message)
+                },
+                Some((_, message)) => refusal(ErrorCode::ServerDown, message),
+                None => match self.zone_full_retry_after_ms(now_ms) {
+                    Some(wait_ms) => Refusal {
+                        retry_after_ms: Some(wait_ms),
+                        ..refusal(ErrorCode::ServerFull, "every game server is full")
+                    },
+                    None => refusal(ErrorCode::UnknownServer, "no game server in this zone"),
+                },
             };
             return self.answer(id, Err(refusal));
         };
         let token = reused.unwrap_or_else(|| entropy.token());
+        let online_here = login.online_at.as_deref() == Some(srvname.as_str());
+        let online_roleid = match &login.request.last_role {
+            Some(role) if online_here => role.roleid.get(),
+            _ => 0,
+        };
         let grant = GrantLogin {
             token: token.to_be_bytes().to_vec(),
             account_id: login.request.account_id,
             ttl_ms: self.config.login_token_ttl_ms,
+            online_roleid,
         };
         self.call(id, srvname.clone(), message(Body::GrantLogin(grant)));
         login.granting = Some(Grant {
@@ -228,11 +280,20 @@ fn online_at(answer: Result<NodeMessage, CallFailed>) -> Option<String> {
     }
 }
 
-/// Whether a grant was acknowledged: only an `Ack` is.
-fn acknowledged(answer: Result<NodeMessage, CallFailed>) -> Result<(), CallFailed> {
-    match answer?.body {
+/// Whether a grant was acknowledged: only an `Ack` is. A refusal carries
+/// the server's code (`SERVER_DOWN` when there was no answer).
+fn acknowledged(answer: Result<NodeMessage, CallFailed>) -> Result<(), (ErrorCode, CallFailed)> {
+    let answer = answer.map_err(|failure| (ErrorCode::ServerDown, failure))?;
+    match answer.body {
         Some(Body::Ack(_)) => Ok(()),
-        other => Err(CallFailed(format!("answered {other:?} instead of Ack"))),
+        Some(Body::Error(error)) => {
+            let code = ErrorCode::try_from(error.code).unwrap_or(ErrorCode::Internal);
+            Err((code, CallFailed(error.message)))
+        }
+        other => Err((
+            ErrorCode::Internal,
+            CallFailed(format!("answered {other:?} instead of Ack")),
+        )),
     }
 }
 
@@ -244,5 +305,6 @@ fn refusal(code: ErrorCode, message: impl Into<String>) -> Refusal {
     Refusal {
         code,
         message: message.into(),
+        retry_after_ms: None,
     }
 }

@@ -9,6 +9,12 @@
 //! [`candidates`]), and grants each candidate in turn a **fresh** one-time
 //! login token (`GrantLogin`), moving on when a grant is not acknowledged.
 //! The client gets the token of the server that acknowledged, and only then.
+//!
+//! A server at its player cap refuses the grant `SERVER_FULL`; the core
+//! remembers it for `server_full_memory_ms`, moves the login to the next
+//! candidate, and leaves that server out of new logins' candidates. When
+//! every server is known full, [`AccountCore::zone_full_retry_after_ms`]
+//! says so, and the shell refuses a login before it queues for a hash.
 //! A grant that timed out may still reach its server later, but its token was
 //! never given to anyone, so it admits nobody: a login token is valid only at
 //! the server `LoginOk` names.
@@ -41,6 +47,8 @@ use wire::node::NodeMessage;
 pub const LOGIN_CANDIDATES_MAX: usize = 3;
 /// Default of [`Config::logins_max`].
 pub const LOGINS_MAX: usize = 4_096;
+/// Default of [`Config::server_full_memory_ms`].
+pub const SERVER_FULL_MEMORY_MS: u64 = 5_000;
 
 /// A login in progress, numbered by the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,6 +87,10 @@ pub struct Config {
     pub login_candidates_max: usize,
     /// Most logins in progress; more are refused `OVERLOADED`.
     pub logins_max: usize,
+    /// How long a server that refused a grant `SERVER_FULL` is skipped by
+    /// new logins (and, when every server is, the retry-after of the
+    /// `SERVER_FULL` refusal).
+    pub server_full_memory_ms: u64,
     /// Deliberate bugs for the simulator; all off in production.
     pub mutations: Mutations,
 }
@@ -107,6 +119,7 @@ impl Config {
             login_token_ttl_ms: 30_000,
             login_candidates_max: LOGIN_CANDIDATES_MAX,
             logins_max: LOGINS_MAX,
+            server_full_memory_ms: SERVER_FULL_MEMORY_MS,
             mutations: Mutations::default(),
         }
     }
@@ -139,6 +152,9 @@ pub struct Refusal {
     pub code: ErrorCode,
     /// Human-readable detail.
     pub message: String,
+    /// When the same login may succeed (`SERVER_FULL`): the client gets a
+    /// `RetryLater` instead of an `Error`.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// What the core asks its shell to do, drained by [`AccountCore::poll_output`].

@@ -286,3 +286,92 @@ fn logins_beyond_the_bound_are_refused_overloaded() {
     let answered = drain(&mut core);
     assert_eq!(answered.answers, [(refused, Err(ErrorCode::Overloaded))]);
 }
+
+fn server_full() -> Result<NodeMessage, CallFailed> {
+    reply(Body::Error(wire::node::NodeError {
+        code: ErrorCode::ServerFull as i32,
+        message: "server full".into(),
+    }))
+}
+
+/// A new account's recommended server is full: the login moves on to
+/// another server, and the next new account is not even offered to the
+/// full one until the memory of its refusal ends.
+#[test]
+fn a_full_server_sends_a_new_account_elsewhere_and_is_skipped_for_a_while() {
+    let mut core = core(&["gs1", "gs2"], 3);
+    let entropy = &mut Counter(0);
+    core.handle_login(NOW_MS, new_account(), entropy);
+    let (call, at, _) = only_grant(&drain(&mut core));
+    assert_eq!(at, "gs1", "the recommended server first");
+    core.handle_call_answer(NOW_MS, call, server_full(), entropy);
+    let (call, at, _) = only_grant(&drain(&mut core));
+    assert_eq!(at, "gs2", "then another open server");
+    core.handle_call_answer(NOW_MS, call, ack(), entropy);
+    assert!(matches!(&drain(&mut core).answers[..], [(_, Ok(_))]));
+
+    core.handle_login(NOW_MS + 1, new_account(), entropy);
+    let (_, at, _) = only_grant(&drain(&mut core));
+    assert_eq!(at, "gs2", "the full server is skipped");
+    let later_ms = NOW_MS + accountcore::SERVER_FULL_MEMORY_MS;
+    core.handle_login(later_ms, new_account(), entropy);
+    let (_, at, _) = only_grant(&drain(&mut core));
+    assert_eq!(at, "gs1", "and offered again once its refusal is old");
+}
+
+/// Every server full: the login is refused `SERVER_FULL` with a
+/// retry-after, and the core tells the shell so before the next login
+/// queues.
+#[test]
+fn when_every_server_is_full_logins_are_refused_server_full_with_a_wait() {
+    let mut core = core(&["gs1", "gs2"], 3);
+    let entropy = &mut Counter(0);
+    assert_eq!(core.zone_full_retry_after_ms(NOW_MS), None);
+    core.handle_login(NOW_MS, new_account(), entropy);
+    for _ in 0..2 {
+        let (call, _, _) = only_grant(&drain(&mut core));
+        core.handle_call_answer(NOW_MS, call, server_full(), entropy);
+    }
+    let mut refused = None;
+    while let Some(output) = core.poll_output() {
+        if let Output::Answer { answer, .. } = output {
+            refused = answer.err();
+        }
+    }
+    let refusal = refused.expect("the login is refused");
+    assert_eq!(refusal.code, ErrorCode::ServerFull);
+    let memory_ms = accountcore::SERVER_FULL_MEMORY_MS;
+    assert_eq!(refusal.retry_after_ms, Some(memory_ms));
+    assert_eq!(
+        core.zone_full_retry_after_ms(NOW_MS + 1),
+        Some(memory_ms - 1)
+    );
+    assert_eq!(core.zone_full_retry_after_ms(NOW_MS + memory_ms), None);
+}
+
+/// The grant at the server where the role is online names the role (a
+/// full server still takes the login of a player it hosts); a grant
+/// elsewhere names none.
+#[test]
+fn the_grant_where_the_role_is_online_names_the_role() {
+    let mut core = core(&["gs1", "gs2", "gs3"], 3);
+    let entropy = &mut Counter(0);
+    core.handle_login(NOW_MS, returning("gs3"), entropy);
+    let locate = drain(&mut core).locates[0];
+    core.handle_call_answer(NOW_MS, locate, online_at("gs2"), entropy);
+    let mut named = Vec::new();
+    for answer in [server_full(), ack()] {
+        let (call, to, grant) = std::iter::from_fn(|| core.poll_output())
+            .find_map(|output| match output {
+                Output::Request { call, to, message } => match message.body {
+                    Some(Body::GrantLogin(grant)) => Some((call, to, grant)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .expect("a grant");
+        named.push((to, grant.online_roleid));
+        core.handle_call_answer(NOW_MS, call, answer, entropy);
+    }
+    assert_eq!(named, [("gs2".into(), 3_000_001), ("gs3".into(), 0)]);
+}

@@ -39,8 +39,9 @@ impl Default for RetryPolicy {
 
 /// The error codes the protocol marks retryable: the same request can
 /// succeed later unchanged.
-pub const RETRYABLE_CODES: [ErrorCode; 6] = [
+pub const RETRYABLE_CODES: [ErrorCode; 7] = [
     ErrorCode::Busy,
+    ErrorCode::ServerFull,
     ErrorCode::PlayerBusy,
     ErrorCode::Overloaded,
     ErrorCode::RateLimited,

@@ -7,7 +7,7 @@
 //! `playing` (gameplay calls, fights, horns), `home` (kuafu marks) and
 //! `peers` (node requests and answers).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use ownership::{LeaseView, OwnerId};
 use routing::RoleId;
@@ -44,6 +44,9 @@ pub struct GameCore {
     pub(crate) owner: OwnerId,
     pub(crate) sessions: BTreeMap<SessionId, Session>,
     pub(crate) players: BTreeMap<RoleId, Hosted>,
+    /// Sessions a token admitted that have not entered yet: each holds one
+    /// of the `players_max` places (see `crossing::target`).
+    pub(crate) awaiting_entry: BTreeSet<SessionId>,
     pub(crate) tokens: TokenBook,
     pub(crate) marks: MarkBook,
     pub(crate) ops: BTreeMap<OpId, OpPurpose>,
@@ -82,6 +85,7 @@ impl GameCore {
             config,
             sessions: BTreeMap::new(),
             players: BTreeMap::new(),
+            awaiting_entry: BTreeSet::new(),
             tokens,
             marks,
             ops: BTreeMap::new(),

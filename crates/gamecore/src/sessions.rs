@@ -58,6 +58,7 @@ impl GameCore {
         let Some(closed) = self.sessions.remove(&session) else {
             return;
         };
+        self.awaiting_entry.remove(&session);
         let Some(roleid) = closed.roleid else { return };
         let Some(hosted) = self.players.get_mut(&roleid) else {
             return;

@@ -71,6 +71,8 @@ struct Entry {
 #[derive(Clone, Debug)]
 pub struct TokenBook {
     entries: BTreeMap<u128, Entry>,
+    /// Entries not redeemed yet (expired ones until [`TokenBook::expire`]).
+    unused: usize,
     tokens_max: usize,
     /// Deliberate bug for the simulator: a redeemed token stays valid.
     reusable: bool,
@@ -84,6 +86,7 @@ impl TokenBook {
     pub fn new(tokens_max: usize, mutations: Mutations) -> Self {
         Self {
             entries: BTreeMap::new(),
+            unused: 0,
             tokens_max,
             reusable: mutations.reusable_tokens,
             admits_any_role: mutations.crossing_token_admits_any_role,
@@ -112,6 +115,7 @@ impl TokenBook {
                 used: false,
             },
         );
+        self.unused += 1;
         Ok(())
     }
 
@@ -139,6 +143,9 @@ impl TokenBook {
             return Err(TokenError::Expired);
         }
         entry.used = !self.reusable;
+        if entry.used {
+            self.unused -= 1;
+        }
         Ok(entry.grant.clone())
     }
 
@@ -158,12 +165,19 @@ impl TokenBook {
             keep
         });
         debug_assert!(self.entries.len() <= before);
+        self.unused -= unused_expired;
         unused_expired
     }
 
     /// Outstanding tokens, used or not.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Tokens issued and not redeemed yet: each may bring a player, so a
+    /// server counts them against its player cap.
+    pub fn unused(&self) -> usize {
+        self.unused
     }
 
     /// Whether the book is empty.

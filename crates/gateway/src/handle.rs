@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 use wire::client::ServerFrame;
 
-use crate::{GatewayConfig, GatewayEvent, SessionId};
+use crate::{GatewayConfig, GatewayEvent, Refusals, SessionId};
 
 /// What a connection's writer is asked to do.
 pub(crate) enum Outbound {
@@ -84,15 +84,37 @@ impl Drop for Slot {
     }
 }
 
+/// Counts refused connections (see [`crate::Refusals`]).
+#[derive(Default)]
+pub(crate) struct RefusalCounter {
+    with_frame: AtomicU64,
+    without_frame: AtomicU64,
+}
+
+impl RefusalCounter {
+    /// One more refusal, which got its `OVERLOADED` frame or not.
+    pub(crate) fn record(&self, framed: bool) {
+        let counter = if framed {
+            &self.with_frame
+        } else {
+            &self.without_frame
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> Refusals {
+        Refusals {
+            with_frame: self.with_frame.load(Ordering::Relaxed),
+            without_frame: self.without_frame.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// How the handle reaches one open session.
 struct SessionLink {
     outbox: mpsc::Sender<Outbound>,
     stop: Latch,
 }
-
-/// Connections refused with `OVERLOADED` at once; beyond it a refused socket is
-/// dropped without an answer, so a flood cannot pile up refusal tasks.
-const REFUSALS_INFLIGHT_MAX: usize = 64;
 
 /// Everything the tasks of one gateway share.
 pub(crate) struct Shared {
@@ -104,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) connections: Arc<Slots>,
     /// Connections being refused with `OVERLOADED`.
     pub(crate) refusals: Arc<Slots>,
+    /// Refused connections, with and without their frame.
+    pub(crate) refusals_counted: RefusalCounter,
     /// Set by [`GatewayHandle::shutdown`].
     pub(crate) shutdown: Latch,
     sessions: Mutex<HashMap<SessionId, SessionLink>>,
@@ -115,7 +139,8 @@ impl Shared {
     pub(crate) fn new(config: GatewayConfig, events: mpsc::Sender<GatewayEvent>) -> Self {
         Self {
             connections: Slots::new(config.connections_max),
-            refusals: Slots::new(REFUSALS_INFLIGHT_MAX),
+            refusals: Slots::new(config.refusals_inflight_max),
+            refusals_counted: RefusalCounter::default(),
             config,
             events,
             shutdown: Latch::new(),
@@ -202,6 +227,11 @@ impl GatewayHandle {
     /// closing.
     pub fn connections(&self) -> usize {
         self.shared.connections.used()
+    }
+
+    /// Connections refused at the connection limit so far.
+    pub fn refusals(&self) -> Refusals {
+        self.shared.refusals_counted.read()
     }
 
     /// Stops accepting and closes every connection (sessions get

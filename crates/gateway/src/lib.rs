@@ -40,6 +40,8 @@ pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 pub const OUTBOX_FRAMES_MAX_DEFAULT: usize = 256;
 /// Default events queued for the gateway's owner before readers wait.
 pub const EVENTS_MAX_DEFAULT: usize = 8192;
+/// Default connections refused with a graceful close at once.
+pub const REFUSALS_INFLIGHT_MAX_DEFAULT: usize = 64;
 
 /// How a gateway listens and the limits it enforces.
 #[derive(Clone, Debug)]
@@ -54,6 +56,11 @@ pub struct GatewayConfig {
     pub frame_bytes_max: usize,
     /// Connections served at once; one more is answered `OVERLOADED` and closed.
     pub connections_max: usize,
+    /// Refused connections closed gracefully at once (each waits up to the
+    /// handshake timeout for its client to close); beyond it a TCP refusal
+    /// still gets its frame, written without waiting, and a WebSocket one is
+    /// closed without a frame. Counted in [`GatewayHandle::refusals`].
+    pub refusals_inflight_max: usize,
     /// Time from accept to a valid `Hello`.
     pub handshake_timeout: Duration,
     /// Time a connection may go without sending a frame.
@@ -77,6 +84,7 @@ impl GatewayConfig {
             ws_addr,
             frame_bytes_max: wire::frame::FRAME_BYTES_MAX,
             connections_max: CONNECTIONS_MAX_DEFAULT,
+            refusals_inflight_max: REFUSALS_INFLIGHT_MAX_DEFAULT,
             handshake_timeout: HANDSHAKE_TIMEOUT_DEFAULT,
             idle_timeout: IDLE_TIMEOUT_DEFAULT,
             outbox_frames_max: OUTBOX_FRAMES_MAX_DEFAULT,
@@ -101,6 +109,17 @@ impl GatewayConfig {
             None => Ok(()),
         }
     }
+}
+
+/// Connections refused at the connection limit, by whether they got their
+/// `Error{OVERLOADED}` frame (a WebSocket client beyond
+/// `refusals_inflight_max`, or one that closed first, did not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// Refused with the frame written.
+    pub with_frame: u64,
+    /// Closed without a frame.
+    pub without_frame: u64,
 }
 
 /// A connection that completed the handshake; unique for the gateway's lifetime.

@@ -1,12 +1,14 @@
 //! Accept loops: admit a connection within `connections_max`, or refuse it with
-//! `OVERLOADED`; upgrade WebSocket connections before framing starts.
+//! `OVERLOADED` (counted: [`crate::Refusals`]); upgrade WebSocket connections
+//! before framing starts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use wire::client::ErrorCode;
+use wire::client::{ErrorCode, ServerFrame};
+use wire::frame::encode_frame;
 use wire::frame::transport::{
     FrameReader, FrameWriter, split_tcp, split_websocket, websocket_config,
 };
@@ -73,10 +75,29 @@ async fn serve(
     }
 }
 
-/// Answers `OVERLOADED` and closes, all within the handshake timeout, in a task of
-/// its own counted against `REFUSALS_INFLIGHT_MAX`.
+/// Refuses a connection beyond `connections_max` with `Error{OVERLOADED}`
+/// (docs/protocol.md, section 3), counted in [`crate::Refusals`].
+///
+/// On TCP the frame is written at once, without waiting (a fresh socket's
+/// send buffer holds it), and then, within `refusals_inflight_max` refusals
+/// at a time, a task of its own closes gracefully (reads until the client
+/// closes, at most the handshake timeout), so the client reads the frame
+/// before the close; beyond that bound the write side is shut and the socket
+/// dropped. A WebSocket refusal needs its handshake first, so it is only
+/// made within the bound; beyond it the socket is closed without a frame,
+/// and counted so.
 fn refuse(shared: &Arc<Shared>, stream: TcpStream, transport: Transport) {
-    let Some(slot) = shared.refusals.try_take() else {
+    let frame = error_frame(0, ErrorCode::Overloaded, "too many connections");
+    let slot = shared.refusals.try_take();
+    let framed = match transport {
+        Transport::Tcp => write_at_once(&stream, &frame),
+        Transport::WebSocket => false,
+    };
+    let Some(slot) = slot else {
+        shared.refusals_counted.record(framed);
+        if let Ok(stream) = stream.into_std() {
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+        }
         return;
     };
     let shared = shared.clone();
@@ -85,13 +106,23 @@ fn refuse(shared: &Arc<Shared>, stream: TcpStream, transport: Transport) {
         let limit = shared.config.handshake_timeout;
         let refusal = async {
             let (reader, mut writer) = upgrade(&shared, stream, transport).await?;
-            let frame = error_frame(0, ErrorCode::Overloaded, "too many connections");
-            writer.write_message(&frame).await.ok()?;
-            close_gracefully(reader, writer).await;
-            Some(())
+            if !framed {
+                writer.write_message(&frame).await.ok()?;
+            }
+            Some((reader, writer))
         };
-        let _ = tokio::time::timeout(limit, refusal).await;
+        let halves = tokio::time::timeout(limit, refusal).await.ok().flatten();
+        shared.refusals_counted.record(framed || halves.is_some());
+        if let Some((reader, writer)) = halves {
+            let _ = tokio::time::timeout(limit, close_gracefully(reader, writer)).await;
+        }
     });
+}
+
+/// Writes `frame` on a TCP socket without waiting; whether all of it went.
+fn write_at_once(stream: &TcpStream, frame: &ServerFrame) -> bool {
+    let bytes = encode_frame(frame);
+    matches!(stream.try_write(&bytes), Ok(written) if written == bytes.len())
 }
 
 /// Turns an accepted socket into frame halves: at once for TCP, after the

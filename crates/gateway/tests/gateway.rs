@@ -339,6 +339,36 @@ async fn connections_beyond_the_maximum_are_refused_as_overloaded() {
     Raw::tcp(&gateway).await.handshake().await;
 }
 
+/// With no graceful refusal affordable (`refusals_inflight_max` 0), a
+/// refused TCP client still gets its `OVERLOADED` frame, and the refusal is
+/// counted as framed; a refused WebSocket client is closed without one, and
+/// counted so.
+#[tokio::test]
+async fn a_refused_connection_gets_its_frame_even_beyond_the_refusal_bound() {
+    let mut config = config();
+    config.connections_max = 1;
+    config.refusals_inflight_max = 0;
+    let mut gateway = start(config).await;
+    let _first = Raw::tcp(&gateway).await.handshake().await;
+    opened(&mut gateway).await;
+    let mut refused = Raw::tcp(&gateway).await;
+    let answer = refused.hello(wire::PROTOCOL_VERSION).await;
+    assert_eq!(error_code(&answer), Some(ErrorCode::Overloaded));
+    let framed = gateway::Refusals {
+        with_frame: 1,
+        without_frame: 0,
+    };
+    assert_eq!(gateway.handle.refusals(), framed);
+    let url = format!("ws://{}", gateway.ws_local_addr.unwrap());
+    let websocket = tokio_tungstenite::connect_async(url).await;
+    assert!(websocket.is_err(), "closed before the WebSocket handshake");
+    let counted = gateway::Refusals {
+        without_frame: 1,
+        ..framed
+    };
+    assert_eq!(gateway.handle.refusals(), counted);
+}
+
 async fn wait_for_connections(gateway: &Gateway, expected: usize) {
     let waiting = async {
         while gateway.handle.connections() != expected {

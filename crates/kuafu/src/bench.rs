@@ -6,6 +6,9 @@
 //!   for many players, serially and all at once, next to the floor of this
 //!   machine ([`floor`]: one fsync'ed SQLite commit plus one new loopback
 //!   TCP connection with one round trip).
+//! - `kuafu bench login` ([`login`]): device-id and password logins per
+//!   second at the account center, their latency, the argon2 bound and the
+//!   process's resident memory.
 //!
 //! Every report names the machine and the tokio runtime flavour it ran on
 //! ([`machine`]); `--write-benchmarks-md` puts the figures in `BENCHMARKS.md`
@@ -15,6 +18,7 @@
 pub mod floor;
 pub mod hop;
 pub mod latency;
+pub mod login;
 pub mod machine;
 pub mod markdown;
 mod players;
@@ -33,6 +37,29 @@ pub const BENCHMARKS_MD_DEFAULT: &str = "BENCHMARKS.md";
 pub enum BenchCommand {
     /// Crossing latency and throughput against this machine's floor.
     Hop(HopArgs),
+    /// Logins per second at the account center against the argon2 bound.
+    Login(LoginArgs),
+}
+
+/// The options of `kuafu bench login`.
+#[derive(Clone, Debug, Args)]
+pub struct LoginArgs {
+    /// Clients logging in at once, each with its own account.
+    #[arg(long, default_value_t = login::CLIENTS_DEFAULT)]
+    pub clients: usize,
+    /// Device-id logins in all.
+    #[arg(long, default_value_t = login::DEVICE_LOGINS_DEFAULT)]
+    pub device_logins: usize,
+    /// Password logins in all.
+    #[arg(long, default_value_t = login::PASSWORD_LOGINS_DEFAULT)]
+    pub password_logins: usize,
+    /// The tokio runtime the zone and the clients run on.
+    #[arg(long, value_enum, default_value_t = RuntimeFlavour::MultiThread)]
+    pub runtime: RuntimeFlavour,
+    /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
+    /// given without a path), replacing the previous figures of this bench.
+    #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
+    pub write_benchmarks_md: Option<PathBuf>,
 }
 
 /// The options of `kuafu bench hop`.
@@ -85,8 +112,11 @@ impl RuntimeFlavour {
 impl BenchCommand {
     /// Builds the runtime the benchmark asked for.
     pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
-        let BenchCommand::Hop(args) = self;
-        let mut builder = match args.runtime {
+        let flavour = match self {
+            BenchCommand::Hop(args) => args.runtime,
+            BenchCommand::Login(args) => args.runtime,
+        };
+        let mut builder = match flavour {
             RuntimeFlavour::CurrentThread => tokio::runtime::Builder::new_current_thread(),
             RuntimeFlavour::MultiThread => tokio::runtime::Builder::new_multi_thread(),
         };
@@ -97,7 +127,10 @@ impl BenchCommand {
 /// Runs a benchmark on the current runtime, prints its report, and writes
 /// `BENCHMARKS.md` if asked.
 pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>> {
-    let BenchCommand::Hop(args) = command;
+    let args = match command {
+        BenchCommand::Hop(args) => args,
+        BenchCommand::Login(args) => return run_login(args).await,
+    };
     let options = HopOptions {
         players: args.players,
         crossings_per_player: args.crossings_per_player,
@@ -112,6 +145,23 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
     if let Some(path) = args.write_benchmarks_md {
         let section = format!("{} {}", hop::BENCH_NAME, args.runtime.name());
         markdown::update(&path, &section, &report.markdown(&command_line()))?;
+        eprintln!("wrote the figures to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs `kuafu bench login`, prints its report, and writes `BENCHMARKS.md`
+/// if asked.
+async fn run_login(args: LoginArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = login::LoginOptions {
+        clients: args.clients,
+        device_logins: args.device_logins,
+        password_logins: args.password_logins,
+    };
+    let report = login::run(options).await?;
+    println!("{report}");
+    if let Some(path) = args.write_benchmarks_md {
+        markdown::update(&path, login::BENCH_NAME, &report.markdown(&command_line()))?;
         eprintln!("wrote the figures to {}", path.display());
     }
     Ok(())

@@ -109,6 +109,7 @@ impl Harness {
             token: token.to_be_bytes().to_vec(),
             account_id: ACCOUNT,
             ttl_ms: 2_000,
+            online_roleid: 0,
         };
         self.request(now_ms, Body::GrantLogin(grant));
         self.core.handle_session_opened(SessionId(session));

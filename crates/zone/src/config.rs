@@ -29,6 +29,9 @@ pub struct ZoneConfig {
     /// The account center's login queue, hashing pool and attempt limits.
     #[serde(default)]
     pub login: account::LoginSettings,
+    /// The player cap and the client listeners' limits.
+    #[serde(default)]
+    pub limits: crate::LimitsConfig,
     /// The distributed mode's bus and player databases; without it the zone
     /// runs only embedded.
     #[serde(default)]
@@ -190,6 +193,7 @@ impl ZoneConfig {
             timing: TimingConfig::default(),
             login: demo_login(),
             distributed: None,
+            limits: crate::LimitsConfig::default(),
         }
     }
 
@@ -324,9 +328,10 @@ mod tests {
         let example = ZoneConfig::from_toml(text).unwrap();
         assert_eq!(example.timing, TimingConfig::default());
         assert_eq!(example.login, account::LoginSettings::default());
+        assert_eq!(example.limits, crate::LimitsConfig::default());
         let table: toml::Table = toml::from_str(text).unwrap();
         let mut settings = 0;
-        for section in ["timing", "login"] {
+        for section in ["timing", "login", "limits"] {
             let keys: Vec<String> = table[section].as_table().unwrap().keys().cloned().collect();
             for key in keys {
                 let mut changed = table.clone();
@@ -337,7 +342,7 @@ mod tests {
                 settings += 1;
             }
         }
-        assert!(settings >= 21, "read {settings} settings");
+        assert!(settings >= 28, "read {settings} settings");
     }
 
     #[test]

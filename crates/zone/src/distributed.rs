@@ -122,7 +122,7 @@ async fn start_running(
     }
     if name == ACCOUNT_NODE {
         let mut listen_config = config.account.clone();
-        let gateway = listen(ACCOUNT_NODE, &mut listen_config).await?;
+        let gateway = listen(ACCOUNT_NODE, &mut listen_config, &config.limits).await?;
         let logins = account_config(config, &zone_map(config));
         let account = AccountCenter::start(logins, gateway, bus)?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
@@ -143,7 +143,7 @@ async fn start_game_node(
     let stores = open_player_stores(config).await?;
     let battle = battle::BattleServer::start(&game.battle_node(), bus.clone())?;
     let mut listen_config = game.listen.clone();
-    let gateway = listen(&game.name, &mut listen_config).await?;
+    let gateway = listen(&game.name, &mut listen_config, &config.limits).await?;
     // No node lock yet: nothing proves the predecessor dead, so nothing is
     // taken back; its rows wait for their leases.
     let incarnation = rand::random::<u64>().max(1);

@@ -10,7 +10,6 @@ use bus::{Bus, InProcessBus};
 use datacenter::DataCenter;
 use game::{GameHandle, GameNode, GameNodeConfig, NodeStatus, StoreRoutes};
 use gamecore::{ServerInfo, ZoneMap};
-use gateway::GatewayConfig;
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{
@@ -98,10 +97,11 @@ impl Zone {
             .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
         check_databases(&config)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
-        let account_gateway = listen(ACCOUNT_NODE, &mut config.account).await?;
+        let limits = config.limits;
+        let account_gateway = listen(ACCOUNT_NODE, &mut config.account, &limits).await?;
         let mut gateways = Vec::with_capacity(config.games.len());
         for game in &mut config.games {
-            gateways.push(listen(&game.name, &mut game.listen).await?);
+            gateways.push(listen(&game.name, &mut game.listen, &limits).await?);
         }
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         let stores = open_stores(&config)?;
@@ -256,7 +256,7 @@ impl Zone {
         let mut listen_config = game.listen.clone();
         let gateway = loop {
             attempts += 1;
-            match listen(&game.name, &mut listen_config).await {
+            match listen(&game.name, &mut listen_config, &self.config.limits).await {
                 Err(ZoneError::Listen(error))
                     if error.kind() == std::io::ErrorKind::AddrInUse
                         && attempts < RESTART_BIND_ATTEMPTS_MAX =>
@@ -300,8 +300,9 @@ impl Zone {
 pub(crate) async fn listen(
     name: &str,
     listen: &mut ListenConfig,
+    limits: &crate::LimitsConfig,
 ) -> Result<gateway::Gateway, ZoneError> {
-    let gateway = gateway::start(GatewayConfig::new(name, listen.tcp, listen.ws))
+    let gateway = gateway::start(limits.gateway(name, listen.tcp, listen.ws))
         .await
         .map_err(ZoneError::Listen)?;
     listen.tcp = gateway.tcp_local_addr;
@@ -387,6 +388,7 @@ pub(crate) fn start_game(
     core.heartbeat_interval_ms = timing.heartbeat_interval_ms;
     core.token_ttl_ms = timing.token_ttl_ms;
     core.handoff_ttl_ms = timing.token_ttl_ms;
+    core.players_max = config.limits.players_max;
     let node_config = GameNodeConfig {
         core,
         request_deadline: Duration::from_millis(timing.request_deadline_ms),
@@ -401,6 +403,7 @@ pub(crate) fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> Account
         .collect();
     let mut logins = accountcore::Config::new(DATACENTER_NODE, servers, &config.recommended_server);
     logins.login_token_ttl_ms = config.timing.token_ttl_ms;
+    logins.server_full_memory_ms = config.limits.server_full_memory_ms;
     AccountConfig {
         name: ACCOUNT_NODE.to_owned(),
         data_dir: config.data_dir.clone(),

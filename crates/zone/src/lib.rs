@@ -10,10 +10,12 @@ mod audit;
 mod config;
 mod distributed;
 mod embedded;
+mod limits;
 mod takeover;
 
 pub use audit::audit;
 pub use config::{ConfigError, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig};
 pub use distributed::ZoneNode;
 pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, Zone, ZoneError};
+pub use limits::LimitsConfig;
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};

@@ -39,6 +39,7 @@ impl GameCore {
         if self.players.contains_key(&roleid) {
             return Err((ErrorCode::AlreadyThere, "the player is hosted here".into()));
         }
+        self.check_room()?;
         let ttl_ms = prepare.ttl_ms.min(self.config.token_ttl_ms);
         let grant = Grant::Crossing {
             roleid,
@@ -49,13 +50,43 @@ impl GameCore {
     }
 
     /// Step 1: The account center grants a login of `account_id` here.
+    /// A full server still takes it when it hosts the account's role the
+    /// grant names: that login takes over a player already here.
     pub(crate) fn grant_login(&mut self, now_ms: u64, grant: &GrantLogin) -> Answer {
         let token = parse_token(&grant.token)?;
+        if !self.hosts_role_of(grant.online_roleid, grant.account_id) {
+            self.check_room()?;
+        }
         let ttl_ms = grant.ttl_ms.min(self.config.token_ttl_ms);
         let login = Grant::Login {
             account_id: grant.account_id,
         };
         self.issue_token(token, login, now_ms + ttl_ms)
+    }
+
+    /// Whether one more player may be promised a place: the players hosted,
+    /// the sessions a token admitted that have not entered yet, and the
+    /// tokens not redeemed yet stay within `players_max`. So a client that
+    /// got a token (after the login queue, or a crossing's redirect) is not
+    /// then refused for capacity: the cap is applied when the token is
+    /// granted (DESIGN §11).
+    /// Whether `raw_roleid` is hosted here, loaded, as a role of `account_id`.
+    fn hosts_role_of(&self, raw_roleid: u64, account_id: u64) -> bool {
+        let hosted = RoleId::from_raw(raw_roleid)
+            .ok()
+            .and_then(|roleid| self.players.get(&roleid));
+        hosted
+            .and_then(|hosted| hosted.state.copy())
+            .is_some_and(|copy| copy.data.account_id == account_id)
+    }
+
+    fn check_room(&self) -> Result<(), (ErrorCode, String)> {
+        let promised = self.players.len() + self.awaiting_entry.len() + self.tokens.unused();
+        if promised < self.config.players_max {
+            return Ok(());
+        }
+        let message = format!("server full: {} players", self.config.players_max);
+        Err((ErrorCode::ServerFull, message))
     }
 
     fn issue_token(&mut self, token: u128, grant: Grant, expires_at_ms: u64) -> Answer {
@@ -105,6 +136,7 @@ impl GameCore {
             Err(error) => return self.token_refused(session, request_id, error),
         };
         self.emit(Event::TokenRedeemed { token });
+        self.awaiting_entry.insert(session);
         let account_id = match &auth {
             Auth::Account(account_id) => *account_id,
             _ => 0,
@@ -202,6 +234,7 @@ impl GameCore {
     /// (a player redirected here while an older connection of its still
     /// holds the player).
     fn second_login(&mut self, session: SessionId, request_id: u64, roleid: RoleId) {
+        self.awaiting_entry.remove(&session);
         let hosted = self.players.get_mut(&roleid).expect("checked");
         let previous = hosted.session.replace(session);
         let hosted = &self.players[&roleid];
@@ -231,8 +264,9 @@ impl GameCore {
                 "no server holds this srvno",
             );
         };
+        self.awaiting_entry.remove(&session);
         if self.players.len() >= self.config.players_max {
-            return self.reply_error(session, request_id, ErrorCode::Overloaded, "server full");
+            return self.reply_error(session, request_id, ErrorCode::ServerFull, "server full");
         }
         if !self.admit(session, request_id, 1, 0) {
             return;

@@ -217,6 +217,31 @@ impl Harness {
         self.drain();
     }
 
+    /// The core's answer to the last peer request.
+    pub fn last_peer_reply(&self) -> Option<&NodeMessage> {
+        self.outputs.iter().rev().find_map(|output| match output {
+            Output::Reply { message, .. } => Some(message),
+            _ => None,
+        })
+    }
+
+    /// The account center grants `account_id` login token `token` here.
+    pub fn grant_login(&mut self, token: u128, account_id: u64) {
+        self.grant_login_online(token, account_id, 0);
+    }
+
+    /// [`Harness::grant_login`] for an account whose role `online_roleid`
+    /// the data center says is online here.
+    pub fn grant_login_online(&mut self, token: u128, account_id: u64, online_roleid: u64) {
+        let grant = GrantLogin {
+            token: token.to_be_bytes().to_vec(),
+            account_id,
+            ttl_ms: TOKEN_TTL_MS,
+            online_roleid,
+        };
+        self.peer_request("account", Body::GrantLogin(grant));
+    }
+
     /// Takes the first request the core sent to node `to`.
     pub fn take_request(&mut self, to: &str) -> (CallId, NodeMessage) {
         let index = self
@@ -305,12 +330,7 @@ impl Harness {
     pub fn log_in(&mut self, account_id: u64) -> SessionId {
         let token = self.next_token;
         self.next_token += 1;
-        let grant = GrantLogin {
-            token: token.to_be_bytes().to_vec(),
-            account_id,
-            ttl_ms: TOKEN_TTL_MS,
-        };
-        self.peer_request("account", Body::GrantLogin(grant));
+        self.grant_login(token, account_id);
         let session = self.open();
         let request_id = self.authenticate(session, token, 0);
         assert!(

@@ -1,0 +1,416 @@
+//! `kuafu bench login`: what a login costs at the real account center, over
+//! TCP, measured from the clients' side (DESIGN §11, issue 12).
+//!
+//! An embedded zone (one game server, SQLite on disk) runs in this process.
+//! `clients` clients each own one account, created up front (not timed: a
+//! device's first login, a password account's registration). Then:
+//! 1. the argon2 bound: one hash at the zone's configured parameters is
+//!    timed on this thread (the fastest of a few), and the bound is
+//!    `hash_workers ÷ that time` password logins per second;
+//! 2. device-id logins: `device_logins` logins, at most `clients` in flight,
+//!    each a new connection, `Hello`, `Login` and `LoginOk` (the account
+//!    center grants the game server a token first);
+//! 3. password logins: the same with the account's password; each is one
+//!    argon2 verify, and its latency includes the wait in the login queue.
+//!
+//! The account center's memory is this process's resident set (`VmRSS` of
+//! `/proc/self/status`), read before the clients start and after the
+//! password logins: the zone runs embedded in the bench process, so the
+//! figure includes the clients and the game server too (an upper bound).
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use client::ClientError;
+use tokio::task::JoinSet;
+use zone::{Zone, ZoneConfig, ZoneError};
+
+use super::latency::{Latency, Recorder, ms};
+use super::machine::Machine;
+
+/// This bench's name in `BENCHMARKS.md`.
+pub const BENCH_NAME: &str = "login";
+/// Clients when not told.
+pub const CLIENTS_DEFAULT: usize = 64;
+/// Device-id logins when not told.
+pub const DEVICE_LOGINS_DEFAULT: usize = 20_000;
+/// Password logins when not told.
+pub const PASSWORD_LOGINS_DEFAULT: usize = 2_000;
+/// Most clients a run takes.
+pub const CLIENTS_MAX: usize = 4_096;
+/// Most logins of one kind a run takes.
+pub const LOGINS_MAX: usize = 10_000_000;
+/// The bench's player cap: above the tokens its logins leave unredeemed.
+const PROMISED_PLACES_MAX: usize = 500_000;
+/// Hashes timed for the argon2 bound.
+const HASH_SAMPLES: usize = 5;
+/// Every bench account's password.
+const PASSWORD: &str = "kuafu-bench-secret";
+
+/// Target: device-id logins per second, at least.
+pub const DEVICE_LOGINS_PER_S_TARGET: f64 = 5_000.0;
+/// Target: password logins per second over the argon2 bound, at least.
+pub const PASSWORD_BOUND_RATIO_TARGET: f64 = 0.9;
+/// Target: resident memory after the password logins, at most (MiB).
+pub const RSS_MIB_TARGET: u64 = 300;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LoginOptions {
+    /// Clients, each with its own account, logging in concurrently.
+    pub clients: usize,
+    /// Device-id logins in all.
+    pub device_logins: usize,
+    /// Password logins in all.
+    pub password_logins: usize,
+}
+
+/// Why the bench could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginBenchError {
+    /// An option out of range.
+    #[error("{0}")]
+    Options(String),
+    /// The zone did not start.
+    #[error("the zone: {0}")]
+    Zone(#[from] ZoneError),
+    /// A temporary directory could not be made.
+    #[error("temporary directory: {0}")]
+    TempDir(std::io::Error),
+    /// An account could not be set up.
+    #[error("setting up account {0}: {1}")]
+    Setup(usize, ClientError),
+    /// The argon2 bound could not be measured.
+    #[error("argon2: {0}")]
+    Hash(String),
+}
+
+/// One kind of login, measured.
+#[derive(Clone, Debug)]
+pub struct Phase {
+    /// Logins answered `LoginOk`.
+    pub ok: u64,
+    /// Logins answered otherwise, or not at all.
+    pub errors: u64,
+    /// From the first login sent to the last answer.
+    pub elapsed: Duration,
+    /// Each successful login, connect to `LoginOk`, queue wait included.
+    pub latency: Latency,
+}
+
+impl Phase {
+    /// Successful logins per second.
+    pub fn per_s(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// The figures of one run.
+#[derive(Clone, Debug)]
+pub struct LoginReport {
+    /// Where it ran; the load average is the one at the start.
+    pub machine: Machine,
+    /// The load average at the end.
+    pub load_average_end: String,
+    /// What ran.
+    pub options: LoginOptions,
+    /// Hashing workers of the account center.
+    pub hash_workers: usize,
+    /// argon2id parameters, `m=…,t=…,p=…`.
+    pub argon2: String,
+    /// One hash at those parameters (the fastest of a few).
+    pub hash_time: Duration,
+    /// Device-id logins.
+    pub device: Phase,
+    /// Password logins.
+    pub password: Phase,
+    /// Resident memory before the clients start and after the password
+    /// logins, KiB.
+    pub rss_kib: (u64, u64),
+}
+
+impl LoginReport {
+    /// Password logins per second the hashing pool can serve at most.
+    pub fn argon2_bound_per_s(&self) -> f64 {
+        self.hash_workers as f64 / self.hash_time.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// Password logins per second over the argon2 bound.
+    pub fn bound_ratio(&self) -> f64 {
+        self.password.per_s() / self.argon2_bound_per_s()
+    }
+
+    /// Each target and whether it is met.
+    pub fn targets(&self) -> [(String, bool); 3] {
+        [
+            (
+                format!(
+                    "device-id logins ≥ {DEVICE_LOGINS_PER_S_TARGET:.0}/s: {:.0}/s",
+                    self.device.per_s()
+                ),
+                self.device.per_s() >= DEVICE_LOGINS_PER_S_TARGET,
+            ),
+            (
+                format!(
+                    "password logins ≥ {:.0} % of the argon2 bound: {:.0} %",
+                    PASSWORD_BOUND_RATIO_TARGET * 100.0,
+                    self.bound_ratio() * 100.0
+                ),
+                self.bound_ratio() >= PASSWORD_BOUND_RATIO_TARGET,
+            ),
+            (
+                format!(
+                    "RSS after the password logins ≤ {RSS_MIB_TARGET} MiB: {} MiB",
+                    self.rss_kib.1 / 1024
+                ),
+                self.rss_kib.1 / 1024 <= RSS_MIB_TARGET,
+            ),
+        ]
+    }
+
+    /// The section of `BENCHMARKS.md`.
+    pub fn markdown(&self, command: &str) -> String {
+        let mut text = String::new();
+        let _ = writeln!(text, "### Latest run\n");
+        let _ = writeln!(text, "- command: `{command}`");
+        let _ = writeln!(text, "- date: {}", self.machine.date);
+        let _ = writeln!(text, "- machine: {}", self.machine);
+        let _ = writeln!(
+            text,
+            "- load average at start / end: {} / {}",
+            self.machine.load_average, self.load_average_end
+        );
+        let _ = writeln!(
+            text,
+            "- zone: embedded, 1 game server, SQLite on disk, TCP on loopback; {} clients in the same process, each with its own account, one new connection per login; argon2id {} on {} hashing workers\n",
+            self.options.clients, self.argon2, self.hash_workers
+        );
+        let _ = writeln!(
+            text,
+            "| logins | ok | errors | per s | p50 ms | p99 ms | max ms |"
+        );
+        let _ = writeln!(text, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (name, phase) in [("device id", &self.device), ("password", &self.password)] {
+            let _ = writeln!(
+                text,
+                "| {name} | {} | {} | {:.0} | {} | {} | {} |",
+                phase.ok,
+                phase.errors,
+                phase.per_s(),
+                ms(phase.latency.p50),
+                ms(phase.latency.p99),
+                ms(phase.latency.max)
+            );
+        }
+        let _ = writeln!(
+            text,
+            "\n- argon2 bound: {} workers ÷ {} ms per hash = {:.1} password logins/s; measured {:.1}/s = {:.0} % of it",
+            self.hash_workers,
+            ms(self.hash_time),
+            self.argon2_bound_per_s(),
+            self.password.per_s(),
+            self.bound_ratio() * 100.0
+        );
+        let _ = writeln!(
+            text,
+            "- resident memory of the bench process (zone and clients): {} MiB before, {} MiB after the password logins\n",
+            self.rss_kib.0 / 1024,
+            self.rss_kib.1 / 1024
+        );
+        for (target, met) in self.targets() {
+            let mark = if met { "met" } else { "NOT met" };
+            let _ = writeln!(text, "- {target} ({mark})");
+        }
+        text
+    }
+}
+
+impl fmt::Display for LoginReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "machine: {}", self.machine)?;
+        writeln!(
+            f,
+            "load average: {} at start, {} at end",
+            self.machine.load_average, self.load_average_end
+        )?;
+        for (name, phase) in [("device-id", &self.device), ("password", &self.password)] {
+            writeln!(
+                f,
+                "{name} logins: {} ok, {} errors, {:.1}/s, p50 {} ms, p99 {} ms",
+                phase.ok,
+                phase.errors,
+                phase.per_s(),
+                ms(phase.latency.p50),
+                ms(phase.latency.p99)
+            )?;
+        }
+        writeln!(
+            f,
+            "argon2 bound: {} workers / {} ms per hash ({}) = {:.1}/s",
+            self.hash_workers,
+            ms(self.hash_time),
+            self.argon2,
+            self.argon2_bound_per_s()
+        )?;
+        writeln!(
+            f,
+            "RSS (VmRSS of this process, zone embedded): {} MiB before, {} MiB after",
+            self.rss_kib.0 / 1024,
+            self.rss_kib.1 / 1024
+        )?;
+        for (target, met) in self.targets() {
+            writeln!(f, "{} {target}", if met { "ok " } else { "NOT" })?;
+        }
+        Ok(())
+    }
+}
+
+/// How one client logs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Device,
+    Password,
+}
+
+/// Runs the bench in a temporary directory.
+pub async fn run(options: LoginOptions) -> Result<LoginReport, LoginBenchError> {
+    check(&options)?;
+    let machine = Machine::this();
+    let dir = tempfile::tempdir().map_err(LoginBenchError::TempDir)?;
+    let mut config = ZoneConfig::demo(dir.path(), 1);
+    // Every login's token stays unredeemed (the clients do not enter) and
+    // holds a place at the game server until it expires: room for them all.
+    config.limits.players_max = PROMISED_PLACES_MAX;
+    let settings = config.login;
+    let zone = Zone::start(config).await?;
+    let addr = Arc::new(zone.account_addr().to_string());
+    let rss_before = rss_kib();
+    let cost = settings.cost();
+    let hash_time = account::hash_time(cost, HASH_SAMPLES).map_err(LoginBenchError::Hash)?;
+    for kind in [Kind::Device, Kind::Password] {
+        set_up(&addr, options.clients, kind).await?;
+    }
+    let device = phase(&addr, options.clients, options.device_logins, Kind::Device).await;
+    let password = phase(
+        &addr,
+        options.clients,
+        options.password_logins,
+        Kind::Password,
+    )
+    .await;
+    let rss_after = rss_kib();
+    zone.shutdown().await;
+    Ok(LoginReport {
+        load_average_end: Machine::this().load_average,
+        machine,
+        options,
+        hash_workers: settings.workers(),
+        argon2: format!(
+            "m={},t={},p={}",
+            cost.memory_kib, cost.iterations, cost.parallelism
+        ),
+        hash_time,
+        device,
+        password,
+        rss_kib: (rss_before, rss_after),
+    })
+}
+
+fn check(options: &LoginOptions) -> Result<(), LoginBenchError> {
+    let within = |name: &str, value: usize, max: usize| {
+        if (1..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(LoginBenchError::Options(format!(
+                "{name} must be 1..={max}"
+            )))
+        }
+    };
+    within("--clients", options.clients, CLIENTS_MAX)?;
+    within("--device-logins", options.device_logins, LOGINS_MAX)?;
+    within("--password-logins", options.password_logins, LOGINS_MAX)
+}
+
+/// Creates each client's account (not timed).
+async fn set_up(addr: &Arc<String>, clients: usize, kind: Kind) -> Result<(), LoginBenchError> {
+    let mut tasks = JoinSet::new();
+    for client in 0..clients {
+        let addr = addr.clone();
+        tasks.spawn(async move {
+            let name = account_name(kind, client);
+            let created = match kind {
+                Kind::Device => client::account::login_device(&addr, &name).await,
+                Kind::Password => client::account::register(&addr, &name, PASSWORD).await,
+            };
+            created.map(drop).map_err(|error| (client, error))
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err((client, error))) = done {
+            return Err(LoginBenchError::Setup(client, error));
+        }
+    }
+    Ok(())
+}
+
+fn account_name(kind: Kind, client: usize) -> String {
+    match kind {
+        Kind::Device => format!("bench-device-{client}"),
+        Kind::Password => format!("bench-player-{client}"),
+    }
+}
+
+/// `logins` logins of `kind`, `clients` at a time, each client with its own
+/// account.
+async fn phase(addr: &Arc<String>, clients: usize, logins: usize, kind: Kind) -> Phase {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for client in 0..clients {
+        let (addr, next) = (addr.clone(), next.clone());
+        tasks.spawn(async move {
+            let name = account_name(kind, client);
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            while next.fetch_add(1, Ordering::Relaxed) < logins {
+                let sent = Instant::now();
+                let login = match kind {
+                    Kind::Device => client::account::login_device(&addr, &name).await,
+                    Kind::Password => client::account::login_password(&addr, &name, PASSWORD).await,
+                };
+                match login {
+                    Ok(_) => latencies.push(sent.elapsed()),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        });
+    }
+    let mut recorder = Recorder::new();
+    let (mut ok, mut errors) = (0, 0);
+    while let Some(done) = tasks.join_next().await {
+        let (latencies, failed) = done.unwrap_or_default();
+        ok += latencies.len() as u64;
+        errors += failed;
+        recorder.record_all(latencies);
+    }
+    Phase {
+        ok,
+        errors,
+        elapsed: started.elapsed(),
+        latency: recorder.latency(),
+    }
+}
+
+/// This process's resident set (`VmRSS` of `/proc/self/status`), KiB; 0
+/// where there is no such file.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
