@@ -32,7 +32,7 @@ fn is_unknown_outcome(reply: &Result<NodeMessage, BusError>) -> bool {
 #[tokio::test]
 async fn a_request_in_flight_when_nats_stops_fails_by_its_deadline_and_the_buses_heal_after_a_restart()
  {
-    let Some(mut nats) = PrivateNats::on_port(common::free_port()) else {
+    let Some(mut nats) = PrivateNats::on_port(test_support::free_port()) else {
         return;
     };
     nats.start().await;
@@ -85,7 +85,7 @@ async fn a_request_in_flight_when_nats_stops_fails_by_its_deadline_and_the_buses
 
 #[tokio::test]
 async fn a_node_started_while_nats_is_down_waits_and_connects_once_it_is_up() {
-    let Some(mut nats) = PrivateNats::on_port(common::free_port()) else {
+    let Some(mut nats) = PrivateNats::on_port(test_support::free_port()) else {
         return;
     };
     let zone = common::unique_zone("late");
@@ -112,7 +112,7 @@ async fn a_node_started_while_nats_is_down_waits_and_connects_once_it_is_up() {
 
 #[tokio::test]
 async fn a_node_that_never_reaches_nats_gives_up_after_its_attempts_with_a_typed_error() {
-    let url = format!("nats://127.0.0.1:{}", common::free_port());
+    let url = format!("nats://127.0.0.1:{}", test_support::free_port());
     let config = common::config(&url, "nowhere", "gs1", 3);
     let started = tokio::time::timeout(HANG_GUARD, NatsBus::connect(&config))
         .await

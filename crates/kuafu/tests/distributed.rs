@@ -13,10 +13,10 @@
 mod common;
 
 use std::io::BufReader;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use client::GameSession;
 use common::gold;
@@ -28,35 +28,14 @@ const NATS_ADDRESS: &str = "127.0.0.1:4222";
 const NATS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const GOLD: u64 = 37;
 
-/// A service the test needs is missing: fails under CI, else skips.
-fn service_missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("{what} (CI=true: a test that needs a service fails without it)");
-    }
-    eprintln!("skipped: {what}");
-}
-
 fn nats_reachable() -> bool {
     let address: SocketAddr = NATS_ADDRESS.parse().unwrap();
     TcpStream::connect_timeout(&address, NATS_CONNECT_TIMEOUT).is_ok()
 }
 
-/// A port free now on the loopback interface (the zone file needs fixed
-/// game server ports, known to every node).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// A zone name no other test run uses.
 fn unique_zone() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("distributed-{}-{nanos}", std::process::id())
+    test_support::unique_name("distributed")
 }
 
 fn write_zone_file(dir: &Path, databases: &[TestDatabase]) -> PathBuf {
@@ -70,7 +49,7 @@ fn write_zone_file(dir: &Path, databases: &[TestDatabase]) -> PathBuf {
         text += &format!(
             "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{port}\"\n\
              db = \"srv{srvno}.db\"\n",
-            port = free_port()
+            port = test_support::free_port()
         );
     }
     text += &format!("\n[distributed]\nnats = \"nats://{NATS_ADDRESS}\"\n");
@@ -145,7 +124,9 @@ async fn play_and_log_off(account: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gold() {
     if !nats_reachable() {
-        return service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
+        let skip: Option<()> =
+            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
+        return skip.unwrap_or_default();
     }
     let databases = tokio::task::spawn_blocking(|| {
         (1..=2)

@@ -15,8 +15,6 @@
 //! store, so use it off the async runtime.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::types::FromSql;
 
@@ -28,13 +26,6 @@ pub const TEST_SERVER: &str = "host=127.0.0.1 port=5432 user=postgres";
 
 /// The environment variable that names another test server.
 pub const TEST_SERVER_VARIABLE: &str = "KUAFU_TEST_POSTGRES";
-
-/// Longest `purpose` kept in a database's name (PostgreSQL names are at
-/// most 63 bytes).
-const PURPOSE_CHARS_MAX: usize = 20;
-
-/// Databases created by this process so far, for unique names.
-static CREATED: AtomicU64 = AtomicU64::new(0);
 
 /// A database of its own for one test.
 pub struct TestDatabase {
@@ -136,40 +127,15 @@ fn admin_config() -> String {
 /// What a test does when the server is unreachable: fail under CI, else
 /// say why it skips.
 fn unreachable<T>(reason: &str) -> Option<T> {
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!(
-            "PostgreSQL at {} is needed under CI=true and is unreachable: {reason}",
-            test_server()
-        );
-    }
-    // Written past the test harness's capture, so the skip is seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: PostgreSQL at {} is unreachable ({reason}); CI=true fails instead",
+    test_support::service_missing(&format!(
+        "PostgreSQL at {} is unreachable ({reason})",
         test_server()
-    );
-    None
+    ))
 }
 
 /// `kuafu_<purpose>_<process>_<count>_<time>`, lower case.
 fn unique_name(purpose: &str) -> String {
-    let purpose: String = purpose
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(PURPOSE_CHARS_MAX)
-        .collect();
-    let count = CREATED.fetch_add(1, Ordering::Relaxed);
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let micros = since_epoch.as_micros() % 1_000_000_000_000;
-    format!("kuafu_{purpose}_{}_{count}_{micros}", std::process::id())
+    test_support::unique_name(&format!("kuafu_{purpose}"))
 }
 
 /// Runs `work` on a thread of its own (a session blocks on its own

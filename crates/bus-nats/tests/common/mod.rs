@@ -5,10 +5,9 @@
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bus_nats::{Backoff, NatsBus, NatsBusConfig};
 
@@ -25,13 +24,7 @@ pub const WAIT_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A zone name no other test run uses.
 pub fn unique_zone(test: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let sequence = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{test}-{}-{nanos}-{sequence}", std::process::id())
+    test_support::unique_name(test)
 }
 
 /// A configuration that tries `url` at most `attempts` times, quickly.
@@ -46,24 +39,12 @@ pub fn config(url: &str, zone: &str, client_name: &str, attempts: u64) -> NatsBu
     }
 }
 
-/// A service a test needs is missing: under CI that fails the test;
-/// elsewhere it says why the test skips (the caller then returns).
-pub fn service_missing(what: &str) {
-    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("{what} (CI=true: a test that needs a service fails without it)");
-    }
-    eprintln!("skipped: {what}");
-}
-
 /// A bus of `zone` on the shared server, or `None` (after saying why) when
 /// the server is unreachable outside CI.
 pub async fn shared_bus(zone: &str, client_name: &str) -> Option<NatsBus> {
     match NatsBus::connect(&config(SHARED_NATS_URL, zone, client_name, 3)).await {
         Ok(bus) => Some(bus),
-        Err(error) => {
-            service_missing(&format!("NATS unreachable: {error}"));
-            None
-        }
+        Err(error) => test_support::service_missing(&format!("NATS unreachable: {error}")),
     }
 }
 
@@ -78,12 +59,6 @@ pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     panic!("{what}: not after {WAIT_CHECKS_MAX} checks");
 }
 
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// A nats-server this test started on its own port; stopped by its process
 /// id (and on drop).
 pub struct PrivateNats {
@@ -96,8 +71,7 @@ impl PrivateNats {
     /// why) when nats-server is not installed outside CI.
     pub fn on_port(port: u16) -> Option<Self> {
         if !std::path::Path::new(NATS_SERVER).exists() {
-            service_missing(&format!("{NATS_SERVER} is not installed"));
-            return None;
+            return test_support::service_missing(&format!("{NATS_SERVER} is not installed"));
         }
         Some(Self { port, server: None })
     }

@@ -117,28 +117,7 @@ pub fn kicked_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorC
     }
 }
 
-/// Longest a test waits for an eventual condition.
-pub const EVENTUALLY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Polls `check` until it returns `Some`, or panics after [`EVENTUALLY_WAIT`]
-/// naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + EVENTUALLY_WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
+pub use test_support::eventually;
 
 /// The kuafu mark `home` keeps for `roleid`: where it says the player went.
 pub async fn mark(zone: &Zone, home: &str, roleid: u64) -> Option<String> {
