@@ -1,11 +1,12 @@
 //! The source side of a crossing through the core's API (DESIGN §6): a
-//! `Prepare` that never comes back ends by the core's own timer, and a
-//! handoff whose answer and read-backs are all lost drops the player after
-//! a bounded number of reads.
+//! refused `Prepare` aborts, one that never comes back ends by the core's
+//! own timer, a handoff whose answer is lost is resolved by reading the row
+//! back (redirect if it committed, abort if not), and one whose read-backs
+//! are all lost too drops the player after a bounded number of reads.
 
 mod harness;
 
-use gamecore::Event;
+use gamecore::{Event, OpId, PeerError, SessionId};
 use harness::{Harness, T0, TOKEN_TTL_MS, is_handoff};
 use store::{PlayerOp, StoreError};
 use wire::client::game_call::Call;
@@ -40,12 +41,7 @@ fn a_prepare_that_is_never_answered_ends_by_the_cores_own_deadline() {
     );
     assert!(harness.reported(&Event::CrossingAborted { roleid }));
     assert_eq!(harness.kicked(session), None);
-    let get = harness.call(session, Call::GetPlayer(GetPlayer {}));
-    assert!(
-        matches!(harness.reply(session, get), Some(Out::CallReply(_))),
-        "the player is served again: {:?}",
-        harness.reply(session, get)
-    );
+    assert!(served(&mut harness, session), "the player is served again");
 
     harness.hold_store = true;
     let again = GoServer {
@@ -84,4 +80,79 @@ fn a_handoff_whose_reads_all_fail_drops_the_player_after_a_bounded_number_of_rea
     assert!(!harness.held().any(is_read), "no read after the last");
     assert_eq!(harness.kicked(session), Some(ErrorCode::Unavailable));
     assert!(!harness.core.is_online(roleid));
+}
+
+/// Whether `session` is served: a `GetPlayer` gets its reply.
+fn served(harness: &mut Harness, session: SessionId) -> bool {
+    let get = harness.call(session, Call::GetPlayer(GetPlayer {}));
+    matches!(harness.reply(session, get), Some(Out::CallReply(_)))
+}
+
+/// A target that refuses the `Prepare` ends the crossing: nothing is handed
+/// off, the client gets the target's error, and the player stays here.
+#[test]
+fn a_refused_prepare_aborts_the_crossing_and_the_player_stays() {
+    let mut harness = Harness::new();
+    let (roleid, session, go) = harness.start_crossing(ACCOUNT, "gs2");
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Err(PeerError::Remote(ErrorCode::ServerFull)));
+    assert_eq!(harness.error(session, go), Some(ErrorCode::ServerFull));
+    assert!(!harness.held().any(is_handoff), "nothing is handed off");
+    assert!(harness.reported(&Event::CrossingAborted { roleid }));
+    assert_eq!(harness.kicked(session), None);
+    assert!(harness.writable(roleid), "the copy here is still the one");
+    harness.hold_store = false;
+    assert!(served(&mut harness, session), "the player stays here");
+}
+
+/// gs2 acknowledges the `Prepare`; the handoff is submitted, its answer is
+/// lost, and the row is read back. Returns the read's id and operation.
+fn lose_the_handoff_reply(harness: &mut Harness, committed: bool) -> (OpId, PlayerOp) {
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Ok(Harness::ack()));
+    let (handoff, operation) = harness.take_held(is_handoff);
+    if committed {
+        harness.commit(operation).expect("the handoff commits");
+    }
+    harness.deliver(handoff, Err(StoreError::Backend("reply lost".into())));
+    harness.take_held(|op| matches!(op, PlayerOp::ReadOwnership { .. }))
+}
+
+/// A handoff whose answer is lost but that committed: the read-back shows
+/// the row handed to gs2, and the client is redirected there.
+#[test]
+fn a_lost_handoff_reply_read_back_as_committed_redirects() {
+    let mut harness = Harness::new();
+    let (roleid, session, go) = harness.start_crossing(ACCOUNT, "gs2");
+    let (read, operation) = lose_the_handoff_reply(&mut harness, true);
+    let row = harness.commit(operation);
+    harness.deliver(read, row);
+    assert!(
+        matches!(harness.reply(session, go), Some(Out::Redirect(_))),
+        "{:?}",
+        harness.frames_to(session)
+    );
+    let redirected = Event::Redirected {
+        roleid,
+        target: "gs2".into(),
+    };
+    assert!(harness.reported(&redirected));
+    assert!(!harness.core.is_online(roleid), "the copy here is gone");
+}
+
+/// A handoff whose answer is lost and that never reached the store: the
+/// read-back shows the row still ours, the crossing aborts and the player
+/// stays here.
+#[test]
+fn a_lost_handoff_reply_read_back_as_not_committed_aborts() {
+    let mut harness = Harness::new();
+    let (roleid, session, go) = harness.start_crossing(ACCOUNT, "gs2");
+    let (read, operation) = lose_the_handoff_reply(&mut harness, false);
+    let row = harness.commit(operation);
+    harness.deliver(read, row);
+    assert_eq!(harness.error(session, go), Some(ErrorCode::Unavailable));
+    assert!(harness.reported(&Event::CrossingAborted { roleid }));
+    assert_eq!(harness.kicked(session), None);
+    harness.hold_store = false;
+    assert!(served(&mut harness, session), "the player stays here");
 }

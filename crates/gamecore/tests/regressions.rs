@@ -1,6 +1,7 @@
-//! Regression tests for game-core bugs found by outside testing, each a
-//! short script that drives one `GameCore` through its public API (see
-//! `harness`), with the model store answering its store operations.
+//! Regression tests for game-core bugs found by outside testing and by the
+//! simulator, each a short script that drives one `GameCore` through its
+//! public API (see `harness`), with the model store answering its store
+//! operations.
 
 mod harness;
 
@@ -10,7 +11,7 @@ use store::{OpOutcome, PlayerOp, StoreError};
 use wire::client::client_frame::Body as In;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Out;
-use wire::client::{ErrorCode, Fight, GoServer, Logoff};
+use wire::client::{AddGold, ErrorCode, Fight, GoServer, Logoff};
 use wire::node::node_message::Body;
 use wire::node::{BattleResult, NodeMessage};
 
@@ -281,4 +282,77 @@ fn a_handoff_found_not_applied_after_the_lease_could_have_lapsed_kicks_instead_o
         "not told it stays on a lease that could have lapsed"
     );
     assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
+}
+
+/// Found by the simulator's pause fault: after a stall, a client frame
+/// queued during it was served before the lease timer fired, on a lease that
+/// could have run out. The core now checks the lease before serving.
+#[test]
+fn a_call_after_the_lease_could_have_lapsed_is_not_served() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let session = harness.log_in_and_enter(ACCOUNT, roleid);
+    harness.advance_to(lease_lapsed_ms(T0) + 500); // the timer has not fired
+    assert!(!harness.writable(roleid));
+    let add = AddGold {
+        amount: 5,
+        reason: "test".into(),
+    };
+    let call = harness.call(session, Call::AddGold(add));
+    assert_eq!(
+        harness.reply(session, call),
+        None,
+        "served on a lapsed lease"
+    );
+    assert_eq!(harness.kicked(session), Some(ErrorCode::LeaseLost));
+    assert!(harness.reported(&Event::LeaseLost { roleid }));
+}
+
+/// Found by the simulator's single-writer check: a source whose handoff had
+/// committed (its answer still on the way) still listed the player as
+/// writable while the target already held it.
+#[test]
+fn a_crossing_copy_is_not_writable_once_its_handoff_is_submitted() {
+    let mut harness = Harness::new();
+    let (roleid, _, _) = harness.start_crossing(ACCOUNT, "gs2");
+    assert!(
+        harness.writable(roleid),
+        "still ours while the target prepares"
+    );
+    let (prepare, _) = harness.take_request("gs2");
+    harness.answer_call(prepare, Ok(Harness::ack()));
+    assert!(
+        harness.held().any(harness::is_handoff),
+        "the handoff is submitted: {:?}",
+        harness.outputs
+    );
+    assert!(
+        !harness.writable(roleid),
+        "in doubt until the commit is known"
+    );
+}
+
+/// Found by the simulator with a delayed frame on an abandoned connection:
+/// it entered the player under that old login session, and the player's new
+/// connection, admitted by a crossing token for this very role, was refused
+/// `NOT_YOUR_ROLE`.
+#[test]
+fn a_crossing_session_takes_the_player_over_from_an_older_connection() {
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(ACCOUNT);
+    let crossing_token = 22;
+    harness.prepare_arrival(crossing_token, roleid);
+    let older = harness.log_in_and_enter(ACCOUNT, roleid);
+    let newer = harness.open();
+    harness.authenticate(newer, crossing_token, roleid.get());
+    let enter = harness.enter(newer, roleid);
+    assert!(
+        matches!(harness.reply(newer, enter), Some(Out::Entered(_))),
+        "{:?}",
+        harness.frames_to(newer)
+    );
+    assert!(
+        harness.kicked(older).is_some(),
+        "the older connection is kicked"
+    );
 }

@@ -412,4 +412,11 @@ impl Harness {
     pub fn reported(&self, event: &Event) -> bool {
         self.outputs.contains(&Output::Event(event.clone()))
     }
+
+    /// Whether the core lists `roleid` as a copy it may write now.
+    pub fn writable(&self, roleid: RoleId) -> bool {
+        self.core
+            .writable_players(self.now_ms)
+            .any(|(writable, _)| writable == roleid)
+    }
 }
