@@ -16,14 +16,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 use wire::client::ErrorCode;
 
+use crate::limits::{HASH_OUTPUT_BYTES, HASH_SALT_BYTES, JOBS_PER_WORKER_MAX};
 use crate::login::Refusal;
-
-/// Bytes of salt in a new hash.
-const SALT_BYTES: usize = 16;
-/// Bytes of a new hash's output.
-const OUTPUT_BYTES: usize = 32;
-/// Jobs queued per worker at most (the login queue keeps it at one).
-const JOBS_PER_WORKER_MAX: usize = 2;
 
 /// argon2id's cost parameters (OWASP's minimum by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,8 +159,8 @@ impl Worker {
     }
 
     fn hash(&mut self, password: &str) -> Result<String, Refusal> {
-        let salt: [u8; SALT_BYTES] = rand::random();
-        let mut out = [0u8; OUTPUT_BYTES];
+        let salt: [u8; HASH_SALT_BYTES] = rand::random();
+        let mut out = [0u8; HASH_OUTPUT_BYTES];
         self.argon2
             .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut self.blocks)
             .map_err(internal)?;

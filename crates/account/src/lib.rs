@@ -21,6 +21,7 @@
 
 mod admission;
 mod hashing;
+pub mod limits;
 mod login;
 mod node;
 mod settings;
@@ -29,13 +30,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use hashing::{HashCost, hash_time};
+pub use limits::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 pub use node::{AccountCenter, StartError};
 pub use settings::LoginSettings;
-
-/// Longest account name, in characters.
-pub const ACCOUNT_CHARS_MAX: usize = 64;
-/// Longest password or device id, in bytes.
-pub const SECRET_BYTES_MAX: usize = 128;
 
 /// How to run the account center.
 #[derive(Clone, Debug)]

@@ -37,10 +37,8 @@ use wire::node::{RoleCreatedNote, RoleLevelNote};
 use crate::AccountConfig;
 use crate::admission::{Admission, Decision, Pending, Work};
 use crate::hashing::HashPool;
+use crate::limits::{DEVICE_RETRY_AFTER_MS, ROLE_NOTES_INFLIGHT_MAX};
 use crate::login::{Logins, Refusal, blocking, check_login, check_register, lock};
-
-/// When a client refused for the device-login bound should retry.
-const DEVICE_RETRY_AFTER_MS: u64 = 100;
 
 /// A running account center.
 pub struct AccountCenter {
@@ -101,6 +99,7 @@ impl AccountCenter {
             events: gateway.events,
             inbox,
             device_permits: Arc::new(Semaphore::new(device_max)),
+            note_permits: Arc::new(Semaphore::new(ROLE_NOTES_INFLIGHT_MAX)),
             checked: mpsc::channel(checked_max),
             call_answers: mpsc::channel(answers_max),
             waiting: BTreeMap::new(),
@@ -158,6 +157,8 @@ struct Shell {
     events: mpsc::Receiver<GatewayEvent>,
     inbox: bus::Inbox,
     device_permits: Arc<Semaphore>,
+    /// Role notes being written; the inbox is read only while one is free.
+    note_permits: Arc<Semaphore>,
     checked: (mpsc::Sender<Checked>, mpsc::Receiver<Checked>),
     call_answers: (mpsc::Sender<CallAnswer>, mpsc::Receiver<CallAnswer>),
     /// Who each login in the core answers to: the session and the request.
@@ -176,9 +177,8 @@ impl Shell {
                 .map(|due_ms| self.instant(due_ms));
             tokio::select! {
                 Some(event) = self.events.recv() => self.client_event(event),
-                Some(incoming) = self.inbox.recv() => {
-                    let logins = self.logins.clone();
-                    tokio::spawn(async move { note_role(&logins, incoming).await });
+                Some(incoming) = self.inbox.recv(), if self.note_permits.available_permits() > 0 => {
+                    self.note(incoming);
                 }
                 Some(checked) = self.checked.1.recv() => self.checked(checked),
                 Some((call, answer)) = self.call_answers.1.recv() => {
@@ -280,6 +280,23 @@ impl Shell {
         })
     }
 
+    /// A role note, written on a task of its own; at most
+    /// `ROLE_NOTES_INFLIGHT_MAX` at once (the loop reads the inbox only while
+    /// a permit is free, and only the loop takes them).
+    fn note(&self, incoming: Incoming) {
+        let Ok(permit) = self.note_permits.clone().try_acquire_owned() else {
+            return incoming.reply(bus::error_reply(
+                ErrorCode::Busy,
+                "too many role notes at once",
+            ));
+        };
+        let logins = self.logins.clone();
+        tokio::spawn(async move {
+            note_role(&logins, incoming).await;
+            drop(permit);
+        });
+    }
+
     /// A device-id login, on a task of its own unless too many are.
     fn check_device(&mut self, session: SessionId, request_id: u64, device_id: String) {
         let Ok(permit) = self.device_permits.clone().try_acquire_owned() else {
@@ -325,7 +342,8 @@ impl Shell {
         }
     }
 
-    /// An admitted login hashes on the pool, on a task of its own.
+    /// An admitted login hashes on the pool, on a task of its own; the login
+    /// queue starts at most `hash_workers` at once, which bounds these tasks.
     fn start_hash(&self, ticket: Ticket, pending: Pending) {
         let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
         tokio::spawn(async move {
@@ -394,7 +412,9 @@ impl Shell {
     }
 
     /// Sends the core's request on the bus; its answer, or the bus error
-    /// (the deadline passing among them), comes back to the core.
+    /// (the deadline passing among them), comes back to the core. A login has
+    /// at most one request in flight, so these tasks are bounded by the
+    /// core's `Config::logins_max`.
     fn request(&self, call: CallId, to: String, message: NodeMessage) {
         let answer = self
             .bus

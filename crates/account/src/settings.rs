@@ -9,9 +9,7 @@ use accountcore::queue::{
 use serde::Deserialize;
 
 use crate::HashCost;
-
-/// Default of [`LoginSettings::device_logins_inflight_max`].
-pub const DEVICE_LOGINS_INFLIGHT_MAX: usize = 1_024;
+use crate::limits::DEVICE_LOGINS_INFLIGHT_MAX;
 
 /// How the account center admits logins.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -28,6 +28,7 @@
 
 pub mod candidates;
 pub mod limiter;
+pub mod limits;
 pub mod queue;
 
 mod core;
@@ -40,15 +41,7 @@ use routing::RoleId;
 use wire::client::{ErrorCode, LoginOk, RoleSummary, ServerAddress};
 use wire::node::NodeMessage;
 
-/// Default of [`Config::login_candidates_max`]: the role's server, the
-/// recommended one and one more. Each candidate may cost a bus deadline, so
-/// `(1 + candidates) × deadline` should stay under the clients' request
-/// timeout.
-pub const LOGIN_CANDIDATES_MAX: usize = 3;
-/// Default of [`Config::logins_max`].
-pub const LOGINS_MAX: usize = 4_096;
-/// Default of [`Config::server_full_memory_ms`].
-pub const SERVER_FULL_MEMORY_MS: u64 = 5_000;
+pub use limits::{LOGIN_CANDIDATES_MAX, LOGINS_MAX, SERVER_FULL_MEMORY_MS};
 
 /// A login in progress, numbered by the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -15,8 +15,7 @@
 
 use std::collections::BTreeMap;
 
-/// Default of [`LimitConfig::entries_max`].
-pub const LIMITER_ENTRIES_MAX: usize = 100_000;
+pub use crate::limits::LIMITER_ENTRIES_MAX;
 
 /// One limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,13 +28,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-/// Default of [`QueueConfig::waiting_max`].
-pub const LOGIN_QUEUE_MAX: usize = 10_000;
-/// Default of [`QueueConfig::position_update_interval_ms`].
-pub const POSITION_UPDATE_INTERVAL_MS: u64 = 1_000;
-/// Default of [`QueueConfig::hash_estimate_ms`]: one argon2id hash at
-/// OWASP's minimum parameters on a current core, roughly.
-pub const HASH_ESTIMATE_MS: u64 = 50;
+pub use crate::limits::{HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS};
 /// Weight of the newest hash in the moving average of hash times (1 in
 /// this many).
 const HASH_AVERAGE_WEIGHT: f64 = 8.0;

@@ -233,6 +233,9 @@ impl Shell {
         }
     }
 
+    /// Sends the core's request on a task of its own. Each request is a call
+    /// the core keeps pending until its answer, so these tasks are bounded by
+    /// the core's `Config::pending_calls_max` (no second bound here).
     fn send_request(&self, call: CallId, to: String, message: NodeMessage) {
         let answer = self
             .bus
@@ -244,6 +247,9 @@ impl Shell {
         });
     }
 
+    /// Submits the core's store operation on a task of its own. Each is an
+    /// op the core keeps pending until its answer, so these tasks are bounded
+    /// by the core's `Config::pending_ops_max` (no second bound here).
     fn submit_store(&self, op: OpId, srvno: routing::Srvno, operation: store::PlayerOp) {
         let writer = self.stores.get(&srvno).cloned();
         let answers = self.store_answers.0.clone();

@@ -5,6 +5,8 @@
 //! at compile time; relations a config value takes part in are checked by
 //! [`crate::Config::validate`].
 
+use wire::limits::{ENVELOPE_BYTES_MAX, FRAME_BYTES_MAX};
+
 // ----- What a client may send -----
 
 /// Longest role name, in characters.
@@ -70,3 +72,7 @@ const _: () = assert!(PLAYERS_MAX_DEFAULT < PENDING_OPS_MAX_DEFAULT);
 const _: () = assert!(MARKS_MAX_DEFAULT <= PENDING_CALLS_MAX_DEFAULT);
 const _: () = assert!(PENDING_OPS_MAX_DEFAULT + PENDING_CALLS_MAX_DEFAULT < OUTPUTS_MAX);
 const _: () = assert!(HEARTBEAT_MISSES_MAX_DEFAULT > 0 && READ_BACK_ATTEMPTS_MAX > 0);
+// The largest frames a client sends the game server (a horn, a role name of
+// 4-byte characters) fit the client frame cap.
+const _: () = assert!(HORN_TEXT_BYTES_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
+const _: () = assert!(4 * ROLE_NAME_CHARS_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);

@@ -20,11 +20,8 @@ use wire::frame::FrameError;
 use wire::frame::transport::{FrameReader, FrameWriter};
 
 use crate::handle::{Latch, Outbound, Shared, offer};
+use crate::limits::CLOSE_LINGER_MAX;
 use crate::{GatewayEvent, SessionId, error_frame};
-
-/// Longest wait for each closing step: the writer draining its outbox, then the
-/// peer acknowledging the close. Past it the socket is dropped.
-const CLOSE_LINGER_MAX: Duration = Duration::from_secs(2);
 
 /// Serves one connection to its end: handshake, session, close.
 pub(crate) async fn serve(

@@ -7,7 +7,7 @@
 //! [`GatewayEvent`]s on one bounded channel, and the owner answers through the
 //! cloneable [`GatewayHandle`].
 //!
-//! Limits: every queue is bounded ([`GatewayConfig`]). A full events channel makes
+//! Limits: every queue is bounded ([`GatewayConfig`], defaults in [`limits`]). A full events channel makes
 //! the connections' readers wait (backpressure on the clients); a full outbox means
 //! a client that does not read, and closes its session.
 //!
@@ -16,6 +16,7 @@
 
 mod connection;
 mod handle;
+pub mod limits;
 mod listener;
 
 use std::net::SocketAddr;
@@ -28,20 +29,11 @@ use wire::client::{ClientFrame, ServerFrame};
 
 pub use handle::GatewayHandle;
 use handle::Shared;
+pub use limits::{
+    CONNECTIONS_MAX_DEFAULT, EVENTS_MAX_DEFAULT, HANDSHAKE_TIMEOUT_DEFAULT, IDLE_TIMEOUT_DEFAULT,
+    OUTBOX_FRAMES_MAX_DEFAULT, REFUSALS_INFLIGHT_MAX_DEFAULT,
+};
 use listener::Transport;
-
-/// Default largest number of connections served at once.
-pub const CONNECTIONS_MAX_DEFAULT: usize = 10_000;
-/// Default time a new connection has to send its `Hello`.
-pub const HANDSHAKE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(5);
-/// Default time a connection may stay silent before it is closed.
-pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
-/// Default frames queued for one connection's writer before it counts as stuck.
-pub const OUTBOX_FRAMES_MAX_DEFAULT: usize = 256;
-/// Default events queued for the gateway's owner before readers wait.
-pub const EVENTS_MAX_DEFAULT: usize = 8192;
-/// Default connections refused with a graceful close at once.
-pub const REFUSALS_INFLIGHT_MAX_DEFAULT: usize = 64;
 
 /// How a gateway listens and the limits it enforces.
 #[derive(Clone, Debug)]
@@ -82,7 +74,7 @@ impl GatewayConfig {
             server_name: server_name.into(),
             tcp_addr,
             ws_addr,
-            frame_bytes_max: wire::frame::FRAME_BYTES_MAX,
+            frame_bytes_max: limits::FRAME_BYTES_MAX_DEFAULT,
             connections_max: CONNECTIONS_MAX_DEFAULT,
             refusals_inflight_max: REFUSALS_INFLIGHT_MAX_DEFAULT,
             handshake_timeout: HANDSHAKE_TIMEOUT_DEFAULT,

@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use wire::client::{ErrorCode, ServerFrame};
@@ -16,10 +15,7 @@ use wire::frame::transport::{
 use crate::connection::{self, close_gracefully};
 use crate::error_frame;
 use crate::handle::{Shared, Slot};
-
-/// Pause after a failed accept (out of file descriptors, for example), so the loop
-/// does not spin while the condition lasts.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+use crate::limits::ACCEPT_RETRY_DELAY;
 
 /// Which protocol a listener speaks.
 #[derive(Clone, Copy, Debug)]

@@ -19,11 +19,8 @@ pub mod transport;
 #[cfg(feature = "transport")]
 pub use stream::{read_frame, read_message, write_message};
 
-/// Default largest frame body, in bytes, that a server accepts from a client.
-pub const FRAME_BYTES_MAX: usize = 64 * 1024;
-
-/// Bytes of the length prefix.
-const PREFIX_BYTES: usize = 4;
+pub use crate::limits::FRAME_BYTES_MAX;
+use crate::limits::PREFIX_BYTES;
 
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -5,11 +5,13 @@
 //! - [`node`]: messages between nodes on the bus and the stored player record
 //!   (`proto/node.proto`).
 //! - [`frame`]: length-prefixed frames with a size cap, and the handshake rule.
+//! - [`limits`]: the frame cap and the framing's sizes.
 //!
 //! Architecture invariant: this crate knows bytes and messages, never sockets'
 //! owners, stores or game rules.
 
 pub mod frame;
+pub mod limits;
 
 /// Generated code, nested as the protobuf packages are (`kuafu.client.v1`,
 /// `kuafu.node.v1`) so cross-package references resolve.

@@ -41,7 +41,7 @@ impl Default for LimitsConfig {
             refusals_inflight_max: gateway::REFUSALS_INFLIGHT_MAX_DEFAULT,
             handshake_timeout_ms: millis(gateway::HANDSHAKE_TIMEOUT_DEFAULT),
             idle_timeout_ms: millis(gateway::IDLE_TIMEOUT_DEFAULT),
-            frame_bytes_max: wire::frame::FRAME_BYTES_MAX,
+            frame_bytes_max: gateway::limits::FRAME_BYTES_MAX_DEFAULT,
         }
     }
 }

@@ -6,9 +6,7 @@ use prost::Message;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{FrameError, PREFIX_BYTES, encode_frame};
-
-/// Most bytes reserved for a frame body before any of it has arrived.
-const BODY_FIRST_READ_BYTES: usize = 4096;
+use crate::limits::BODY_FIRST_READ_BYTES;
 
 /// Reads one length-prefixed frame body of at most `cap` bytes.
 pub async fn read_frame<R: AsyncRead + Unpin>(
