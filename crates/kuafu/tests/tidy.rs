@@ -3,8 +3,12 @@
 //! citation names a section that docs/design.md has. (Debugging leftovers
 //! such as `dbg!` and `todo!` are denied by the workspace's clippy lints.)
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use common::files_with_extensions;
 
 /// Where a citation of the design starts; every `§n` after it on the same
 /// line is a section it cites ("DESIGN §5–§6", "DESIGN §6 step 2, §11").
@@ -17,21 +21,6 @@ fn workspace_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
-}
-
-fn files_with_extensions(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_with_extensions(&path, extensions, found);
-        } else if path
-            .extension()
-            .and_then(|extension| extension.to_str())
-            .is_some_and(|extension| extensions.contains(&extension))
-        {
-            found.push(path);
-        }
-    }
 }
 
 fn sources() -> Vec<PathBuf> {

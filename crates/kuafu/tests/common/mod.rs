@@ -1,7 +1,7 @@
 //! What the kuafu tests share: for the tests that run the kuafu binary, the
 //! account center's address from a zone's output and a player's gold; for
-//! the source-reading tests (`purity.rs`, `sizes.rs`), the walk over `.rs`
-//! files.
+//! the source-reading tests (`purity.rs`, `sizes.rs`, `tidy.rs`), the walk
+//! over source files.
 
 #![allow(dead_code)]
 
@@ -41,14 +41,24 @@ pub async fn gold(session: &mut GameSession) -> u64 {
     }
 }
 
-/// Every `.rs` file under `dir`, recursively, appended to `found`.
-pub fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+/// Every file under `dir`, recursively, whose extension is one of
+/// `extensions`, appended to `found`.
+pub fn files_with_extensions(dir: &Path, extensions: &[&str], found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            rust_files(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files_with_extensions(&path, extensions, found);
+        } else if path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| extensions.contains(&extension))
+        {
             found.push(path);
         }
     }
+}
+
+/// Every `.rs` file under `dir`, recursively, appended to `found`.
+pub fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    files_with_extensions(dir, &["rs"], found);
 }
