@@ -1,16 +1,19 @@
-//! `kuafu demo`: a whole zone on this machine (embedded mode) and bots that
-//! play in it over real sockets, with a live status line and a last line
-//! `demo: bots=N entered=N calls=C errors=E crossings=K returning=R
-//! errors_by_kind=KIND:N,...` (`errors_by_kind=none` on a clean run).
+//! `kuafu demo`: a whole zone on this machine (embedded mode) — or, with
+//! `--zone FILE`, a zone already running elsewhere (e.g. `kuafu zone
+//! --config FILE --processes`) — and bots that play in it over real sockets,
+//! with a live status line and a last line `demo: bots=N entered=N calls=C
+//! errors=E crossings=K returning=R errors_by_kind=KIND:N,...`
+//! (`errors_by_kind=none` on a clean run).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use zone::{Zone, ZoneConfig, ZoneError};
+use zone::{ConfigError, Zone, ZoneConfig, ZoneError};
 
 use std::collections::BTreeMap;
 
@@ -36,6 +39,78 @@ pub struct DemoOptions {
     pub status_line: bool,
     /// How the bots log in.
     pub login: LoginKind,
+    /// Play in the running zone this zone file describes instead of
+    /// starting one (its account center's TCP port must be fixed).
+    pub zone_file: Option<PathBuf>,
+}
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The embedded zone failed to start.
+    #[error(transparent)]
+    Zone(#[from] ZoneError),
+    /// The zone file given with `--zone` could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The zone file's account center listens on port 0, so the bots
+    /// cannot know where it is.
+    #[error("{0}: the account center's tcp port is 0; --zone needs a fixed port")]
+    AccountPortUnknown(PathBuf),
+}
+
+/// Where the bots play: the account center's address and the game servers'
+/// names (crossing targets) and addresses.
+struct Target {
+    zone: String,
+    account_addr: SocketAddr,
+    games: Vec<(String, Option<SocketAddr>)>,
+}
+
+impl Target {
+    fn of_zone(zone: &Zone) -> Self {
+        Self {
+            zone: format!(
+                "{} in {}",
+                zone.config().zone,
+                zone.config().data_dir.display()
+            ),
+            account_addr: zone.account_addr(),
+            games: zone
+                .game_names()
+                .into_iter()
+                .map(|name| {
+                    let addr = zone.game_addr(&name);
+                    (name, addr)
+                })
+                .collect(),
+        }
+    }
+
+    fn of_file(path: &Path) -> Result<Self, DemoError> {
+        let config = ZoneConfig::load(path)?;
+        if config.account.tcp.port() == 0 {
+            return Err(DemoError::AccountPortUnknown(path.to_owned()));
+        }
+        Ok(Self {
+            zone: format!("{} (running, from {})", config.zone, path.display()),
+            account_addr: config.account.tcp,
+            games: config
+                .games
+                .iter()
+                .map(|game| (game.name.clone(), Some(game.listen.tcp)))
+                .collect(),
+        })
+    }
+
+    fn print(&self) {
+        eprintln!("zone {}", self.zone);
+        eprintln!("  account center  tcp {}", self.account_addr);
+        for (name, addr) in &self.games {
+            let addr = addr.map(|addr| addr.to_string()).unwrap_or_default();
+            eprintln!("  {name:<15} tcp {addr}");
+        }
+    }
 }
 
 /// How the run went.
@@ -76,15 +151,24 @@ impl fmt::Display for DemoReport {
     }
 }
 
-/// Starts the zone, runs the bots, stops the zone gracefully, and reports.
-pub async fn run(options: DemoOptions) -> Result<DemoReport, ZoneError> {
-    let zone = Zone::start(ZoneConfig::demo(&options.data_dir, options.game_servers)).await?;
-    print_addresses(&zone);
+/// Starts the zone (unless `zone_file` names a running one), runs the bots,
+/// stops the zone it started gracefully, and reports.
+pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
+    let (zone, target) = match &options.zone_file {
+        Some(path) => (None, Target::of_file(path)?),
+        None => {
+            let config = ZoneConfig::demo(&options.data_dir, options.game_servers);
+            let zone = Zone::start(config).await?;
+            let target = Target::of_zone(&zone);
+            (Some(zone), target)
+        }
+    };
+    target.print();
     let counters = Arc::new(BotCounters::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let bots = start_bots(&zone, &options, &counters, &stopped);
+    let bots = start_bots(&target, &options, &counters, &stopped);
     let status = options.status_line.then(|| status_bar(options.duration));
-    wait_for_end(&zone, &counters, status.as_ref(), options.duration).await;
+    wait_for_end(zone.as_ref(), &counters, status.as_ref(), options.duration).await;
     let _ = stop.send(true);
     let all_done = async {
         for bot in bots {
@@ -98,39 +182,24 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, ZoneError> {
     if let Some(status) = status {
         status.finish_and_clear();
     }
-    zone.shutdown().await;
+    if let Some(zone) = zone {
+        zone.shutdown().await;
+    }
     Ok(report(options.bots, &counters))
 }
 
-fn print_addresses(zone: &Zone) {
-    eprintln!(
-        "zone {} in {}",
-        zone.config().zone,
-        zone.config().data_dir.display()
-    );
-    eprintln!("  account center  tcp {}", zone.account_addr());
-    for name in zone.game_names() {
-        eprintln!(
-            "  {name:<15} tcp {}",
-            zone.game_addr(&name)
-                .map(|addr| addr.to_string())
-                .unwrap_or_default()
-        );
-    }
-}
-
 fn start_bots(
-    zone: &Zone,
+    target: &Target,
     options: &DemoOptions,
     counters: &Arc<BotCounters>,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let servers = zone.game_names();
+    let servers: Vec<String> = target.games.iter().map(|(name, _)| name.clone()).collect();
     (0..options.bots)
         .map(|index| {
             let bot = Bot {
                 account: format!("bot{index}"),
-                account_addr: zone.account_addr().to_string(),
+                account_addr: target.account_addr.to_string(),
                 servers: servers.clone(),
                 login: options.login,
             };
@@ -152,7 +221,7 @@ fn status_bar(duration: Option<Duration>) -> ProgressBar {
 }
 
 async fn wait_for_end(
-    zone: &Zone,
+    zone: Option<&Zone>,
     counters: &BotCounters,
     status: Option<&ProgressBar>,
     duration: Option<Duration>,
@@ -177,13 +246,22 @@ async fn wait_for_end(
     }
 }
 
-async fn status_message(zone: &Zone, counters: &BotCounters, calls_last_second: u64) -> String {
-    let online: Vec<String> = zone
-        .status()
-        .await
-        .iter()
-        .map(|status| format!("{}={}", status.srvname, status.online))
-        .collect();
+/// The status line: players online per server of a zone this process
+/// runs, else the bots online.
+async fn status_message(
+    zone: Option<&Zone>,
+    counters: &BotCounters,
+    calls_last_second: u64,
+) -> String {
+    let online: Vec<String> = match zone {
+        Some(zone) => zone
+            .status()
+            .await
+            .iter()
+            .map(|status| format!("{}={}", status.srvname, status.online))
+            .collect(),
+        None => vec![format!("bots={}", counters.online.load(Ordering::Relaxed))],
+    };
     format!(
         "online {} | calls/s={} crossings={} errors={}",
         online.join(" "),

@@ -37,6 +37,11 @@ enum Command {
         /// How the bots log in: by device id (no password hash) or password.
         #[arg(long, value_enum, default_value_t = kuafu::bot::LoginKind::Device)]
         login: kuafu::bot::LoginKind,
+        /// Play in the running zone of this zone file (e.g. one started by
+        /// `kuafu zone --config FILE --processes`) instead of starting one;
+        /// --data-dir and --servers are then unused.
+        #[arg(long)]
+        zone: Option<PathBuf>,
     },
     /// Run the zone of a zone file in this process until Ctrl-C, or each of
     /// its nodes as its own process with --processes.
@@ -120,6 +125,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             data_dir,
             servers,
             login,
+            zone,
         } => {
             let options = DemoOptions {
                 data_dir,
@@ -128,6 +134,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 game_servers: servers,
                 status_line: true,
                 login,
+                zone_file: zone,
             };
             let report = demo::run(options).await?;
             println!("{report}");

@@ -1,6 +1,7 @@
 //! `kuafu demo` end to end, in-process: bots register, enter, play and cross
 //! with no errors, and a second run on the same data directory finds the
-//! first run's accounts and players.
+//! first run's accounts and players; with a zone file, the bots play in a
+//! zone that is already running.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ fn options(data_dir: &std::path::Path) -> DemoOptions {
         game_servers: 3,
         status_line: false,
         login: LoginKind::Password,
+        zone_file: None,
     }
 }
 
@@ -84,4 +86,73 @@ async fn bots_log_in_by_device_id_by_default_and_the_last_line_splits_errors_by_
             .ends_with(" errors_by_kind=BUSY:1,timeout:2"),
         "{failed}"
     );
+}
+
+/// A zone file with every listener on a fixed free port, as `--zone` needs.
+fn fixed_port_zone_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = format!(
+        "zone = \"running\"\ndata_dir = \"{}\"\nrecommended_server = \"gs1\"\n\n\
+         [account]\ntcp = \"127.0.0.1:{}\"\n",
+        dir.join("data").display(),
+        test_support::free_port()
+    );
+    for srvno in 1..=3 {
+        text += &format!(
+            "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{}\"\n\
+             db = \"srv{srvno}.db\"\n",
+            test_support::free_port()
+        );
+    }
+    let path = dir.join("zone.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_zone_file_bots_play_and_cross_in_the_running_zone_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone_file = fixed_port_zone_file(dir.path());
+    let running = zone::Zone::start(zone::ZoneConfig::load(&zone_file).unwrap())
+        .await
+        .unwrap();
+    let options = DemoOptions {
+        bots: 8,
+        login: LoginKind::Device,
+        zone_file: Some(zone_file),
+        data_dir: dir.path().join("unused"),
+        ..options(dir.path())
+    };
+    let report = demo::run(options).await.unwrap();
+    assert_eq!((report.entered, report.errors), (8, 0), "{report}");
+    assert!(report.calls > 0 && report.crossings > 0, "{report}");
+    let online: usize = running.status().await.iter().map(|s| s.online).sum();
+    assert_eq!(online, 0, "the bots logged off; the zone keeps running");
+    assert!(
+        !dir.path().join("unused").exists(),
+        "the demo started no zone of its own"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_zone_file_whose_account_port_is_zero_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone_file = fixed_port_zone_file(dir.path());
+    let text = std::fs::read_to_string(&zone_file).unwrap();
+    let account = text.lines().find(|line| line.starts_with("tcp")).unwrap();
+    std::fs::write(
+        &zone_file,
+        text.replacen(account, "tcp = \"127.0.0.1:0\"", 1),
+    )
+    .unwrap();
+    let options = DemoOptions {
+        zone_file: Some(zone_file.clone()),
+        ..options(dir.path())
+    };
+    let error = demo::run(options).await.unwrap_err();
+    assert!(
+        matches!(&error, demo::DemoError::AccountPortUnknown(path) if *path == zone_file),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--zone needs a fixed port"));
 }

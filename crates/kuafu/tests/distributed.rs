@@ -5,7 +5,8 @@
 //! srvno database in PostgreSQL (127.0.0.1:5432, databases of its own,
 //! dropped after). A client registers, enters, earns gold, crosses to the
 //! other server and back, logs off, logs in again and finds its gold; then
-//! Ctrl-C stops every process.
+//! Ctrl-C stops every process. And `kuafu demo --zone FILE`'s bots play and
+//! cross in such a zone with no errors.
 //!
 //! Under `CI=true` the test fails when NATS or PostgreSQL is unreachable;
 //! elsewhere it skips, saying why.
@@ -41,9 +42,10 @@ fn unique_zone() -> String {
 fn write_zone_file(dir: &Path, databases: &[TestDatabase]) -> PathBuf {
     let mut text = format!(
         "zone = \"{zone}\"\ndata_dir = \"{data}\"\nrecommended_server = \"gs1\"\n\n\
-         [account]\ntcp = \"127.0.0.1:0\"\n",
+         [account]\ntcp = \"127.0.0.1:{account}\"\n",
         zone = unique_zone(),
-        data = dir.join("data").display()
+        data = dir.join("data").display(),
+        account = test_support::free_port()
     );
     for srvno in 1..=databases.len() {
         text += &format!(
@@ -121,23 +123,29 @@ async fn play_and_log_off(account: &str) -> u64 {
     roleid
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gold() {
+/// A zone file for `servers` game servers, each with a PostgreSQL database
+/// of its own, in a temporary directory; `None` (after saying why) when NATS
+/// or PostgreSQL is unreachable outside CI.
+async fn zone_of(servers: u32) -> Option<(tempfile::TempDir, Vec<TestDatabase>, PathBuf)> {
     if !nats_reachable() {
-        let skip: Option<()> =
-            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
-        return skip.unwrap_or_default();
+        return test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
     }
-    let databases = tokio::task::spawn_blocking(|| {
-        (1..=2)
+    let databases = tokio::task::spawn_blocking(move || {
+        (1..=servers)
             .map(|srvno| TestDatabase::create(&format!("dist_srv{srvno}")))
             .collect::<Option<Vec<_>>>()
     });
-    let Some(databases) = databases.await.unwrap() else {
-        return; // TestDatabase said why.
-    };
+    let databases = databases.await.unwrap()?;
     let dir = tempfile::tempdir().unwrap();
     let zone_file = write_zone_file(dir.path(), &databases);
+    Some((dir, databases, zone_file))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gold() {
+    let Some((dir, databases, zone_file)) = zone_of(2).await else {
+        return; // said why
+    };
     let (mut supervisor, account) = start_zone(&zone_file);
 
     let roleid = play_and_log_off(&account).await;
@@ -169,4 +177,35 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     assert!(interrupted.success());
     let status = supervisor.0.wait().unwrap();
     assert!(status.success(), "the zone stopped with {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_bots_pointed_at_a_zone_of_processes_play_and_cross_with_no_errors() {
+    let Some((_dir, _databases, zone_file)) = zone_of(3).await else {
+        return; // said why
+    };
+    let (_supervisor, _account) = start_zone(&zone_file);
+    let demo = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_kuafu"))
+            .args(["demo", "--bots", "12", "--duration", "5", "--zone"])
+            .arg(&zone_file)
+            .stderr(Stdio::null())
+            .output()
+    });
+    let demo = demo.await.unwrap().expect("kuafu demo runs");
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(demo.status.success(), "demo failed: {stdout}");
+    assert!(
+        last.starts_with("demo: bots=12 entered=12 ") && last.contains(" errors=0 "),
+        "{last}"
+    );
+    let crossings: u64 = last
+        .split_once(" crossings=")
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .unwrap();
+    assert!(
+        crossings > 0,
+        "the bots crossed between the processes: {last}"
+    );
 }
