@@ -5,7 +5,9 @@
 //!   source to `Entered` received on the target, with the durable handoff)
 //!   for many players, serially and all at once, next to the floor of this
 //!   machine ([`floor`]: one fsync'ed SQLite commit plus one new loopback
-//!   TCP connection with one round trip).
+//!   TCP connection with one round trip); with `--backend distributed` the
+//!   zone runs as processes on NATS and PostgreSQL ([`distributed`]) and the
+//!   floor is one PostgreSQL commit, one NATS request/reply and the TCP part.
 //! - `kuafu bench login` ([`login`]): device-id and password logins per
 //!   second at the account center, their latency, the argon2 bound and the
 //!   process's resident memory.
@@ -15,6 +17,7 @@
 //! ([`markdown`]). Nothing is written there unless asked, so a casual or
 //! debug run never replaces the figures of a release run.
 
+pub mod distributed;
 pub mod floor;
 pub mod hop;
 pub mod latency;
@@ -84,10 +87,30 @@ pub struct HopArgs {
     /// The tokio runtime the zone and the clients run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::CurrentThread)]
     pub runtime: RuntimeFlavour,
+    /// Where the zone runs: in this process on SQLite, or as processes on
+    /// NATS and PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+    pub backend: BackendName,
+    /// The NATS server (distributed backend).
+    #[arg(long, default_value = distributed::NATS_DEFAULT)]
+    pub nats: String,
+    /// The PostgreSQL server, a connection string without `dbname`
+    /// (distributed backend; the run creates its databases and drops them).
+    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
+    pub postgres: String,
     /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
     /// given without a path), replacing the previous figures of this bench.
     #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
     pub write_benchmarks_md: Option<PathBuf>,
+}
+
+/// `--backend`: where a benchmark's zone runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendName {
+    /// One process, SQLite.
+    Embedded,
+    /// A process per node, NATS and PostgreSQL.
+    Distributed,
 }
 
 /// Which tokio runtime a benchmark runs on.
@@ -131,6 +154,20 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         BenchCommand::Hop(args) => args,
         BenchCommand::Login(args) => return run_login(args).await,
     };
+    let backend = match args.backend {
+        BackendName::Embedded => hop::Backend::Embedded,
+        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
+            nats: args.nats,
+            postgres: args.postgres,
+            kuafu: std::env::current_exe()?,
+        }),
+    };
+    let section = match backend {
+        hop::Backend::Embedded => format!("{} {}", hop::BENCH_NAME, args.runtime.name()),
+        hop::Backend::Distributed(_) => {
+            format!("{} distributed {}", hop::BENCH_NAME, args.runtime.name())
+        }
+    };
     let options = HopOptions {
         players: args.players,
         crossings_per_player: args.crossings_per_player,
@@ -138,12 +175,12 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         data_dir: args.data_dir,
         floor_samples: args.floor_samples,
         progress: true,
+        backend,
     };
     let report = hop::run(options).await?;
     println!("{}", report.details());
     println!("{report}");
     if let Some(path) = args.write_benchmarks_md {
-        let section = format!("{} {}", hop::BENCH_NAME, args.runtime.name());
         markdown::update(&path, &section, &report.markdown(&command_line()))?;
         eprintln!("wrote the figures to {}", path.display());
     }

@@ -1,8 +1,8 @@
 //! The distributed mode on one machine (DESIGN §3): `kuafu node` runs one
 //! node of a zone file in this process ([`run_node`]); `kuafu zone
 //! --processes` starts every node of the zone as its own process of this
-//! binary, prints where each listens, and stops them all on Ctrl-C
-//! ([`run_zone`]).
+//! binary ([`ProcessZone`]), prints where each listens, and stops them all
+//! on Ctrl-C ([`run_zone`]).
 //!
 //! A node started by `run_zone` reads its standard input and stops when it
 //! closes: the supervisor closes it to stop the node, and the operating
@@ -89,42 +89,87 @@ struct NodeProcess {
 /// process, prints where each listens, and stops them all on Ctrl-C or
 /// when one of them exits (an error then).
 pub async fn run_zone(config_path: &Path) -> Result<(), Failure> {
-    let config = ZoneConfig::load(config_path)?;
-    if config.distributed.is_none() {
-        return Err("--processes needs a [distributed] section in the zone file".into());
-    }
-    let executable = std::env::current_exe()?;
-    let mut account_addr = String::from("-");
-    let mut supervised = Vec::new();
-    let (exits, mut exited) = mpsc::channel(config.node_names().len());
-    for name in config.node_names() {
-        let mut node = spawn_node(&executable, config_path, &name)?;
-        let ready = match wait_ready(&mut node).await {
-            Ok(ready) => ready,
-            Err(error) => {
-                stop_all(supervised).await;
-                return Err(format!("node {name}: {error}").into());
-            }
-        };
-        println!("{name}: pid {} {ready}", node.child.id().unwrap_or(0));
-        if name == zone::ACCOUNT_NODE {
-            account_addr = ready_address(&ready).unwrap_or_default();
-        }
-        supervised.push(supervise(node, exits.clone()));
+    let mut zone = ProcessZone::start(&std::env::current_exe()?, config_path).await?;
+    for line in &zone.ready_lines {
+        println!("{line}");
     }
     println!(
-        "zone {} running as {} processes; account center at {account_addr}; Ctrl-C stops them all",
-        config.zone,
-        supervised.len()
+        "zone {} running as {} processes; account center at {}; Ctrl-C stops them all",
+        zone.name,
+        zone.supervised.len(),
+        zone.account_addr
     );
     let outcome = tokio::select! {
         interrupted = tokio::signal::ctrl_c() => interrupted.map_err(Into::into),
-        Some((name, status)) = exited.recv() => {
-            Err(format!("node {name} exited ({status}); stopping the zone").into())
-        }
+        exit = zone.next_exit() => Err(exit.into()),
     };
-    stop_all(supervised).await;
+    zone.stop().await;
     outcome
+}
+
+/// A zone whose every node runs as a supervised process of this binary
+/// (what `kuafu zone --processes` and `kuafu bench hop --backend
+/// distributed` run).
+pub struct ProcessZone {
+    /// The zone's name.
+    pub name: String,
+    /// The account center's TCP address.
+    pub account_addr: String,
+    /// One line per node: its name, process id and where it listens.
+    pub ready_lines: Vec<String>,
+    supervised: Vec<Supervised>,
+    exited: mpsc::Receiver<(String, ExitStatus)>,
+}
+
+impl ProcessZone {
+    /// Starts every node of the zone file as a process of `executable` (a
+    /// kuafu binary), one after the other, each once the one before is
+    /// ready; a node that fails to start stops the ones started.
+    pub async fn start(executable: &Path, config_path: &Path) -> Result<Self, Failure> {
+        let config = ZoneConfig::load(config_path)?;
+        if config.distributed.is_none() {
+            return Err("--processes needs a [distributed] section in the zone file".into());
+        }
+        let (exits, exited) = mpsc::channel(config.node_names().len());
+        let mut zone = Self {
+            name: config.zone.clone(),
+            account_addr: String::from("-"),
+            ready_lines: Vec::new(),
+            supervised: Vec::new(),
+            exited,
+        };
+        for name in config.node_names() {
+            let mut node = spawn_node(executable, config_path, &name)?;
+            let ready = match wait_ready(&mut node).await {
+                Ok(ready) => ready,
+                Err(error) => {
+                    zone.stop().await;
+                    return Err(format!("node {name}: {error}").into());
+                }
+            };
+            let pid = node.child.id().unwrap_or(0);
+            zone.ready_lines.push(format!("{name}: pid {pid} {ready}"));
+            if name == zone::ACCOUNT_NODE {
+                zone.account_addr = ready_address(&ready).unwrap_or_default();
+            }
+            zone.supervised.push(supervise(node, exits.clone()));
+        }
+        Ok(zone)
+    }
+
+    /// Waits until a node exits on its own, and says which and how.
+    pub async fn next_exit(&mut self) -> String {
+        match self.exited.recv().await {
+            Some((name, status)) => format!("node {name} exited ({status}); stopping the zone"),
+            None => "every node's supervisor ended".to_owned(),
+        }
+    }
+
+    /// Stops every node at once (closing its standard input) and waits for
+    /// all of them.
+    pub async fn stop(self) {
+        stop_all(self.supervised).await;
+    }
 }
 
 fn spawn_node(executable: &Path, config: &Path, name: &str) -> std::io::Result<NodeProcess> {

@@ -12,6 +12,11 @@
 //! connection to the target with one round trip; the floor is the sum of the
 //! two medians.
 //!
+//! In the distributed mode the commit is PostgreSQL's (one upsert in its own
+//! transaction, `synchronous_commit` as the server has it), and the floor
+//! adds one NATS request/reply (the grant of the crossing token travels
+//! between the game servers' processes on NATS): [`measure_distributed`].
+//!
 //! The commits are timed once the floor's WAL is in the state a working
 //! database's WAL is in: grown to its checkpoint size and reused from its
 //! start. While a fresh WAL still grows, every commit also changes the file's
@@ -44,16 +49,36 @@ const UPSERT: &str = "INSERT INTO floor (id, data, version) VALUES (1, ?1, ?2) \
 /// The floor's parts and their sum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Floor {
-    /// One fsync'ed SQLite commit.
-    pub sqlite_commit: Latency,
+    /// One durable commit on the zone's player database.
+    pub commit: Latency,
+    /// Which database committed: `SQLite` or `PostgreSQL`.
+    pub commit_kind: &'static str,
     /// One new loopback TCP connection with one round trip.
     pub tcp_connect_round_trip: Latency,
+    /// One NATS request/reply (distributed mode only).
+    pub nats_round_trip: Option<Latency>,
 }
 
 impl Floor {
-    /// The floor of one crossing: the two medians added.
+    /// The floor of one crossing: the medians of its parts added.
     pub fn total(&self) -> Duration {
-        self.sqlite_commit.p50 + self.tcp_connect_round_trip.p50
+        let nats = self.nats_round_trip.map_or(Duration::ZERO, |nats| nats.p50);
+        self.commit.p50 + self.tcp_connect_round_trip.p50 + nats
+    }
+
+    /// Each part's name and its latency, for reports.
+    pub fn parts(&self) -> Vec<(String, Latency)> {
+        let mut parts = vec![
+            (format!("{} commit", self.commit_kind), self.commit),
+            (
+                "TCP connect + round trip".to_owned(),
+                self.tcp_connect_round_trip,
+            ),
+        ];
+        if let Some(nats) = self.nats_round_trip {
+            parts.push(("NATS request/reply".to_owned(), nats));
+        }
+        parts
     }
 }
 
@@ -72,6 +97,12 @@ pub enum FloorError {
     /// The SQLite measurement's thread failed.
     #[error("sqlite floor thread: {0}")]
     Thread(#[from] tokio::task::JoinError),
+    /// The PostgreSQL measurement failed.
+    #[error("postgresql floor: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The NATS measurement failed.
+    #[error("nats floor: {0}")]
+    Nats(String),
 }
 
 /// Measures both parts, `samples` times each, one after the other.
@@ -80,9 +111,97 @@ pub async fn measure(data_dir: &Path, samples: usize) -> Result<Floor, FloorErro
     let commits = tokio::task::spawn_blocking(move || sqlite_commits(&path, samples)).await??;
     let connects = tcp_connect_round_trips(samples).await?;
     Ok(Floor {
-        sqlite_commit: Latency::of(commits),
+        commit: Latency::of(commits),
+        commit_kind: "SQLite",
         tcp_connect_round_trip: Latency::of(connects),
+        nats_round_trip: None,
     })
+}
+
+/// The distributed mode's floor: `samples` PostgreSQL commits on the
+/// database `postgres` names, NATS request/replies through the server at
+/// `nats`, and TCP connections, one part after the other.
+pub async fn measure_distributed(
+    postgres: &str,
+    nats: &str,
+    samples: usize,
+) -> Result<Floor, FloorError> {
+    let commits = postgres_commits(postgres, samples).await?;
+    let requests = nats_round_trips(nats, samples).await?;
+    let connects = tcp_connect_round_trips(samples).await?;
+    Ok(Floor {
+        commit: Latency::of(commits),
+        commit_kind: "PostgreSQL",
+        tcp_connect_round_trip: Latency::of(connects),
+        nats_round_trip: Some(Latency::of(requests)),
+    })
+}
+
+/// Times `samples` upserts, each in its own committed transaction, in a
+/// table of its own (`kuafu_floor`, dropped after).
+pub async fn postgres_commits(config: &str, samples: usize) -> Result<Vec<Duration>, FloorError> {
+    let (mut client, connection) = tokio_postgres::connect(config, tokio_postgres::NoTls).await?;
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS kuafu_floor \
+             (id BIGINT PRIMARY KEY, data BYTEA NOT NULL, version BIGINT NOT NULL)",
+        )
+        .await?;
+    let upsert = client
+        .prepare(
+            "INSERT INTO kuafu_floor (id, data, version) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = excluded.version",
+        )
+        .await?;
+    let data = vec![0x5a_u8; FLOOR_ROW_BYTES];
+    let mut timings = Vec::with_capacity(samples);
+    for version in (0_i64..).take(samples) {
+        let started = Instant::now();
+        let transaction = client.transaction().await?;
+        transaction.execute(&upsert, &[&data, &version]).await?;
+        transaction.commit().await?;
+        timings.push(started.elapsed());
+    }
+    client.batch_execute("DROP TABLE kuafu_floor").await?;
+    drop(client);
+    let _ = connection.await;
+    Ok(timings)
+}
+
+/// Times `samples` request/replies through NATS to a responder in this
+/// process, on a subject of its own.
+pub async fn nats_round_trips(url: &str, samples: usize) -> Result<Vec<Duration>, FloorError> {
+    use futures_util::StreamExt;
+    let nats_error = |error: &dyn std::fmt::Display| FloorError::Nats(error.to_string());
+    let client = async_nats::connect(url)
+        .await
+        .map_err(|error| nats_error(&error))?;
+    let subject = format!("kuafu.floor.{}", std::process::id());
+    let mut requests = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|error| nats_error(&error))?;
+    let responder_client = client.clone();
+    let responder = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            if let Some(reply) = request.reply {
+                let _ = responder_client.publish(reply, request.payload).await;
+            }
+        }
+    });
+    let payload = bytes::Bytes::from_static(&[0x42; ECHO_BYTES]);
+    let mut timings = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        client
+            .request(subject.clone(), payload.clone())
+            .await
+            .map_err(|error| nats_error(&error))?;
+        timings.push(started.elapsed());
+    }
+    responder.abort();
+    Ok(timings)
 }
 
 /// Times `samples` upsert transactions, each committed on its own, after
