@@ -142,7 +142,10 @@ async fn a_node_cannot_bind_another_nodes_name_nor_answer_its_requests() {
         "the refused binding's inbox ends"
     );
     let gs2_subject = Subjects::new(&zone.zone).node("gs2");
-    assert_eq!(impostor.refused_subscriptions(), std::slice::from_ref(&gs2_subject));
+    assert_eq!(
+        impostor.refused_subscriptions(),
+        std::slice::from_ref(&gs2_subject)
+    );
     let flushed = impostor.flush().await;
     assert!(
         matches!(&flushed, Err(BusError::Transport(reason)) if reason.contains(&gs2_subject)),

@@ -64,6 +64,18 @@ enum Command {
         #[arg(long)]
         stop_when_stdin_closes: bool,
     },
+    /// Print nats-server's authorization block for a distributed zone: one
+    /// nkey user per node process, allowed only the subjects its role needs
+    /// (see docs/deploy.md).
+    NatsConfig {
+        /// The zone file, whose [distributed] section names the nats_keys
+        /// directory.
+        #[arg(long)]
+        config: PathBuf,
+        /// First write a new key for every node that has none there.
+        #[arg(long)]
+        create_keys: bool,
+    },
     /// Sweep the deterministic simulator over many seeds (see docs/crossing.md).
     Sim(kuafu::simulate::SimArgs),
     /// Check every player's gold and items against the ledger.
@@ -161,6 +173,19 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             tokio::signal::ctrl_c().await?;
             zone.shutdown().await;
+            Ok(())
+        }
+        Command::NatsConfig {
+            config,
+            create_keys,
+        } => {
+            let config = ZoneConfig::load(&config)?;
+            if create_keys {
+                for written in zone::create_missing_keys(&config)? {
+                    eprintln!("wrote a new key to {}", written.display());
+                }
+            }
+            print!("{}", zone::nats_authorization(&config)?);
             Ok(())
         }
         Command::Bench { what } => bench::run(what).await,
