@@ -4,7 +4,8 @@
 //! with a wrong key (or none) is refused with a typed error; a node cannot
 //! bind another node's name, answer its requests or hear a topic it was not
 //! given (NATS refuses the subscription, and the bus ends the binding and
-//! reports it); a publish beyond its permissions reaches no one; the
+//! reports it), nor read another node's replies; a publish beyond its
+//! permissions reaches no one; the
 //! permitted traffic works and NATS logs no violation for it.
 //!
 //! Under `CI=true` the tests fail when nats-server is not installed.
@@ -122,7 +123,10 @@ async fn a_node_with_a_wrong_key_or_none_is_refused_with_a_typed_error() {
             .await
             .expect("refused at once, not retried");
         match refused {
-            Err(ConnectError::NotAuthorized { client, .. }) => assert_eq!(client, "gs1"),
+            Err(error @ ConnectError::NotAuthorized { .. }) => {
+                let shown = error.to_string();
+                assert!(shown.contains("refused gs1's credentials"), "{shown}");
+            }
             other => panic!("not refused as unauthorized: {:?}", other.err()),
         }
     }
@@ -244,4 +248,34 @@ async fn the_permitted_requests_and_topics_work_and_nats_logs_no_violation() {
         bus.flush().await.expect("nothing refused");
     }
     assert_eq!(zone.logged_violations(), Vec::<String>::new());
+}
+
+/// A client holding gs1's key cannot subscribe to the account center's
+/// reply inboxes: NATS refuses and logs it.
+#[tokio::test]
+async fn a_node_cannot_read_another_nodes_replies() {
+    let Some(zone) = Secured::start().await else {
+        return;
+    };
+    let seed_file = zone.dir.path().join("gs1.nk");
+    zone.keys["gs1"].write_new(&seed_file).unwrap();
+    let seed = std::fs::read_to_string(&seed_file).unwrap();
+    let subjects = Subjects::new(&zone.zone);
+    let spy = async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+        .custom_inbox_prefix(subjects.inbox_prefix("gs1"))
+        .connect(zone.nats.url())
+        .await
+        .expect("gs1's key is accepted");
+    let inboxes = format!("{}.>", subjects.inbox_prefix("account"));
+    let _replies = spy.subscribe(inboxes.clone()).await.unwrap();
+    // NATS logs the refusal before it answers the round trip below.
+    let barrier = spy.request(subjects.barrier(), "".into());
+    let _no_responders = barrier.await.unwrap_err();
+    let violations = zone.logged_violations();
+    assert!(
+        violations.len() == 1
+            && violations[0].contains("Subscription Violation")
+            && violations[0].contains(&inboxes),
+        "{violations:?}"
+    );
 }

@@ -181,8 +181,9 @@ mod tests {
         ));
         let written = create_missing_keys(&config).unwrap();
         assert_eq!(written.len(), 5);
-        assert!(create_missing_keys(&config).unwrap().is_empty(), "kept");
         let block = nats_authorization(&config).unwrap();
+        assert!(create_missing_keys(&config).unwrap().is_empty(), "kept");
+        assert_eq!(nats_authorization(&config).unwrap(), block);
         for process in config.node_names() {
             let key = node_key(&config, &process).unwrap().unwrap();
             assert_eq!(block.matches(key.public_key()).count(), 1, "{process}");
