@@ -181,9 +181,12 @@ fn write_zone_file(
 ) -> Result<PathBuf, DistributedError> {
     let mut text = format!(
         "zone = \"{run}\"\ndata_dir = \"{}\"\nrecommended_server = \"gs1\"\n\n\
-         [account]\ntcp = \"127.0.0.1:{}\"\n",
+         [account]\ntcp = \"127.0.0.1:{}\"\n\n\
+         # The bench's players all register from this one address.\n\
+         [login]\nregistrations_per_address_max = {}\n",
         data_dir.join("data").display(),
-        free_port()?
+        free_port()?,
+        u32::MAX
     );
     for srvno in 1..=databases.len() {
         let _ = write!(
