@@ -172,7 +172,10 @@ fn with_no_grace_window_a_login_whose_client_left_is_dropped_at_once_and_costs_n
     let stays = queue.arrive(NOW_MS);
     drain(&mut queue);
     queue.handle_left(NOW_MS + 10, gone);
-    assert_eq!(drain(&mut queue), vec![QueueOutput::Dropped { ticket: gone }]);
+    assert_eq!(
+        drain(&mut queue),
+        vec![QueueOutput::Dropped { ticket: gone }]
+    );
     queue.handle_timeout(NOW_MS + 1_000);
     assert_eq!(told(&drain(&mut queue)), vec![(stays, 1)], "moved up");
     queue.handle_done(NOW_MS + 1_050, hashing);
@@ -193,7 +196,10 @@ fn a_client_that_reconnects_within_the_grace_window_keeps_its_place() {
     assert_eq!(queue.away(), 1);
     assert!(queue.poll_timeout() <= Some(NOW_MS + 10 + GRACE_MS));
     queue.handle_timeout(NOW_MS + 1_000);
-    assert!(drain(&mut queue).is_empty(), "nobody moved up: the place is kept");
+    assert!(
+        drain(&mut queue).is_empty(),
+        "nobody moved up: the place is kept"
+    );
 
     let at_ms = NOW_MS + 10 + GRACE_MS - 1;
     assert_eq!(queue.resume(at_ms, secret), Ok(returns));
@@ -205,7 +211,11 @@ fn a_client_that_reconnects_within_the_grace_window_keeps_its_place() {
     queue.handle_timeout(at_ms + GRACE_MS);
     assert_eq!(queue.waiting(), 2, "back for good: the grace window ended");
     queue.handle_done(at_ms + GRACE_MS, hashing);
-    assert_eq!(started(&drain(&mut queue)), vec![returns], "ahead of {behind:?}");
+    assert_eq!(
+        started(&drain(&mut queue)),
+        vec![returns],
+        "ahead of {behind:?}"
+    );
 }
 
 #[test]
@@ -263,11 +273,17 @@ fn a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash() {
     queue.handle_timeout(ends_ms - 1);
     assert!(!drain(&mut queue).contains(&QueueOutput::Dropped { ticket: gone }));
     queue.handle_timeout(ends_ms);
-    assert_eq!(drain(&mut queue), vec![QueueOutput::Dropped { ticket: gone }]);
+    assert_eq!(
+        drain(&mut queue),
+        vec![QueueOutput::Dropped { ticket: gone }]
+    );
     let update_ms = queue.poll_timeout().unwrap();
     queue.handle_timeout(update_ms);
     assert_eq!(told(&drain(&mut queue)), vec![(stays, 1)], "moved up");
-    assert_eq!(queue.resume(ends_ms + 1, secret), Err(ResumeRefused::Expired));
+    assert_eq!(
+        queue.resume(ends_ms + 1, secret),
+        Err(ResumeRefused::Expired)
+    );
 
     queue.handle_done(ends_ms + 50, hashing);
     queue.handle_done(ends_ms + 100, stays);
@@ -285,8 +301,15 @@ fn a_replayed_or_unknown_ticket_resumes_nothing() {
     queue.handle_left(NOW_MS + 10, waiting);
     assert_eq!(queue.resume(NOW_MS + 20, first), Ok(waiting));
     let second = secret_of(&drain(&mut queue), waiting);
-    assert_eq!(queue.resume(NOW_MS + 30, first), Err(ResumeRefused::Used), "replayed");
-    assert_eq!(queue.resume(NOW_MS + 30, 0xdead), Err(ResumeRefused::Unknown));
+    assert_eq!(
+        queue.resume(NOW_MS + 30, first),
+        Err(ResumeRefused::Used),
+        "replayed"
+    );
+    assert_eq!(
+        queue.resume(NOW_MS + 30, 0xdead),
+        Err(ResumeRefused::Unknown)
+    );
 
     // A client whose old connection still looks open takes the login over.
     assert_eq!(queue.resume(NOW_MS + 40, second), Ok(waiting));
@@ -301,8 +324,14 @@ fn a_replayed_or_unknown_ticket_resumes_nothing() {
 
     // An ended ticket is remembered for one grace window.
     let _input = queue.arrive(NOW_MS + 20 + GRACE_MS);
-    assert_eq!(queue.resume(NOW_MS + 20 + GRACE_MS, first), Err(ResumeRefused::Unknown));
-    assert_eq!(queue.resume(NOW_MS + 20 + GRACE_MS, third), Err(ResumeRefused::Used));
+    assert_eq!(
+        queue.resume(NOW_MS + 20 + GRACE_MS, first),
+        Err(ResumeRefused::Unknown)
+    );
+    assert_eq!(
+        queue.resume(NOW_MS + 20 + GRACE_MS, third),
+        Err(ResumeRefused::Used)
+    );
 }
 
 #[test]
@@ -316,9 +345,19 @@ fn the_queue_remembers_at_most_its_bound_of_ended_tickets() {
         queue.resume(NOW_MS + step, secrets[step as usize]).unwrap();
         secrets.push(secret_of(&drain(&mut queue), waiting));
     }
-    assert_eq!(queue.resume(NOW_MS + 3, secrets[0]), Err(ResumeRefused::Unknown), "forgotten");
-    assert_eq!(queue.resume(NOW_MS + 3, secrets[1]), Err(ResumeRefused::Used));
-    assert_eq!(queue.resume(NOW_MS + 3, secrets[2]), Err(ResumeRefused::Used));
+    assert_eq!(
+        queue.resume(NOW_MS + 3, secrets[0]),
+        Err(ResumeRefused::Unknown),
+        "forgotten"
+    );
+    assert_eq!(
+        queue.resume(NOW_MS + 3, secrets[1]),
+        Err(ResumeRefused::Used)
+    );
+    assert_eq!(
+        queue.resume(NOW_MS + 3, secrets[2]),
+        Err(ResumeRefused::Used)
+    );
     assert_eq!(queue.resume(NOW_MS + 3, secrets[3]), Ok(waiting));
     queue.handle_done(NOW_MS + 4, hashing);
 }
