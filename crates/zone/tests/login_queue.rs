@@ -28,6 +28,11 @@ use zone::Zone;
 /// argon2 passes that make one hash last long enough (hundreds of
 /// milliseconds) for a second and a third login to arrive during it.
 const SLOW_HASH_ITERATIONS: u32 = 60;
+/// argon2 passes for the client library's tests: long enough for the
+/// library's login to queue behind two others, short enough that its wait
+/// stays well within the library's request timeout (each test's zone hashes
+/// while the others' do).
+const LIBRARY_HASH_ITERATIONS: u32 = 12;
 
 /// How long a test's connection waits for an answer.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -43,13 +48,23 @@ fn register(name: &str) -> Body {
 /// logins waiting and `grace_ms` for a client to come back, and tells a
 /// moved place within 50 ms.
 async fn slow_zone(dir: &std::path::Path, queue_max: usize, grace_ms: u64) -> Zone {
+    zone_hashing(dir, queue_max, grace_ms, SLOW_HASH_ITERATIONS).await
+}
+
+/// [`slow_zone`] with `iterations` argon2 passes per hash.
+async fn zone_hashing(
+    dir: &std::path::Path,
+    queue_max: usize,
+    grace_ms: u64,
+    iterations: u32,
+) -> Zone {
     let mut config = fast_config(dir);
     config.timing.token_ttl_ms = 60_000;
     config.login.hash_workers = 1;
     config.login.queue_max = queue_max;
     config.login.queue_grace_ms = grace_ms;
     config.login.position_update_interval_ms = 50;
-    config.login.argon2_iterations = SLOW_HASH_ITERATIONS;
+    config.login.argon2_iterations = iterations;
     Zone::start(config).await.expect("the zone starts")
 }
 
@@ -218,7 +233,7 @@ async fn a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash() {
 }
 
 #[tokio::test]
-async fn a_replayed_or_unknown_queue_ticket_is_refused_with_its_code() {
+async fn a_replayed_or_unknown_queue_ticket_is_refused_and_a_live_one_takes_the_login_over() {
     let dir = tempfile::tempdir().unwrap();
     let zone = slow_zone(dir.path(), 10, 60_000).await;
     let addr = account(&zone);
@@ -240,20 +255,28 @@ async fn a_replayed_or_unknown_queue_ticket_is_refused_with_its_code() {
     assert_eq!(code(unknown), ErrorCode::BadToken);
     let short = other.request(resume(&[7; 15])).await;
     assert_eq!(code(short), ErrorCode::BadToken);
-    line.login_ok(1).await;
+
+    // The newest ticket, presented while its connection is open, moves the
+    // login to the new connection; the old request is told so.
+    let newest = queued_at(&mut line.queued()[1]).await.ticket;
+    line.send(&addr, resume(&newest)).await;
+    assert_eq!(queued_at(&mut line.queued()[2]).await.position, 1);
+    let before = (&mut line.answers[1]).await.unwrap();
+    assert_eq!(code(before), ErrorCode::LoggedInElsewhere);
+    line.login_ok(2).await;
     zone.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_client_library_resumes_a_queued_login_after_its_connection_drops() {
     let dir = tempfile::tempdir().unwrap();
-    let zone = slow_zone(dir.path(), 10, 60_000).await;
+    let zone = zone_hashing(dir.path(), 10, 60_000, LIBRARY_HASH_ITERATIONS).await;
     let addr = account(&zone);
     let line = Line::join(&addr, &["ann", "bob"]).await;
     first_queued(&line.queued()).await;
 
     // The proxy cuts the first connection once the login is queued.
-    let proxy = CuttingProxy::start(addr.clone()).await;
+    let proxy = CuttingProxy::start(addr.clone(), false).await;
     let login = client::account::register(&proxy.addr, "cid", "pw").await;
     assert!(login.is_ok(), "{login:?}");
     // The first connection asked, every later one resumed (more than one
@@ -270,6 +293,35 @@ async fn the_client_library_resumes_a_queued_login_after_its_connection_drops() 
         "{requests:?}"
     );
     assert_eq!(requests[..2], [(0, "Hello"), (0, "Register")]);
+    zone.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_client_library_logs_in_again_when_its_queue_ticket_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = zone_hashing(dir.path(), 10, 60_000, LIBRARY_HASH_ITERATIONS).await;
+    let addr = account(&zone);
+    let line = Line::join(&addr, &["ann", "bob"]).await;
+    first_queued(&line.queued()).await;
+
+    // The proxy cuts the first connection and spoils every ticket presented.
+    let proxy = CuttingProxy::start(addr.clone(), true).await;
+    let login = client::account::register(&proxy.addr, "cid", "pw").await;
+    assert!(login.is_ok(), "{login:?}");
+    let requests = proxy.requests();
+    let asked: Vec<&str> = requests.iter().map(|(_, kind)| *kind).collect();
+    assert_eq!(
+        asked[..6],
+        [
+            "Hello",
+            "Register",
+            "Hello",
+            "ResumeQueue",
+            "Hello",
+            "Register"
+        ],
+        "refused BAD_TOKEN, it sent the registration again"
+    );
     zone.shutdown().await;
 }
 
@@ -293,7 +345,8 @@ async fn queued_at(receiver: &mut watch::Receiver<Option<LoginQueued>>) -> Login
 
 /// A TCP proxy to the account center that cuts its first connection once the
 /// server has sent two frames on it (`Welcome` and the first `LoginQueued`),
-/// and records the requests of every connection.
+/// records the requests of every connection, and may spoil every queue
+/// ticket presented (so the account center answers `BAD_TOKEN`).
 struct CuttingProxy {
     addr: String,
     requests: Arc<Mutex<Vec<(usize, &'static str)>>>,
@@ -304,7 +357,7 @@ struct CuttingProxy {
 const FRAMES_BEFORE_THE_CUT: usize = 2;
 
 impl CuttingProxy {
-    async fn start(target: String) -> Self {
+    async fn start(target: String, spoil_tickets: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -316,16 +369,22 @@ impl CuttingProxy {
                 let (client_read, client_write) = split_tcp(client);
                 let (server_read, server_write) = split_tcp(server);
                 let recorded = recorded.clone();
-                let record = move |frame: &ClientFrame| {
-                    recorded.lock().unwrap().push((index, kind(frame)));
+                let pass = move |mut frame: ClientFrame| {
+                    recorded.lock().unwrap().push((index, kind(&frame)));
+                    if let Some(Body::ResumeQueue(resume)) = &mut frame.body
+                        && spoil_tickets
+                    {
+                        resume.ticket = vec![0; 16];
+                    }
+                    frame
                 };
-                tokio::spawn(forward(client_read, server_write, None, record));
+                tokio::spawn(forward(client_read, server_write, None, pass));
                 let cut = (index == 0).then_some(FRAMES_BEFORE_THE_CUT);
                 tokio::spawn(forward(
                     server_read,
                     client_write,
                     cut,
-                    |_: &ServerFrame| {},
+                    |frame: ServerFrame| frame,
                 ));
             }
         });
@@ -347,18 +406,17 @@ impl Drop for CuttingProxy {
     }
 }
 
-/// Forwards frames until either side ends or `frames_max` went through, then
-/// closes the writing side.
+/// Forwards frames, each through `pass`, until either side ends or
+/// `frames_max` went through, then closes the writing side.
 async fn forward<M: wire::Message + Default>(
     mut from: FrameReader,
     mut to: FrameWriter,
     frames_max: Option<usize>,
-    mut seen: impl FnMut(&M),
+    mut pass: impl FnMut(M) -> M,
 ) {
     let mut frames = 0;
     while let Ok(frame) = from.read_message::<M>(wire::frame::FRAME_BYTES_MAX).await {
-        seen(&frame);
-        if to.write_message(&frame).await.is_err() {
+        if to.write_message(&pass(frame)).await.is_err() {
             break;
         }
         frames += 1;
