@@ -409,10 +409,10 @@ impl LoginQueue {
         self.secrets.insert(secret, Secret::Ended(why));
         let forget_ms = now_ms.saturating_add(self.config.grace_ms);
         self.ended.push_back((forget_ms, secret));
-        if self.ended.len() > self.config.waiting_max {
-            if let Some((_, oldest)) = self.ended.pop_front() {
-                self.secrets.remove(&oldest);
-            }
+        if self.ended.len() > self.config.waiting_max
+            && let Some((_, oldest)) = self.ended.pop_front()
+        {
+            self.secrets.remove(&oldest);
         }
     }
 
