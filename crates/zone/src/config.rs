@@ -347,7 +347,7 @@ mod tests {
                 settings += 1;
             }
         }
-        assert!(settings >= 28, "read {settings} settings");
+        assert!(settings >= 29, "read {settings} settings");
     }
 
     #[test]
