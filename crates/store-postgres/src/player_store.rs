@@ -28,21 +28,26 @@ use std::fmt;
 
 use ownership::Rules;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
+use store::audit::{AuditReport, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, from_column, roleid_column, to_column};
 use store::{ClockedPlayerStore, LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio_postgres::types::ToSql;
 
 use crate::connection::{Connection, Failure};
 use crate::schema::{self, Schema};
-use rows::{Batch, decode_ledger_line};
+use rows::{Batch, decode_ledger_line, decode_player};
 use statements::Statements;
 
 /// The player database: its migrations, in order.
 const SCHEMA: Schema = Schema {
     kind: "Kuafu player (srvno) database",
-    migrations: &[include_str!("../migrations/player/0001_players.sql")],
+    migrations: &[
+        include_str!("../migrations/player/0001_players.sql"),
+        include_str!("../migrations/player/0002_ledger_writer.sql"),
+    ],
 };
 
+const SELECT_ALL_PLAYERS: &str = "SELECT roleid, data FROM players ORDER BY roleid";
 const INSERT_ROLE_SEQ: &str =
     "INSERT INTO role_seq (srvno, next_seq) VALUES ($1, 1) ON CONFLICT (srvno) DO NOTHING";
 
@@ -106,6 +111,45 @@ impl PostgresPlayerStore {
             .map(decode_ledger_line)
             .collect::<Result<_, _>>()
             .map_err(|failure| self.error(failure))
+    }
+
+    /// Audits every player of this database against its ledger
+    /// (`store::audit::audit_player`); returns how many roles and ledger
+    /// lines were read, and every mismatch found.
+    pub fn audit(&self) -> Result<AuditReport, StoreError> {
+        let client = self.connection.client();
+        let rows = self
+            .connection
+            .run(client.query(SELECT_ALL_PLAYERS, &[]))
+            .map_err(|failure| self.error(failure))?;
+        let mut report = AuditReport::default();
+        for row in &rows {
+            let (roleid, data) = decode_player(row).map_err(|failure| self.error(failure))?;
+            report.add(roleid, &data, &self.ledger(roleid)?);
+        }
+        self.audit_writers(&mut report)
+            .map_err(|failure| self.error(failure))?;
+        Ok(report)
+    }
+
+    /// Adds the ledger lines that name no writer and the epochs with two
+    /// writers to `report`.
+    fn audit_writers(&self, report: &mut AuditReport) -> Result<(), Failure> {
+        let client = self.connection.client();
+        let (unnamed, epochs) = self.connection.run(async {
+            tokio::try_join!(
+                client.query_one(LINES_WITHOUT_WRITER, &[]),
+                client.query(EPOCHS_WITH_TWO_WRITERS, &[]),
+            )
+        })?;
+        report.lines_without_writer = from_column(unnamed.try_get(0)?);
+        for row in &epochs {
+            let roleid = backend::roleid_from_column(row.try_get(0)?).map_err(Failure)?;
+            report
+                .epochs_with_two_writers
+                .push((roleid, from_column(row.try_get(1)?)));
+        }
+        Ok(())
     }
 
     /// Moves the role sequence of `srvno` up to `next_seq` (never down, and
