@@ -1,7 +1,7 @@
 //! `kuafu audit`: checks every player of a zone against its ledger (stored
 //! gold and items equal the sums of their reasoned ledger lines), that every
-//! ledger line names its writer (owner and epoch) and that no epoch of a
-//! role has two writers. A distributed zone file is audited in its
+//! ledger line names its writer (owner and epoch), that no epoch of a role
+//! has two writers and that epochs never go back along a role's ledger. A distributed zone file is audited in its
 //! PostgreSQL player databases.
 
 use std::path::PathBuf;
@@ -33,18 +33,22 @@ pub fn run(args: &AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
     for (server, report) in zone::audit(&config)? {
         println!(
             "audit {server}: roles={} ledger_lines={} mismatches={} lines_without_writer={} \
-             epochs_with_two_writers={}",
+             epochs_with_two_writers={} epochs_going_back={}",
             report.roles,
             report.ledger_lines,
             report.mismatches.len(),
             report.lines_without_writer,
-            report.epochs_with_two_writers.len()
+            report.epochs_with_two_writers.len(),
+            report.epochs_going_back.len()
         );
         for (roleid, mismatch) in &report.mismatches {
             println!("  role {roleid}: {mismatch}");
         }
         for (roleid, epoch) in &report.epochs_with_two_writers {
             println!("  role {roleid}: two writers in epoch {epoch}");
+        }
+        for (roleid, seq) in &report.epochs_going_back {
+            println!("  role {roleid}: ledger line {seq} has an older epoch than a line before it");
         }
         (roles, lines, problems) = (
             roles + report.roles,

@@ -5,7 +5,7 @@
 //! sockets through the client library. After every crossing it completes, a
 //! bot compares the gold the target server entered it with against the gold
 //! it last saw before leaving (the handoff saves it, DESIGN §6) and counts
-//! any difference. A bot waits in the login queue and
+//! any difference, as an error too. A bot waits in the login queue and
 //! retries retryable errors with backoff and jitter (`client::retry`); every
 //! error it ends on is counted by kind.
 
@@ -25,6 +25,9 @@ pub const CALL_INTERVAL: Duration = Duration::from_millis(50);
 /// Chance, per call, that a bot crosses (one in this many).
 pub const CROSS_ONE_IN: u32 = 60;
 
+/// The error kind of a completed crossing that changed the bot's gold.
+pub const CROSSING_GOLD_CHANGED: &str = "crossing_gold_changed";
+
 /// Counters every bot adds to.
 #[derive(Debug, Default)]
 pub struct BotCounters {
@@ -41,7 +44,8 @@ pub struct BotCounters {
     /// Crossings asked for and not yet answered, now.
     pub crossings_in_flight: AtomicU64,
     /// Completed crossings whose target entered the bot with other gold
-    /// than it had seen before leaving.
+    /// than it had seen before leaving; each is also counted as an error of
+    /// kind [`CROSSING_GOLD_CHANGED`].
     pub crossing_gold_changed: AtomicU64,
     /// Errors of any kind.
     pub errors: AtomicU64,
@@ -258,6 +262,7 @@ async fn cross(
         counters
             .crossing_gold_changed
             .fetch_add(1, Ordering::Relaxed);
+        counters.count_error(CROSSING_GOLD_CHANGED.to_owned());
         tracing::error!(
             to = session.current_srvname(),
             gold_before,

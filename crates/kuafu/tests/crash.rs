@@ -9,16 +9,19 @@
 //!    `gs2`, then the bots' home `gs1`;
 //! 2. `kill -9` of the data center and the account center, and their
 //!    restarts;
-//! 3. `kill -9` of NATS, and its restart;
+//! 3. `kill -9` of NATS, and its restart once a bot's request failed;
 //! 4. PostgreSQL stopped with an immediate shutdown (a crash: no
-//!    checkpoint), and its restart.
+//!    checkpoint), and its restart;
+//! 5. a game server paused (SIGSTOP) while it holds players until another
+//!    node took one of them over after its lease, then resumed (SIGCONT): a
+//!    zombie, which the epochs must fence.
 //!
 //! Then it checks: every bot logs in and plays again; every crossing a bot
 //! saw complete entered it with the gold it had before leaving; every
 //! player's gold and items equal its ledger, every ledger line names its
-//! writer (owner, epoch) and no epoch of a role has two writers
-//! (`zone::audit`); role ids are unique and each bot's account has one
-//! role. It prints each kill and
+//! writer (owner, epoch), no epoch of a role has two writers and epochs
+//! never go back along a role's ledger (`zone::audit`); role ids are unique and each bot's account has one
+//! role; and no node exited on its own. It prints each kill and
 //! restart with its time, and each check with its result, past the test
 //! harness's capture.
 //!
@@ -30,6 +33,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +43,7 @@ use std::time::{Duration, Instant};
 use common::nodes::{GameSpec, Nodes, ZoneSpec, zone_file};
 use common::private_postgres::PrivatePostgres;
 use kuafu::bot::{Bot, BotCounters, LoginKind};
+use store_postgres::test_support::Session;
 use test_support::PrivateNats;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -51,6 +56,8 @@ const GAME_SERVERS: u32 = 2;
 /// The game servers killed mid-crossing, one after the other: the one
 /// the bots visit, then their home (new accounts start on `gs1`).
 const VICTIMS: [&str; 2] = ["gs2", "gs1"];
+/// The game server paused past its leases and resumed (a zombie).
+const ZOMBIE: &str = "gs2";
 /// Short leases, so a killed game server's players wait little; and short
 /// saves, heartbeats and deadlines, so the zone heals quickly.
 const TIMING: [(&str, u64); 7] = [
@@ -160,6 +167,18 @@ impl Playing {
         ));
     }
 
+    /// Waits until a bot's request failed (the zone noticed the crash
+    /// `what` names); reports it.
+    async fn noticed(&self, report: &Report, what: &str) {
+        let errors = self.count(|counters| &counters.errors);
+        let wait = format!("a bot's request failing while {what}");
+        test_support::eventually_within(&wait, HEAL_WAIT, || async move {
+            (self.count(|counters| &counters.errors) > errors).then_some(())
+        })
+        .await;
+        report.say(&format!("a bot's request failed while {what}"));
+    }
+
     /// Stops every bot (each comes home and logs off) and waits for them.
     async fn stop(self) -> Arc<BotCounters> {
         self.stop.send_replace(true);
@@ -194,6 +213,49 @@ struct Cluster {
     nodes: Nodes,
     zone_file: std::path::PathBuf,
     account_addr: String,
+    rows: PlayerRows,
+}
+
+/// Every player database's connection string, for the test's own reads of
+/// the ownership columns (a new session each read: PostgreSQL restarts).
+/// Blocking: use it in `block_in_place`.
+struct PlayerRows(Vec<String>);
+
+impl PlayerRows {
+    fn of(config: &ZoneConfig) -> Self {
+        let distributed = config.distributed.as_ref().expect("a distributed zone");
+        let databases = config.games.iter().map(|game| {
+            let database = distributed.player_database(&game.name).unwrap();
+            database.to_owned()
+        });
+        Self(databases.collect())
+    }
+
+    /// The roles whose rows `node` holds (claimed; not handed to it).
+    fn held_by(&self, node: &str) -> BTreeSet<i64> {
+        self.roles_where(&format!(
+            "owner_node = '{node}' AND owner_incarnation IS NOT NULL"
+        ))
+    }
+
+    /// Those of `roles` that a node other than `node` has claimed since.
+    fn claimed_from(&self, node: &str, roles: &BTreeSet<i64>) -> BTreeSet<i64> {
+        let roles: Vec<String> = roles.iter().map(i64::to_string).collect();
+        self.roles_where(&format!(
+            "roleid IN ({}) AND owner_node <> '{node}' AND owner_incarnation IS NOT NULL",
+            roles.join(",")
+        ))
+    }
+
+    fn roles_where(&self, condition: &str) -> BTreeSet<i64> {
+        let sql = format!("SELECT array_agg(roleid) FROM players WHERE {condition}");
+        let found = self.0.iter().flat_map(|database| {
+            let session = Session::open(database).unwrap();
+            let roles: Option<Vec<i64>> = session.value(&sql);
+            roles.unwrap_or_default()
+        });
+        found.collect()
+    }
 }
 
 /// Starts the private services and every node of the zone; `None` when a
@@ -228,12 +290,14 @@ async fn start_cluster(dir: &Path) -> Option<Cluster> {
     for name in config.node_names() {
         nodes.start(&name).await;
     }
+    let rows = PlayerRows::of(&config);
     Some(Cluster {
         nats,
         postgres,
         nodes,
         zone_file,
         account_addr: format!("127.0.0.1:{account_port}"),
+        rows,
     })
 }
 
@@ -259,6 +323,7 @@ async fn a_zone_heals_after_kill_9_of_each_node_and_restarts_of_nats_and_postgre
 
     cluster.nats.stop();
     report.say("kill -9 nats-server");
+    playing.noticed(&report, "NATS is down").await;
     cluster.nats.start().await;
     report.say("restarted nats-server on its port");
     playing.healed(&report, "the NATS restart").await;
@@ -269,11 +334,19 @@ async fn a_zone_heals_after_kill_9_of_each_node_and_restarts_of_nats_and_postgre
     report.say("restarted PostgreSQL (crash recovery)");
     playing.healed(&report, "the PostgreSQL restart").await;
 
+    pause_a_game_server_past_its_leases(&mut cluster, &playing, &report).await;
+
+    let exited = cluster.nodes.exited();
     let during = playing.stop().await;
     report.say(&format!("stopped the bots: {}", summary(&during)));
     let after = check_every_bot_plays_again(&cluster, &mut report).await;
     check_crossings_kept_gold(&[&during, &after], &mut report);
     check_ledgers(&cluster, &mut report).await;
+    report.check(
+        "no node exited on its own",
+        exited.is_empty(),
+        &format!("exited: {exited:?}"),
+    );
     assert!(report.failed.is_empty(), "failed: {:?}", report.failed);
 }
 
@@ -298,6 +371,44 @@ async fn crash_a_game_server_mid_crossing(
     playing
         .healed(report, &format!("the kill of {victim}"))
         .await;
+}
+
+/// Pauses [`ZOMBIE`] (SIGSTOP: its sockets stay open, it answers nothing)
+/// while it holds players, until another node claimed one of them (which
+/// the rules allow only once the lease ran out: a paused node cannot hand
+/// a player off), then resumes it (SIGCONT): a zombie that still believes
+/// it owns its players, whose writes the epochs must fence.
+async fn pause_a_game_server_past_its_leases(
+    cluster: &mut Cluster,
+    playing: &Playing,
+    report: &Report,
+) {
+    let rows = &cluster.rows;
+    let what = format!("players held by {ZOMBIE}");
+    test_support::eventually_within(&what, HEAL_WAIT, || async move {
+        let held = tokio::task::block_in_place(|| rows.held_by(ZOMBIE));
+        (!held.is_empty()).then_some(())
+    })
+    .await;
+    cluster.nodes.signal(ZOMBIE, "STOP");
+    // Read after the pause: nothing the paused node does changes it.
+    let held = &tokio::task::block_in_place(|| rows.held_by(ZOMBIE));
+    report.say(&format!(
+        "kill -STOP {ZOMBIE} while it holds {} player(s)",
+        held.len()
+    ));
+    let what = format!("another node claiming a player of the paused {ZOMBIE}");
+    let claimed = test_support::eventually_within(&what, HEAL_WAIT, || async move {
+        let claimed = tokio::task::block_in_place(|| rows.claimed_from(ZOMBIE, held));
+        (!claimed.is_empty()).then_some(claimed)
+    })
+    .await;
+    report.say(&format!(
+        "roles {claimed:?} claimed by another node after {ZOMBIE}'s leases ran out"
+    ));
+    cluster.nodes.signal(ZOMBIE, "CONT");
+    report.say(&format!("kill -CONT {ZOMBIE}: it resumes, a zombie"));
+    playing.healed(report, &format!("{ZOMBIE}'s pause")).await;
 }
 
 async fn crash_the_centers(cluster: &mut Cluster, playing: &Playing, report: &Report) {
@@ -395,6 +506,14 @@ async fn check_ledgers(cluster: &Cluster, report: &mut Report) {
                 audit.lines_without_writer, audit.epochs_with_two_writers
             ),
         );
+        report.check(
+            &format!("{server}: no writer wrote after its successor"),
+            audit.epochs_going_back.is_empty(),
+            &format!(
+                "(role, seq) at an older epoch than a line before: {:?}",
+                audit.epochs_going_back
+            ),
+        );
     }
     check_role_ids(&roles, report);
 }
@@ -405,7 +524,7 @@ fn role_ids(config: &ZoneConfig) -> Vec<(u32, u64)> {
     let mut roles = Vec::new();
     for game in &config.games {
         let database = distributed.player_database(&game.name).unwrap();
-        let session = store_postgres::test_support::Session::open(database).unwrap();
+        let session = Session::open(database).unwrap();
         let ids: Option<Vec<i64>> = session.value("SELECT array_agg(roleid) FROM players");
         let ids = ids.unwrap_or_default().into_iter();
         roles.extend(ids.map(|id| (game.srvno, u64::try_from(id).expect("a positive id"))));

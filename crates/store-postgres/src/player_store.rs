@@ -28,7 +28,7 @@ use std::fmt;
 
 use ownership::Rules;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
-use store::audit::{AuditReport, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
+use store::audit::{AuditReport, EPOCHS_GOING_BACK, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, from_column, roleid_column, to_column};
 use store::{ClockedPlayerStore, LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio_postgres::types::ToSql;
@@ -132,23 +132,20 @@ impl PostgresPlayerStore {
         Ok(report)
     }
 
-    /// Adds the ledger lines that name no writer and the epochs with two
-    /// writers to `report`.
+    /// Adds the ledger lines that name no writer, the epochs with two
+    /// writers and the lines going back to `report`.
     fn audit_writers(&self, report: &mut AuditReport) -> Result<(), Failure> {
         let client = self.connection.client();
-        let (unnamed, epochs) = self.connection.run(async {
+        let (unnamed, two_writers, going_back) = self.connection.run(async {
             tokio::try_join!(
                 client.query_one(LINES_WITHOUT_WRITER, &[]),
                 client.query(EPOCHS_WITH_TWO_WRITERS, &[]),
+                client.query(EPOCHS_GOING_BACK, &[]),
             )
         })?;
         report.lines_without_writer = from_column(unnamed.try_get(0)?);
-        for row in &epochs {
-            let roleid = backend::roleid_from_column(row.try_get(0)?).map_err(Failure)?;
-            report
-                .epochs_with_two_writers
-                .push((roleid, from_column(row.try_get(1)?)));
-        }
+        report.epochs_with_two_writers = role_numbers(&two_writers)?;
+        report.epochs_going_back = role_numbers(&going_back)?;
         Ok(())
     }
 
@@ -339,6 +336,16 @@ impl Locks {
             srvnos: srvnos.into_iter().collect(),
         }
     }
+}
+
+/// `(role, number)` rows.
+fn role_numbers(rows: &[tokio_postgres::Row]) -> Result<Vec<(RoleId, u64)>, Failure> {
+    rows.iter()
+        .map(|row| {
+            let roleid = backend::roleid_from_column(row.try_get(0)?).map_err(Failure)?;
+            Ok((roleid, from_column(row.try_get(1)?)))
+        })
+        .collect()
 }
 
 fn backend_error(failure: Failure) -> StoreError {

@@ -265,7 +265,7 @@ fn every_kuafu_session_commits_durably_whatever_the_database_default() {
 }
 
 #[test]
-fn the_audit_finds_gold_unlike_its_ledger_lines_without_a_writer_and_epochs_with_two() {
+fn the_audit_finds_bad_sums_lines_without_a_writer_epochs_with_two_and_epochs_going_back() {
     let Some(database) = TestDatabase::create("audit") else {
         return;
     };

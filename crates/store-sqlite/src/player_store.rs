@@ -20,7 +20,7 @@ use ownership::{Ownership, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use store::audit::{AuditReport, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
+use store::audit::{AuditReport, EPOCHS_GOING_BACK, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, HoldersPage, Rows, WriteBasis, roleid_column};
 use store::{FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
 use wire::node::PlayerData;
@@ -154,16 +154,20 @@ impl SqlitePlayerStore {
             [],
             |row| row.get(0),
         )?);
-        let mut statement = self.connection.prepare(EPOCHS_WITH_TWO_WRITERS)?;
-        let epochs = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        for epoch in epochs {
-            let (roleid, epoch): (i64, i64) = epoch?;
-            let roleid = decode_roleid(roleid)?;
-            report
-                .epochs_with_two_writers
-                .push((roleid, from_column(epoch)));
-        }
+        report.epochs_with_two_writers = self.role_numbers(EPOCHS_WITH_TWO_WRITERS)?;
+        report.epochs_going_back = self.role_numbers(EPOCHS_GOING_BACK)?;
         Ok(report)
+    }
+
+    /// The `(role, number)` rows `sql` answers.
+    fn role_numbers(&self, sql: &str) -> Result<Vec<(RoleId, u64)>, Failure> {
+        let mut statement = self.connection.prepare(sql)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.map(|row| {
+            let (roleid, number): (i64, i64) = row?;
+            Ok((decode_roleid(roleid)?, from_column(number)))
+        })
+        .collect()
     }
 
     /// Moves the role sequence of `srvno` up to `next_seq` (never down, and at

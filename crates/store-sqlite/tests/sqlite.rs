@@ -146,7 +146,7 @@ fn checking_a_missing_file_accepts_it_and_creates_nothing() {
 }
 
 #[test]
-fn the_audit_finds_gold_unlike_its_ledger_lines_without_a_writer_and_epochs_with_two() {
+fn the_audit_finds_bad_sums_lines_without_a_writer_epochs_with_two_and_epochs_going_back() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("srvno.db");
     let mut store = SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap();

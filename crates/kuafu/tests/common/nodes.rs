@@ -127,6 +127,26 @@ impl Nodes {
         self.running.insert(name.to_owned(), child);
     }
 
+    /// The nodes that exited although nobody killed them, with how.
+    pub fn exited(&mut self) -> Vec<String> {
+        let exited = self.running.iter_mut().filter_map(|(name, child)| {
+            let status = child.try_wait().expect("the node's status")?;
+            Some(format!("{name} ({status})"))
+        });
+        exited.collect()
+    }
+
+    /// Sends `signal` (`STOP` pauses, `CONT` resumes) to node `name`.
+    pub fn signal(&self, name: &str, signal: &str) {
+        let pid = self.running[name].id().expect("the node runs");
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {name}: {status}");
+    }
+
     /// `kill -9` of node `name`: no final save, no release.
     pub async fn kill(&mut self, name: &str) {
         let mut child = self.running.remove(name).expect("the node runs");

@@ -33,11 +33,14 @@ pub fn assert_clean_audit(report: &AuditReport) {
 }
 
 /// SQL that breaks the ledger of [`two_audited_roles`]: bob's line gets
-/// another delta and loses its writer; ann gets a forged line in epoch 1 by
-/// another writer (`gs2`), with a sequence number from the future.
+/// another delta and loses its writer, and a line of epoch 5 is forged
+/// before it (so bob's line 1 goes back to epoch 1); ann gets a forged line
+/// in epoch 1 by another writer (`gs2`), with a sequence number from the
+/// future.
 pub fn forge_ledger_sql(ann: RoleId, bob: RoleId) -> String {
     format!(
         "UPDATE ledger SET delta = 8, writer_node = NULL WHERE roleid = {bob}; \
+         INSERT INTO ledger VALUES ({bob}, 0, 'gold', NULL, 0, 'forged', 'gs1', 1, 5); \
          INSERT INTO ledger VALUES ({ann}, 2, 'gold', NULL, 0, 'forged', 'gs2', 1, 1)",
         ann = ann.get(),
         bob = bob.get()
@@ -45,7 +48,8 @@ pub fn forge_ledger_sql(ann: RoleId, bob: RoleId) -> String {
 }
 
 /// Checks the audit after [`forge_ledger_sql`]: both roles mismatch, one
-/// line has no writer, and ann's epoch 1 has two writers.
+/// line has no writer, ann's epoch 1 has two writers, and bob's line 1
+/// goes back.
 pub fn assert_forged_audit(report: &AuditReport, ann: RoleId, bob: RoleId) {
     let found: Vec<_> = report
         .mismatches
@@ -55,4 +59,5 @@ pub fn assert_forged_audit(report: &AuditReport, ann: RoleId, bob: RoleId) {
     assert_eq!(found, [ann, bob], "{:?}", report.mismatches);
     assert_eq!(report.lines_without_writer, 1);
     assert_eq!(report.epochs_with_two_writers, [(ann, 1)]);
+    assert_eq!(report.epochs_going_back, [(bob, 1)]);
 }
