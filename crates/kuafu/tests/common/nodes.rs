@@ -4,10 +4,12 @@
 //! [`zone_file`] writes the zone file in one place (add a key there and
 //! every crash test has it). [`Nodes`] starts a node and waits for its
 //! ready line (`kuafu::processes::READY_PREFIX`); its logs go to a file per
-//! start under the zone's directory. Every node reads its standard input
+//! start under the zone's directory, and their ends are printed when the
+//! test panics. Every node reads its standard input
 //! and stops when it closes, so none outlives the test, however it ends.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,6 +21,11 @@ use tokio::process::{Child, Command};
 /// How long a node may take to print its ready line (it waits for NATS
 /// and PostgreSQL when they are down).
 pub const NODE_START_WAIT: Duration = Duration::from_secs(60);
+/// The nodes' log filter unless `RUST_LOG` says otherwise: their
+/// connections lost and regained, a few lines a node.
+pub const NODE_LOG_FILTER: &str = "info";
+/// Lines of each node log printed when the test panics.
+pub const LOG_TAIL_LINES: usize = 40;
 
 /// What a crash test's zone file says.
 pub struct ZoneSpec<'a> {
@@ -100,7 +107,7 @@ impl Nodes {
     /// Starts node `name` and waits for its ready line.
     pub async fn start(&mut self, name: &str) {
         self.starts += 1;
-        let log = self.logs.join(format!("{}-{name}.log", self.starts));
+        let log = self.logs.join(format!("{:02}-{name}.log", self.starts));
         let mut child = Command::new(env!("CARGO_BIN_EXE_kuafu"))
             .arg("node")
             .arg("--config")
@@ -109,6 +116,10 @@ impl Nodes {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("the node's log file"))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or(NODE_LOG_FILTER.into()),
+            )
             .kill_on_drop(true)
             .spawn()
             .expect("kuafu node starts");
@@ -151,6 +162,31 @@ impl Nodes {
     pub async fn kill(&mut self, name: &str) {
         let mut child = self.running.remove(name).expect("the node runs");
         child.kill().await.expect("the node is killed");
+    }
+}
+
+impl Drop for Nodes {
+    /// When the test panics, prints the end of every node log (the logs
+    /// go with the test's temporary directory).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(logs) = std::fs::read_dir(&self.logs) else {
+            return;
+        };
+        let mut logs: Vec<PathBuf> = logs.filter_map(|log| Some(log.ok()?.path())).collect();
+        logs.sort();
+        let mut stderr = std::io::stderr().lock();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+            let _ = writeln!(stderr, "--- {} (last {} lines)", log.display(), tail.len());
+            for line in tail {
+                let _ = writeln!(stderr, "{line}");
+            }
+        }
     }
 }
 
