@@ -50,7 +50,7 @@ use tokio::task::JoinHandle;
 use zone::ZoneConfig;
 
 /// Bots playing in the zone.
-const BOTS: usize = 10;
+const BOTS: usize = 20;
 /// Game servers, `gs1` and `gs2`.
 const GAME_SERVERS: u32 = 2;
 /// The game servers killed mid-crossing, one after the other: the one
