@@ -25,6 +25,12 @@ impl Postgres {
 
 impl AccountHarness for Postgres {
     type Store = PostgresAccountStore;
+    fn at_once<T: Send>(
+        first: impl FnOnce() -> T + Send,
+        second: impl FnOnce() -> T + Send,
+    ) -> (T, T) {
+        test_support::at_once(first, second)
+    }
     fn open_accounts(&mut self) -> PostgresAccountStore {
         PostgresAccountStore::connect(&self.database.config()).unwrap()
     }

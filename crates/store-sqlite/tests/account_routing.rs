@@ -26,6 +26,12 @@ impl SqliteFiles {
 
 impl AccountHarness for SqliteFiles {
     type Store = SqliteAccountStore;
+    fn at_once<T: Send>(
+        first: impl FnOnce() -> T + Send,
+        second: impl FnOnce() -> T + Send,
+    ) -> (T, T) {
+        test_support::at_once(first, second)
+    }
     fn open_accounts(&mut self) -> SqliteAccountStore {
         SqliteAccountStore::open(self.path(ACCOUNT_DB_FILE)).unwrap()
     }

@@ -16,6 +16,12 @@ pub trait AccountHarness {
     /// opens the same database, so a second store sees what the first
     /// committed, and dropping a store then opening one is a restart.
     fn open_accounts(&mut self) -> Self::Store;
+    /// Runs `first` and `second` at the same time, each on a thread of its
+    /// own (`test_support::at_once`; this crate starts no thread).
+    fn at_once<T: Send>(
+        first: impl FnOnce() -> T + Send,
+        second: impl FnOnce() -> T + Send,
+    ) -> (T, T);
 }
 
 /// Instantiates every account contract test for one backend:
@@ -67,27 +73,16 @@ fn reopen<H: AccountHarness>(harness: &mut H, store: H::Store) -> H::Store {
     harness.open_accounts()
 }
 
-/// Runs `work` on two new sessions at once, each on its own thread and
-/// told its index (0 or 1), and returns both answers.
+/// Runs `work` on two new sessions at once, each told its index (0 or 1),
+/// and returns both answers.
 fn on_two_sessions<H: AccountHarness, T: Send>(
     harness: &mut H,
     work: impl Fn(&mut H::Store, usize) -> T + Sync,
-) -> Vec<T> {
-    let stores = [harness.open_accounts(), harness.open_accounts()];
-    std::thread::scope(|scope| {
-        let running: Vec<_> = stores
-            .into_iter()
-            .enumerate()
-            .map(|(session, mut store)| {
-                let work = &work;
-                scope.spawn(move || work(&mut store, session))
-            })
-            .collect();
-        running
-            .into_iter()
-            .map(|thread| thread.join().unwrap())
-            .collect()
-    })
+) -> [T; 2] {
+    let [mut first, mut second] = [harness.open_accounts(), harness.open_accounts()];
+    let work = &work;
+    let (one, two) = H::at_once(|| work(&mut first, 0), || work(&mut second, 1));
+    [one, two]
 }
 
 /// Registration stores the hash as given and refuses a taken name; both
