@@ -26,7 +26,6 @@ mod login;
 mod node;
 mod settings;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use hashing::{HashCost, hash_time};
@@ -39,8 +38,6 @@ pub use settings::LoginSettings;
 pub struct AccountConfig {
     /// The node's name on the bus.
     pub name: String,
-    /// Where `account.db` lives.
-    pub data_dir: PathBuf,
     /// Deadline of the account center's bus requests.
     pub request_deadline: Duration,
     /// The login decisions: the data center, the game servers, the

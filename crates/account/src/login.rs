@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use accountcore::{LastRole, LoginRequest};
-use store_sqlite::{AccountError, AccountRole, AccountStore};
+use store::{AccountError, AccountRole, AccountStore};
 use wire::client::{ErrorCode, Login, Password, Register, RoleSummary, login::Credential};
 
 use crate::hashing::HashPool;
@@ -15,7 +15,7 @@ pub(crate) type Refusal = (ErrorCode, String);
 
 /// The account database and the hashing pool, shared by the node's tasks.
 pub(crate) struct Logins {
-    pub(crate) store: Arc<Mutex<AccountStore>>,
+    pub(crate) store: Arc<Mutex<Box<dyn AccountStore>>>,
     pub(crate) pool: HashPool,
 }
 
@@ -90,7 +90,7 @@ impl Logins {
     async fn checked(&self, account_id: u64) -> Result<LoginRequest, Refusal> {
         let store = self.store.clone();
         let (roles, last) = blocking(move || {
-            let store = lock(&store);
+            let mut store = lock(&store);
             Ok((
                 store.roles(account_id).map_err(account_refusal)?,
                 store.last_role(account_id).map_err(account_refusal)?,
@@ -155,7 +155,9 @@ fn check_secret(secret: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-pub(crate) fn lock(store: &Mutex<AccountStore>) -> std::sync::MutexGuard<'_, AccountStore> {
+pub(crate) fn lock(
+    store: &Mutex<Box<dyn AccountStore>>,
+) -> std::sync::MutexGuard<'_, Box<dyn AccountStore>> {
     store
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

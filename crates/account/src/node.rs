@@ -26,7 +26,7 @@ use accountcore::{AccountCore, CallFailed, CallId, Entropy, LoginId, LoginReques
 use bus::{Bus, BusError, Incoming};
 use gateway::{GatewayEvent, GatewayHandle, SessionId};
 use routing::RoleId;
-use store_sqlite::{AccountError, AccountRole, AccountStore};
+use store::{AccountError, AccountRole, AccountStore};
 use tokio::sync::{Semaphore, mpsc};
 use wire::client::client_frame::Body as In;
 use wire::client::login::Credential;
@@ -55,7 +55,7 @@ pub struct AccountCenter {
 /// Why the account center could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// `account.db` could not be opened.
+    /// The account database could not be opened.
     #[error(transparent)]
     Store(#[from] AccountError),
     /// The name is taken on the bus.
@@ -67,14 +67,15 @@ pub enum StartError {
 }
 
 impl AccountCenter {
-    /// Opens the account database, binds the bus name, and starts serving
-    /// the clients of `gateway` (already listening).
+    /// Binds the bus name and starts serving the clients of `gateway`
+    /// (already listening) from `store`, the account database (SQLite in
+    /// the embedded mode, PostgreSQL in the distributed mode).
     pub fn start(
         config: AccountConfig,
         gateway: gateway::Gateway,
         bus: Arc<dyn Bus>,
+        store: Box<dyn AccountStore>,
     ) -> Result<Self, StartError> {
-        let store = AccountStore::open(config.data_dir.join(store_sqlite::ACCOUNT_DB_FILE))?;
         let inbox = bus.bind(&config.name, bus::INBOX_MESSAGES_MAX)?;
         let (tcp_addr, ws_addr, handle) = (
             gateway.tcp_local_addr,
@@ -508,7 +509,7 @@ async fn note_role(logins: &Logins, incoming: Incoming) {
     incoming.reply(reply);
 }
 
-fn add_role(store: &Mutex<AccountStore>, note: RoleCreatedNote) -> Result<(), Refusal> {
+fn add_role(store: &Mutex<Box<dyn AccountStore>>, note: RoleCreatedNote) -> Result<(), Refusal> {
     let role = note.role.ok_or((
         ErrorCode::BadArgument,
         "a role note carries the role".into(),
@@ -524,7 +525,7 @@ fn add_role(store: &Mutex<AccountStore>, note: RoleCreatedNote) -> Result<(), Re
         .map_err(unavailable)
 }
 
-fn set_level(store: &Mutex<AccountStore>, note: &RoleLevelNote) -> Result<(), Refusal> {
+fn set_level(store: &Mutex<Box<dyn AccountStore>>, note: &RoleLevelNote) -> Result<(), Refusal> {
     lock(store)
         .set_level(role_id(note.roleid)?, note.level, note.epoch)
         .map_err(unavailable)

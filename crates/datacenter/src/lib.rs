@@ -1,21 +1,22 @@
 //! The data center node (seed "Basic support"; DESIGN §8): the tokio shell
 //! that drives a [`DataCenterCore`] (crate `datacentercore`, which decides
 //! everything: notes ordered by the owner's epoch, batches, answers) over
-//! the bus and its [`RoutingStore`] (`datacenter.db`).
+//! the bus and its [`RoutingStore`] (SQLite's `datacenter.db` in the
+//! embedded mode, a PostgreSQL database in the distributed mode).
 //!
 //! The shell feeds the core every request already queued in its inbox (at
 //! most [`BATCH_REQUESTS_MAX`] at a time), then carries out its outputs:
 //! replies go back over the bus, and a batch of records is written on a
 //! blocking thread while the next requests queue, so one fsync serves many
-//! notes. At start it loads every record into the core.
+//! notes. At start it loads every record into the core. The store blocks,
+//! so it is only ever called on a blocking thread.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use bus::{Bus, BusError, Incoming, Replier};
 use datacentercore::{BatchId, CurrentNote, DataCenterCore, Output, RecordError, RequestId};
-use store_sqlite::{ROUTING_DB_FILE, RoutingError, RoutingStore};
+use store::{RoutingError, RoutingStore};
 use tokio::task::JoinHandle;
 
 /// Requests handed to the core between two drains of its outputs.
@@ -27,12 +28,22 @@ pub struct DataCenter {
 }
 
 impl DataCenter {
-    /// Opens `datacenter.db` under `data_dir`, loads its records, binds
-    /// `name` on the bus, and serves until the bus unbinds it or the node is
+    /// Loads every record of `store` (on a blocking thread), binds `name`
+    /// on the bus, and serves until the bus unbinds it or the node is
     /// stopped.
-    pub fn start(name: &str, data_dir: &Path, bus: Arc<dyn Bus>) -> Result<Self, StartError> {
-        let store = RoutingStore::open(data_dir.join(ROUTING_DB_FILE))?;
-        let core = DataCenterCore::new(store.load()?);
+    pub async fn start(
+        name: &str,
+        store: Box<dyn RoutingStore>,
+        bus: Arc<dyn Bus>,
+    ) -> Result<Self, StartError> {
+        let (store, records) = tokio::task::spawn_blocking(move || {
+            let mut store = store;
+            let records = store.load();
+            (store, records)
+        })
+        .await
+        .map_err(|error| RoutingError::Backend(format!("loading the records: {error}")))?;
+        let core = DataCenterCore::new(records?);
         let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
         let shell = Shell {
             core,
@@ -62,22 +73,25 @@ pub enum StartError {
     Bus(#[from] BusError),
 }
 
-/// A batch being written on a blocking thread; it gives the store back.
-type Writing = JoinHandle<(RoutingStore, BatchId, Result<(), RecordError>)>;
+/// What writing a batch gives back: the store, the batch and its answer.
+type Written = (Box<dyn RoutingStore>, BatchId, Result<(), RecordError>);
+
+/// A batch being written on a blocking thread.
+type Writing = JoinHandle<Written>;
 
 /// What woke the shell.
 enum Wake {
     /// A request arrived (`None`: the bus unbound the node).
     Request(Option<Incoming>),
     /// The batch being written is done.
-    Written(Result<(RoutingStore, BatchId, Result<(), RecordError>), tokio::task::JoinError>),
+    Written(Result<Written, tokio::task::JoinError>),
 }
 
 /// The core and what the shell holds for it.
 struct Shell {
     core: DataCenterCore,
     /// The store, while no batch is being written.
-    store: Option<RoutingStore>,
+    store: Option<Box<dyn RoutingStore>>,
     repliers: BTreeMap<RequestId, Replier>,
     next_request: u64,
     writing: Option<Writing>,

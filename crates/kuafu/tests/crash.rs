@@ -276,6 +276,9 @@ async fn start_cluster(dir: &Path) -> Option<Cluster> {
             }
         })
         .collect();
+    for dbname in ["account", "datacenter"] {
+        tokio::task::block_in_place(|| postgres.create_database(dbname));
+    }
     let account_port = test_support::free_port();
     let spec = ZoneSpec {
         dir,
@@ -283,6 +286,8 @@ async fn start_cluster(dir: &Path) -> Option<Cluster> {
         account_port,
         games,
         timing: TIMING.to_vec(),
+        account_database: postgres.config("account"),
+        datacenter_database: postgres.config("datacenter"),
     };
     let zone_file = zone_file(&spec);
     let mut nodes = Nodes::new(zone_file.clone(), dir.join("logs"));

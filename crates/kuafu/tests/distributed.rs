@@ -1,11 +1,14 @@
 //! The distributed mode over real processes (DESIGN §3): `kuafu zone
 //! --processes` starts the data center, two game servers (each with its
 //! battle server) and the account center as processes of the kuafu binary,
-//! on the shared NATS (127.0.0.1:4222, a zone name of its own) with each
-//! srvno database in PostgreSQL (127.0.0.1:5432, databases of its own,
-//! dropped after). A client registers, enters, earns gold, crosses to the
+//! on the shared NATS (127.0.0.1:4222, a zone name of its own) with every
+//! database in PostgreSQL (127.0.0.1:5432: each srvno database, the account
+//! center's and the data center's, databases of its own, dropped after).
+//! A client registers, enters, earns gold, crosses to the
 //! other server and back, logs off, logs in again and finds its gold; then
-//! Ctrl-C stops every process. And `kuafu demo --zone FILE`'s bots play and
+//! Ctrl-C stops every process. The account, its role and the role's routing
+//! record are then in their PostgreSQL databases, and the data directory
+//! holds no database file. And `kuafu demo --zone FILE`'s bots play and
 //! cross in such a zone with no errors.
 //!
 //! The same zone with node credentials: `kuafu nats-config --create-keys`
@@ -51,7 +54,8 @@ fn unique_zone() -> String {
 
 /// A zone file in `dir` on NATS at `nats`, its nodes' keys in `dir/keys`
 /// if `with_keys`.
-fn write_zone_file(dir: &Path, databases: &[TestDatabase], nats: &str, with_keys: bool) -> PathBuf {
+fn write_zone_file(dir: &Path, all: &Databases, nats: &str, with_keys: bool) -> PathBuf {
+    let databases = &all.players;
     let mut text = format!(
         "zone = \"{zone}\"\ndata_dir = \"{data}\"\nrecommended_server = \"gs1\"\n\n\
          [account]\ntcp = \"127.0.0.1:{account}\"\n",
@@ -66,7 +70,12 @@ fn write_zone_file(dir: &Path, databases: &[TestDatabase], nats: &str, with_keys
             port = test_support::free_port()
         );
     }
-    text += &format!("\n[distributed]\nnats = \"{nats}\"\n");
+    text += &format!(
+        "\n[distributed]\nnats = \"{nats}\"\naccount_database = \"{}\"\n\
+         datacenter_database = \"{}\"\n",
+        all.account.config(),
+        all.datacenter.config()
+    );
     if with_keys {
         text += &format!("nats_keys = \"{}\"\n", dir.join("keys").display());
     }
@@ -165,26 +174,60 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     assert_eq!(gold(&mut session).await, GOLD, "the gold was saved");
     session.logoff().await.unwrap();
 
-    // The role lives in gs1's PostgreSQL database, not in a SQLite file.
-    let srv1 = databases[0].config();
-    let rows = tokio::task::spawn_blocking(move || {
-        let session = store_postgres::test_support::Session::open(&srv1).unwrap();
-        session.value::<i64>("SELECT count(*) FROM players")
-    });
-    assert_eq!(rows.await.unwrap(), 1);
-    assert!(!dir.path().join("data").join("srv1.db").exists());
+    // The role lives in gs1's PostgreSQL database, the account and its
+    // role in the account database, the role's route in the data center's;
+    // no SQLite file was made.
+    let srv1 = databases.players[0].config();
+    assert_eq!(count(srv1, "SELECT count(*) FROM players").await, 1);
+    let account_db = databases.account.config();
+    let accounts = "SELECT count(*) FROM accounts a JOIN account_roles r \
+                    ON r.account_id = a.account_id WHERE a.account = 'traveller'";
+    assert_eq!(count(account_db, accounts).await, 1);
+    let datacenter_db = databases.datacenter.config();
+    let routes = "SELECT count(*) FROM current_server WHERE srvname = 'gs1'";
+    assert_eq!(count(datacenter_db, routes).await, 1);
+    let data_dir = dir.path().join("data");
+    for file in ["srv1.db", "account.db", "datacenter.db"] {
+        assert!(!data_dir.join(file).exists(), "{file} was made");
+    }
 
     interrupt(supervisor);
 }
 
-/// Two srvno databases of this test's own; `None` after saying why.
-async fn create_databases() -> Option<Vec<TestDatabase>> {
-    let databases = tokio::task::spawn_blocking(|| {
-        (1..=2)
-            .map(|srvno| TestDatabase::create(&format!("dist_srv{srvno}")))
-            .collect::<Option<Vec<_>>>()
+/// The zone's databases.
+struct Databases {
+    players: Vec<TestDatabase>,
+    account: TestDatabase,
+    datacenter: TestDatabase,
+}
+
+impl Databases {
+    /// Two srvno databases, the account's and the data center's; `None`
+    /// when PostgreSQL is unreachable outside CI.
+    fn create() -> Option<Self> {
+        Some(Self {
+            players: vec![
+                TestDatabase::create("dist_srv1")?,
+                TestDatabase::create("dist_srv2")?,
+            ],
+            account: TestDatabase::create("dist_account")?,
+            datacenter: TestDatabase::create("dist_datacenter")?,
+        })
+    }
+}
+
+/// The zone's databases, of this test's own; `None` after saying why.
+async fn create_databases() -> Option<Databases> {
+    tokio::task::spawn_blocking(Databases::create).await.unwrap()
+}
+
+/// The number `sql` counts in the database `config` names.
+async fn count(config: String, sql: &'static str) -> i64 {
+    let counted = tokio::task::spawn_blocking(move || {
+        let session = store_postgres::test_support::Session::open(&config).unwrap();
+        session.value::<i64>(sql)
     });
-    databases.await.unwrap()
+    counted.await.unwrap()
 }
 
 /// Ctrl-C stops every node, and the supervisor exits cleanly.

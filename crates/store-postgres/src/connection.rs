@@ -10,9 +10,11 @@
 //! The async client rather than the blocking `postgres` crate (which wraps
 //! the same client the same way) because of that pipelining.
 //!
-//! Like any blocking call, [`Connection::open`], [`Connection::run`] and
-//! dropping a connection must happen off the async runtime (on a writer
-//! thread, or in `spawn_blocking`); a call from inside a tokio task panics.
+//! Like any blocking call, [`Connection::open`] and [`Connection::run`] must
+//! happen off the async runtime (on a writer thread, or in
+//! `spawn_blocking`); a call from inside a tokio task panics. Dropping a
+//! connection is safe anywhere, a tokio task included: it shuts its own
+//! runtime down without waiting, which closes the socket.
 
 use std::cell::Cell;
 use std::fmt;
@@ -71,8 +73,9 @@ impl From<prost::DecodeError> for Failure {
 
 /// One session with one database.
 pub struct Connection {
-    /// Drives the session's socket while [`Connection::run`] blocks.
-    runtime: Runtime,
+    /// Drives the session's socket while [`Connection::run`] blocks;
+    /// `None` only while dropping.
+    runtime: Option<Runtime>,
     config: Config,
     client: Client,
     /// Whether a round trip failed in a way that ends the session (the
@@ -97,7 +100,7 @@ impl Connection {
             .map_err(|error| Failure(format!("cannot start a runtime: {error}")))?;
         let client = start_session(&runtime, &config).map_err(|failure| failure.naming(&name))?;
         Ok(Self {
-            runtime,
+            runtime: Some(runtime),
             config,
             client,
             ended: Cell::new(false),
@@ -123,7 +126,7 @@ impl Connection {
     ) -> Result<T, Failure> {
         let deadline = Duration::from_millis(ROUND_TRIP_TIMEOUT_MS);
         let timed = async { tokio::time::timeout(deadline, work).await };
-        match self.runtime.block_on(timed) {
+        match self.runtime().block_on(timed) {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(error)) => {
                 if ends_session(&error) {
@@ -145,10 +148,59 @@ impl Connection {
 
     /// Replaces the session with a new one to the same database.
     pub fn reopen(&mut self) -> Result<(), Failure> {
-        self.client = start_session(&self.runtime, &self.config)
+        self.client = start_session(self.runtime(), &self.config)
             .map_err(|failure| failure.naming(&self.name))?;
         self.ended.set(false);
         Ok(())
+    }
+
+    /// Replaces the session if it ended (see [`Connection::is_closed`]).
+    pub fn ensure_open(&mut self) -> Result<(), Failure> {
+        if self.is_closed() {
+            self.reopen()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `work` in a transaction, ended by [`Connection::finish`].
+    pub fn in_transaction<T, E: From<Failure>>(
+        &self,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.run(self.client.batch_execute("BEGIN"))?;
+        self.finish(work())
+    }
+
+    /// Ends the open transaction by what it `done`: `COMMIT` on `Ok` (a
+    /// failed commit leaves the outcome unknown), `ROLLBACK` on `Err`.
+    pub fn finish<T, E: From<Failure>>(&self, done: Result<T, E>) -> Result<T, E> {
+        match done {
+            Ok(done) => {
+                let commit = self.run(self.client.batch_execute("COMMIT"));
+                commit.map_err(|failure| {
+                    Failure(format!("commit failed, outcome unknown: {failure}"))
+                })?;
+                Ok(done)
+            }
+            Err(error) => {
+                // The session may be gone; then the server rolled back.
+                let _ = self.run(self.client.batch_execute("ROLLBACK"));
+                Err(error)
+            }
+        }
+    }
+
+    fn runtime(&self) -> &Runtime {
+        self.runtime.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Waits for nothing, so a tokio task may drop a store.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -5,25 +5,33 @@
 //!   `store::PlayerStore`, one transaction per batch, every commit durable,
 //!   and [`PostgresPlayerStore::apply_at_db_now`], which judges leases by the
 //!   database's own clock;
+//! - [`PostgresAccountStore`] and [`PostgresRoutingStore`]: the account
+//!   center's and the data center's databases, implementing
+//!   `store::AccountStore` and `store::RoutingStore`;
 //! - with the `test-support` feature, `test_support::TestDatabase`: a
 //!   uniquely named database for one test, dropped after it.
 //!
 //! Each database's schema is a list of migrations (`migrations/*/*.sql`)
 //! recorded in its `kuafu_schema` table, with the same tables and meaning as
 //! the SQLite stores'. Every store blocks on its own session (see
-//! `connection`): it runs on a writer thread, like the SQLite stores.
+//! `connection`): it runs on a writer thread or in `spawn_blocking`, like
+//! the SQLite stores, and may be dropped anywhere.
 //!
 //! Architecture invariant: no ownership rule is written here; the player
 //! store applies `ownership::Rules` through `store::backend`, as the model
 //! and SQLite stores do.
 
+mod account_store;
 mod connection;
 mod player_store;
+mod routing_store;
 mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+pub use account_store::PostgresAccountStore;
 pub use connection::{
     APPLICATION_NAME, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, ROUND_TRIP_TIMEOUT_MS,
 };
 pub use player_store::PostgresPlayerStore;
+pub use routing_store::PostgresRoutingStore;

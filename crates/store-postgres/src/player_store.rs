@@ -193,21 +193,7 @@ impl PostgresPlayerStore {
         let db_now_ms = self.begin(&locks, db_now_ms)?;
         let mut batch = Batch::new(&self.connection, &self.statements, &self.srvnos);
         let applied = backend::apply_in_transaction(&mut batch, self.rules, db_now_ms, ops);
-        let client = self.connection.client();
-        match applied {
-            Ok(results) => {
-                let commit = self.connection.run(client.batch_execute("COMMIT"));
-                commit.map_err(|failure| {
-                    Failure(format!("commit failed, outcome unknown: {failure}"))
-                })?;
-                Ok(results)
-            }
-            Err(failure) => {
-                // The session may be gone; then the server rolled back.
-                let _ = self.connection.run(client.batch_execute("ROLLBACK"));
-                Err(failure)
-            }
-        }
+        self.connection.finish(applied)
     }
 
     /// Opens the batch's transaction and locks its rows; returns the batch's

@@ -2,7 +2,8 @@
 //! row locks against other sessions' concurrent commits, the schema recorded
 //! in `kuafu_schema`, a failure rolling the whole batch back, a session the
 //! server ended replaced at the next batch, durable session settings, and
-//! the ledger audit.
+//! role ids drawn by two sessions at once never handed out twice, and the
+//! ledger audit.
 //! Each test runs on a database of its own and skips, saying why, when the
 //! server is unreachable outside CI.
 
@@ -176,6 +177,34 @@ fn a_database_of_another_application_is_refused_and_left_untouched() {
     assert!(message.contains(database.name()), "{message}");
     let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
     assert_eq!(session.value::<i64>(tables), 1, "no table was added");
+}
+
+/// Roles each of two sessions creates in the concurrent-creation test.
+const CONCURRENT_ROLES: usize = 50;
+
+#[test]
+fn two_sessions_creating_roles_at_once_never_hand_out_one_id_twice() {
+    let Some(database) = TestDatabase::create("role_ids") else {
+        return;
+    };
+    let create_roles = |session: usize| {
+        let mut store = connect(&database);
+        (0..CONCURRENT_ROLES)
+            .map(|index| create(&mut store, 1, &format!("s{session}-{index}")).roleid)
+            .collect::<Vec<_>>()
+    };
+    let (first, second) = test_support::at_once(|| create_roles(0), || create_roles(1));
+    let ids: std::collections::BTreeSet<_> = first.iter().chain(&second).collect();
+    assert_eq!(
+        ids.len(),
+        2 * CONCURRENT_ROLES,
+        "a role id was handed out twice"
+    );
+    let rows = "SELECT count(DISTINCT roleid) FROM players";
+    assert_eq!(
+        database.session().value::<i64>(rows),
+        2 * CONCURRENT_ROLES as i64
+    );
 }
 
 #[test]

@@ -1,14 +1,18 @@
-//! [`AccountStore`]: the account center's database (`account.db`): accounts
-//! by name and password hash or by device id, and the roles each account has
-//! on the game servers, each with the level its game server last reported.
+//! [`SqliteAccountStore`]: the embedded mode's [`AccountStore`], the account
+//! center's database (`account.db`): accounts by name and password hash or by
+//! device id, and the roles each account has on the game servers, each with
+//! the level its game server last reported.
 //!
-//! A synchronous API over one SQLite connection; the account node calls it
-//! from a blocking thread. Account ids are never reused.
+//! One SQLite connection; the account node calls it from a blocking thread.
+//! Account ids are never reused (`AUTOINCREMENT`); every write transaction
+//! takes the write lock at its start (`IMMEDIATE`), so two connections on one
+//! file serialize.
 
 use std::path::Path;
 
 use routing::RoleId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use store::{AccountError, AccountRole, AccountStore};
 
 use crate::schema::{self, Failure, Schema, from_column, to_column};
 
@@ -43,207 +47,209 @@ const SELECT_ROLES: &str = "SELECT roleid, name, srvname, level FROM account_rol
 const SELECT_LAST_ROLE: &str = "SELECT r.roleid, r.name, r.srvname, r.level FROM accounts a \
      JOIN account_roles r ON r.roleid = a.last_roleid WHERE a.account_id = ?1";
 
-/// Why an account operation failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum AccountError {
-    /// `register`: the account name is taken.
-    #[error("account {0} exists")]
-    Exists(String),
-    /// No account has this id.
-    #[error("unknown account {0}")]
-    UnknownAccount(u64),
-    /// The role belongs to another account, or to none.
-    #[error("role {0} is not a role of this account")]
-    RoleNotOfAccount(RoleId),
-    /// The database failed.
-    #[error("account store: {0}")]
-    Backend(String),
+/// What the account functions fail with: a typed refusal, or SQLite.
+enum Fault {
+    Refused(AccountError),
+    Sqlite(Failure),
 }
 
-impl From<Failure> for AccountError {
+impl From<AccountError> for Fault {
+    fn from(refused: AccountError) -> Self {
+        Self::Refused(refused)
+    }
+}
+
+impl From<Failure> for Fault {
     fn from(failure: Failure) -> Self {
-        Self::Backend(failure.0)
+        Self::Sqlite(failure)
     }
 }
 
-impl From<rusqlite::Error> for AccountError {
+impl From<rusqlite::Error> for Fault {
     fn from(error: rusqlite::Error) -> Self {
-        Failure::from(error).into()
+        Self::Sqlite(error.into())
     }
 }
 
-/// A role of an account, as the account center lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountRole {
-    /// The role.
-    pub roleid: RoleId,
-    /// The role's name when it was created.
-    pub name: String,
-    /// The game server the role was created on.
-    pub srvname: String,
-    /// The role's level as its game server last reported it.
-    pub level: u32,
+impl From<Fault> for AccountError {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::Refused(refused) => refused,
+            Fault::Sqlite(failure) => Self::Backend(failure.0),
+        }
+    }
 }
 
-/// The account database.
-pub struct AccountStore {
+/// The account database in SQLite.
+pub struct SqliteAccountStore {
     connection: Connection,
 }
 
-impl AccountStore {
+impl SqliteAccountStore {
     /// Opens (or creates) the account database at `path` (WAL, full fsync,
     /// schema migrated).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, AccountError> {
-        let connection = schema::open_file(path.as_ref(), &SCHEMA)?;
+        let connection = schema::open_file(path.as_ref(), &SCHEMA).map_err(Fault::from)?;
         Ok(Self { connection })
     }
 
     /// Checks, creating nothing, that the file at `path` is absent or an
     /// account database this build can open; the error names the file.
     pub fn check_file(path: impl AsRef<Path>) -> Result<(), AccountError> {
-        Ok(schema::check_file(path.as_ref(), &SCHEMA)?)
-    }
-
-    /// Creates the account `account` with `password_hash` (a PHC string);
-    /// returns its new id, or `Exists` when the name is taken.
-    pub fn register(&mut self, account: &str, password_hash: &str) -> Result<u64, AccountError> {
-        let inserted = self
-            .connection
-            .prepare_cached(INSERT_ACCOUNT)?
-            .execute(params![account, password_hash]);
-        match inserted {
-            Ok(_) => Ok(from_column(self.connection.last_insert_rowid())),
-            Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                Err(AccountError::Exists(account.to_owned()))
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// The id and password hash of the account named `account`, if any.
-    pub fn find_password(&self, account: &str) -> Result<Option<(u64, String)>, AccountError> {
-        let found = self
-            .connection
-            .prepare_cached(SELECT_PASSWORD)?
-            .query_row([account], |row| {
-                Ok((from_column(row.get(0)?), row.get::<_, String>(1)?))
-            })
-            .optional()?;
-        Ok(found)
-    }
-
-    /// The account of device `device_id`, created on its first login.
-    pub fn device_account(&mut self, device_id: &str) -> Result<u64, AccountError> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let known: Option<i64> = transaction
-            .prepare_cached(SELECT_DEVICE)?
-            .query_row([device_id], |row| row.get(0))
-            .optional()?;
-        if let Some(account_id) = known {
-            return Ok(from_column(account_id));
-        }
-        transaction
-            .prepare_cached(INSERT_DEVICE_ACCOUNT)?
-            .execute([])?;
-        let account_id = transaction.last_insert_rowid();
-        transaction
-            .prepare_cached(INSERT_DEVICE)?
-            .execute(params![device_id, account_id])?;
-        transaction.commit()?;
-        Ok(from_column(account_id))
-    }
-
-    /// Records that `account_id` has `role` (its id, name, home server and
-    /// level at creation), and makes it the account's last role. Adding the
-    /// same role again changes nothing (the note may arrive twice); a role of
-    /// another account is refused.
-    pub fn add_role(&mut self, account_id: u64, role: &AccountRole) -> Result<(), AccountError> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_account(&transaction, account_id)?;
-        let roleid = to_column(role.roleid.get());
-        let account = to_column(account_id);
-        let inserted = transaction.prepare_cached(INSERT_ROLE)?.execute(params![
-            roleid,
-            account,
-            role.name,
-            role.srvname,
-            role.level
-        ])?;
-        if inserted == 0 {
-            return check_role_of_account(&transaction, account_id, role.roleid);
-        }
-        transaction
-            .prepare_cached(UPDATE_LAST_ROLE)?
-            .execute(params![account, roleid])?;
-        transaction.commit()?;
-        Ok(())
-    }
-
-    /// Records `roleid`'s level as the server that held the row at `epoch`
-    /// reported it. A report older than the stored one (a lower epoch), or
-    /// for a role this database does not know, changes nothing.
-    pub fn set_level(
-        &mut self,
-        roleid: RoleId,
-        level: u32,
-        epoch: u64,
-    ) -> Result<(), AccountError> {
-        self.connection
-            .prepare_cached(UPDATE_LEVEL)?
-            .execute(params![to_column(roleid.get()), level, to_column(epoch)])?;
-        Ok(())
-    }
-
-    /// Makes `roleid`, a role of `account_id`, the account's last role (the
-    /// one its next login enters).
-    pub fn set_last_role(&mut self, account_id: u64, roleid: RoleId) -> Result<(), AccountError> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        check_account(&transaction, account_id)?;
-        check_role_of_account(&transaction, account_id, roleid)?;
-        transaction
-            .prepare_cached(UPDATE_LAST_ROLE)?
-            .execute(params![to_column(account_id), to_column(roleid.get())])?;
-        transaction.commit()?;
-        Ok(())
-    }
-
-    /// The roles of `account_id`, ordered by role id.
-    pub fn roles(&self, account_id: u64) -> Result<Vec<AccountRole>, AccountError> {
-        let mut statement = self.connection.prepare_cached(SELECT_ROLES)?;
-        let rows = statement.query_map([to_column(account_id)], StoredRole::read)?;
-        rows.map(|row| Ok(row?.decode()?)).collect()
-    }
-
-    /// The role `account_id` entered last (or created last), if it has one.
-    pub fn last_role(&self, account_id: u64) -> Result<Option<AccountRole>, AccountError> {
-        let stored = self
-            .connection
-            .prepare_cached(SELECT_LAST_ROLE)?
-            .query_row([to_column(account_id)], StoredRole::read)
-            .optional()?;
-        Ok(stored.map(StoredRole::decode).transpose()?)
+        Ok(schema::check_file(path.as_ref(), &SCHEMA).map_err(Fault::from)?)
     }
 }
 
-fn check_account(connection: &Connection, account_id: u64) -> Result<(), AccountError> {
+impl AccountStore for SqliteAccountStore {
+    fn register(&mut self, account: &str, password_hash: &str) -> Result<u64, AccountError> {
+        Ok(register(&self.connection, account, password_hash)?)
+    }
+
+    fn find_password(&mut self, account: &str) -> Result<Option<(u64, String)>, AccountError> {
+        Ok(find_password(&self.connection, account)?)
+    }
+
+    fn device_account(&mut self, device_id: &str) -> Result<u64, AccountError> {
+        Ok(device_account(&mut self.connection, device_id)?)
+    }
+
+    fn add_role(&mut self, account_id: u64, role: &AccountRole) -> Result<(), AccountError> {
+        Ok(add_role(&mut self.connection, account_id, role)?)
+    }
+
+    fn set_level(&mut self, roleid: RoleId, level: u32, epoch: u64) -> Result<(), AccountError> {
+        Ok(set_level(&self.connection, roleid, level, epoch)?)
+    }
+
+    fn set_last_role(&mut self, account_id: u64, roleid: RoleId) -> Result<(), AccountError> {
+        Ok(set_last_role(&mut self.connection, account_id, roleid)?)
+    }
+
+    fn roles(&mut self, account_id: u64) -> Result<Vec<AccountRole>, AccountError> {
+        Ok(roles(&self.connection, account_id)?)
+    }
+
+    fn last_role(&mut self, account_id: u64) -> Result<Option<AccountRole>, AccountError> {
+        Ok(last_role(&self.connection, account_id)?)
+    }
+}
+
+fn register(connection: &Connection, account: &str, hash: &str) -> Result<u64, Fault> {
+    let inserted = connection
+        .prepare_cached(INSERT_ACCOUNT)?
+        .execute(params![account, hash]);
+    match inserted {
+        Ok(_) => Ok(from_column(connection.last_insert_rowid())),
+        Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            Err(AccountError::Exists(account.to_owned()).into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn find_password(connection: &Connection, account: &str) -> Result<Option<(u64, String)>, Fault> {
+    let found = connection
+        .prepare_cached(SELECT_PASSWORD)?
+        .query_row([account], |row| {
+            Ok((from_column(row.get(0)?), row.get::<_, String>(1)?))
+        })
+        .optional()?;
+    Ok(found)
+}
+
+fn device_account(connection: &mut Connection, device_id: &str) -> Result<u64, Fault> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let known: Option<i64> = transaction
+        .prepare_cached(SELECT_DEVICE)?
+        .query_row([device_id], |row| row.get(0))
+        .optional()?;
+    if let Some(account_id) = known {
+        return Ok(from_column(account_id));
+    }
+    transaction
+        .prepare_cached(INSERT_DEVICE_ACCOUNT)?
+        .execute([])?;
+    let account_id = transaction.last_insert_rowid();
+    transaction
+        .prepare_cached(INSERT_DEVICE)?
+        .execute(params![device_id, account_id])?;
+    transaction.commit()?;
+    Ok(from_column(account_id))
+}
+
+fn add_role(connection: &mut Connection, account_id: u64, role: &AccountRole) -> Result<(), Fault> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    check_account(&transaction, account_id)?;
+    let roleid = to_column(role.roleid.get());
+    let account = to_column(account_id);
+    let inserted = transaction.prepare_cached(INSERT_ROLE)?.execute(params![
+        roleid,
+        account,
+        role.name,
+        role.srvname,
+        role.level
+    ])?;
+    if inserted == 0 {
+        return check_role_of_account(&transaction, account_id, role.roleid);
+    }
+    transaction
+        .prepare_cached(UPDATE_LAST_ROLE)?
+        .execute(params![account, roleid])?;
+    transaction.commit()?;
+    Ok(())
+}
+
+fn set_level(connection: &Connection, roleid: RoleId, level: u32, epoch: u64) -> Result<(), Fault> {
+    connection.prepare_cached(UPDATE_LEVEL)?.execute(params![
+        to_column(roleid.get()),
+        level,
+        to_column(epoch)
+    ])?;
+    Ok(())
+}
+
+fn set_last_role(
+    connection: &mut Connection,
+    account_id: u64,
+    roleid: RoleId,
+) -> Result<(), Fault> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    check_account(&transaction, account_id)?;
+    check_role_of_account(&transaction, account_id, roleid)?;
+    transaction
+        .prepare_cached(UPDATE_LAST_ROLE)?
+        .execute(params![to_column(account_id), to_column(roleid.get())])?;
+    transaction.commit()?;
+    Ok(())
+}
+
+fn roles(connection: &Connection, account_id: u64) -> Result<Vec<AccountRole>, Fault> {
+    let mut statement = connection.prepare_cached(SELECT_ROLES)?;
+    let rows = statement.query_map([to_column(account_id)], StoredRole::read)?;
+    rows.map(|row| Ok(row?.decode()?)).collect()
+}
+
+fn last_role(connection: &Connection, account_id: u64) -> Result<Option<AccountRole>, Fault> {
+    let stored = connection
+        .prepare_cached(SELECT_LAST_ROLE)?
+        .query_row([to_column(account_id)], StoredRole::read)
+        .optional()?;
+    Ok(stored.map(StoredRole::decode).transpose()?)
+}
+
+fn check_account(connection: &Connection, account_id: u64) -> Result<(), Fault> {
     let known = connection
         .prepare_cached(SELECT_ACCOUNT)?
         .query_row([to_column(account_id)], |_| Ok(()))
         .optional()?;
-    known.ok_or(AccountError::UnknownAccount(account_id))
+    Ok(known.ok_or(AccountError::UnknownAccount(account_id))?)
 }
 
 fn check_role_of_account(
     connection: &Connection,
     account_id: u64,
     roleid: RoleId,
-) -> Result<(), AccountError> {
+) -> Result<(), Fault> {
     let owner: Option<i64> = connection
         .prepare_cached(SELECT_ROLE_ACCOUNT)?
         .query_row([to_column(roleid.get())], |row| row.get(0))
@@ -251,7 +257,7 @@ fn check_role_of_account(
     if owner.map(from_column) == Some(account_id) {
         Ok(())
     } else {
-        Err(AccountError::RoleNotOfAccount(roleid))
+        Err(AccountError::RoleNotOfAccount(roleid).into())
     }
 }
 

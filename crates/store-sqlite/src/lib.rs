@@ -5,7 +5,9 @@
 //! - [`PlayerStoreWriter`]: the async handle of a player store (this one,
 //!   or any `store::ClockedPlayerStore`, PostgreSQL's too), a thread that
 //!   group-commits the ops submitted concurrently;
-//! - [`AccountStore`] (`account.db`) and [`RoutingStore`] (`datacenter.db`).
+//! - [`SqliteAccountStore`] (`account.db`) and [`SqliteRoutingStore`]
+//!   (`datacenter.db`), implementing `store::AccountStore` and
+//!   `store::RoutingStore`.
 //!
 //! Every database runs in WAL mode with `synchronous=FULL`, and its schema is
 //! a list of migrations (`migrations/*/*.sql`) recorded in `user_version`.
@@ -24,8 +26,8 @@ mod routing_store;
 mod schema;
 mod writer;
 
-pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
+pub use account_store::{ACCOUNT_DB_FILE, SqliteAccountStore};
 pub use player_store::SqlitePlayerStore;
-pub use routing_store::{ROUTING_DB_FILE, RoutingError, RoutingStore};
+pub use routing_store::{ROUTING_DB_FILE, SqliteRoutingStore};
 pub use store::audit::AuditReport;
 pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};

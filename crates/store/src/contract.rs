@@ -1,7 +1,10 @@
 //! The store contract suite (DESIGN §14), behind the `contract-tests`
 //! feature: test functions every [`PlayerStore`] backend must pass, written
 //! once against the trait, and [`contract_suite!`](crate::contract_suite),
-//! which instantiates each of them as a `#[test]` for one backend.
+//! which instantiates each of them as a `#[test]` for one backend. The
+//! account and routing stores have suites of their own, made the same way:
+//! [`AccountHarness`] with [`account_contract_suite!`](crate::account_contract_suite),
+//! [`RoutingHarness`] with [`routing_contract_suite!`](crate::routing_contract_suite).
 //!
 //! A backend's test file implements [`Harness`] (open a store holding
 //! srvnos 1 and 2, reopen it after a "restart", and the two operator reads
@@ -16,16 +19,20 @@
 //! it answers `None`).
 
 mod audit;
+mod accounts;
 mod batches;
 mod fencing;
 mod holders;
 mod roles;
+mod routes;
 
 pub use audit::*;
+pub use accounts::*;
 pub use batches::*;
 pub use fencing::*;
 pub use holders::*;
 pub use roles::*;
+pub use routes::*;
 
 use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
@@ -66,8 +73,8 @@ pub fn held_srvnos() -> [Srvno; 2] {
     [srvno(1), srvno(2)]
 }
 
-/// Runs `test` on `harness`; `None` skips it.
-pub fn run<H: Harness>(harness: Option<H>, test: fn(H)) {
+/// Runs `test` on `harness` (of any suite); `None` skips it.
+pub fn run<H>(harness: Option<H>, test: fn(H)) {
     if let Some(harness) = harness {
         test(harness);
     }

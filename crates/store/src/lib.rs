@@ -11,15 +11,24 @@
 //! one result per operation. `db_now_ms` is an input, so the simulator owns
 //! the database clock.
 //!
+//! Beside the player rows: [`AccountStore`], the account center's database,
+//! and [`RoutingStore`], the data center's routing records, each a trait with
+//! its own contract suite.
+//!
 //! Architecture invariant: this crate does no I/O; backends live in their own
 //! crates (`store-sqlite`, `store-postgres`). The `contract-tests` feature
 //! adds [`contract`], the test suite every backend runs.
 
+mod accounts;
 pub mod audit;
 pub mod backend;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 pub mod model;
+mod routes;
+
+pub use accounts::{AccountError, AccountRole, AccountStore};
+pub use routes::{RoutingError, RoutingStore};
 
 use ownership::{OwnerId, Ownership, Refused};
 use routing::{RoleId, Srvno};

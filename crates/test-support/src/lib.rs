@@ -9,6 +9,9 @@
 //! - [`eventually`] (and [`eventually_within`], with a bound of the
 //!   caller's): waits for an event by checking, with a bound, instead of
 //!   sleeping for a guessed time.
+//! - [`at_once`]: two pieces of blocking work run at the same time, each on
+//!   a thread of its own (for the store contract suites, whose crate starts
+//!   no thread).
 //! - [`PrivateNats`]: a nats-server of the test's own, which it may stop,
 //!   restart and configure.
 
@@ -27,6 +30,24 @@ pub const EVENTUALLY_WAIT: Duration = Duration::from_secs(10);
 pub const EVENTUALLY_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// Characters of the caller's purpose kept in a unique name.
 pub const PURPOSE_CHARS_MAX: usize = 24;
+
+/// Runs `first` and `second` at the same time, each on a thread of its
+/// own, and answers both results; a panic in either is resumed here.
+pub fn at_once<A: Send, B: Send>(
+    first: impl FnOnce() -> A + Send,
+    second: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|scope| {
+        let first = scope.spawn(first);
+        let second = scope.spawn(second);
+        (joined(first.join()), joined(second.join()))
+    })
+}
+
+/// A joined thread's result, its panic resumed.
+fn joined<T>(done: std::thread::Result<T>) -> T {
+    done.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
 
 /// Whether this run is CI's (`CI=true`), where a missing service fails.
 pub fn under_ci() -> bool {
@@ -126,6 +147,25 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
             "{first}"
         );
+    }
+
+    #[test]
+    fn at_once_runs_both_at_the_same_time() {
+        // Each waits for the other's message: run one after the other, the
+        // first would wait in vain and fail.
+        let (to_second, from_first) = std::sync::mpsc::channel();
+        let (to_first, from_second) = std::sync::mpsc::channel();
+        let answers = at_once(
+            move || {
+                to_second.send(1).unwrap();
+                from_second.recv_timeout(EVENTUALLY_WAIT)
+            },
+            move || {
+                to_first.send(2).unwrap();
+                from_first.recv_timeout(EVENTUALLY_WAIT)
+            },
+        );
+        assert_eq!(answers, (Ok(2), Ok(1)));
     }
 
     #[test]

@@ -32,15 +32,15 @@ pub struct ZoneConfig {
     /// The player cap and the client listeners' limits.
     #[serde(default)]
     pub limits: crate::LimitsConfig,
-    /// The distributed mode's bus and player databases; without it the zone
+    /// The distributed mode's bus and databases; without it the zone
     /// runs only embedded.
     #[serde(default)]
     pub distributed: Option<DistributedConfig>,
 }
 
 /// The distributed mode (DESIGN §3): every node its own process, NATS the
-/// bus, PostgreSQL the player databases. The account and data center
-/// databases stay SQLite files in each node's own `data_dir` for now.
+/// bus, PostgreSQL every database: each game server's player database, the
+/// account center's and the data center's.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DistributedConfig {
@@ -55,6 +55,11 @@ pub struct DistributedConfig {
     /// connect without credentials.
     #[serde(default)]
     pub nats_keys: Option<PathBuf>,
+    /// The account center's database: a PostgreSQL connection string.
+    pub account_database: String,
+    /// The data center's (routing) database: a PostgreSQL connection
+    /// string.
+    pub datacenter_database: String,
 }
 
 impl DistributedConfig {
@@ -370,12 +375,36 @@ mod tests {
         assert_eq!(distributed.nats, "nats://127.0.0.1:4222");
         assert_eq!(distributed.player_databases.len(), config.games.len());
         assert!(distributed.player_databases["gs2"].contains("dbname=kuafu_example_srv2"));
+        assert!(
+            distributed
+                .account_database
+                .contains("dbname=kuafu_example_account")
+        );
+        assert!(
+            distributed
+                .datacenter_database
+                .contains("dbname=kuafu_example_datacenter")
+        );
         assert_eq!(
             config.node_names(),
             ["datacenter", "gs1", "gs2", "gs3", "account"]
         );
         let embedded = include_str!("../../../zone.example.toml");
         assert_eq!(ZoneConfig::from_toml(embedded).unwrap().distributed, None);
+    }
+
+    #[test]
+    fn a_distributed_zone_without_its_account_or_data_center_database_is_refused() {
+        let text = include_str!("../../../zone.distributed.example.toml");
+        for key in ["account_database", "datacenter_database"] {
+            let without: String = text
+                .lines()
+                .filter(|line| !line.starts_with(key))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            let error = ZoneConfig::from_toml(&without).unwrap_err().to_string();
+            assert!(error.contains(&format!("missing field `{key}`")), "{error}");
+        }
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The distributed mode (DESIGN §3): one node of a zone in this process —
 //! a game server with its battle server, the account center or the data
-//! center — on the NATS bus, with every srvno database in PostgreSQL. With
+//! center — on the NATS bus, with every database in PostgreSQL: the srvno
+//! databases, the account center's and the data center's, each named by a
+//! connection string in the zone file's `[distributed]` section. With
 //! `[distributed] nats_keys` it authenticates with its own nkey (`access`).
 //!
 //! The nodes are the embedded mode's own (`GameNode`, `AccountCenter`,
 //! `DataCenter`, `BattleServer`, started by the same functions); only the
-//! bus and the player stores differ. The account and data center databases
-//! stay SQLite files in this node's `data_dir` (no PostgreSQL backend for
-//! them yet). A game server cannot prove its predecessor dead here (no node
+//! bus and the stores differ. Nothing is kept in `data_dir`. A store's
+//! session blocks, so each store is connected on a blocking thread and used
+//! only from one (a writer thread, or `spawn_blocking`). A game server cannot prove its predecessor dead here (no node
 //! lock yet, DESIGN §5): a restarted one takes back nothing, and its
 //! predecessor's players wait for their leases to run out.
 
@@ -23,10 +25,10 @@ use game::{GameNode, StoreRoutes};
 use ownership::Rules;
 use routing::Srvno;
 use store::StoreError;
-use store_postgres::PostgresPlayerStore;
+use store_postgres::{PostgresAccountStore, PostgresPlayerStore, PostgresRoutingStore};
 use store_sqlite::PlayerStoreWriter;
 
-use crate::config::{GameServerConfig, ZoneConfig};
+use crate::config::{DistributedConfig, GameServerConfig, ZoneConfig};
 use crate::embedded::{
     ACCOUNT_NODE, DATACENTER_NODE, ZoneError, account_config, listen, start_game, zone_map,
 };
@@ -56,7 +58,7 @@ enum Running {
 
 impl ZoneNode {
     /// Starts node `name` of `config` (whose `[distributed]` section names
-    /// NATS and the player databases) and returns once NATS has its
+    /// NATS and the databases) and returns once NATS has its
     /// bindings, so the other nodes' requests reach it; an error if NATS
     /// refused its key or (as reported by then) one of its bindings.
     pub async fn start(config: ZoneConfig, name: &str) -> Result<Self, ZoneError> {
@@ -70,7 +72,7 @@ impl ZoneNode {
             .await
             .map_err(|error| ZoneError::Nats(error.to_string()))?;
         let bus: Arc<dyn Bus> = Arc::new(nats.clone());
-        let (running, tcp_addr, ws_addr) = start_running(&config, name, bus).await?;
+        let (running, tcp_addr, ws_addr) = start_running(&config, distributed, name, bus).await?;
         nats.flush()
             .await
             .map_err(|error| ZoneError::Nats(error.to_string()))?;
@@ -112,22 +114,29 @@ type Started = (Running, Option<SocketAddr>, Option<SocketAddr>);
 
 async fn start_running(
     config: &ZoneConfig,
+    distributed: &DistributedConfig,
     name: &str,
     bus: Arc<dyn Bus>,
 ) -> Result<Started, ZoneError> {
-    if name == DATACENTER_NODE || name == ACCOUNT_NODE {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
-    }
     if name == DATACENTER_NODE {
-        let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus)?;
+        let database = distributed.datacenter_database.clone();
+        let store = off_runtime(move || PostgresRoutingStore::connect(&database))
+            .await
+            .unwrap_or_else(|failed| Err(store::RoutingError::Backend(failed)))
+            .map_err(datacenter::StartError::from)?;
+        let datacenter = DataCenter::start(DATACENTER_NODE, Box::new(store), bus).await?;
         return Ok((Running::DataCenter(datacenter), None, None));
     }
     if name == ACCOUNT_NODE {
+        let database = distributed.account_database.clone();
+        let store = off_runtime(move || PostgresAccountStore::connect(&database))
+            .await
+            .unwrap_or_else(|failed| Err(store::AccountError::Backend(failed)))
+            .map_err(account::StartError::from)?;
         let mut listen_config = config.account.clone();
         let gateway = listen(ACCOUNT_NODE, &mut listen_config, &config.limits).await?;
         let logins = account_config(config, &zone_map(config));
-        let account = AccountCenter::start(logins, gateway, bus)?;
+        let account = AccountCenter::start(logins, gateway, bus, Box::new(store))?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
         return Ok((Running::Account(account), tcp_addr, ws_addr));
     }
@@ -180,16 +189,23 @@ async fn open_player_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneErro
     for game in &config.games {
         let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
         let database = distributed.player_database(&game.name)?.to_owned();
-        // The store blocks on its own session: connect (and drop it on a
-        // failure) off the async runtime.
-        let opening = tokio::task::spawn_blocking(move || {
+        let writer = off_runtime(move || {
             let store = PostgresPlayerStore::connect(&database, &[srvno], Rules::default())?;
             PlayerStoreWriter::spawn_clocked(store)
-        });
-        let writer = opening
-            .await
-            .map_err(|error| StoreError::Backend(format!("opening the store: {error}")))??;
+        })
+        .await
+        .map_err(StoreError::Backend)??;
         stores.insert(srvno, Arc::new(writer));
     }
     Ok(Arc::new(stores))
+}
+
+/// Runs `connect` on a blocking thread: a PostgreSQL store blocks on its own
+/// session from the start. `Err` says why the thread failed.
+async fn off_runtime<T: Send + 'static>(
+    connect: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(connect)
+        .await
+        .map_err(|error| format!("opening the store: {error}"))
 }

@@ -13,8 +13,8 @@ use gamecore::{ServerInfo, ZoneMap};
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, AccountStore, PlayerStoreWriter, ROUTING_DB_FILE, RoutingStore,
-    SqlitePlayerStore,
+    ACCOUNT_DB_FILE, PlayerStoreWriter, ROUTING_DB_FILE, SqliteAccountStore, SqlitePlayerStore,
+    SqliteRoutingStore,
 };
 use wire::client::ServerAddress;
 
@@ -109,7 +109,9 @@ impl Zone {
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         let stores = open_stores(&config)?;
         let zone_map = zone_map(&config);
-        let datacenter = DataCenter::start(DATACENTER_NODE, &config.data_dir, bus.clone())?;
+        let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
+            .map_err(datacenter::StartError::from)?;
+        let datacenter = DataCenter::start(DATACENTER_NODE, Box::new(routes), bus.clone()).await?;
         let battles = config
             .games
             .iter()
@@ -129,10 +131,13 @@ impl Zone {
             )?;
             games.insert(game.name.clone(), node);
         }
+        let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
+            .map_err(account::StartError::from)?;
         let account = AccountCenter::start(
             account_config(&config, &zone_map),
             account_gateway,
             bus.clone(),
+            Box::new(accounts),
         )?;
         Ok(Self {
             config,
@@ -321,9 +326,10 @@ fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
     for game in &config.games {
         SqlitePlayerStore::check_file(data_dir.join(&game.db))?;
     }
-    RoutingStore::check_file(data_dir.join(ROUTING_DB_FILE))
+    SqliteRoutingStore::check_file(data_dir.join(ROUTING_DB_FILE))
         .map_err(datacenter::StartError::from)?;
-    AccountStore::check_file(data_dir.join(ACCOUNT_DB_FILE)).map_err(account::StartError::from)?;
+    SqliteAccountStore::check_file(data_dir.join(ACCOUNT_DB_FILE))
+        .map_err(account::StartError::from)?;
     Ok(())
 }
 
@@ -409,7 +415,6 @@ pub(crate) fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> Account
     logins.server_full_memory_ms = config.limits.server_full_memory_ms;
     AccountConfig {
         name: ACCOUNT_NODE.to_owned(),
-        data_dir: config.data_dir.clone(),
         request_deadline: Duration::from_millis(config.timing.request_deadline_ms),
         logins,
         login: config.login,

@@ -1,7 +1,8 @@
 //! A benchmark's zone in the distributed mode (DESIGN §3): every node a
-//! process of this binary ([`ProcessZone`]) on NATS, each game server's
-//! player database a PostgreSQL database created for the run and dropped
-//! after it. The zone file is written into the run's data directory.
+//! process of this binary ([`ProcessZone`]) on NATS, every database (each
+//! game server's player database, the account center's, the data center's)
+//! a PostgreSQL database created for the run and dropped after it. The zone
+//! file is written into the run's data directory.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,8 +51,13 @@ pub struct DistributedZone {
     /// The game servers' names, in srvno order.
     pub game_names: Vec<String>,
     settings: DistributedSettings,
+    /// The player databases, in srvno order, then the account center's and
+    /// the data center's.
     databases: Vec<String>,
 }
+
+/// The account and data center databases after the player databases.
+const OTHER_DATABASES: usize = 2;
 
 impl DistributedZone {
     /// Creates one database per game server, writes the zone file into
@@ -69,9 +75,10 @@ impl DistributedZone {
                 .unwrap_or_default()
                 .as_millis()
         );
-        let databases: Vec<String> = (1..=game_servers)
+        let mut databases: Vec<String> = (1..=game_servers)
             .map(|srvno| format!("{run}_srv{srvno}"))
             .collect();
+        databases.extend([format!("{run}_account"), format!("{run}_datacenter")]);
         create_databases(settings, &databases).await?;
         let zone_file = write_zone_file(settings, &run, &databases, data_dir)?;
         let game_names = (1..=game_servers)
@@ -106,7 +113,8 @@ impl DistributedZone {
     /// target's claim), so its rise counts the crossings that landed.
     pub async fn epochs_total(&self) -> Result<u64, DistributedError> {
         let mut total = 0_u64;
-        for database in &self.databases {
+        let players = self.databases.len() - OTHER_DATABASES;
+        for database in &self.databases[..players] {
             let config = database_config(&self.settings, database);
             let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
             let connection = tokio::spawn(connection);
@@ -179,6 +187,7 @@ fn write_zone_file(
     databases: &[String],
     data_dir: &Path,
 ) -> Result<PathBuf, DistributedError> {
+    let (players, others) = databases.split_at(databases.len() - OTHER_DATABASES);
     let mut text = format!(
         "zone = \"{run}\"\ndata_dir = \"{}\"\nrecommended_server = \"gs1\"\n\n\
          [account]\ntcp = \"127.0.0.1:{}\"\n\n\
@@ -188,7 +197,7 @@ fn write_zone_file(
         free_port()?,
         u32::MAX
     );
-    for srvno in 1..=databases.len() {
+    for srvno in 1..=players.len() {
         let _ = write!(
             text,
             "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{}\"\n\
@@ -198,10 +207,13 @@ fn write_zone_file(
     }
     let _ = write!(
         text,
-        "\n[distributed]\nnats = \"{}\"\n\n[distributed.player_databases]\n",
-        settings.nats
+        "\n[distributed]\nnats = \"{}\"\naccount_database = \"{}\"\n\
+         datacenter_database = \"{}\"\n\n[distributed.player_databases]\n",
+        settings.nats,
+        database_config(settings, &others[0]),
+        database_config(settings, &others[1])
     );
-    for (index, database) in databases.iter().enumerate() {
+    for (index, database) in players.iter().enumerate() {
         let config = database_config(settings, database);
         let _ = writeln!(text, "gs{} = \"{config}\"", index + 1);
     }

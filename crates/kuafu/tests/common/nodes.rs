@@ -39,6 +39,10 @@ pub struct ZoneSpec<'a> {
     pub games: Vec<GameSpec>,
     /// The `[timing]` section's keys and values.
     pub timing: Vec<(&'static str, u64)>,
+    /// The account center's database's connection string.
+    pub account_database: String,
+    /// The data center's database's connection string.
+    pub datacenter_database: String,
 }
 
 /// One game server of a [`ZoneSpec`].
@@ -74,7 +78,10 @@ pub fn zone_file(spec: &ZoneSpec<'_>) -> PathBuf {
     }
     // Every bot logs in from this machine's address.
     text += "\n[login]\nregistrations_per_address_max = 100000\n";
-    text += &format!("\n[distributed]\nnats = \"{}\"\n", spec.nats);
+    text += &format!(
+        "\n[distributed]\nnats = \"{}\"\naccount_database = \"{}\"\ndatacenter_database = \"{}\"\n",
+        spec.nats, spec.account_database, spec.datacenter_database
+    );
     text += "\n[distributed.player_databases]\n";
     for game in &spec.games {
         text += &format!("{} = \"{}\"\n", game.name, game.database);

@@ -1,0 +1,129 @@
+//! The routing store contract ([`RoutingStore`]): what the data center
+//! relies on, for every backend. [`routing_contract_suite!`](crate::routing_contract_suite)
+//! instantiates it for one backend, like the player suite.
+
+use datacentercore::{Current, CurrentNote};
+use routing::RoleId;
+
+use crate::RoutingStore;
+
+/// What the routing suite needs from a backend.
+pub trait RoutingHarness {
+    /// The store under test.
+    type Store: RoutingStore;
+    /// A new session (connection) on the harness's database; every call
+    /// opens the same database, so dropping a store then opening one is a
+    /// restart.
+    fn open_routes(&mut self) -> Self::Store;
+}
+
+/// Instantiates every routing contract test for one backend:
+/// `routing_contract_suite!(name, harness)` makes a module `name` with one
+/// `#[test]` per test, each on the `Option<impl RoutingHarness>` that
+/// `harness` evaluates to (`None` skips).
+#[macro_export]
+macro_rules! routing_contract_suite {
+    ($module:ident, $harness:expr) => {
+        $crate::contract_tests!(
+            $module,
+            $harness;
+            a_new_routing_store_loads_nothing,
+            routing_records_load_back_ordered_by_role_id_after_a_reopen,
+            a_routing_record_replaces_its_roles_record,
+            a_batch_naming_a_role_twice_keeps_the_later_record,
+            a_large_routing_batch_is_written_whole,
+        );
+    };
+}
+
+/// Records in one batch beyond any backend's statement size.
+const LARGE_BATCH: u64 = 5_000;
+
+fn record(raw: u64, srvname: &str, online: bool, epoch: u64) -> CurrentNote {
+    CurrentNote {
+        roleid: RoleId::from_raw(raw).unwrap(),
+        current: Current {
+            srvname: srvname.to_owned(),
+            online,
+            epoch,
+        },
+    }
+}
+
+/// A new database holds no record.
+pub fn a_new_routing_store_loads_nothing<H: RoutingHarness>(mut harness: H) {
+    assert_eq!(harness.open_routes().load().unwrap(), Vec::new());
+}
+
+/// What was recorded is loaded back after a restart, ordered by role id
+/// whatever order it was written in, every field whole (an epoch above
+/// `i64::MAX` too).
+pub fn routing_records_load_back_ordered_by_role_id_after_a_reopen<H: RoutingHarness>(
+    mut harness: H,
+) {
+    let mut store = harness.open_routes();
+    let written = [
+        record(2_000_001, "gs2", false, 1),
+        record(1_000_002, "跨服-1", true, u64::MAX - 1),
+        record(1_000_001, "gs1", true, 7),
+    ];
+    store.record(&written[..2]).unwrap();
+    store.record(&written[2..]).unwrap();
+    drop(store);
+    let loaded = harness.open_routes().load().unwrap();
+    assert_eq!(
+        loaded,
+        vec![written[2].clone(), written[1].clone(), written[0].clone()]
+    );
+}
+
+/// A later batch replaces a role's record (server, online and epoch), and
+/// leaves the other roles' records alone.
+pub fn a_routing_record_replaces_its_roles_record<H: RoutingHarness>(mut harness: H) {
+    let mut store = harness.open_routes();
+    store
+        .record(&[
+            record(1_000_001, "gs1", true, 1),
+            record(2_000_001, "gs2", true, 1),
+        ])
+        .unwrap();
+    store.record(&[record(1_000_001, "gs2", false, 2)]).unwrap();
+    drop(store);
+    assert_eq!(
+        harness.open_routes().load().unwrap(),
+        vec![
+            record(1_000_001, "gs2", false, 2),
+            record(2_000_001, "gs2", true, 1)
+        ]
+    );
+}
+
+/// One batch naming a role twice keeps the record written later in it.
+pub fn a_batch_naming_a_role_twice_keeps_the_later_record<H: RoutingHarness>(mut harness: H) {
+    let mut store = harness.open_routes();
+    store
+        .record(&[
+            record(1_000_001, "gs1", true, 1),
+            record(3_000_001, "gs3", true, 4),
+            record(1_000_001, "gs2", true, 2),
+        ])
+        .unwrap();
+    assert_eq!(
+        store.load().unwrap(),
+        vec![
+            record(1_000_001, "gs2", true, 2),
+            record(3_000_001, "gs3", true, 4)
+        ]
+    );
+}
+
+/// A batch of thousands of records is written whole.
+pub fn a_large_routing_batch_is_written_whole<H: RoutingHarness>(mut harness: H) {
+    let mut store = harness.open_routes();
+    let written: Vec<CurrentNote> = (1..=LARGE_BATCH)
+        .map(|seq| record(1_000_000 + seq, "gs1", seq % 2 == 0, seq))
+        .collect();
+    store.record(&written).unwrap();
+    drop(store);
+    assert_eq!(harness.open_routes().load().unwrap(), written);
+}

@@ -1,0 +1,32 @@
+//! [`RoutingStore`]: the data center's routing records (DESIGN §3, §8): the
+//! server each role is on now, whether it is online there, and the owner's
+//! epoch of that record. The data center core (`datacentercore`) decides
+//! which note wins, by that epoch; this store writes what it decided and
+//! loads it back at start.
+//!
+//! The embedded mode keeps it in SQLite (`store-sqlite`), the distributed
+//! mode in PostgreSQL (`store-postgres`); both pass the routing contract
+//! suite (`contract::routes`). The API is synchronous: the data center calls
+//! it off its async threads.
+
+use datacentercore::CurrentNote;
+
+/// Why a routing operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    /// The database failed (its message names the database).
+    #[error("routing store: {0}")]
+    Backend(String),
+}
+
+/// The routing records of the data center.
+pub trait RoutingStore: Send {
+    /// Writes `records` in one durable transaction, each replacing its
+    /// role's record; when a role appears twice, the later record stays.
+    /// Which notes win is the data center core's decision, not this store's.
+    fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError>;
+
+    /// Every record, ordered by role id: the data center core's state at
+    /// start.
+    fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError>;
+}
