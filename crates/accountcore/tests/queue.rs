@@ -1,14 +1,18 @@
 //! The login queue through its API, in virtual time: logins start at the
 //! rate the hashing pool serves, the rest wait and are told their place as it
 //! moves up, a full queue answers `BUSY` at once, a login whose client left
-//! costs no hash, and the expected wait follows the measured hash times.
+//! costs no hash, the expected wait follows the measured hash times, and a
+//! worker has the next login ready behind its hash.
 
 use accountcore::queue::{LoginQueue, QueueConfig, QueueOutput, Ticket};
 
 const NOW_MS: u64 = 1_000_000;
 
+/// A queue of `workers` slots: one login started per worker, none ready
+/// behind it (the last test has them).
 fn queue(workers: usize, waiting_max: usize) -> LoginQueue {
     let mut config = QueueConfig::new(workers);
+    config.jobs_per_worker = 1;
     config.waiting_max = waiting_max;
     config.hash_estimate_ms = 100;
     config.position_update_interval_ms = 1_000;
@@ -134,5 +138,45 @@ fn the_expected_wait_follows_the_measured_hash_times() {
         matches!(outputs.last(), Some(QueueOutput::Queued { ticket, position: 1, expected_wait_ms })
             if *ticket == waiting && (390..=400).contains(expected_wait_ms)),
         "{outputs:?}"
+    );
+}
+
+#[test]
+fn a_worker_has_the_next_login_ready_and_the_wait_counts_every_slot() {
+    let mut config = QueueConfig::new(2);
+    config.jobs_per_worker = 2;
+    config.hash_estimate_ms = 100;
+    let mut queue = LoginQueue::new(config);
+    let tickets: Vec<Ticket> = (0..6).map(|_| queue.handle_arrival(NOW_MS)).collect();
+    let outputs = drain(&mut queue);
+    assert_eq!(
+        started(&outputs),
+        tickets[..4].to_vec(),
+        "two workers, each with one hashing and one ready"
+    );
+    assert_eq!(told(&outputs), vec![(tickets[4], 1), (tickets[5], 2)]);
+
+    // A slot frees up: the first in line starts at once, no timer involved.
+    queue.handle_done(NOW_MS + 100, tickets[0]);
+    assert_eq!(started(&drain(&mut queue)), vec![tickets[4]]);
+    assert_eq!(queue.hashing(), 4);
+
+    // Saturated, each login spends one hash waiting behind its worker's
+    // current one and one hashing: 200 ms a hash makes 400 ms start to done.
+    // The 8th in line then waits for 8 logins at 2 workers ÷ 200 ms.
+    let mut now_ms = NOW_MS + 100;
+    for ticket in &tickets[1..] {
+        now_ms += 400;
+        queue.handle_done(now_ms, *ticket);
+    }
+    for _ in 0..40 {
+        let ticket = queue.handle_arrival(now_ms);
+        now_ms += 400;
+        queue.handle_done(now_ms, ticket);
+    }
+    let expected_ms = queue.expected_wait_ms(8);
+    assert!(
+        (790..=810).contains(&expected_ms),
+        "8 logins at 2 per 200 ms take about 800 ms, not {expected_ms}"
     );
 }

@@ -33,6 +33,9 @@ async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy() {
     let mut config = fast_config(dir.path());
     config.timing.token_ttl_ms = 60_000;
     config.login.hash_workers = 1;
+    // One login started at a time (none ready behind the hash): the second
+    // waits in the queue.
+    config.login.hash_jobs_per_worker = 1;
     config.login.queue_max = 1;
     config.login.argon2_iterations = SLOW_HASH_ITERATIONS;
     let zone = Zone::start(config).await.expect("the zone starts");
