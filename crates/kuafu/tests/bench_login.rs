@@ -29,6 +29,10 @@ async fn a_tiny_login_bench_counts_every_login_and_reads_the_workers_time() {
         hashing.running > std::time::Duration::ZERO,
         "the workers ran the password logins' hashes"
     );
+    assert!(
+        report.cpu_per_password_login() > std::time::Duration::ZERO,
+        "each password login cost the workers CPU"
+    );
     assert!(report.argon2_bound_per_s() > 0.0 && report.hashing_alone_per_s > 0.0);
     assert!(report.rss_kib.iter().all(|&kib| kib > 0));
     let text = report.markdown("kuafu bench login");

@@ -225,6 +225,13 @@ impl LoginReport {
         )
     }
 
+    /// The hashing workers' CPU time per successful password login: one
+    /// hash's cost in the pool, to set beside the bound's hash time.
+    pub fn cpu_per_password_login(&self) -> Duration {
+        let logins = u32::try_from(self.password.ok.max(1)).unwrap_or(u32::MAX);
+        self.hashing.running / logins
+    }
+
     fn alone_line(&self) -> String {
         format!(
             "hashing alone, every worker at once (no network, queue or store): {:.1} hashes/s = {:.0} % of the bound",
@@ -239,12 +246,13 @@ impl LoginReport {
             return "hashing workers' time: not readable here (no /proc schedstat)".into();
         }
         format!(
-            "hashing workers ({}) during the password logins: busy {:.1} % (running {:.1} %, ready without a CPU {:.1} %), idle for want of a job {:.1} %; the rest of this process used {:.2} cores, other processes {:.2} cores",
+            "hashing workers ({}) during the password logins: busy {:.1} % (running {:.1} %, ready without a CPU {:.1} %), idle for want of a job {:.1} %, {} ms on a CPU per password login; the rest of this process used {:.2} cores, other processes {:.2} cores",
             cpu.threads,
             cpu.busy_fraction() * 100.0,
             cpu.running_fraction() * 100.0,
             cpu.waiting_fraction() * 100.0,
             (1.0 - cpu.busy_fraction()).max(0.0) * 100.0,
+            ms(self.cpu_per_password_login()),
             cpu.rest_cores(),
             cpu.other_processes_cores()
         )
@@ -527,4 +535,59 @@ fn rss_kib() -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(password_ok: u64, rss_after_mib: u64) -> LoginReport {
+        let phase = |ok| Phase {
+            ok,
+            errors: 0,
+            elapsed: Duration::from_secs(100),
+            latency: Latency::default(),
+        };
+        LoginReport {
+            machine: Machine::this(),
+            load_average_end: String::new(),
+            options: LoginOptions {
+                clients: 1,
+                device_logins: 1,
+                password_logins: 1,
+                hash_jobs_per_worker: None,
+                progress: false,
+            },
+            hash_workers: 2,
+            hash_jobs_per_worker: 2,
+            argon2: String::new(),
+            hash_times: (Duration::from_millis(40), Duration::from_millis(20)),
+            hashing_alone_per_s: 0.0,
+            device: phase(600_000),
+            password: phase(password_ok),
+            hashing: CpuUse {
+                running: Duration::from_secs(190),
+                ..CpuUse::default()
+            },
+            rss_kib: [0, 0, rss_after_mib * 1024],
+        }
+    }
+
+    #[test]
+    fn the_bound_takes_the_faster_timing_and_the_ratio_is_against_it() {
+        let measured = report(9_500, 60);
+        assert_eq!(measured.hash_time(), Duration::from_millis(20));
+        assert!((measured.argon2_bound_per_s() - 100.0).abs() < 1e-9);
+        assert!((measured.bound_ratio() - 0.95).abs() < 1e-9);
+        assert!(measured.targets()[1].1, "95 logins/s of 100 meets 90 %");
+        assert!(!report(8_500, 60).targets()[1].1, "85 % does not");
+        assert_eq!(measured.cpu_per_password_login(), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn the_memory_target_counts_only_after_10000_password_logins() {
+        assert!(report(10_000, 300).targets()[2].1);
+        assert!(!report(9_999, 100).targets()[2].1, "too few logins");
+        assert!(!report(10_000, 301).targets()[2].1, "too much memory");
+    }
 }
