@@ -4,19 +4,27 @@
 //! that it reuses for every hash, so the account center's memory stays
 //! `workers × memory_kib` however many logins a storm brings.
 //!
-//! Jobs come from the login queue, which starts at most one per worker, so
-//! the job channel never holds more than [`HashPool::workers`] jobs; its
-//! bound is twice that, and a full channel is a refusal, never a wait.
+//! Jobs come from the login queue, which starts at most `jobs_per_worker`
+//! per worker (one hashing, the rest ready in the job channel, so a worker
+//! goes from one hash to the next without waiting for the node's task); the
+//! channel's bound is that many jobs per worker, so it never fills, and a
+//! full channel would be a refusal, never a wait.
+//!
+//! The workers' threads are named [`HASH_THREAD_PREFIX`] and their index,
+//! so a benchmark can find them and read how they spent their time.
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 use wire::client::ErrorCode;
 
-use crate::limits::{HASH_OUTPUT_BYTES, HASH_SALT_BYTES, JOBS_PER_WORKER_MAX};
+use crate::limits::{HASH_OUTPUT_BYTES, HASH_SALT_BYTES};
+
+/// The start of every hashing worker's thread name (the index follows).
+pub const HASH_THREAD_PREFIX: &str = "argon2-";
 use crate::login::Refusal;
 
 /// argon2id's cost parameters (OWASP's minimum by default).
@@ -28,6 +36,14 @@ pub struct HashCost {
     pub iterations: u32,
     /// Lanes (`p`).
     pub parallelism: u32,
+}
+
+impl HashCost {
+    /// argon2's parameters for these costs.
+    fn params(self) -> Result<Params, String> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|error| format!("argon2 parameters: {error}"))
+    }
 }
 
 /// One job for a worker.
@@ -46,30 +62,28 @@ enum Job {
 /// The pool; dropping it stops the workers once their jobs are done.
 pub(crate) struct HashPool {
     jobs: SyncSender<Job>,
-    workers: usize,
 }
 
 impl HashPool {
-    /// Starts `workers` workers hashing at `cost`.
-    pub(crate) fn start(workers: usize, cost: HashCost) -> Result<Self, String> {
-        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-            .map_err(|error| format!("argon2 parameters: {error}"))?;
+    /// Starts `workers` workers hashing at `cost`, with room for
+    /// `jobs_per_worker` jobs each.
+    pub(crate) fn start(
+        workers: usize,
+        jobs_per_worker: usize,
+        cost: HashCost,
+    ) -> Result<Self, String> {
+        let params = cost.params()?;
         let workers = workers.max(1);
-        let (jobs, queue) = sync_channel(workers * JOBS_PER_WORKER_MAX);
+        let (jobs, queue) = sync_channel(workers.saturating_mul(jobs_per_worker.max(1)));
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..workers {
             let (queue, params) = (queue.clone(), params.clone());
             std::thread::Builder::new()
-                .name(format!("argon2-{index}"))
+                .name(format!("{HASH_THREAD_PREFIX}{index}"))
                 .spawn(move || work(&queue, params))
                 .map_err(|error| format!("hash worker: {error}"))?;
         }
-        Ok(Self { jobs, workers })
-    }
-
-    /// Workers in the pool.
-    pub(crate) fn workers(&self) -> usize {
-        self.workers
+        Ok(Self { jobs })
     }
 
     /// A new salted hash of `password`, in the PHC string format.
@@ -102,9 +116,7 @@ impl HashPool {
 /// of `samples` hashes (after one to warm up), each on a worker's reused
 /// memory blocks as in the pool. For `kuafu bench login`'s argon2 bound.
 pub fn hash_time(cost: HashCost, samples: usize) -> Result<std::time::Duration, String> {
-    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|error| format!("argon2 parameters: {error}"))?;
-    let mut worker = Worker::new(params);
+    let mut worker = Worker::new(cost.params()?);
     worker.hash("warm-up").map_err(|(_, message)| message)?;
     let mut fastest = std::time::Duration::MAX;
     for _ in 0..samples.max(1) {
@@ -113,6 +125,38 @@ pub fn hash_time(cost: HashCost, samples: usize) -> Result<std::time::Duration, 
         fastest = fastest.min(started.elapsed());
     }
     Ok(fastest)
+}
+
+/// Hashes per second `workers` threads reach at `cost` hashing at once,
+/// `hashes` each, each on its own reused memory blocks (allocated and
+/// warmed up before the clock starts): the pool's rate with nothing else
+/// in the way (no network, queue or store). For `kuafu bench login`.
+pub fn hash_rate(cost: HashCost, workers: usize, hashes: usize) -> Result<f64, String> {
+    let params = cost.params()?;
+    let workers = workers.max(1);
+    let ready = Barrier::new(workers + 1);
+    let (ready, params) = (&ready, &params);
+    let elapsed = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut worker = Worker::new(params.clone());
+                    let warmed_up = worker.hash("warm-up").map(drop);
+                    ready.wait();
+                    warmed_up?;
+                    (0..hashes).try_for_each(|_| worker.hash("kuafu-bench").map(drop))
+                })
+            })
+            .collect();
+        ready.wait();
+        let started = std::time::Instant::now();
+        for thread in threads {
+            let hashed = thread.join().map_err(|_| "a hashing thread panicked")?;
+            hashed.map_err(|(_, message)| message)?;
+        }
+        Ok::<_, String>(started.elapsed())
+    })?;
+    Ok((workers * hashes) as f64 / elapsed.as_secs_f64().max(f64::EPSILON))
 }
 
 fn stopped() -> Refusal {

@@ -28,7 +28,7 @@ mod settings;
 
 use std::time::Duration;
 
-pub use hashing::{HashCost, hash_time};
+pub use hashing::{HASH_THREAD_PREFIX, HashCost, hash_rate, hash_time};
 pub use limits::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 pub use node::{AccountCenter, StartError};
 pub use settings::LoginSettings;

@@ -23,8 +23,6 @@ pub(crate) const DEVICE_RETRY_AFTER_MS: u64 = 100;
 /// once; past it the shell stops taking bus messages until one is written,
 /// so the bus's bounded inbox pushes back on the game servers.
 pub(crate) const ROLE_NOTES_INFLIGHT_MAX: usize = 256;
-/// Hash jobs queued per worker at most (the login queue keeps it at one).
-pub(crate) const JOBS_PER_WORKER_MAX: usize = 2;
 /// Bytes of salt in a new hash.
 pub(crate) const HASH_SALT_BYTES: usize = 16;
 /// Bytes of a new hash's output.
@@ -36,8 +34,6 @@ pub(crate) const HASH_OUTPUT_BYTES: usize = 32;
 // 4-byte characters and a secret) fits the client frame cap.
 const _: () =
     assert!(4 * ACCOUNT_CHARS_MAX + SECRET_BYTES_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
-// The login queue keeps one job per worker, and the pool has room for it.
-const _: () = assert!(JOBS_PER_WORKER_MAX >= 1);
 // The hash's sizes are ones argon2 takes and recommends.
 const _: () = assert!(HASH_SALT_BYTES >= argon2::RECOMMENDED_SALT_LEN);
 const _: () = assert!(HASH_OUTPUT_BYTES >= argon2::Params::MIN_OUTPUT_LEN);

@@ -83,10 +83,15 @@ impl AccountCenter {
             gateway.handle.clone(),
         );
         let answers_max = config.logins.logins_max.max(1);
-        let pool = HashPool::start(config.login.workers(), config.login.cost())
-            .map_err(StartError::Hashing)?;
+        let queue = config.login.queue();
+        let pool = HashPool::start(
+            queue.hash_workers,
+            queue.jobs_per_worker,
+            config.login.cost(),
+        )
+        .map_err(StartError::Hashing)?;
         let device_max = config.login.device_logins_inflight_max.max(1);
-        let checked_max = pool.workers() + device_max;
+        let checked_max = queue.slots() + device_max;
         let shell = Shell {
             name: config.name,
             request_deadline: config.request_deadline,
@@ -371,7 +376,7 @@ impl Shell {
     }
 
     /// An admitted login hashes on the pool, on a task of its own; the login
-    /// queue starts at most `hash_workers` at once, which bounds these tasks.
+    /// queue starts at most its `slots` at once, which bounds these tasks.
     fn start_hash(&self, ticket: Ticket, pending: Pending) {
         let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
         tokio::spawn(async move {

@@ -4,7 +4,8 @@
 
 use accountcore::limiter::{LIMITER_ENTRIES_MAX, LimitConfig};
 use accountcore::queue::{
-    HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QUEUE_GRACE_MS, QueueConfig,
+    HASH_ESTIMATE_MS, HASH_JOBS_PER_WORKER, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS,
+    QUEUE_GRACE_MS, QueueConfig,
 };
 use serde::Deserialize;
 
@@ -17,6 +18,9 @@ use crate::limits::DEVICE_LOGINS_INFLIGHT_MAX;
 pub struct LoginSettings {
     /// Hashing workers; 0 means one per core.
     pub hash_workers: usize,
+    /// Logins started per hashing worker at once: the one it hashes and
+    /// the ones ready behind it, so it never idles between two hashes.
+    pub hash_jobs_per_worker: usize,
     /// argon2id memory per hash, KiB (OWASP's minimum: 19 456).
     pub argon2_memory_kib: u32,
     /// argon2id passes (OWASP's minimum: 2).
@@ -53,6 +57,7 @@ impl Default for LoginSettings {
     fn default() -> Self {
         Self {
             hash_workers: 0,
+            hash_jobs_per_worker: HASH_JOBS_PER_WORKER,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -93,6 +98,7 @@ impl LoginSettings {
     pub fn queue(&self) -> QueueConfig {
         QueueConfig {
             hash_workers: self.workers(),
+            jobs_per_worker: self.hash_jobs_per_worker,
             waiting_max: self.queue_max,
             position_update_interval_ms: self.position_update_interval_ms,
             hash_estimate_ms: self.hash_estimate_ms,

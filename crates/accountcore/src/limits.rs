@@ -28,6 +28,13 @@ pub const HASH_ESTIMATE_MS: u64 = 50;
 /// nobody comes back for is soon given up.
 pub const QUEUE_GRACE_MS: u64 = 30_000;
 
+/// Default of [`crate::queue::QueueConfig::jobs_per_worker`]: one hashing
+/// and one ready, so a worker goes from one hash to the next without
+/// waiting for the shell's round trip (the end reported, the next login
+/// admitted and its account looked up) as long as that takes less than one
+/// hash.
+pub const HASH_JOBS_PER_WORKER: usize = 2;
+
 /// Default of [`crate::limiter::LimitConfig::entries_max`].
 pub const LIMITER_ENTRIES_MAX: usize = 100_000;
 
@@ -37,3 +44,5 @@ pub const LIMITER_ENTRIES_MAX: usize = 100_000;
 const _: () = assert!(LOGIN_CANDIDATES_MAX > 0 && LOGINS_MAX > 0);
 // The queue and the limiter hold something; an estimate is never zero.
 const _: () = assert!(LOGIN_QUEUE_MAX > 0 && LIMITER_ENTRIES_MAX > 0 && HASH_ESTIMATE_MS > 0);
+// A worker has its hash, and at least one slot per worker is started.
+const _: () = assert!(HASH_JOBS_PER_WORKER >= 1);

@@ -9,8 +9,12 @@
 //! come out of [`LoginQueue::poll_output`]:
 //!
 //! - [`QueueOutput::Start`]: hash this login now. At most
-//!   [`QueueConfig::hash_workers`] logins hash at once, so a login is
-//!   admitted exactly when a worker frees up.
+//!   [`QueueConfig::slots`] logins are started at once: one per worker
+//!   hashing and [`QueueConfig::jobs_per_worker`]` − 1` per worker ready
+//!   behind it, so a worker that finishes a hash takes the next one at once
+//!   instead of idling while the shell reports the end, is told to start
+//!   another, and looks its account up. A login is admitted exactly when a
+//!   slot frees up; it never waits on a timer.
 //! - [`QueueOutput::Queued`]: the login waits at `position` (1 is next) and
 //!   expects to start in `expected_wait_ms`; sent at once on arrival and then
 //!   again, at most every [`QueueConfig::position_update_interval_ms`], when
@@ -20,11 +24,12 @@
 //! - [`QueueOutput::Dropped`]: the login's client stayed away past the
 //!   grace window; the login left the queue without a hash.
 //!
-//! The expected wait comes from the measured drain rate: the pool serves
-//! `hash_workers` logins per mean hash time, and the mean is a moving
-//! average of the recent hashes' durations (start to done, so a machine
-//! busy with other work shows as slower hashes). Before the first hash is
-//! measured, [`QueueConfig::hash_estimate_ms`] stands in.
+//! The expected wait comes from the measured drain rate: while anyone
+//! waits every slot is taken, so the pool serves `slots` logins per mean
+//! slot time (Little's law), and the mean is a moving average of the recent
+//! logins' times from start to done (the wait for a worker included, so a
+//! machine busy with other work shows as slower hashes). Before the first
+//! login is measured, [`QueueConfig::hash_estimate_ms`] stands in.
 //!
 //! A login whose client left ([`LoginQueue::handle_left`]) keeps its place
 //! for [`QueueConfig::grace_ms`]: its client may come back on a new
@@ -53,7 +58,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::Entropy;
 pub use crate::limits::{
-    HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QUEUE_GRACE_MS,
+    HASH_ESTIMATE_MS, HASH_JOBS_PER_WORKER, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS,
+    QUEUE_GRACE_MS,
 };
 /// Weight of the newest hash in the moving average of hash times (1 in
 /// this many).
@@ -64,6 +70,9 @@ const HASH_AVERAGE_WEIGHT: f64 = 8.0;
 pub struct QueueConfig {
     /// Logins hashed at once: the hashing pool's workers.
     pub hash_workers: usize,
+    /// Logins started per worker at once: the one it hashes and the ones
+    /// ready behind it (at least 1).
+    pub jobs_per_worker: usize,
     /// Most logins waiting (their clients here or away); one more is
     /// answered `BUSY`.
     pub waiting_max: usize,
@@ -81,11 +90,19 @@ impl QueueConfig {
     pub fn new(hash_workers: usize) -> Self {
         Self {
             hash_workers: hash_workers.max(1),
+            jobs_per_worker: HASH_JOBS_PER_WORKER,
             waiting_max: LOGIN_QUEUE_MAX,
             position_update_interval_ms: POSITION_UPDATE_INTERVAL_MS,
             hash_estimate_ms: HASH_ESTIMATE_MS,
             grace_ms: QUEUE_GRACE_MS,
         }
+    }
+
+    /// Logins started at once: `hash_workers × jobs_per_worker`, at least 1.
+    pub fn slots(&self) -> usize {
+        self.hash_workers
+            .max(1)
+            .saturating_mul(self.jobs_per_worker.max(1))
     }
 }
 
@@ -176,9 +193,9 @@ pub struct LoginQueue {
     /// The ended secrets, oldest first, with when each is forgotten (at most
     /// `waiting_max`).
     ended: VecDeque<(u64, u128)>,
-    /// The logins hashing now, with when each started.
+    /// The logins started (hashing or ready), with when each started.
     hashing: BTreeMap<Ticket, u64>,
-    /// Moving average of the recent hash times.
+    /// Moving average of the recent logins' times from start to done.
     hash_mean_ms: f64,
     next_ticket: u64,
     /// When the next position updates are due, while anyone waits.
@@ -191,6 +208,7 @@ impl LoginQueue {
     pub fn new(config: QueueConfig) -> Self {
         let config = QueueConfig {
             hash_workers: config.hash_workers.max(1),
+            jobs_per_worker: config.jobs_per_worker.max(1),
             ..config
         };
         Self {
@@ -214,7 +232,7 @@ impl LoginQueue {
         self.expire(now_ms);
         let ticket = Ticket(self.next_ticket);
         self.next_ticket += 1;
-        if self.hashing.len() < self.config.hash_workers && self.present() == 0 {
+        if self.hashing.len() < self.config.slots() && self.present() == 0 {
             self.start(now_ms, ticket);
         } else if self.waiting.len() >= self.config.waiting_max {
             let retry_after_ms = self.expected_wait_ms(self.waiting.len() as u64);
@@ -251,7 +269,8 @@ impl LoginQueue {
 
     /// The client of `ticket` went away. A waiting login keeps its place for
     /// the grace window (dropped at once when it is 0); a hash already
-    /// running finishes (its worker is busy until `handle_done`).
+    /// running finishes (its worker is busy until `handle_done`); so does one
+    /// already started and ready behind a worker's hash.
     pub fn handle_left(&mut self, now_ms: u64, ticket: Ticket) {
         let Some(waiting) = self.waiting.get_mut(&ticket) else {
             return;
@@ -344,16 +363,16 @@ impl LoginQueue {
         self.away.len()
     }
 
-    /// Logins hashing now.
+    /// Logins started now (hashing or ready for a worker).
     pub fn hashing(&self) -> usize {
         self.hashing.len()
     }
 
     /// The expected wait of the login at `position`: the logins ahead of it
-    /// and itself, served `hash_workers` at a time, one mean hash time each.
+    /// and itself, served `slots` at a time, one mean slot time each.
     pub fn expected_wait_ms(&self, position: u64) -> u64 {
-        let workers = self.config.hash_workers as u64;
-        let rounds = position.div_ceil(workers);
+        let slots = self.config.slots() as u64;
+        let rounds = position.div_ceil(slots);
         (rounds as f64 * self.hash_mean_ms).ceil() as u64
     }
 
@@ -362,9 +381,9 @@ impl LoginQueue {
         self.waiting.len() - self.away.len()
     }
 
-    /// Starts the first present waiting logins while a worker is free.
+    /// Starts the first present waiting logins while a slot is free.
     fn admit(&mut self, now_ms: u64) {
-        while self.hashing.len() < self.config.hash_workers {
+        while self.hashing.len() < self.config.slots() {
             let next = self
                 .waiting
                 .iter()

@@ -3,7 +3,8 @@
 //! moves up, a full queue answers `BUSY` at once, a login whose client left
 //! keeps its place for the grace window and is dropped past it without a
 //! hash, a queue ticket resumes its login once, and the expected wait follows
-//! the measured hash times.
+//! the measured hash times, and a worker has the next login ready behind its
+//! hash.
 
 use accountcore::Entropy;
 use accountcore::queue::{LoginQueue, QueueConfig, QueueOutput, ResumeRefused, Ticket};
@@ -51,8 +52,11 @@ impl std::ops::DerefMut for Harness {
     }
 }
 
+/// A queue of `workers` slots: one login started per worker, none ready
+/// behind it (`a_worker_has_the_next_login_ready…` has them).
 fn queue(workers: usize, waiting_max: usize) -> Harness {
     let mut config = QueueConfig::new(workers);
+    config.jobs_per_worker = 1;
     config.waiting_max = waiting_max;
     config.hash_estimate_ms = 100;
     config.position_update_interval_ms = 1_000;
@@ -161,6 +165,7 @@ fn a_full_queue_answers_busy_at_once_with_the_time_it_takes_to_drain() {
 #[test]
 fn with_no_grace_window_a_login_whose_client_left_is_dropped_at_once_and_costs_no_hash() {
     let mut config = QueueConfig::new(1);
+    config.jobs_per_worker = 1;
     config.grace_ms = 0;
     config.position_update_interval_ms = 1_000;
     let mut queue = Harness {
@@ -385,5 +390,48 @@ fn the_expected_wait_follows_the_measured_hash_times() {
         matches!(outputs.last(), Some(QueueOutput::Queued { ticket, position: 1, expected_wait_ms, .. })
             if *ticket == waiting && (390..=400).contains(expected_wait_ms)),
         "{outputs:?}"
+    );
+}
+
+#[test]
+fn a_worker_has_the_next_login_ready_and_the_wait_counts_every_slot() {
+    let mut config = QueueConfig::new(2);
+    config.jobs_per_worker = 2;
+    config.hash_estimate_ms = 100;
+    let mut queue = Harness {
+        queue: LoginQueue::new(config),
+        entropy: Counter(0),
+    };
+    let tickets: Vec<Ticket> = (0..6).map(|_| queue.arrive(NOW_MS)).collect();
+    let outputs = drain(&mut queue);
+    assert_eq!(
+        started(&outputs),
+        tickets[..4].to_vec(),
+        "two workers, each with one hashing and one ready"
+    );
+    assert_eq!(told(&outputs), vec![(tickets[4], 1), (tickets[5], 2)]);
+
+    // A slot frees up: the first in line starts at once, no timer involved.
+    queue.handle_done(NOW_MS + 100, tickets[0]);
+    assert_eq!(started(&drain(&mut queue)), vec![tickets[4]]);
+    assert_eq!(queue.hashing(), 4);
+
+    // Saturated, each login spends one hash waiting behind its worker's
+    // current one and one hashing: 200 ms a hash makes 400 ms start to done.
+    // The 8th in line then waits for 8 logins at 2 workers ÷ 200 ms.
+    let mut now_ms = NOW_MS + 100;
+    for ticket in &tickets[1..] {
+        now_ms += 400;
+        queue.handle_done(now_ms, *ticket);
+    }
+    for _ in 0..40 {
+        let ticket = queue.arrive(now_ms);
+        now_ms += 400;
+        queue.handle_done(now_ms, ticket);
+    }
+    let expected_ms = queue.expected_wait_ms(8);
+    assert!(
+        (790..=810).contains(&expected_ms),
+        "8 logins at 2 per 200 ms take about 800 ms, not {expected_ms}"
     );
 }

@@ -9,8 +9,9 @@
 //!   zone runs as processes on NATS and PostgreSQL ([`distributed`]) and the
 //!   floor is one PostgreSQL commit, one NATS request/reply and the TCP part.
 //! - `kuafu bench login` ([`login`]): device-id and password logins per
-//!   second at the account center, their latency, the argon2 bound and the
-//!   process's resident memory.
+//!   second at the account center, their latency, the argon2 bound, the
+//!   process's resident memory, and how the hashing workers spent their
+//!   time ([`cpu`]).
 //!
 //! Every report names the machine and the tokio runtime flavour it ran on
 //! ([`machine`]); `--write-benchmarks-md` puts the figures in `BENCHMARKS.md`
@@ -18,6 +19,7 @@
 //! debug run never replaces the figures of a release run.
 
 pub mod backend;
+pub mod cpu;
 pub mod distributed;
 pub mod floor;
 pub mod hop;
@@ -30,6 +32,7 @@ mod players;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use hop::HopOptions;
 
@@ -54,9 +57,13 @@ pub struct LoginArgs {
     /// Device-id logins in all.
     #[arg(long, default_value_t = login::DEVICE_LOGINS_DEFAULT)]
     pub device_logins: usize,
-    /// Password logins in all.
+    /// Password logins in all (the memory target counts after 10,000).
     #[arg(long, default_value_t = login::PASSWORD_LOGINS_DEFAULT)]
     pub password_logins: usize,
+    /// Logins started per hashing worker (default: the zone's setting,
+    /// `[login] hash_jobs_per_worker`); 1 lets a worker idle between hashes.
+    #[arg(long)]
+    pub hash_jobs_per_worker: Option<usize>,
     /// The tokio runtime the zone and the clients run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::MultiThread)]
     pub runtime: RuntimeFlavour,
@@ -195,6 +202,8 @@ async fn run_login(args: LoginArgs) -> Result<(), Box<dyn std::error::Error>> {
         clients: args.clients,
         device_logins: args.device_logins,
         password_logins: args.password_logins,
+        hash_jobs_per_worker: args.hash_jobs_per_worker,
+        progress: true,
     };
     let report = login::run(options).await?;
     println!("{report}");
@@ -203,6 +212,19 @@ async fn run_login(args: LoginArgs) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("wrote the figures to {}", path.display());
     }
     Ok(())
+}
+
+/// A progress bar on stderr of `length` steps, or a hidden one.
+pub(crate) fn progress(show: bool, length: usize, label: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(u64::try_from(length).unwrap_or(u64::MAX));
+    let template = format!("{label:<32} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}}");
+    bar.set_style(
+        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 /// This process's command line, as it would be typed.

@@ -218,7 +218,9 @@ impl Databases {
 
 /// The zone's databases, of this test's own; `None` after saying why.
 async fn create_databases() -> Option<Databases> {
-    tokio::task::spawn_blocking(Databases::create).await.unwrap()
+    tokio::task::spawn_blocking(Databases::create)
+        .await
+        .unwrap()
 }
 
 /// The number `sql` counts in the database `config` names.

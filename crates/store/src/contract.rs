@@ -18,16 +18,16 @@
 //! the test (a backend whose server is unreachable outside CI says why when
 //! it answers `None`).
 
-mod audit;
 mod accounts;
+mod audit;
 mod batches;
 mod fencing;
 mod holders;
 mod roles;
 mod routes;
 
-pub use audit::*;
 pub use accounts::*;
+pub use audit::*;
 pub use batches::*;
 pub use fencing::*;
 pub use holders::*;

@@ -61,6 +61,9 @@ async fn zone_hashing(
     let mut config = fast_config(dir);
     config.timing.token_ttl_ms = 60_000;
     config.login.hash_workers = 1;
+    // One login started at a time (none ready behind the hash): the next
+    // waits in the queue.
+    config.login.hash_jobs_per_worker = 1;
     config.login.queue_max = queue_max;
     config.login.queue_grace_ms = grace_ms;
     config.login.position_update_interval_ms = 50;

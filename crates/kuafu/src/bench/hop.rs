@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use zone::ZoneError;
@@ -212,17 +212,21 @@ async fn measure(
     data_dir: &std::path::Path,
 ) -> Result<Measured, HopError> {
     let route = route(&zone.game_names())?;
-    let bar = progress(options, options.players, "register and enter (not timed)");
+    let bar = super::progress(
+        options.progress,
+        options.players,
+        "register and enter (not timed)",
+    );
     let mut players =
         players::register_and_enter(&zone.account_addr(), options.players, &bar).await?;
     bar.finish_and_clear();
     let marks_before = zone.crossing_marks().await?;
     let floor = zone.floor(data_dir, options.floor_samples).await?;
     let crossings = options.players * options.crossings_per_player;
-    let bar = progress(options, crossings, "serial crossings");
+    let bar = super::progress(options.progress, crossings, "serial crossings");
     let serial = serial_phase(&mut players, &route, options.crossings_per_player, &bar).await?;
     bar.finish_and_clear();
-    let bar = progress(options, crossings, "concurrent crossings");
+    let bar = super::progress(options.progress, crossings, "concurrent crossings");
     let (players, concurrent, concurrent_elapsed) =
         concurrent_phase(players, route, options, &bar).await?;
     bar.finish_and_clear();
@@ -296,19 +300,6 @@ async fn concurrent_phase(
         players.push(player);
     }
     Ok((players, recorder.latency(), started.elapsed()))
-}
-
-/// A progress bar on stderr, or a hidden one.
-fn progress(options: &HopOptions, length: usize, label: &str) -> ProgressBar {
-    if !options.progress {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(u64::try_from(length).unwrap_or(u64::MAX));
-    let template = format!("{label:<32} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}}");
-    bar.set_style(
-        ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
 }
 
 impl HopReport {
