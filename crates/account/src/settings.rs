@@ -6,13 +6,13 @@ use accountcore::limiter::{LIMITER_ENTRIES_MAX, LimitConfig};
 use accountcore::queue::{
     HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QueueConfig,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::HashCost;
 use crate::limits::DEVICE_LOGINS_INFLIGHT_MAX;
 
 /// How the account center admits logins.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginSettings {
     /// Hashing workers; 0 means one per core.

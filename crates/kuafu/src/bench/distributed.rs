@@ -1,12 +1,14 @@
-//! A benchmark's zone in the distributed mode (DESIGN §3): every node a
-//! process of this binary ([`ProcessZone`]) on NATS, each game server's
-//! player database a PostgreSQL database created for the run and dropped
-//! after it. The zone file is written into the run's data directory.
+//! A zone in the distributed mode (DESIGN §3) for a benchmark or a test:
+//! every node a process of a kuafu binary ([`ProcessZone`]) on NATS, each
+//! game server's player database a PostgreSQL database created for the run
+//! and dropped after it. The zone file, written by [`write_zone_file`] from
+//! a template zone, is in the run's data directory.
 
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use tokio_postgres::NoTls;
+use zone::{DistributedConfig, ZoneConfig};
 
 use crate::processes::ProcessZone;
 
@@ -49,56 +51,87 @@ pub struct DistributedZone {
     pub processes: ProcessZone,
     /// The game servers' names, in srvno order.
     pub game_names: Vec<String>,
+    /// The zone as its file says: names, fixed ports, databases, timings.
+    pub config: ZoneConfig,
+    zone_file: PathBuf,
     settings: DistributedSettings,
     databases: Vec<String>,
 }
 
+/// A benchmark run's unique name: the process id and the time.
+pub fn run_name(purpose: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{purpose}_{}_{millis}", std::process::id())
+}
+
 impl DistributedZone {
-    /// Creates one database per game server, writes the zone file into
-    /// `data_dir`, and starts every node as a process.
+    /// Creates one database per game server of `template` (named after
+    /// `run`, which must be unique among the runs sharing the PostgreSQL
+    /// server and NATS, and made of ASCII letters, digits and `_`), writes
+    /// the zone file into `data_dir`, and starts every node as a process.
     pub async fn start(
         settings: &DistributedSettings,
-        game_servers: u32,
+        run: &str,
+        template: ZoneConfig,
         data_dir: &Path,
     ) -> Result<Self, DistributedError> {
-        let run = format!(
-            "kuafu_bench_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis()
-        );
-        let databases: Vec<String> = (1..=game_servers)
-            .map(|srvno| format!("{run}_srv{srvno}"))
+        let databases: Vec<String> = template
+            .games
+            .iter()
+            .map(|game| format!("{run}_{}", game.name))
             .collect();
         create_databases(settings, &databases).await?;
-        let zone_file = write_zone_file(settings, &run, &databases, data_dir)?;
-        let game_names = (1..=game_servers)
-            .map(|srvno| format!("gs{srvno}"))
-            .collect();
-        match ProcessZone::start(&settings.kuafu, &zone_file).await {
-            Ok(processes) => Ok(Self {
-                processes,
-                game_names,
-                settings: settings.clone(),
-                databases,
-            }),
-            Err(error) => {
-                let _ = drop_databases(settings, &databases).await;
-                Err(DistributedError::Processes(error.to_string()))
-            }
+        let started = Self::start_processes(settings, run, template, &databases, data_dir).await;
+        if started.is_err() {
+            let _ = drop_databases(settings, &databases).await;
         }
+        started
+    }
+
+    async fn start_processes(
+        settings: &DistributedSettings,
+        run: &str,
+        template: ZoneConfig,
+        databases: &[String],
+        data_dir: &Path,
+    ) -> Result<Self, DistributedError> {
+        let config = distributed_config(settings, run, template, databases, data_dir)?;
+        let zone_file = write_zone_file(&config, data_dir)?;
+        let processes = ProcessZone::start(&settings.kuafu, &zone_file)
+            .await
+            .map_err(|error| DistributedError::Processes(error.to_string()))?;
+        Ok(Self {
+            processes,
+            game_names: config.games.iter().map(|game| game.name.clone()).collect(),
+            config,
+            zone_file,
+            settings: settings.clone(),
+            databases: databases.to_vec(),
+        })
+    }
+
+    /// Stops every node gracefully and starts them all again on the same
+    /// zone file and databases.
+    pub async fn restart(self) -> Result<Self, DistributedError> {
+        self.processes.stop().await;
+        let processes = ProcessZone::start(&self.settings.kuafu, &self.zone_file)
+            .await
+            .map_err(|error| DistributedError::Processes(error.to_string()))?;
+        Ok(Self { processes, ..self })
+    }
+
+    /// The connection string of game server `name`'s player database.
+    pub fn player_database(&self, name: &str) -> Option<String> {
+        let distributed = self.config.distributed.as_ref()?;
+        distributed.player_databases.get(name).cloned()
     }
 
     /// Where the zone's services are.
     pub fn settings(&self) -> &DistributedSettings {
         &self.settings
-    }
-
-    /// The connection string of the first game server's database.
-    pub fn first_database(&self) -> String {
-        database_config(&self.settings, &self.databases[0])
     }
 
     /// Every player row's epoch, summed over the game servers' databases: a
@@ -167,41 +200,49 @@ async fn drop_databases(
 
 /// A port free now on the loopback interface (the zone file needs fixed
 /// ports: every node learns the others' addresses from it).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
+fn free_address() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()
 }
 
-fn write_zone_file(
+/// `template` as a distributed zone: named `run`, its data under
+/// `data_dir`, every listener on a fixed free port (a WebSocket listener
+/// only where the template has one), the game servers' player databases
+/// `databases` (in order) on `settings`' PostgreSQL, and `settings`' NATS.
+fn distributed_config(
     settings: &DistributedSettings,
     run: &str,
+    mut template: ZoneConfig,
     databases: &[String],
     data_dir: &Path,
-) -> Result<PathBuf, DistributedError> {
-    let mut text = format!(
-        "zone = \"{run}\"\ndata_dir = \"{}\"\nrecommended_server = \"gs1\"\n\n\
-         [account]\ntcp = \"127.0.0.1:{}\"\n",
-        data_dir.join("data").display(),
-        free_port()?
-    );
-    for srvno in 1..=databases.len() {
-        let _ = write!(
-            text,
-            "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{}\"\n\
-             db = \"srv{srvno}.db\"\n",
-            free_port()?
-        );
+) -> std::io::Result<ZoneConfig> {
+    template.zone = run.to_owned();
+    template.data_dir = data_dir.join("data");
+    fix_ports(&mut template.account)?;
+    let mut player_databases = std::collections::BTreeMap::new();
+    for (game, database) in template.games.iter_mut().zip(databases) {
+        fix_ports(&mut game.listen)?;
+        player_databases.insert(game.name.clone(), database_config(settings, database));
     }
-    let _ = write!(
-        text,
-        "\n[distributed]\nnats = \"{}\"\n\n[distributed.player_databases]\n",
-        settings.nats
-    );
-    for (index, database) in databases.iter().enumerate() {
-        let config = database_config(settings, database);
-        let _ = writeln!(text, "gs{} = \"{config}\"", index + 1);
+    template.distributed = Some(DistributedConfig {
+        nats: settings.nats.clone(),
+        player_databases,
+    });
+    Ok(template)
+}
+
+fn fix_ports(listen: &mut zone::ListenConfig) -> std::io::Result<()> {
+    listen.tcp = free_address()?;
+    if listen.ws.is_some() {
+        listen.ws = Some(free_address()?);
     }
+    Ok(())
+}
+
+/// Writes `config` as `zone.toml` in `data_dir`.
+fn write_zone_file(config: &ZoneConfig, data_dir: &Path) -> Result<PathBuf, DistributedError> {
+    let text = config
+        .to_toml()
+        .map_err(|error| DistributedError::Processes(format!("zone file: {error}")))?;
     let path = data_dir.join("zone.toml");
     std::fs::write(&path, text)?;
     Ok(path)

@@ -1,20 +1,23 @@
-//! Login storms over real sockets (DESIGN §11): password logins beyond the
+//! Logins over real sockets (DESIGN §11): password logins beyond the
 //! hashing pool wait in the login queue and are told their place, one more
 //! than the queue holds is answered `BUSY` at once, device-id logins do not
-//! wait behind them, and repeated wrong passwords are limited while the
-//! right one works once the limit's window has passed.
-
-mod common;
+//! wait behind them, repeated wrong passwords are limited while the right
+//! one works once the limit's window has passed; and the player cap: a game
+//! server at `players_max` refuses the login's grant with `SERVER_FULL`,
+//! the account center sends the new role to another open server (no
+//! selection screen), and when every server is full the login is refused
+//! `SERVER_FULL` with a time to retry, before it waits for anything.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use client::{ClientError, Connection};
-use common::*;
 use wire::client::client_frame::Body;
 use wire::client::server_frame::Body as Reply;
 use wire::client::{ErrorCode, Register};
-use zone::Zone;
+
+use crate::helpers::*;
+use crate::{TestZone, demo_zone, fast_zone};
 
 /// argon2 passes that make one hash last long enough (hundreds of
 /// milliseconds) for a second and a third login to arrive during it.
@@ -27,16 +30,17 @@ fn register(name: &str) -> Body {
     })
 }
 
-#[tokio::test]
-async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_config(dir.path());
+/// Logins beyond the pool wait and beyond the queue are busy.
+pub async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy<Z: TestZone>() {
+    let mut config = fast_zone(3);
     config.timing.token_ttl_ms = 60_000;
     config.login.hash_workers = 1;
     config.login.queue_max = 1;
     config.login.argon2_iterations = SLOW_HASH_ITERATIONS;
-    let zone = Zone::start(config).await.expect("the zone starts");
-    let addr = account(&zone);
+    let Some(zone) = Z::start(config).await else {
+        return;
+    };
+    let addr = zone.account();
 
     // Two registrations: one hashes, the other waits at position 1.
     let mut waiting = Vec::new();
@@ -94,14 +98,17 @@ async fn first_queued(
     }
 }
 
-#[tokio::test]
-async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_config(dir.path());
+/// Repeated wrong passwords are limited and the right one works after the wait.
+pub async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait<
+    Z: TestZone,
+>() {
+    let mut config = fast_zone(3);
     config.login.failures_per_account_max = 2;
     config.login.failure_window_ms = 1_000;
-    let zone = Zone::start(config).await.expect("the zone starts");
-    let addr = account(&zone);
+    let Some(zone) = Z::start(config).await else {
+        return;
+    };
+    let addr = zone.account();
     client::account::register(&addr, "lena", "right")
         .await
         .unwrap();
@@ -123,5 +130,40 @@ async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_
     tokio::time::sleep(retry_after).await;
     let login = client::account::login_password(&addr, "lena", "right").await;
     assert!(login.is_ok(), "the lockout expired: {login:?}");
+    zone.shutdown().await;
+}
+
+fn srvname(login: &wire::client::LoginOk) -> String {
+    login.server.as_ref().expect("a server").srvname.clone()
+}
+
+/// A full game server sends a new role elsewhere.
+pub async fn a_full_game_server_sends_a_new_role_elsewhere<Z: TestZone>() {
+    let mut config = demo_zone(2);
+    config.limits.players_max = 1;
+    let Some(zone) = Z::start(config).await else {
+        return;
+    };
+    let addr = zone.account();
+
+    let first = client::account::login_device(&addr, "first").await.unwrap();
+    assert_eq!(srvname(&first), "gs1", "the recommended server");
+    let _first = enter(&first, "first").await.expect("enters gs1");
+
+    let second = client::account::login_device(&addr, "second")
+        .await
+        .unwrap();
+    assert_eq!(srvname(&second), "gs2", "gs1 is full: another server");
+    let second = enter(&second, "second").await.expect("enters gs2");
+    assert_eq!(second.current_srvname(), "gs2");
+
+    match client::account::login_device(&addr, "third").await {
+        Err(ClientError::Server {
+            code: ErrorCode::ServerFull,
+            retry_after: Some(retry_after),
+            ..
+        }) => assert!(retry_after > Duration::ZERO),
+        other => panic!("expected SERVER_FULL, got {other:?}"),
+    }
     zone.shutdown().await;
 }

@@ -1,0 +1,148 @@
+//! The zone suite (`zone_suite`) on the distributed mode: every node of
+//! each test's zone is a process of this package's kuafu binary
+//! (`kuafu::processes::ProcessZone`), on the shared NATS (127.0.0.1:4222)
+//! and PostgreSQL (127.0.0.1:5432), with a zone name and player databases
+//! of its own, dropped after (`kuafu::bench::distributed`). A crash is a
+//! SIGKILL of a node's process; the data center is asked over NATS; a
+//! read-only copy is loaded from the home's PostgreSQL database. The same
+//! suite runs embedded in `crates/zone/tests/suite.rs`.
+//!
+//! Under `CI=true` every test fails when NATS or PostgreSQL is unreachable;
+//! elsewhere it skips, saying why.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::Bus;
+use bus_nats::{NatsBus, NatsBusConfig};
+use kuafu::bench::distributed::{
+    DistributedSettings, DistributedZone, NATS_DEFAULT, POSTGRES_DEFAULT,
+};
+use routing::RoleId;
+use store::{OpOutcome, PlayerOp, ReadOnlyPlayer, StoreError};
+use tempfile::TempDir;
+use zone::ZoneConfig;
+use zone_suite::TestZone;
+
+/// The services' addresses, checked before a zone starts (a node started
+/// while NATS is down waits for it).
+const SERVICES: [(&str, &str); 2] = [("NATS", "127.0.0.1:4222"), ("PostgreSQL", "127.0.0.1:5432")];
+/// How long the reachability check waits for each service.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A distributed zone of processes with its data directory and a NATS
+/// connection of the test's own, to ask the data center as an operator.
+struct ProcessZone {
+    zone: DistributedZone,
+    operator: Arc<dyn Bus>,
+    _dir: TempDir,
+}
+
+/// Says which service is unreachable (failing under CI), if one is.
+fn services_missing() -> Option<()> {
+    for (service, address) in SERVICES {
+        let socket: SocketAddr = address.parse().expect("an address");
+        if TcpStream::connect_timeout(&socket, CONNECT_TIMEOUT).is_err() {
+            return test_support::service_missing(&format!("{service} unreachable at {address}"));
+        }
+    }
+    Some(())
+}
+
+fn settings() -> DistributedSettings {
+    DistributedSettings {
+        nats: NATS_DEFAULT.to_owned(),
+        postgres: POSTGRES_DEFAULT.to_owned(),
+        kuafu: PathBuf::from(env!("CARGO_BIN_EXE_kuafu")),
+    }
+}
+
+impl TestZone for ProcessZone {
+    async fn start(config: ZoneConfig) -> Option<Self> {
+        services_missing()?;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let run = test_support::unique_name("suite");
+        let zone = DistributedZone::start(&settings(), &run, config, dir.path())
+            .await
+            .expect("the zone's processes start");
+        let operator = NatsBusConfig::new(NATS_DEFAULT, &run, zone::OPERATOR_NODE);
+        let operator = NatsBus::connect(&operator).await.expect("NATS");
+        Some(Self {
+            zone,
+            operator: Arc::new(operator),
+            _dir: dir,
+        })
+    }
+
+    fn account(&self) -> String {
+        self.zone.processes.account_addr.clone()
+    }
+
+    fn account_ws(&self) -> String {
+        let ws = self.zone.config.account.ws.expect("a WebSocket listener");
+        ws.to_string()
+    }
+
+    fn game_addr(&self, name: &str) -> String {
+        let games = &self.zone.config.games;
+        let game = games.iter().find(|game| game.name == name);
+        game.expect("a game server").listen.tcp.to_string()
+    }
+
+    async fn kill_game(&mut self, name: &str) {
+        self.zone.processes.kill(name).await.expect("killed");
+    }
+
+    async fn restart_game(&mut self, name: &str) {
+        let restarted = self.zone.processes.restart(name).await;
+        restarted.expect("the game server restarts");
+    }
+
+    async fn restart(self) -> Self {
+        let zone = self.zone.restart().await.expect("the zone restarts");
+        Self { zone, ..self }
+    }
+
+    async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError> {
+        let roleid = RoleId::from_raw(roleid).expect("a role id");
+        let deadline = Duration::from_millis(self.zone.config.timing.request_deadline_ms);
+        zone::current_server(self.operator.as_ref(), deadline, roleid).await
+    }
+
+    async fn load_readonly(&self, roleid: u64) -> Result<ReadOnlyPlayer, StoreError> {
+        let roleid = RoleId::from_raw(roleid).expect("a role id");
+        let srvno = roleid.home_srvno();
+        let home = self
+            .zone
+            .config
+            .games
+            .iter()
+            .find(|game| game.srvno == srvno.get());
+        let database = self
+            .zone
+            .player_database(&home.expect("a home server").name);
+        let database = database.ok_or(StoreError::WrongDatabase(srvno))?;
+        let loading = tokio::task::spawn_blocking(move || {
+            let rules = ownership::Rules::default();
+            let mut store =
+                store_postgres::PostgresPlayerStore::connect(&database, &[srvno], rules)?;
+            store
+                .apply_at_db_now(&[PlayerOp::LoadReadOnly { roleid }])
+                .remove(0)
+        });
+        match loading.await.expect("the load runs")? {
+            OpOutcome::Loaded(player) => Ok(player),
+            other => Err(StoreError::Backend(format!(
+                "read-only load answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn shutdown(self) {
+        self.zone.stop().await.expect("the zone stops");
+    }
+}
+
+zone_suite::zone_suite!(ProcessZone);
