@@ -167,7 +167,8 @@ impl ProcessZone {
         if name == zone::ACCOUNT_NODE {
             self.account_addr = ready_address(&ready).unwrap_or_default();
         }
-        self.supervised.push(supervise(node, self.exits.clone()));
+        self.supervised
+            .push(supervise(node, pid, self.exits.clone()));
         Ok(())
     }
 
@@ -190,6 +191,13 @@ impl ProcessZone {
             return Err(format!("node {name} is running").into());
         }
         self.start_node(name).await
+    }
+
+    /// The process id of running node `name` (for a signal, such as the
+    /// zone suite's SIGSTOP/SIGCONT stall).
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        let node = self.supervised.iter().find(|node| node.name == name)?;
+        Some(node.pid)
     }
 
     /// Waits until a node exits on its own, and says which and how.
@@ -260,6 +268,7 @@ fn ready_address(ready: &str) -> Option<String> {
 /// on [`Control::Kill`] kills it at once.
 struct Supervised {
     name: String,
+    pid: u32,
     control: oneshot::Sender<Control>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -272,7 +281,7 @@ enum Control {
     Kill,
 }
 
-fn supervise(node: NodeProcess, exits: mpsc::Sender<(String, ExitStatus)>) -> Supervised {
+fn supervise(node: NodeProcess, pid: u32, exits: mpsc::Sender<(String, ExitStatus)>) -> Supervised {
     let (control, controlled) = oneshot::channel::<Control>();
     let NodeProcess {
         name,
@@ -307,6 +316,7 @@ fn supervise(node: NodeProcess, exits: mpsc::Sender<(String, ExitStatus)>) -> Su
     });
     Supervised {
         name: supervised_name,
+        pid,
         control,
         task,
     }

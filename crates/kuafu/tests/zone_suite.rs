@@ -4,15 +4,16 @@
 //! and PostgreSQL (127.0.0.1:5432), with a zone name and player databases
 //! of its own, dropped after (`kuafu::bench::distributed`). A crash is a
 //! SIGKILL of a node's process; the data center is asked over NATS; a
-//! read-only copy is loaded from the home's PostgreSQL database. The same
-//! suite runs embedded in `crates/zone/tests/suite.rs`.
+//! read-only copy is loaded from the home's PostgreSQL database; a stall is
+//! SIGSTOP of the node's process, and SIGCONT when it ends. The same suite
+//! runs embedded in `crates/zone/tests/suite.rs`.
 //!
 //! Under `CI=true` every test fails when NATS or PostgreSQL is unreachable;
 //! elsewhere it skips, saying why.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bus::Bus;
@@ -23,6 +24,7 @@ use kuafu::bench::distributed::{
 use routing::RoleId;
 use store::{OpOutcome, PlayerOp, ReadOnlyPlayer, StoreError};
 use tempfile::TempDir;
+use tokio::task::JoinHandle;
 use zone::ZoneConfig;
 use zone_suite::TestZone;
 
@@ -37,6 +39,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 struct ProcessZone {
     zone: DistributedZone,
     operator: Arc<dyn Bus>,
+    /// The tasks that end the stalls begun, each sending SIGCONT.
+    stalls: Mutex<Vec<(String, JoinHandle<()>)>>,
     _dir: TempDir,
 }
 
@@ -49,6 +53,15 @@ fn services_missing() -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to process `pid` with kill(1).
+async fn signal(signal: &str, pid: u32) {
+    let sent = tokio::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .await;
+    assert!(sent.expect("kill(1) runs").success(), "kill {signal} {pid}");
 }
 
 fn settings() -> DistributedSettings {
@@ -72,6 +85,7 @@ impl TestZone for ProcessZone {
         Some(Self {
             zone,
             operator: Arc::new(operator),
+            stalls: Mutex::new(Vec::new()),
             _dir: dir,
         })
     }
@@ -98,6 +112,28 @@ impl TestZone for ProcessZone {
     async fn restart_game(&mut self, name: &str) {
         let restarted = self.zone.processes.restart(name).await;
         restarted.expect("the game server restarts");
+    }
+
+    async fn stall(&self, name: &str, duration: Duration) {
+        let pid = self.zone.processes.pid(name).expect("a running node");
+        signal("-STOP", pid).await;
+        let waking = tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            signal("-CONT", pid).await;
+        });
+        self.stalls.lock().unwrap().push((name.to_owned(), waking));
+    }
+
+    async fn awake(&self, name: &str) {
+        let waking: Vec<_> = {
+            let mut stalls = self.stalls.lock().unwrap();
+            let (waking, others) = stalls.drain(..).partition(|(node, _)| node == name);
+            *stalls = others;
+            waking
+        };
+        for (_, task) in waking {
+            task.await.expect("the stall ends");
+        }
     }
 
     async fn restart(self) -> Self {

@@ -9,7 +9,7 @@ use wire::client::ErrorCode;
 use wire::client::client_frame::Body;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Reply;
-use wire::client::{GameCall, GoServer};
+use wire::client::{GameCall, GoServer, LevelUp};
 
 use crate::embedded::expect_mark_in_process;
 use crate::helpers::*;
@@ -260,5 +260,51 @@ pub async fn a_read_only_copy_shows_an_away_player_and_its_owner<Z: TestZone>() 
         panic!("{:?}", copy.ownership)
     };
     assert_eq!(owner.node, "gs2", "the one writable copy is on gs2");
+    zone.shutdown().await;
+}
+
+/// A source that dies before the handoff leaves the last save (a stall of
+/// the target holds the crossing frozen while the source is killed).
+pub async fn a_source_that_dies_before_the_handoff_leaves_the_last_save<Z: TestZone>() {
+    let Some(mut zone) = Z::start(fast_zone(3)).await else {
+        return;
+    };
+    let (_, mut f) = register_and_enter(&zone, "f").await;
+    let roleid = roleid_of(&f);
+    add_gold(&mut f, 20).await;
+    expect_saved_gold(&zone, roleid, 20).await;
+
+    // gs2 stalls, so gs1's Prepare goes unanswered: f is frozen, crossing,
+    // and nothing is handed off yet when gs1 dies.
+    zone.stall("gs2", Duration::from_millis(1_000)).await;
+    let connection = f.connection();
+    let crossing = connection.request(go_server("gs2"));
+    let kill_while_frozen = async {
+        eventually("f to be frozen by its crossing", || async {
+            let refused = connection.request(Body::Call(GameCall {
+                call: Some(Call::LevelUp(LevelUp {})),
+            }));
+            let frozen = matches!(
+                refused.await,
+                Err(client::ClientError::Server {
+                    code: ErrorCode::CrossingInProgress,
+                    ..
+                })
+            );
+            frozen.then_some(())
+        })
+        .await;
+        zone.kill_game("gs1").await;
+    };
+    let (crossed, ()) = tokio::join!(crossing, kill_while_frozen);
+    assert!(
+        crossed.is_err(),
+        "the source died mid-crossing: {crossed:?}"
+    );
+
+    zone.restart_game("gs1").await;
+    let mut f = relogin(&zone, "f").await;
+    assert_eq!(f.current_srvname(), "gs1", "the crossing never happened");
+    assert_eq!(gold(&mut f).await, 20, "the last save");
     zone.shutdown().await;
 }

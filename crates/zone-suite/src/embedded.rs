@@ -3,6 +3,7 @@
 //! in-process test can look at, a home server's kuafu marks.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tempfile::TempDir;
 use zone::{Zone, ZoneConfig};
@@ -65,6 +66,17 @@ impl TestZone for EmbeddedZone {
             .restart_game(name)
             .await
             .expect("the game server restarts");
+    }
+
+    async fn stall(&self, name: &str, duration: Duration) {
+        let game = self.zone.game(name).expect("a running game server");
+        game.stall(duration).await.expect("the stall begins");
+    }
+
+    async fn awake(&self, name: &str) {
+        // The node's next answer comes after its stall.
+        let game = self.zone.game(name).expect("a running game server");
+        game.status().await.expect("the node answers");
     }
 
     async fn restart(self) -> Self {

@@ -9,8 +9,9 @@
 //! [`zone_suite!`](crate::zone_suite) once; a later feature's tests are
 //! added to a module here and to the macro's list, so they run on both.
 //!
-//! Tests that need a hook inside the zone's process (a stall, a lagging
-//! clock, a home server's kuafu marks, the servers' counters, the embedded
+//! A stall is the node's own hook in process and SIGSTOP/SIGCONT of its
+//! process on the process backend. Tests that need what only the zone's
+//! process has (a lagging clock, a home server's kuafu marks, the embedded
 //! mode's take-back and data directory lock) stay embedded-only in
 //! `crates/zone/tests/`, each file saying why; they share the helpers
 //! ([`helpers`], [`embedded`]) and, where a flow is common, its function
@@ -25,6 +26,7 @@ pub mod players;
 pub mod restarts;
 
 use std::path::Path;
+use std::time::Duration;
 
 pub use embedded::EmbeddedZone;
 use zone::ZoneConfig;
@@ -50,6 +52,12 @@ pub trait TestZone: Sized {
     async fn kill_game(&mut self, name: &str);
     /// Starts the killed game server `name` again (a new incarnation).
     async fn restart_game(&mut self, name: &str);
+    /// Fault injection: game server `name` stops processing anything for
+    /// `duration` (a stop-the-world pause, as a long GC or a frozen VM
+    /// would cause); returns once the pause has begun.
+    async fn stall(&self, name: &str, duration: Duration);
+    /// Waits until game server `name`'s stall has ended.
+    async fn awake(&self, name: &str);
     /// Stops the whole zone gracefully and starts it again on its data.
     async fn restart(self) -> Self;
     /// Where the data center says `roleid` is: `(srvname, online)`.
@@ -117,6 +125,7 @@ macro_rules! zone_suite {
                 a_login_after_an_abandoned_crossing_names_the_server_the_data_center_last_placed_it_on,
                 a_target_that_dies_after_arrival_frees_the_player,
                 a_read_only_copy_shows_an_away_player_and_its_owner,
+                a_source_that_dies_before_the_handoff_leaves_the_last_save,
             }
             bad_input {
                 malformed_empty_oversized_and_unknown_frames_get_typed_errors_while_others_play,
@@ -128,6 +137,7 @@ macro_rules! zone_suite {
                 logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy,
                 repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait,
                 a_full_game_server_sends_a_new_role_elsewhere,
+                a_login_token_is_valid_only_at_the_server_the_login_names,
             }
         );
     };

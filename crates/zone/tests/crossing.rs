@@ -1,65 +1,17 @@
-//! Crossing failures that need hooks inside the zone's process, so they run
-//! on the embedded backend only (the rest of the crossing tests are the
-//! zone suite's, `zone_suite::crossing`, run on both backends): a target
-//! stalled while its source dies, and a zombie owner made by a stall and a
-//! lagging clock, whose fenced writes the server counts in memory.
+//! A crossing failure that needs hooks inside the zone's process, so it runs
+//! on the embedded backend only (the other crossing tests are the zone
+//! suite's, `zone_suite::crossing`, run on both backends): a zombie owner
+//! made by a stall and a lagging clock (no process has a hook for its
+//! clock), whose fenced writes the server counts in memory.
 
 use std::time::Duration;
 
 use client::CallOutcome;
 use wire::client::ErrorCode;
-use wire::client::client_frame::Body;
+use wire::client::LevelUp;
 use wire::client::game_call::Call;
-use wire::client::{GameCall, LevelUp};
-use zone_suite::crossing::go_server;
 use zone_suite::helpers::*;
 use zone_suite::{EmbeddedZone, TestZone, fast_zone};
-
-/// A source that dies before the handoff leaves the last save (a stall of
-/// the target holds the crossing frozen).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_that_dies_before_the_handoff_leaves_the_last_save() {
-    let mut zone = EmbeddedZone::run(fast_zone(3)).await;
-    let (_, mut f) = register_and_enter(&zone, "f").await;
-    let roleid = roleid_of(&f);
-    add_gold(&mut f, 20).await;
-    expect_saved_gold(&zone, roleid, 20).await;
-
-    // gs2 stalls, so gs1's Prepare goes unanswered: f is frozen, crossing,
-    // and nothing is handed off yet when gs1 dies.
-    let gs2 = zone.zone.game("gs2").unwrap();
-    gs2.stall(Duration::from_millis(1_000)).await.unwrap();
-    let connection = f.connection();
-    let crossing = connection.request(go_server("gs2"));
-    let kill_while_frozen = async {
-        eventually("f to be frozen by its crossing", || async {
-            let refused = connection.request(Body::Call(GameCall {
-                call: Some(Call::LevelUp(LevelUp {})),
-            }));
-            let frozen = matches!(
-                refused.await,
-                Err(client::ClientError::Server {
-                    code: ErrorCode::CrossingInProgress,
-                    ..
-                })
-            );
-            frozen.then_some(())
-        })
-        .await;
-        zone.kill_game("gs1").await;
-    };
-    let (crossed, ()) = tokio::join!(crossing, kill_while_frozen);
-    assert!(
-        crossed.is_err(),
-        "the source died mid-crossing: {crossed:?}"
-    );
-
-    zone.restart_game("gs1").await;
-    let mut f = relogin(&zone, "f").await;
-    assert_eq!(f.current_srvname(), "gs1", "the crossing never happened");
-    assert_eq!(gold(&mut f).await, 20, "the last save");
-    zone.shutdown().await;
-}
 
 /// A zombie owner behind a partition is fenced by the store (a stall and a
 /// lagging clock make the zombie; its fenced writes are counted in memory).
