@@ -5,14 +5,21 @@
 //! (failed passwords per account and per address, registrations per
 //! address; over a limit it is refused `RATE_LIMITED` with the wait), then
 //! takes a ticket in the [`LoginQueue`]. The queue's decisions come out of
-//! [`Admission::poll`] as what to tell or do for which client. A closed
-//! session's waiting logins leave the queue, and their hashes never start.
+//! [`Admission::poll`] as what to tell or do for which client.
+//!
+//! A closed session's waiting logins stay in the queue for its grace window,
+//! their requests (account, password) kept here, so a client that reconnects
+//! and presents its queue ticket ([`Admission::resume`]) gets its login back
+//! on the new connection; the queue drops a login whose client stays away
+//! longer, and its hash never starts. What waits here is bounded by the
+//! queue's bound: an away login holds its place in it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use accountcore::Entropy;
 use accountcore::limiter::Limiter;
-use accountcore::queue::{LoginQueue, QueueOutput, Ticket};
+use accountcore::queue::{LoginQueue, QueueOutput, ResumeRefused, Ticket};
 use gateway::SessionId;
 use wire::client::{ErrorCode, LoginQueued, Password, Register, RetryLater};
 
@@ -27,7 +34,8 @@ pub(crate) enum Work {
     Password(Password),
 }
 
-/// A login that needs a hash, and whom it answers.
+/// A login that needs a hash, and whom it answers (the last connection that
+/// asked for it: a resume moves it).
 pub(crate) struct Pending {
     pub(crate) session: SessionId,
     pub(crate) request_id: u64,
@@ -51,9 +59,11 @@ pub(crate) struct Admission {
     failures_by_account: Limiter<String>,
     failures_by_address: Limiter<IpAddr>,
     registrations_by_address: Limiter<IpAddr>,
-    /// Logins in the queue (at most its `queue_max`).
+    /// Logins in the queue (at most its `queue_max`), their clients here or
+    /// away.
     waiting: BTreeMap<Ticket, Pending>,
-    /// The same logins by session, to drop them when the session closes.
+    /// The logins whose clients are here, by session, to tell the queue when
+    /// the session closes.
     by_session: BTreeSet<(SessionId, Ticket)>,
 }
 
@@ -72,13 +82,19 @@ impl Admission {
 
     /// A login that needs a hash: refused at once when over a limit, else
     /// queued (its fate comes out of [`poll`](Self::poll)).
-    pub(crate) fn arrive(&mut self, now_ms: u64, pending: Pending) -> Result<(), RetryLater> {
+    /// A waiting login's queue ticket comes from `entropy`.
+    pub(crate) fn arrive(
+        &mut self,
+        now_ms: u64,
+        pending: Pending,
+        entropy: &mut dyn Entropy,
+    ) -> Result<(), RetryLater> {
         self.check_limits(now_ms, &pending)?;
         if let Work::Register(_) = pending.work {
             self.registrations_by_address
                 .record(now_ms, &pending.address);
         }
-        let ticket = self.queue.handle_arrival(now_ms);
+        let ticket = self.queue.handle_arrival(now_ms, entropy);
         self.by_session.insert((pending.session, ticket));
         self.waiting.insert(ticket, pending);
         Ok(())
@@ -127,7 +143,38 @@ impl Admission {
         }
     }
 
-    /// A session closed: its waiting logins leave the queue.
+    /// A client presents queue ticket `ticket` in request `request_id` of
+    /// `session`: its waiting login answers there from now on, under a fresh
+    /// ticket from `entropy`. Returns the session and request the login
+    /// answered before, if that connection is still open (it is told
+    /// `LOGGED_IN_ELSEWHERE`).
+    pub(crate) fn resume(
+        &mut self,
+        now_ms: u64,
+        (session, request_id): (SessionId, u64),
+        ticket: &[u8],
+        entropy: &mut dyn Entropy,
+    ) -> Result<Option<(SessionId, u64)>, Refusal> {
+        let secret = <[u8; 16]>::try_from(ticket)
+            .map(u128::from_be_bytes)
+            .map_err(|_| (ErrorCode::BadToken, "a queue ticket is 16 bytes".to_owned()))?;
+        let ticket = self
+            .queue
+            .handle_resume(now_ms, secret, entropy)
+            .map_err(resume_refusal)?;
+        let pending = self
+            .waiting
+            .get_mut(&ticket)
+            .ok_or_else(|| (ErrorCode::TokenUsed, "the login is being served".to_owned()))?;
+        let before = (pending.session, pending.request_id);
+        (pending.session, pending.request_id) = (session, request_id);
+        let attached = self.by_session.remove(&(before.0, ticket));
+        self.by_session.insert((session, ticket));
+        Ok(attached.then_some(before))
+    }
+
+    /// A session closed: its waiting logins keep their places for the grace
+    /// window.
     pub(crate) fn left(&mut self, now_ms: u64, session: SessionId) {
         let first = (session, Ticket(0));
         let last = (session, Ticket(u64::MAX));
@@ -137,7 +184,7 @@ impl Admission {
             .map(|(_, ticket)| *ticket)
             .collect();
         for ticket in tickets {
-            self.forget(ticket);
+            self.by_session.remove(&(session, ticket));
             self.queue.handle_left(now_ms, ticket);
         }
     }
@@ -162,10 +209,12 @@ impl Admission {
                     ticket,
                     position,
                     expected_wait_ms,
+                    secret,
                 } => self.waiting.get(&ticket).map(|pending| {
                     let queued = LoginQueued {
                         position,
                         expected_wait_ms,
+                        ticket: secret.to_be_bytes().to_vec(),
                     };
                     Decision::Tell(pending.session, pending.request_id, queued)
                 }),
@@ -180,6 +229,10 @@ impl Admission {
                     };
                     Decision::Refuse(pending.session, pending.request_id, busy)
                 }),
+                QueueOutput::Dropped { ticket } => {
+                    self.forget(ticket);
+                    None
+                }
             };
             if decision.is_some() {
                 return decision;
@@ -192,4 +245,20 @@ impl Admission {
         self.by_session.remove(&(pending.session, ticket));
         Some(pending)
     }
+}
+
+/// The typed error of a queue ticket that resumed nothing.
+fn resume_refusal(refused: ResumeRefused) -> Refusal {
+    let (code, message) = match refused {
+        ResumeRefused::Unknown => (ErrorCode::BadToken, "unknown queue ticket"),
+        ResumeRefused::Expired => (
+            ErrorCode::TokenExpired,
+            "the grace window passed: the login left the queue",
+        ),
+        ResumeRefused::Used => (
+            ErrorCode::TokenUsed,
+            "the queue ticket was used already, or its login left the queue to be served",
+        ),
+    };
+    (code, format!("{message}; log in again"))
 }

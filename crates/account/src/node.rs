@@ -3,6 +3,8 @@
 //! Client frames come from its gateway. A password login or a registration
 //! goes through admission (the attempt limits and the login queue, see
 //! `admission`) and, once admitted, hashes on the pool (`hashing`); a
+//! `ResumeQueue` takes a waiting login back on a new connection with its
+//! queue ticket (drawn, like login tokens, from the OS's CSPRNG); a
 //! device-id login, which needs no hash, is checked at once (at most
 //! `device_logins_inflight_max` at a time). Each check runs on its own task
 //! and hands the checked login to the node's task, which owns the
@@ -220,9 +222,12 @@ impl Shell {
     }
 
     /// `Register` and a password `Login` go through admission; a device-id
-    /// `Login` is checked at once.
+    /// `Login` is checked at once; `ResumeQueue` takes back a waiting login.
     fn client_frame(&mut self, session: SessionId, frame: ClientFrame) {
         let ClientFrame { request_id, body } = frame;
+        if let Some(In::ResumeQueue(resume)) = body {
+            return self.resume(session, request_id, &resume.ticket);
+        }
         if let Some(full) = self.zone_full(matches!(body, Some(In::Login(_) | In::Register(_)))) {
             return self.clients.send(session, reply(request_id, full));
         }
@@ -239,7 +244,7 @@ impl Shell {
             },
             _ => Err((
                 ErrorCode::UnexpectedMessage,
-                "the account center takes Register and Login".into(),
+                "the account center takes Register, Login and ResumeQueue".into(),
             )),
         };
         let work = match work {
@@ -260,9 +265,31 @@ impl Shell {
             work,
         };
         let now_ms = self.now_ms();
-        if let Err(retry) = self.admission.arrive(now_ms, pending) {
+        if let Err(retry) = self.admission.arrive(now_ms, pending, &mut OsEntropy) {
             self.clients
                 .send(session, reply(request_id, Out::RetryLater(retry)));
+        }
+    }
+
+    /// A queue ticket presented on `session`: the login answers here now; the
+    /// connection it answered before, if still open, is told so.
+    fn resume(&mut self, session: SessionId, request_id: u64, ticket: &[u8]) {
+        let now_ms = self.now_ms();
+        let resumed = self
+            .admission
+            .resume(now_ms, (session, request_id), ticket, &mut OsEntropy);
+        match resumed {
+            Ok(None) => {}
+            Ok(Some((before, before_request))) => {
+                let message = "the login was resumed on another connection".to_owned();
+                let code = ErrorCode::LoggedInElsewhere;
+                self.clients
+                    .send(before, error_frame(before_request, code, message));
+            }
+            Err((code, message)) => {
+                self.clients
+                    .send(session, error_frame(request_id, code, message));
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use accountcore::limiter::{LIMITER_ENTRIES_MAX, LimitConfig};
 use accountcore::queue::{
-    HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QueueConfig,
+    HASH_ESTIMATE_MS, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS, QUEUE_GRACE_MS, QueueConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +30,9 @@ pub struct LoginSettings {
     pub position_update_interval_ms: u64,
     /// The hash time assumed for the expected wait before one is measured.
     pub hash_estimate_ms: u64,
+    /// How long a waiting login whose connection dropped keeps its place
+    /// for its client to resume with the queue ticket; 0 drops it at once.
+    pub queue_grace_ms: u64,
     /// Device-id logins (no hash) checked at once; one more is `BUSY`.
     pub device_logins_inflight_max: usize,
     /// Failed passwords per account in one window before `RATE_LIMITED`.
@@ -56,6 +59,7 @@ impl Default for LoginSettings {
             queue_max: LOGIN_QUEUE_MAX,
             position_update_interval_ms: POSITION_UPDATE_INTERVAL_MS,
             hash_estimate_ms: HASH_ESTIMATE_MS,
+            queue_grace_ms: QUEUE_GRACE_MS,
             device_logins_inflight_max: DEVICE_LOGINS_INFLIGHT_MAX,
             failures_per_account_max: 10,
             failures_per_address_max: 100,
@@ -92,6 +96,7 @@ impl LoginSettings {
             waiting_max: self.queue_max,
             position_update_interval_ms: self.position_update_interval_ms,
             hash_estimate_ms: self.hash_estimate_ms,
+            grace_ms: self.queue_grace_ms,
         }
     }
 

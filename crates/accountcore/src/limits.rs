@@ -23,6 +23,10 @@ pub const POSITION_UPDATE_INTERVAL_MS: u64 = 1_000;
 /// Default of [`crate::queue::QueueConfig::hash_estimate_ms`]: one argon2id
 /// hash at OWASP's minimum parameters on a current core, roughly.
 pub const HASH_ESTIMATE_MS: u64 = 50;
+/// Default of [`crate::queue::QueueConfig::grace_ms`]: long enough for a
+/// phone to find its network again and reconnect, short enough that a place
+/// nobody comes back for is soon given up.
+pub const QUEUE_GRACE_MS: u64 = 30_000;
 
 /// Default of [`crate::limiter::LimitConfig::entries_max`].
 pub const LIMITER_ENTRIES_MAX: usize = 100_000;

@@ -6,14 +6,22 @@
 //! wait is jittered, so a zone that lost NATS at once does not come back in
 //! lockstep, and bounded by the backoff's `max_ms`. While it is away,
 //! requests fail by their deadline.
+//!
+//! A node with a [`NodeKey`] authenticates as that nkey user; NATS refusing
+//! it is [`ConnectError::NotAuthorized`] at once (no retry). Every
+//! connection takes its replies under its own inbox prefix
+//! ([`Subjects::inbox_prefix`]), the one its user may subscribe to, and
+//! hands NATS's asynchronous errors (permission violations) to the bus's
+//! [`Refusals`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_nats::{ConnectErrorKind, ConnectOptions, Event};
+use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
 
-use crate::Backoff;
+use crate::permissions::Refusals;
+use crate::{Backoff, NodeKey, Subjects};
 
 /// Default number of attempts to reach NATS at start before giving up.
 pub const CONNECT_ATTEMPTS_MAX: u64 = 120;
@@ -31,8 +39,12 @@ pub struct NatsBusConfig {
     pub url: String,
     /// The zone: every subject is under `kuafu.<zone>`.
     pub zone: String,
-    /// The connection's name in NATS's monitoring (the node's name).
+    /// The connection's name in NATS's monitoring (the node's name; also
+    /// the process name of its reply inboxes and NATS user).
     pub client_name: String,
+    /// The nkey the connection authenticates with; none for a server
+    /// without authorization.
+    pub key: Option<NodeKey>,
     /// Attempts to reach NATS at start before [`ConnectError::Unreachable`].
     pub connect_attempts_max: u64,
     /// The wait between attempts, at start and after a loss.
@@ -46,6 +58,7 @@ impl NatsBusConfig {
             url: url.to_owned(),
             zone: zone.to_owned(),
             client_name: client_name.to_owned(),
+            key: None,
             connect_attempts_max: CONNECT_ATTEMPTS_MAX,
             backoff: Backoff::default(),
         }
@@ -65,8 +78,19 @@ pub enum ConnectError {
         /// The last attempt's error.
         last_error: String,
     },
-    /// NATS answered and refused (a bad address, credentials or
-    /// authorization): retrying would not help.
+    /// NATS refused the node's credentials (an unknown or missing key, or
+    /// a server that wants credentials the node was not given).
+    #[error("NATS at {url} refused {client}'s credentials: {reason}")]
+    NotAuthorized {
+        /// The server.
+        url: String,
+        /// The connection's name.
+        client: String,
+        /// NATS's or the client's reason.
+        reason: String,
+    },
+    /// NATS answered and refused (a bad address or a protocol error):
+    /// retrying would not help.
     #[error("NATS at {url} refused the connection: {reason}")]
     Refused {
         /// The server.
@@ -77,20 +101,20 @@ pub enum ConnectError {
 }
 
 /// Connects, retrying while NATS is unreachable.
-pub(crate) async fn connect(config: &NatsBusConfig) -> Result<async_nats::Client, ConnectError> {
+pub(crate) async fn connect(
+    config: &NatsBusConfig,
+    refusals: &Arc<Refusals>,
+) -> Result<async_nats::Client, ConnectError> {
     let attempts_max = config.connect_attempts_max.max(1);
     let mut last_error = String::new();
     for attempt in 1..=attempts_max {
-        let error = match options(config).connect(config.url.as_str()).await {
+        let options = options(config, refusals.clone());
+        let error = match options.connect(config.url.as_str()).await {
             Ok(client) => return Ok(client),
             Err(error) => error,
         };
-        if !matches!(
-            error.kind(),
-            ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns
-        ) {
-            let (url, reason) = (config.url.clone(), error.to_string());
-            return Err(ConnectError::Refused { url, reason });
+        if let Some(refused) = refusal(config, &error) {
+            return Err(refused);
         }
         last_error = error.to_string();
         if attempt < attempts_max {
@@ -113,6 +137,24 @@ pub(crate) async fn connect(config: &NatsBusConfig) -> Result<async_nats::Client
         attempts: attempts_max,
         last_error,
     })
+}
+
+/// The error to give up with at once, if `error` is not one a retry might
+/// cure.
+fn refusal(config: &NatsBusConfig, error: &async_nats::ConnectError) -> Option<ConnectError> {
+    let (url, reason) = (config.url.clone(), error.to_string());
+    match error.kind() {
+        ConnectErrorKind::Io | ConnectErrorKind::TimedOut | ConnectErrorKind::Dns => None,
+        ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => {
+            let client = config.client_name.clone();
+            Some(ConnectError::NotAuthorized {
+                url,
+                client,
+                reason,
+            })
+        }
+        _ => Some(ConnectError::Refused { url, reason }),
+    }
 }
 
 /// The waits between reconnection attempts, counted from the last loss.
@@ -140,22 +182,30 @@ impl Reconnects {
     }
 }
 
-fn options(config: &NatsBusConfig) -> ConnectOptions {
+fn options(config: &NatsBusConfig, refusals: Arc<Refusals>) -> ConnectOptions {
     let reconnects = Arc::new(Reconnects {
         backoff: config.backoff,
         failures: AtomicU64::new(0),
     });
     let delays = reconnects.clone();
     let client = config.client_name.clone();
-    ConnectOptions::new()
+    let inbox_prefix = Subjects::new(&config.zone).inbox_prefix(&config.client_name);
+    let options = match &config.key {
+        Some(key) => ConnectOptions::with_nkey(key.seed().to_owned()),
+        None => ConnectOptions::new(),
+    };
+    options
         .name(&config.client_name)
+        .custom_inbox_prefix(inbox_prefix)
         .client_capacity(COMMANDS_MAX)
         .subscription_capacity(CLIENT_SUBSCRIPTION_MESSAGES_MAX)
         .max_reconnects(None)
         .reconnect_delay_callback(move |attempt| delays.delay(attempt))
         .event_callback(move |event| {
-            if matches!(event, Event::Connected) {
-                reconnects.connected();
+            match &event {
+                Event::Connected => reconnects.connected(),
+                Event::ServerError(ServerError::Other(error)) => refusals.note(&client, error),
+                _ => {}
             }
             let client = client.clone();
             async move { log_event(&client, &event) }

@@ -17,11 +17,20 @@
 //!
 //! [`NatsBus::connect`] waits for NATS at start and the client reconnects
 //! after any loss (`connect`).
+//!
+//! On a server with authorization each node process is its own nkey user
+//! ([`NodeKey`], `credentials`) and may use only the subjects its role
+//! needs ([`Access`], [`Permissions`], [`authorization_block`]). NATS
+//! reports a subscription it refused after the fact: the bus then ends the
+//! binding (the node's inbox closes) or the topic subscription, and
+//! [`NatsBus::refused_subscriptions`] and [`NatsBus::flush`] report it.
 
 mod backoff;
 mod connect;
+mod credentials;
 mod envelope;
 mod node;
+mod permissions;
 mod subjects;
 mod topic;
 
@@ -36,12 +45,16 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use wire::node::NodeMessage;
 
+use permissions::Refusals;
+
 pub use backoff::Backoff;
 pub use connect::{
     CLIENT_SUBSCRIPTION_MESSAGES_MAX, COMMANDS_MAX, CONNECT_ATTEMPTS_MAX, ConnectError,
     NatsBusConfig,
 };
+pub use credentials::{CredentialsError, KEY_FILE_EXTENSION, NodeKey, key_file};
 pub use node::PENDING_REPLIES_MAX;
+pub use permissions::{Access, Permissions, REFUSALS_KEPT_MAX, User, authorization_block};
 pub use subjects::Subjects;
 
 /// The longest [`NatsBus::flush`] waits.
@@ -56,6 +69,7 @@ pub struct NatsBus {
     client: Client,
     subjects: Subjects,
     bindings: Arc<Bindings>,
+    refusals: Arc<Refusals>,
 }
 
 /// The nodes bound through one bus, by name.
@@ -78,30 +92,50 @@ impl NatsBus {
     /// Connects to NATS (waiting while it is unreachable, see
     /// [`NatsBusConfig`]) and returns the bus of zone `config.zone`.
     pub async fn connect(config: &NatsBusConfig) -> Result<Self, ConnectError> {
-        let client = connect::connect(config).await?;
+        let refusals = Arc::new(Refusals::new());
+        let client = connect::connect(config, &refusals).await?;
         Ok(Self {
             client,
             subjects: Subjects::new(&config.zone),
             bindings: Arc::default(),
+            refusals,
         })
+    }
+
+    /// The subjects NATS refused this bus's subscriptions to (binds and
+    /// topics beyond its user's permissions), as reported so far.
+    pub fn refused_subscriptions(&self) -> Vec<String> {
+        self.refusals.subscriptions().into_iter().collect()
     }
 
     /// Waits until NATS has processed everything this bus sent so far
     /// (binds, unbinds, subscriptions, publishes), so another connection's
     /// requests reach the nodes bound here: a round trip, like the Go
     /// client's `Flush` (async-nats's own `flush` only empties the socket
-    /// buffer). At most [`FLUSH_DEADLINE`].
+    /// buffer). At most [`FLUSH_DEADLINE`]. An error also when NATS has
+    /// reported refusing a subscription of this bus (NATS sends the refusal
+    /// before the round trip's answer, but the client hands it over on its
+    /// own task: one reported just now may show only in a later call).
     pub async fn flush(&self) -> Result<(), BusError> {
         // NATS answers "no responders" only after it processed the request,
         // and it processes one connection's messages in order.
         let barrier = Request::new().timeout(Some(FLUSH_DEADLINE));
         let round_trip = self.client.send_request(self.subjects.barrier(), barrier);
         match tokio::time::timeout(FLUSH_DEADLINE, round_trip).await {
-            Ok(Ok(_reply)) => Ok(()),
-            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => Ok(()),
-            Ok(Err(error)) => Err(BusError::Transport(format!("flush: {error}"))),
-            Err(_elapsed) => Err(BusError::Transport("flush: no round trip in time".into())),
+            Ok(Ok(_reply)) => {}
+            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {}
+            Ok(Err(error)) => return Err(BusError::Transport(format!("flush: {error}"))),
+            Err(_elapsed) => {
+                return Err(BusError::Transport("flush: no round trip in time".into()));
+            }
         }
+        let refused = self.refused_subscriptions();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(BusError::Transport(format!(
+            "NATS refused the subscriptions to {refused:?}: not permitted"
+        )))
     }
 
     /// Whether the connection to NATS is up now.
@@ -143,7 +177,8 @@ impl Bus for NatsBus {
         let (sender, inbox) = mpsc::channel(inbox_max.max(1));
         let binding = Arc::new(node::Binding::new(subscriber, sender));
         bindings.insert(name.to_owned(), binding.clone());
-        tokio::spawn(node::serve(self.client.clone(), subject, binding));
+        let refused = permissions::refused(self.refusals.watch(), subject.clone());
+        tokio::spawn(node::serve(self.client.clone(), subject, binding, refused));
         Ok(inbox)
     }
 
@@ -200,12 +235,9 @@ impl Bus for NatsBus {
         let (sender, subscription) = mpsc::channel(SUBSCRIPTION_MESSAGES_MAX);
         match self.subscribe_now(&subject) {
             Ok(subscriber) => {
-                tokio::spawn(topic::forward(
-                    self.client.clone(),
-                    subject,
-                    subscriber,
-                    sender,
-                ));
+                let refused = permissions::refused(self.refusals.watch(), subject.clone());
+                let client = self.client.clone();
+                tokio::spawn(topic::forward(client, subject, subscriber, sender, refused));
             }
             Err(error) => {
                 tracing::error!(topic, %error, "cannot subscribe; the topic stays silent")

@@ -7,6 +7,9 @@
 //! It waits for at most [`PENDING_REPLIES_MAX`] answers at once; a request
 //! beyond that is refused as `Overloaded`.
 //!
+//! If NATS refuses the subscription (the node's user may not bind that
+//! name), the binding closes as by an unbind and the node's inbox ends.
+//!
 //! A node that drops its inbox stays subscribed, answering `NodeStopped`,
 //! until it is unbound or its name bound again: the unsubscription is sent
 //! only then, in order before the new binding's subscription, so NATS never
@@ -39,8 +42,9 @@ pub(crate) struct Binding {
     closed: AtomicBool,
     /// Wakes the task after the binding closed.
     woken: Notify,
-    /// The inbox, to tell whether the node dropped it.
-    inbox: mpsc::Sender<Incoming>,
+    /// The inbox; dropped when the binding closes, so the node's inbox
+    /// ends once it read what was queued.
+    inbox: Mutex<Option<mpsc::Sender<Incoming>>>,
 }
 
 impl Binding {
@@ -49,20 +53,23 @@ impl Binding {
             subscriber: Mutex::new(subscriber),
             closed: AtomicBool::new(false),
             woken: Notify::new(),
-            inbox,
+            inbox: Mutex::new(Some(inbox)),
         }
     }
 
     fn subscriber(&self) -> MutexGuard<'_, Option<Subscriber>> {
-        self.subscriber
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.subscriber)
+    }
+
+    /// The inbox, while the binding is open.
+    fn inbox(&self) -> Option<mpsc::Sender<Incoming>> {
+        lock(&self.inbox).clone()
     }
 
     /// Whether the node no longer takes requests here (closed, or its inbox
     /// dropped): its name may be bound again.
     pub(crate) fn is_stopped(&self) -> bool {
-        self.closed.load(Ordering::Acquire) || self.inbox.is_closed()
+        self.closed.load(Ordering::Acquire) || self.inbox().is_none_or(|inbox| inbox.is_closed())
     }
 
     /// Stops delivery at once: later requests are answered `NodeStopped`
@@ -81,6 +88,7 @@ impl Binding {
             }
         }
         drop(subscriber);
+        lock(&self.inbox).take();
         self.woken.notify_one();
     }
 
@@ -103,12 +111,24 @@ impl Binding {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 type PendingReply = futures_util::future::BoxFuture<'static, (Subject, Answer)>;
 
 /// Serves binding `binding` of subject `subject`: subscribes first if the
 /// bind could not, then runs until the binding closed and every request
-/// handed to the node was answered.
-pub(crate) async fn serve(client: Client, subject: String, binding: Arc<Binding>) {
+/// handed to the node was answered. `refused` ends when NATS refused the
+/// subscription, which closes the binding.
+pub(crate) async fn serve(
+    client: Client,
+    subject: String,
+    binding: Arc<Binding>,
+    refused: impl Future<Output = ()>,
+) {
     if binding.subscriber().is_none() && !binding.closed.load(Ordering::Acquire) {
         match client.subscribe(subject.clone()).await {
             Ok(subscriber) => binding.install(subscriber),
@@ -119,6 +139,7 @@ pub(crate) async fn serve(client: Client, subject: String, binding: Arc<Binding>
         }
     }
     let mut pending = FuturesUnordered::<PendingReply>::new();
+    let mut refused = std::pin::pin!(refused);
     loop {
         tokio::select! {
             request = std::future::poll_fn(|context| binding.poll_request(context)) => {
@@ -131,6 +152,10 @@ pub(crate) async fn serve(client: Client, subject: String, binding: Arc<Binding>
                 send_reply(&client, reply_to, answer).await;
             }
             () = binding.woken.notified() => {}
+            () = &mut refused, if !binding.closed.load(Ordering::Acquire) => {
+                tracing::error!(subject, "NATS refused the binding: its user may not take these requests");
+                binding.close();
+            }
         }
     }
     while let Some((reply_to, answer)) = pending.next().await {
@@ -158,11 +183,11 @@ fn take_request(
         Ok(opened) => opened,
         Err(refusal) => return Some((reply_to, Answer::Node(refusal))),
     };
+    let Some(inbox) = binding.inbox() else {
+        return Some((reply_to, Answer::Stopped));
+    };
     let (replier, answer) = oneshot::channel();
-    match binding
-        .inbox
-        .try_send(Incoming::new(from, message, replier))
-    {
+    match inbox.try_send(Incoming::new(from, message, replier)) {
         Ok(()) => {
             pending.push(Box::pin(async move {
                 let answer = answer.await.map_or(Answer::Stopped, Answer::Node);

@@ -1,6 +1,7 @@
 //! NATS subjects of a zone: `kuafu.<zone>.node.<name>` for a node's requests,
 //! `kuafu.<zone>.topic.<name>` for a topic (and `kuafu.<zone>.barrier`, which
-//! no one answers, for a round trip). Zone, node and topic names
+//! no one answers, for a round trip); a process's replies come to inboxes
+//! under `_INBOX.kuafu.<zone>.<process>`. Zone, node and topic names
 //! become one subject token each ([`token`]): characters a subject cannot
 //! hold in a token are escaped, so every name has its own subject and no name
 //! can reach into another's (a `.`, `*` or `>` in a name is only text).
@@ -31,6 +32,13 @@ impl Subjects {
     /// A subject no node or topic has, for a round trip through NATS.
     pub fn barrier(&self) -> String {
         format!("{}.barrier", self.prefix)
+    }
+
+    /// The prefix of process `process`'s reply inboxes: its connection
+    /// gets its replies under `_INBOX.kuafu.<zone>.<process>.`, which only
+    /// its NATS user may subscribe to (`permissions`).
+    pub fn inbox_prefix(&self, process: &str) -> String {
+        format!("_INBOX.{}.{}", self.prefix, token(process))
     }
 
     /// Where topic `name` is published.
@@ -89,6 +97,7 @@ mod tests {
         let subjects = Subjects::new("zone-1");
         assert_eq!(subjects.node("gs1"), "kuafu.zone-1.node.gs1");
         assert_eq!(subjects.topic("horn"), "kuafu.zone-1.topic.horn");
+        assert_eq!(subjects.inbox_prefix("gs.1"), "_INBOX.kuafu.zone-1.gs~2e1");
     }
 
     #[test]

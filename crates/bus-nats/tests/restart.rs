@@ -12,7 +12,8 @@ use std::time::Duration;
 use bus::contract::{horn, is_online};
 use bus::{Bus, BusError};
 use bus_nats::{ConnectError, NatsBus};
-use common::{HANG_GUARD, PrivateNats};
+use common::HANG_GUARD;
+use test_support::nats::PrivateNats;
 use wire::node::NodeMessage;
 
 const DEADLINE: Duration = Duration::from_secs(2);

@@ -4,7 +4,8 @@
 //!   TCP or WebSocket, with the `Hello`/`Welcome` handshake done; requests are
 //!   matched to replies by request id, pushes arrive on a bounded channel.
 //! - [`account`]: register and log in, returning the `LoginOk` that names the
-//!   server to enter.
+//!   server to enter; a login queued at the account center whose connection
+//!   is lost resumes on a new one with its queue ticket.
 //! - [`GameSession`]: a role in the game on one server; authenticates, creates
 //!   the role if needed, enters (retrying `PLAYER_BUSY` and `OVERLOADED`),
 //!   makes calls, and follows crossing redirects to the next server.

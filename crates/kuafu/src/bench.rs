@@ -17,6 +17,7 @@
 //! ([`markdown`]). Nothing is written there unless asked, so a casual or
 //! debug run never replaces the figures of a release run.
 
+pub mod backend;
 pub mod distributed;
 pub mod floor;
 pub mod hop;

@@ -69,6 +69,18 @@ enum Command {
         #[arg(long)]
         stop_when_stdin_closes: bool,
     },
+    /// Print nats-server's authorization block for a distributed zone: one
+    /// nkey user per node process, allowed only the subjects its role needs
+    /// (see docs/deploy.md).
+    NatsConfig {
+        /// The zone file, whose [distributed] section names the nats_keys
+        /// directory.
+        #[arg(long)]
+        config: PathBuf,
+        /// First write a new key for every node that has none there.
+        #[arg(long)]
+        create_keys: bool,
+    },
     /// Sweep the deterministic simulator over many seeds (see docs/crossing.md).
     Sim(kuafu::simulate::SimArgs),
     /// Check every player's gold and items against the ledger.
@@ -115,6 +127,21 @@ fn exit_code(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
     }
 }
 
+/// Runs the demo and prints its last line; an error unless every bot
+/// entered and none failed.
+async fn run_demo(options: DemoOptions) -> Result<(), Box<dyn std::error::Error>> {
+    let report = demo::run(options).await?;
+    println!("{report}");
+    if report.errors > 0 || report.entered < report.bots {
+        return Err(format!(
+            "{} errors, {} of {} bots entered",
+            report.errors, report.entered, report.bots
+        )
+        .into());
+    }
+    Ok(())
+}
+
 async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Sim(args) => Ok(kuafu::simulate::run(&args)?),
@@ -136,16 +163,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 login,
                 zone_file: zone,
             };
-            let report = demo::run(options).await?;
-            println!("{report}");
-            if report.errors > 0 || report.entered < report.bots {
-                return Err(format!(
-                    "{} errors, {} of {} bots entered",
-                    report.errors, report.entered, report.bots
-                )
-                .into());
-            }
-            Ok(())
+            run_demo(options).await
         }
         Command::Zone {
             config,
@@ -168,6 +186,19 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             tokio::signal::ctrl_c().await?;
             zone.shutdown().await;
+            Ok(())
+        }
+        Command::NatsConfig {
+            config,
+            create_keys,
+        } => {
+            let config = ZoneConfig::load(&config)?;
+            if create_keys {
+                for written in zone::create_missing_keys(&config)? {
+                    eprintln!("wrote a new key to {}", written.display());
+                }
+            }
+            print!("{}", zone::nats_authorization(&config)?);
             Ok(())
         }
         Command::Bench { what } => bench::run(what).await,

@@ -8,8 +8,14 @@
 //! Ctrl-C stops every process. And `kuafu demo --zone FILE`'s bots play and
 //! cross in such a zone with no errors.
 //!
-//! Under `CI=true` the test fails when NATS or PostgreSQL is unreachable;
-//! elsewhere it skips, saying why.
+//! The same zone with node credentials: `kuafu nats-config --create-keys`
+//! writes a key per node and prints the authorization block; a private
+//! nats-server runs with it; the players log in, cross, fight and sound the
+//! horn, and NATS logs no permission violation: the permissions derived
+//! from the roles (`zone::bus_access`) cover what the nodes do.
+//!
+//! Under `CI=true` the tests fail when NATS (or nats-server) or PostgreSQL
+//! is unreachable; elsewhere they skip, saying why.
 
 mod common;
 
@@ -19,15 +25,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use client::GameSession;
+use client::{CallOutcome, GameSession};
 use common::gold;
 use store_postgres::test_support::TestDatabase;
-use wire::client::AddGold;
+use test_support::nats::PrivateNats;
 use wire::client::game_call::Call;
+use wire::client::server_frame::Body;
+use wire::client::{AddGold, Fight};
 
 const NATS_ADDRESS: &str = "127.0.0.1:4222";
 const NATS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const GOLD: u64 = 37;
+/// How long a test step may take before it counts as a hang.
+const HANG_GUARD: Duration = Duration::from_secs(30);
 
 fn nats_reachable() -> bool {
     let address: SocketAddr = NATS_ADDRESS.parse().unwrap();
@@ -39,7 +49,9 @@ fn unique_zone() -> String {
     test_support::unique_name("distributed")
 }
 
-fn write_zone_file(dir: &Path, databases: &[TestDatabase]) -> PathBuf {
+/// A zone file in `dir` on NATS at `nats`, its nodes' keys in `dir/keys`
+/// if `with_keys`.
+fn write_zone_file(dir: &Path, databases: &[TestDatabase], nats: &str, with_keys: bool) -> PathBuf {
     let mut text = format!(
         "zone = \"{zone}\"\ndata_dir = \"{data}\"\nrecommended_server = \"gs1\"\n\n\
          [account]\ntcp = \"127.0.0.1:{account}\"\n",
@@ -54,7 +66,10 @@ fn write_zone_file(dir: &Path, databases: &[TestDatabase]) -> PathBuf {
             port = test_support::free_port()
         );
     }
-    text += &format!("\n[distributed]\nnats = \"nats://{NATS_ADDRESS}\"\n");
+    text += &format!("\n[distributed]\nnats = \"{nats}\"\n");
+    if with_keys {
+        text += &format!("nats_keys = \"{}\"\n", dir.join("keys").display());
+    }
     text += "\n[distributed.player_databases]\n";
     for (index, database) in databases.iter().enumerate() {
         text += &format!("gs{} = \"{}\"\n", index + 1, database.config());
@@ -123,30 +138,20 @@ async fn play_and_log_off(account: &str) -> u64 {
     roleid
 }
 
-/// A zone file for `servers` game servers, each with a PostgreSQL database
-/// of its own, in a temporary directory; `None` (after saying why) when NATS
-/// or PostgreSQL is unreachable outside CI.
-async fn zone_of(servers: u32) -> Option<(tempfile::TempDir, Vec<TestDatabase>, PathBuf)> {
-    if !nats_reachable() {
-        return test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
-    }
-    let databases = tokio::task::spawn_blocking(move || {
-        (1..=servers)
-            .map(|srvno| TestDatabase::create(&format!("dist_srv{srvno}")))
-            .collect::<Option<Vec<_>>>()
-    });
-    let databases = databases.await.unwrap()?;
-    let dir = tempfile::tempdir().unwrap();
-    let zone_file = write_zone_file(dir.path(), &databases);
-    Some((dir, databases, zone_file))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gold() {
-    let Some((dir, databases, zone_file)) = zone_of(2).await else {
-        return; // said why
+    if !nats_reachable() {
+        let skip: Option<()> =
+            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
+        return skip.unwrap_or_default();
+    }
+    let Some(databases) = create_databases().await else {
+        return; // TestDatabase said why.
     };
-    let (mut supervisor, account) = start_zone(&zone_file);
+    let dir = tempfile::tempdir().unwrap();
+    let nats = format!("nats://{NATS_ADDRESS}");
+    let zone_file = write_zone_file(dir.path(), &databases, &nats, false);
+    let (supervisor, account) = start_zone(&zone_file);
 
     let roleid = play_and_log_off(&account).await;
     let login = client::account::login_password(&account, "traveller", "pw")
@@ -169,7 +174,21 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     assert_eq!(rows.await.unwrap(), 1);
     assert!(!dir.path().join("data").join("srv1.db").exists());
 
-    // Ctrl-C stops every node, and the supervisor exits cleanly.
+    interrupt(supervisor);
+}
+
+/// Two srvno databases of this test's own; `None` after saying why.
+async fn create_databases() -> Option<Vec<TestDatabase>> {
+    let databases = tokio::task::spawn_blocking(|| {
+        (1..=2)
+            .map(|srvno| TestDatabase::create(&format!("dist_srv{srvno}")))
+            .collect::<Option<Vec<_>>>()
+    });
+    databases.await.unwrap()
+}
+
+/// Ctrl-C stops every node, and the supervisor exits cleanly.
+fn interrupt(mut supervisor: Supervisor) {
     let interrupted = Command::new("kill")
         .args(["-INT", &supervisor.0.id().to_string()])
         .status()
@@ -179,16 +198,107 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     assert!(status.success(), "the zone stopped with {status}");
 }
 
+/// `kuafu nats-config --create-keys` for `zone_file`: the block it prints.
+fn nats_config(zone_file: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_kuafu"))
+        .args(["nats-config", "--create-keys", "--config"])
+        .arg(zone_file)
+        .output()
+        .expect("kuafu runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A player on gs1 fights (on gs1's battle server) and sounds the horn;
+/// one who crossed to gs2 hears it.
+async fn fight_and_horn(account: &str) {
+    let enter = async |name: &str| {
+        let login = client::account::register(account, name, "pw")
+            .await
+            .unwrap();
+        let server = login.server.unwrap();
+        GameSession::enter(&server, &login.login_token, None, name)
+            .await
+            .unwrap()
+    };
+    let mut listener = enter("listener").await;
+    listener.go_server("gs2").await.unwrap();
+    let mut fighter = enter("fighter").await;
+    let fight = Call::Fight(Fight { monster_level: 1 });
+    assert!(matches!(
+        fighter.call(fight).await,
+        Ok(CallOutcome::Reply(_))
+    ));
+    fighter.horn("over here").await.unwrap();
+    let heard = tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            let push = listener
+                .pushes()
+                .recv()
+                .await
+                .expect("pushes while connected");
+            if let Some(Body::HornHeard(heard)) = push.body {
+                return heard.text;
+            }
+        }
+    });
+    assert_eq!(heard.await.expect("the horn crosses servers"), "over here");
+    fighter.logoff().await.unwrap();
+    listener.logoff().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_of_processes_with_node_keys_plays_on_the_printed_block_without_a_violation() {
+    let Some(mut nats) = PrivateNats::on_port(test_support::free_port()) else {
+        return;
+    };
+    let Some(databases) = create_databases().await else {
+        return; // TestDatabase said why.
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let zone_file = write_zone_file(dir.path(), &databases, &nats.url(), true);
+    let block = nats_config(&zone_file);
+    let (nats_conf, nats_log) = (dir.path().join("nats.conf"), dir.path().join("nats.log"));
+    std::fs::write(&nats_conf, &block).unwrap();
+    nats = nats.with_config(&nats_conf).with_log(&nats_log);
+    nats.start().await;
+    let (supervisor, account) = start_zone(&zone_file);
+
+    play_and_log_off(&account).await;
+    fight_and_horn(&account).await;
+    interrupt(supervisor);
+
+    let log = std::fs::read_to_string(&nats_log).unwrap();
+    let violations: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Violation"))
+        .collect();
+    assert!(
+        violations.is_empty(),
+        "NATS refused the zone: {violations:#?}"
+    );
+    assert_eq!(block.matches("nkey: ").count(), 4, "{block}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_bots_pointed_at_a_zone_of_processes_play_and_cross_with_no_errors() {
-    let Some((_dir, _databases, zone_file)) = zone_of(3).await else {
-        return; // said why
+    if !nats_reachable() {
+        let skip: Option<()> =
+            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
+        return skip.unwrap_or_default();
+    }
+    let Some(databases) = create_databases().await else {
+        return; // TestDatabase said why.
     };
-    let (_supervisor, _account) = start_zone(&zone_file);
+    let dir = tempfile::tempdir().unwrap();
+    let nats = format!("nats://{NATS_ADDRESS}");
+    let zone_file = write_zone_file(dir.path(), &databases, &nats, false);
+    let (supervisor, _account) = start_zone(&zone_file);
+    let demo_zone_file = zone_file.clone();
     let demo = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_kuafu"))
             .args(["demo", "--bots", "12", "--duration", "5", "--zone"])
-            .arg(&zone_file)
+            .arg(&demo_zone_file)
             .stderr(Stdio::null())
             .output()
     });
@@ -208,4 +318,5 @@ async fn demo_bots_pointed_at_a_zone_of_processes_play_and_cross_with_no_errors(
         crossings > 0,
         "the bots crossed between the processes: {last}"
     );
+    interrupt(supervisor);
 }

@@ -8,6 +8,10 @@
 //! - [`free_port`]: a loopback port nothing listens on now.
 //! - [`eventually`]: waits for an event by checking, with a bound, instead
 //!   of sleeping for a guessed time.
+//! - [`nats::PrivateNats`]: a nats-server of the test's own, which it may
+//!   stop, restart and configure.
+
+pub mod nats;
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -21,6 +21,7 @@ pub mod bad_input;
 pub mod crossing;
 pub mod embedded;
 pub mod helpers;
+pub mod login_queue;
 pub mod logins;
 pub mod players;
 pub mod restarts;
@@ -133,9 +134,16 @@ macro_rules! zone_suite {
                 a_role_of_another_account_cannot_be_entered,
                 thousands_of_idle_connections_do_not_stop_a_player,
             }
-            logins {
+            login_queue {
                 logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy,
+                a_client_that_reconnects_within_the_grace_window_keeps_its_place,
+                a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash,
+                a_replayed_or_unknown_queue_ticket_is_refused_and_a_live_one_takes_the_login_over,
+                the_client_library_resumes_a_queued_login_after_its_connection_drops,
+                the_client_library_logs_in_again_when_its_queue_ticket_is_refused,
                 repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait,
+            }
+            logins {
                 a_full_game_server_sends_a_new_role_elsewhere,
                 a_login_token_is_valid_only_at_the_server_the_login_names,
             }

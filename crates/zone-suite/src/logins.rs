@@ -1,140 +1,22 @@
-//! Logins over real sockets (DESIGN §6, §11): the account center grants a
+//! Logins over real sockets (DESIGN §6, §11; the login queue is
+//! [`login_queue`](crate::login_queue)): the account center grants a
 //! separate one-time token to each game server it tries, and the client
 //! gets only the token of the server that acknowledged, so a grant that
-//! reaches a stalled server late admits nobody; password logins beyond the
-//! hashing pool wait in the login queue and are told their place, one more
-//! than the queue holds is answered `BUSY` at once, device-id logins do not
-//! wait behind them, repeated wrong passwords are limited while the right
-//! one works once the limit's window has passed; and the player cap: a game
+//! reaches a stalled server late admits nobody; and the player cap: a game
 //! server at `players_max` refuses the login's grant with `SERVER_FULL`,
 //! the account center sends the new role to another open server (no
 //! selection screen), and when every server is full the login is refused
 //! `SERVER_FULL` with a time to retry, before it waits for anything.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use client::{ClientError, Connection};
 use wire::client::client_frame::Body;
 use wire::client::server_frame::Body as Reply;
-use wire::client::{Authenticate, ErrorCode, Register};
+use wire::client::{Authenticate, ErrorCode};
 
 use crate::helpers::*;
 use crate::{TestZone, demo_zone, fast_zone};
-
-/// argon2 passes that make one hash last long enough (hundreds of
-/// milliseconds) for a second and a third login to arrive during it.
-const SLOW_HASH_ITERATIONS: u32 = 60;
-
-fn register(name: &str) -> Body {
-    Body::Register(Register {
-        account: name.into(),
-        password: "pw".into(),
-    })
-}
-
-/// Logins beyond the pool wait and beyond the queue are busy.
-pub async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy<Z: TestZone>() {
-    let mut config = fast_zone(3);
-    config.timing.token_ttl_ms = 60_000;
-    config.login.hash_workers = 1;
-    config.login.queue_max = 1;
-    config.login.argon2_iterations = SLOW_HASH_ITERATIONS;
-    let Some(zone) = Z::start(config).await else {
-        return;
-    };
-    let addr = zone.account();
-
-    // Two registrations: one hashes, the other waits at position 1.
-    let mut waiting = Vec::new();
-    let mut answers = Vec::new();
-    for name in ["ann", "bob"] {
-        let connection = Arc::new(Connection::connect_tcp(&addr).await.unwrap());
-        waiting.push(connection.queued());
-        let asking = connection.clone();
-        answers.push(tokio::spawn(
-            async move { asking.request(register(name)).await },
-        ));
-    }
-    let (told, _) = first_queued(&mut waiting).await;
-    assert_eq!(told.position, 1);
-    assert!(told.expected_wait_ms > 0);
-
-    // The queue is full: a third is refused at once, with a time to retry.
-    let refused = Connection::connect_tcp(&addr).await.unwrap();
-    match refused.request(register("cid")).await {
-        Err(ClientError::Server {
-            code: ErrorCode::Busy,
-            retry_after: Some(retry_after),
-            ..
-        }) => assert!(retry_after > Duration::ZERO),
-        other => panic!("expected BUSY, got {other:?}"),
-    }
-
-    // A device-id login needs no hash and does not wait behind them.
-    let device = client::account::login_device(&addr, "device-1").await;
-    assert!(device.is_ok(), "{device:?}");
-    assert!(
-        answers.iter().any(|answer| !answer.is_finished()),
-        "the device login was answered while a password login still waited"
-    );
-
-    // The waiting login reaches admission and is answered.
-    for answer in answers {
-        let answer = answer.await.unwrap();
-        assert!(matches!(answer, Ok(Reply::LoginOk(_))), "{answer:?}");
-    }
-    zone.shutdown().await;
-}
-
-/// The first `LoginQueued` seen on any of the connections, and its index.
-async fn first_queued(
-    waiting: &mut [tokio::sync::watch::Receiver<Option<wire::client::LoginQueued>>],
-) -> (wire::client::LoginQueued, usize) {
-    loop {
-        for (index, receiver) in waiting.iter_mut().enumerate() {
-            if let Some(queued) = *receiver.borrow_and_update() {
-                return (queued, index);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Repeated wrong passwords are limited and the right one works after the wait.
-pub async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait<
-    Z: TestZone,
->() {
-    let mut config = fast_zone(3);
-    config.login.failures_per_account_max = 2;
-    config.login.failure_window_ms = 1_000;
-    let Some(zone) = Z::start(config).await else {
-        return;
-    };
-    let addr = zone.account();
-    client::account::register(&addr, "lena", "right")
-        .await
-        .unwrap();
-
-    for _ in 0..2 {
-        let wrong = client::account::login_password(&addr, "lena", "wrong").await;
-        assert_eq!(code(wrong), ErrorCode::BadCredentials);
-    }
-    let limited = client::account::login_password(&addr, "lena", "right").await;
-    let retry_after = match limited {
-        Err(ClientError::Server {
-            code: ErrorCode::RateLimited,
-            retry_after: Some(retry_after),
-            ..
-        }) => retry_after,
-        other => panic!("expected RATE_LIMITED, got {other:?}"),
-    };
-    assert!(retry_after <= Duration::from_millis(1_000));
-    tokio::time::sleep(retry_after).await;
-    let login = client::account::login_password(&addr, "lena", "right").await;
-    assert!(login.is_ok(), "the lockout expired: {login:?}");
-    zone.shutdown().await;
-}
 
 fn srvname(login: &wire::client::LoginOk) -> String {
     login.server.as_ref().expect("a server").srvname.clone()

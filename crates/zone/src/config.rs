@@ -50,6 +50,11 @@ pub struct DistributedConfig {
     /// PostgreSQL connection string (`key=value` pairs or a
     /// `postgresql://` URL).
     pub player_databases: BTreeMap<String, String>,
+    /// The directory of the nodes' NATS keys (`<name>.nk`, one nkey seed
+    /// per node process, see `kuafu nats-config`); without it the nodes
+    /// connect without credentials.
+    #[serde(default)]
+    pub nats_keys: Option<PathBuf>,
 }
 
 /// Where a node listens for clients; port 0 picks a free port at start.
@@ -349,7 +354,7 @@ mod tests {
                 settings += 1;
             }
         }
-        assert!(settings >= 28, "read {settings} settings");
+        assert!(settings >= 29, "read {settings} settings");
     }
 
     #[test]

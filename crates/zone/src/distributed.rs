@@ -1,6 +1,7 @@
 //! The distributed mode (DESIGN §3): one node of a zone in this process —
 //! a game server with its battle server, the account center or the data
-//! center — on the NATS bus, with every srvno database in PostgreSQL.
+//! center — on the NATS bus, with every srvno database in PostgreSQL. With
+//! `[distributed] nats_keys` it authenticates with its own nkey (`access`).
 //!
 //! The nodes are the embedded mode's own (`GameNode`, `AccountCenter`,
 //! `DataCenter`, `BattleServer`, started by the same functions); only the
@@ -56,13 +57,15 @@ enum Running {
 impl ZoneNode {
     /// Starts node `name` of `config` (whose `[distributed]` section names
     /// NATS and the player databases) and returns once NATS has its
-    /// bindings, so the other nodes' requests reach it.
+    /// bindings, so the other nodes' requests reach it; an error if NATS
+    /// refused its key or (as reported by then) one of its bindings.
     pub async fn start(config: ZoneConfig, name: &str) -> Result<Self, ZoneError> {
         let distributed = config
             .distributed
             .as_ref()
             .ok_or(ZoneError::NotDistributed)?;
-        let bus_config = NatsBusConfig::new(&distributed.nats, &config.zone, name);
+        let mut bus_config = NatsBusConfig::new(&distributed.nats, &config.zone, name);
+        bus_config.key = crate::node_key(&config, name)?;
         let nats = NatsBus::connect(&bus_config)
             .await
             .map_err(|error| ZoneError::Nats(error.to_string()))?;

@@ -73,6 +73,9 @@ pub enum ZoneError {
     /// NATS could not be reached, or did not confirm the node's bindings.
     #[error("NATS: {0}")]
     Nats(String),
+    /// The node's NATS key cannot be used.
+    #[error("NATS credentials: {0}")]
+    Credentials(#[from] crate::AccessError),
 }
 
 /// A running embedded zone.

@@ -4,8 +4,11 @@
 //! nodes are tasks on the in-process bus, each srvno database is a SQLite
 //! file under the data directory, and every game server listens on its own
 //! ports; and the distributed mode's node ([`ZoneNode`]): one of those nodes
-//! in its own process, on NATS, with PostgreSQL player databases.
+//! in its own process, on NATS, with PostgreSQL player databases, each
+//! process its own NATS user with the permissions of its role
+//! ([`bus_access`], [`nats_authorization`]).
 
+mod access;
 mod audit;
 mod config;
 mod distributed;
@@ -13,6 +16,7 @@ mod embedded;
 mod limits;
 mod takeover;
 
+pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
 pub use config::{ConfigError, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig};
 pub use distributed::ZoneNode;

@@ -1,20 +1,16 @@
 //! What the NATS bus's tests share: the shared NATS server (SERVICES.md: a
 //! test fails under `CI=true` when it is unreachable, and elsewhere skips
 //! with a printed reason), unique zone names, and a private nats-server a
-//! test may stop and restart.
+//! test may stop, restart and configure (`test_support::nats`).
 
 #![allow(dead_code)]
 
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bus_nats::{Backoff, NatsBus, NatsBusConfig};
 
 /// The shared NATS server of the development and CI machines.
 pub const SHARED_NATS_URL: &str = "nats://127.0.0.1:4222";
-/// The nats-server binary a private instance runs.
-pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
 /// How long a test step may take before it counts as a hang.
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
 /// Checks of a condition a test waits for.
@@ -57,59 +53,4 @@ pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
         tokio::time::sleep(WAIT_CHECK_INTERVAL).await;
     }
     panic!("{what}: not after {WAIT_CHECKS_MAX} checks");
-}
-
-/// A nats-server this test started on its own port; stopped by its process
-/// id (and on drop).
-pub struct PrivateNats {
-    port: u16,
-    server: Option<Child>,
-}
-
-impl PrivateNats {
-    /// A handle for a server on `port`, not started yet; `None` (after saying
-    /// why) when nats-server is not installed outside CI.
-    pub fn on_port(port: u16) -> Option<Self> {
-        if !std::path::Path::new(NATS_SERVER).exists() {
-            return test_support::service_missing(&format!("{NATS_SERVER} is not installed"));
-        }
-        Some(Self { port, server: None })
-    }
-
-    /// The server's URL.
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server and waits until it takes connections.
-    pub async fn start(&mut self) {
-        assert!(self.server.is_none(), "the private server already runs");
-        let port = self.port.to_string();
-        let server = Command::new(NATS_SERVER)
-            .args(["-a", "127.0.0.1", "-p", &port])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.server = Some(server);
-        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        wait_until("the private nats-server takes connections", async || {
-            TcpStream::connect(address).is_ok()
-        })
-        .await;
-    }
-
-    /// Stops the server (SIGKILL, by its process id) and reaps it.
-    pub fn stop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-    }
-}
-
-impl Drop for PrivateNats {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

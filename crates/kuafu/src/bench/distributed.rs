@@ -226,6 +226,7 @@ fn distributed_config(
     template.distributed = Some(DistributedConfig {
         nats: settings.nats.clone(),
         player_databases,
+        nats_keys: None,
     });
     Ok(template)
 }

@@ -29,10 +29,12 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use zone::{Zone, ZoneConfig, ZoneError};
+use zone::ZoneError;
 
-use super::distributed::{DistributedError, DistributedSettings, DistributedZone};
-use super::floor::{self, Floor, FloorError};
+use super::backend::BenchZone;
+pub use super::backend::{Backend, DISTRIBUTED_TARGETS, EMBEDDED_TARGETS, Targets};
+use super::distributed::DistributedError;
+use super::floor::{Floor, FloorError};
 use super::latency::{Latency, Recorder, ms};
 use super::machine::Machine;
 use super::players::{self, BenchPlayer, Route};
@@ -54,59 +56,6 @@ pub const CROSSINGS_PER_PLAYER_MAX: usize = 100_000;
 pub const FLOOR_SAMPLES_MAX: usize = 1_000_000;
 /// Game servers in the bench's zone.
 pub const GAME_SERVERS: u32 = 3;
-
-/// Targets of one backend: the serial crossing's p50 over the floor and its
-/// p99 at most, crossings per second in the concurrent phase at least.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Targets {
-    /// p50 / floor, at most.
-    pub ratio: f64,
-    /// The serial p99, at most.
-    pub p99: Duration,
-    /// Crossings per second under load, at least.
-    pub crossings_per_s: f64,
-}
-
-/// The embedded mode's targets.
-pub const EMBEDDED_TARGETS: Targets = Targets {
-    ratio: 3.0,
-    p99: Duration::from_millis(5),
-    crossings_per_s: 5_000.0,
-};
-/// The distributed mode's targets (with 200 crossings in flight).
-pub const DISTRIBUTED_TARGETS: Targets = Targets {
-    ratio: 2.5,
-    p99: Duration::from_millis(10),
-    crossings_per_s: 2_000.0,
-};
-
-/// Where the bench's zone runs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum Backend {
-    /// In this process, on SQLite files.
-    #[default]
-    Embedded,
-    /// As processes of this binary, on NATS and PostgreSQL.
-    Distributed(DistributedSettings),
-}
-
-impl Backend {
-    /// The backend's name, as `--backend` takes it.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Embedded => "embedded",
-            Backend::Distributed(_) => "distributed",
-        }
-    }
-
-    /// The backend's targets.
-    pub fn targets(&self) -> Targets {
-        match self {
-            Backend::Embedded => EMBEDDED_TARGETS,
-            Backend::Distributed(_) => DISTRIBUTED_TARGETS,
-        }
-    }
-}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -215,7 +164,7 @@ pub async fn run(options: HopOptions) -> Result<HopReport, HopError> {
     let machine = Machine::this();
     // The temporary directory, if any, lives until the zone has stopped.
     let (data_dir, _temporary) = data_dir(&options)?;
-    let zone = BenchZone::start(&options.backend, &data_dir).await?;
+    let zone = BenchZone::start(&options.backend, GAME_SERVERS, &data_dir).await?;
     let measured = measure(&zone, &options, &data_dir).await;
     zone.shutdown().await?;
     let measured = measured?;
@@ -232,88 +181,6 @@ pub async fn run(options: HopOptions) -> Result<HopReport, HopError> {
         data_dir,
         machine,
     })
-}
-
-/// The zone under the bench, in either mode.
-enum BenchZone {
-    Embedded(Box<Zone>),
-    Distributed(Box<DistributedZone>),
-}
-
-impl BenchZone {
-    async fn start(backend: &Backend, data_dir: &std::path::Path) -> Result<Self, HopError> {
-        Ok(match backend {
-            Backend::Embedded => {
-                let zone = Zone::start(ZoneConfig::demo(data_dir, GAME_SERVERS)).await?;
-                BenchZone::Embedded(Box::new(zone))
-            }
-            Backend::Distributed(settings) => {
-                let run = super::distributed::run_name("kuafu_bench");
-                let template = ZoneConfig::demo(data_dir, GAME_SERVERS);
-                let zone = DistributedZone::start(settings, &run, template, data_dir).await?;
-                BenchZone::Distributed(Box::new(zone))
-            }
-        })
-    }
-
-    fn account_addr(&self) -> String {
-        match self {
-            BenchZone::Embedded(zone) => zone.account_addr().to_string(),
-            BenchZone::Distributed(zone) => zone.processes.account_addr.clone(),
-        }
-    }
-
-    fn game_names(&self) -> Vec<String> {
-        match self {
-            BenchZone::Embedded(zone) => zone.game_names(),
-            BenchZone::Distributed(zone) => zone.game_names.clone(),
-        }
-    }
-
-    /// A count the servers raise by [`Self::marks_per_crossing`] with every
-    /// crossing that lands (and by nothing else while the players stay in).
-    async fn crossing_marks(&self) -> Result<u64, HopError> {
-        Ok(match self {
-            BenchZone::Embedded(zone) => zone
-                .status()
-                .await
-                .iter()
-                .map(|status| status.arrivals_total)
-                .sum(),
-            BenchZone::Distributed(zone) => zone.epochs_total().await?,
-        })
-    }
-
-    fn marks_per_crossing(&self) -> u64 {
-        match self {
-            BenchZone::Embedded(_) => 1,
-            // The handoff and the target's claim each raise the epoch.
-            BenchZone::Distributed(_) => 2,
-        }
-    }
-
-    async fn floor(&self, data_dir: &std::path::Path, samples: usize) -> Result<Floor, HopError> {
-        Ok(match self {
-            BenchZone::Embedded(_) => floor::measure(data_dir, samples).await?,
-            BenchZone::Distributed(zone) => {
-                let nats = &zone.settings().nats;
-                floor::measure_distributed(
-                    &zone.player_database("gs1").unwrap_or_default(),
-                    nats,
-                    samples,
-                )
-                .await?
-            }
-        })
-    }
-
-    async fn shutdown(self) -> Result<(), HopError> {
-        match self {
-            BenchZone::Embedded(zone) => zone.shutdown().await,
-            BenchZone::Distributed(zone) => zone.stop().await?,
-        }
-        Ok(())
-    }
 }
 
 /// The data directory asked for, or a new temporary one (removed on drop).
