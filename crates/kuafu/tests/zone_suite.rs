@@ -2,7 +2,8 @@
 //! each test's zone is a process of this package's kuafu binary
 //! (`kuafu::processes::ProcessZone`), on the shared NATS (127.0.0.1:4222)
 //! and PostgreSQL (127.0.0.1:5432), with a zone name and player databases
-//! of its own, dropped after (`kuafu::bench::distributed`). A crash is a
+//! of its own (`TestDatabase`s, dropped however the test ends), started by
+//! `kuafu::bench::distributed`. A crash is a
 //! SIGKILL of a node's process; the data center is asked over NATS; a
 //! read-only copy is loaded from the home's PostgreSQL database; a stall is
 //! SIGSTOP of the node's process, and SIGCONT when it ends. The same suite
@@ -23,15 +24,16 @@ use kuafu::bench::distributed::{
 };
 use routing::RoleId;
 use store::{OpOutcome, PlayerOp, ReadOnlyPlayer, StoreError};
+use store_postgres::test_support::TestDatabase;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use zone::ZoneConfig;
 use zone_suite::TestZone;
 
-/// The services' addresses, checked before a zone starts (a node started
-/// while NATS is down waits for it).
-const SERVICES: [(&str, &str); 2] = [("NATS", "127.0.0.1:4222"), ("PostgreSQL", "127.0.0.1:5432")];
-/// How long the reachability check waits for each service.
+/// NATS's address, checked before a zone starts (a node started while NATS
+/// is down waits for it).
+const NATS_ADDRESS: &str = "127.0.0.1:4222";
+/// How long the reachability check waits for NATS.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A distributed zone of processes with its data directory and a NATS
@@ -42,17 +44,29 @@ struct ProcessZone {
     /// The tasks that end the stalls begun, each sending SIGCONT.
     stalls: Mutex<Vec<(String, JoinHandle<()>)>>,
     _dir: TempDir,
+    /// The game servers' databases, dropped with the zone however the test
+    /// ends.
+    _databases: Vec<TestDatabase>,
 }
 
-/// Says which service is unreachable (failing under CI), if one is.
-fn services_missing() -> Option<()> {
-    for (service, address) in SERVICES {
-        let socket: SocketAddr = address.parse().expect("an address");
-        if TcpStream::connect_timeout(&socket, CONNECT_TIMEOUT).is_err() {
-            return test_support::service_missing(&format!("{service} unreachable at {address}"));
-        }
+/// Says so (failing under CI) if NATS is unreachable.
+fn nats_missing() -> Option<()> {
+    let socket: SocketAddr = NATS_ADDRESS.parse().expect("an address");
+    if TcpStream::connect_timeout(&socket, CONNECT_TIMEOUT).is_err() {
+        return test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
     }
     Some(())
+}
+
+/// A database of its own for each game server of `config`; `None` (after
+/// saying why, failing under CI) when PostgreSQL is unreachable.
+async fn player_databases(config: &ZoneConfig) -> Option<Vec<TestDatabase>> {
+    let names: Vec<String> = config.games.iter().map(|game| game.name.clone()).collect();
+    let creating = tokio::task::spawn_blocking(move || {
+        let create = |name: &String| TestDatabase::create(&format!("suite_{name}"));
+        names.iter().map(create).collect::<Option<Vec<_>>>()
+    });
+    creating.await.expect("the databases are made")
 }
 
 /// Sends `signal` (`-STOP`, `-CONT`) to process `pid` with kill(1).
@@ -74,10 +88,12 @@ fn settings() -> DistributedSettings {
 
 impl TestZone for ProcessZone {
     async fn start(config: ZoneConfig) -> Option<Self> {
-        services_missing()?;
+        nats_missing()?;
+        let databases = player_databases(&config).await?;
+        let connections: Vec<String> = databases.iter().map(TestDatabase::config).collect();
         let dir = tempfile::tempdir().expect("a temporary directory");
         let run = test_support::unique_name("suite");
-        let zone = DistributedZone::start(&settings(), &run, config, dir.path())
+        let zone = DistributedZone::start_on(&settings(), &run, config, &connections, dir.path())
             .await
             .expect("the zone's processes start");
         let operator = NatsBusConfig::new(NATS_DEFAULT, &run, zone::OPERATOR_NODE);
@@ -87,6 +103,7 @@ impl TestZone for ProcessZone {
             operator: Arc::new(operator),
             stalls: Mutex::new(Vec::new()),
             _dir: dir,
+            _databases: databases,
         })
     }
 

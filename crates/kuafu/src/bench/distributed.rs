@@ -55,6 +55,7 @@ pub struct DistributedZone {
     pub config: ZoneConfig,
     zone_file: PathBuf,
     settings: DistributedSettings,
+    /// The databases this zone made, dropped when it stops.
     databases: Vec<String>,
 }
 
@@ -84,21 +85,31 @@ impl DistributedZone {
             .map(|game| format!("{run}_{}", game.name))
             .collect();
         create_databases(settings, &databases).await?;
-        let started = Self::start_processes(settings, run, template, &databases, data_dir).await;
-        if started.is_err() {
-            let _ = drop_databases(settings, &databases).await;
+        let players: Vec<String> = databases
+            .iter()
+            .map(|database| database_config(settings, database))
+            .collect();
+        match Self::start_on(settings, run, template, &players, data_dir).await {
+            Ok(zone) => Ok(Self { databases, ..zone }),
+            Err(error) => {
+                let _ = drop_databases(settings, &databases).await;
+                Err(error)
+            }
         }
-        started
     }
 
-    async fn start_processes(
+    /// Like [`DistributedZone::start`], on player databases the caller
+    /// made and drops (`player_databases`: a connection string per game
+    /// server of `template`, in order), which [`DistributedZone::stop`]
+    /// leaves.
+    pub async fn start_on(
         settings: &DistributedSettings,
         run: &str,
         template: ZoneConfig,
-        databases: &[String],
+        player_databases: &[String],
         data_dir: &Path,
     ) -> Result<Self, DistributedError> {
-        let config = distributed_config(settings, run, template, databases, data_dir)?;
+        let config = distributed_config(settings, run, template, player_databases, data_dir)?;
         let zone_file = write_zone_file(&config, data_dir)?;
         let processes = ProcessZone::start(&settings.kuafu, &zone_file)
             .await
@@ -109,7 +120,7 @@ impl DistributedZone {
             config,
             zone_file,
             settings: settings.clone(),
-            databases: databases.to_vec(),
+            databases: Vec::new(),
         })
     }
 
@@ -189,6 +200,9 @@ async fn drop_databases(
     settings: &DistributedSettings,
     databases: &[String],
 ) -> Result<(), DistributedError> {
+    if databases.is_empty() {
+        return Ok(());
+    }
     let client = admin(settings).await?;
     for database in databases {
         client
@@ -207,25 +221,25 @@ fn free_address() -> std::io::Result<SocketAddr> {
 /// `template` as a distributed zone: named `run`, its data under
 /// `data_dir`, every listener on a fixed free port (a WebSocket listener
 /// only where the template has one), the game servers' player databases
-/// `databases` (in order) on `settings`' PostgreSQL, and `settings`' NATS.
+/// `player_databases` (connection strings, in order), and `settings`' NATS.
 fn distributed_config(
     settings: &DistributedSettings,
     run: &str,
     mut template: ZoneConfig,
-    databases: &[String],
+    player_databases: &[String],
     data_dir: &Path,
 ) -> std::io::Result<ZoneConfig> {
     template.zone = run.to_owned();
     template.data_dir = data_dir.join("data");
     fix_ports(&mut template.account)?;
-    let mut player_databases = std::collections::BTreeMap::new();
-    for (game, database) in template.games.iter_mut().zip(databases) {
+    let mut databases = std::collections::BTreeMap::new();
+    for (game, database) in template.games.iter_mut().zip(player_databases) {
         fix_ports(&mut game.listen)?;
-        player_databases.insert(game.name.clone(), database_config(settings, database));
+        databases.insert(game.name.clone(), database.clone());
     }
     template.distributed = Some(DistributedConfig {
         nats: settings.nats.clone(),
-        player_databases,
+        player_databases: databases,
         nats_keys: None,
     });
     Ok(template)
