@@ -20,7 +20,7 @@ use bus::{Bus, BusError};
 use bus_nats::{Access, ConnectError, NatsBus, NodeKey, Subjects, User, authorization_block};
 use common::HANG_GUARD;
 use tempfile::TempDir;
-use test_support::nats::PrivateNats;
+use test_support::PrivateNats;
 
 const DEADLINE: Duration = Duration::from_secs(2);
 

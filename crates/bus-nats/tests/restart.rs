@@ -13,7 +13,7 @@ use bus::contract::{horn, is_online};
 use bus::{Bus, BusError};
 use bus_nats::{ConnectError, NatsBus};
 use common::HANG_GUARD;
-use test_support::nats::PrivateNats;
+use test_support::PrivateNats;
 use wire::node::NodeMessage;
 
 const DEADLINE: Duration = Duration::from_secs(2);

@@ -1,5 +1,8 @@
 //! `kuafu audit`: checks every player of a zone against its ledger (stored
-//! gold and items equal the sums of their reasoned ledger lines).
+//! gold and items equal the sums of their reasoned ledger lines), that every
+//! ledger line names its writer (owner and epoch), that no epoch of a role
+//! has two writers and that epochs never go back along a role's ledger. A distributed zone file is audited in its
+//! PostgreSQL player databases.
 
 use std::path::PathBuf;
 
@@ -26,26 +29,36 @@ pub fn run(args: &AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => ZoneConfig::load(path)?,
         None => ZoneConfig::demo(&args.data_dir, args.servers),
     };
-    let (mut roles, mut lines, mut mismatches) = (0, 0, 0);
+    let (mut roles, mut lines, mut problems) = (0, 0, 0);
     for (server, report) in zone::audit(&config)? {
         println!(
-            "audit {server}: roles={} ledger_lines={} mismatches={}",
+            "audit {server}: roles={} ledger_lines={} mismatches={} lines_without_writer={} \
+             epochs_with_two_writers={} epochs_going_back={}",
             report.roles,
             report.ledger_lines,
-            report.mismatches.len()
+            report.mismatches.len(),
+            report.lines_without_writer,
+            report.epochs_with_two_writers.len(),
+            report.epochs_going_back.len()
         );
         for (roleid, mismatch) in &report.mismatches {
             println!("  role {roleid}: {mismatch}");
         }
-        (roles, lines, mismatches) = (
+        for (roleid, epoch) in &report.epochs_with_two_writers {
+            println!("  role {roleid}: two writers in epoch {epoch}");
+        }
+        for (roleid, seq) in &report.epochs_going_back {
+            println!("  role {roleid}: ledger line {seq} has an older epoch than a line before it");
+        }
+        (roles, lines, problems) = (
             roles + report.roles,
             lines + report.ledger_lines,
-            mismatches + report.mismatches.len(),
+            problems + report.problems(),
         );
     }
-    println!("audit: roles={roles} ledger_lines={lines} mismatches={mismatches}");
-    if mismatches > 0 {
-        return Err(format!("{mismatches} role(s) do not match their ledger").into());
+    println!("audit: roles={roles} ledger_lines={lines} problems={problems}");
+    if problems > 0 {
+        return Err(format!("the audit found {problems} problem(s)").into());
     }
     Ok(())
 }

@@ -2,7 +2,10 @@
 //! a password account or logs back in), enters the server the account center
 //! names, and plays until told to stop: adds and spends gold, adds items, and
 //! now and then crosses to another server and comes home, all over real
-//! sockets through the client library. A bot waits in the login queue and
+//! sockets through the client library. After every crossing it completes, a
+//! bot compares the gold the target server entered it with against the gold
+//! it last saw before leaving (the handoff saves it, DESIGN §6) and counts
+//! any difference, as an error too. A bot waits in the login queue and
 //! retries retryable errors with backoff and jitter (`client::retry`); every
 //! error it ends on is counted by kind.
 
@@ -22,6 +25,9 @@ pub const CALL_INTERVAL: Duration = Duration::from_millis(50);
 /// Chance, per call, that a bot crosses (one in this many).
 pub const CROSS_ONE_IN: u32 = 60;
 
+/// The error kind of a completed crossing that changed the bot's gold.
+pub const CROSSING_GOLD_CHANGED: &str = "crossing_gold_changed";
+
 /// Counters every bot adds to.
 #[derive(Debug, Default)]
 pub struct BotCounters {
@@ -35,6 +41,12 @@ pub struct BotCounters {
     pub calls: AtomicU64,
     /// Crossings completed (entered on the target).
     pub crossings: AtomicU64,
+    /// Crossings asked for and not yet answered, now.
+    pub crossings_in_flight: AtomicU64,
+    /// Completed crossings whose target entered the bot with other gold
+    /// than it had seen before leaving; each is also counted as an error of
+    /// kind [`CROSSING_GOLD_CHANGED`].
+    pub crossing_gold_changed: AtomicU64,
     /// Errors of any kind.
     pub errors: AtomicU64,
     /// Errors by kind (an error code's name, `timeout`, `closed`, ...); as
@@ -119,10 +131,9 @@ impl Bot {
         counters.online.fetch_add(1, Ordering::Relaxed);
         let played = self.play_until_stopped(&mut session, counters, stop).await;
         counters.online.fetch_sub(1, Ordering::Relaxed);
-        played?;
+        let gold = played?;
         if session.current_srvname() != session.home_srvname() {
-            session.go_home().await?;
-            counters.crossings.fetch_add(1, Ordering::Relaxed);
+            cross(&mut session, Crossing::Home, gold, counters).await?;
         }
         session.logoff().await
     }
@@ -155,12 +166,13 @@ impl Bot {
         }
     }
 
+    /// Plays until `stop` fires; returns the gold it saw last.
     async fn play_until_stopped(
         &self,
         session: &mut GameSession,
         counters: &BotCounters,
         stop: tokio::sync::watch::Receiver<bool>,
-    ) -> Result<(), ClientError> {
+    ) -> Result<u64, ClientError> {
         let mut gold = match session.call(Call::GetPlayer(GetPlayer {})).await? {
             CallOutcome::Reply(reply) => reply.player.map_or(0, |player| player.gold),
             CallOutcome::Crossed { .. } => {
@@ -177,12 +189,11 @@ impl Bot {
                     counters.calls.fetch_add(1, Ordering::Relaxed);
                 }
                 Action::Cross(target) => {
-                    session.go_server(&target).await?;
-                    counters.crossings.fetch_add(1, Ordering::Relaxed);
+                    gold = cross(session, Crossing::To(target), gold, counters).await?;
                 }
             }
         }
-        Ok(())
+        Ok(gold)
     }
 
     fn next_call(&self, session: &GameSession, gold: u64) -> Action {
@@ -223,4 +234,41 @@ impl Bot {
 enum Action {
     Call(Call),
     Cross(String),
+}
+
+/// Where a crossing goes.
+enum Crossing {
+    Home,
+    To(String),
+}
+
+/// Crosses; counts the crossing, and a change between `gold_before` and
+/// the gold the target entered the bot with. Returns the gold after.
+async fn cross(
+    session: &mut GameSession,
+    crossing: Crossing,
+    gold_before: u64,
+    counters: &BotCounters,
+) -> Result<u64, ClientError> {
+    counters.crossings_in_flight.fetch_add(1, Ordering::Relaxed);
+    let entered = match &crossing {
+        Crossing::Home => session.go_home().await,
+        Crossing::To(target) => session.go_server(target).await,
+    };
+    counters.crossings_in_flight.fetch_sub(1, Ordering::Relaxed);
+    let gold_after = entered?.player.map_or(0, |player| player.gold);
+    counters.crossings.fetch_add(1, Ordering::Relaxed);
+    if gold_after != gold_before {
+        counters
+            .crossing_gold_changed
+            .fetch_add(1, Ordering::Relaxed);
+        counters.count_error(CROSSING_GOLD_CHANGED.to_owned());
+        tracing::error!(
+            to = session.current_srvname(),
+            gold_before,
+            gold_after,
+            "a crossing changed the gold"
+        );
+    }
+    Ok(gold_after)
 }

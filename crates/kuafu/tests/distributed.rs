@@ -28,7 +28,7 @@ use std::time::Duration;
 use client::{CallOutcome, GameSession};
 use common::gold;
 use store_postgres::test_support::TestDatabase;
-use test_support::nats::PrivateNats;
+use test_support::PrivateNats;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body;
 use wire::client::{AddGold, Fight};

@@ -28,21 +28,26 @@ use std::fmt;
 
 use ownership::Rules;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
+use store::audit::{AuditReport, EPOCHS_GOING_BACK, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, from_column, roleid_column, to_column};
 use store::{ClockedPlayerStore, LedgerEntry, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio_postgres::types::ToSql;
 
 use crate::connection::{Connection, Failure};
 use crate::schema::{self, Schema};
-use rows::{Batch, decode_ledger_line};
+use rows::{Batch, decode_ledger_line, decode_player};
 use statements::Statements;
 
 /// The player database: its migrations, in order.
 const SCHEMA: Schema = Schema {
     kind: "Kuafu player (srvno) database",
-    migrations: &[include_str!("../migrations/player/0001_players.sql")],
+    migrations: &[
+        include_str!("../migrations/player/0001_players.sql"),
+        include_str!("../migrations/player/0002_ledger_writer.sql"),
+    ],
 };
 
+const SELECT_ALL_PLAYERS: &str = "SELECT roleid, data FROM players ORDER BY roleid";
 const INSERT_ROLE_SEQ: &str =
     "INSERT INTO role_seq (srvno, next_seq) VALUES ($1, 1) ON CONFLICT (srvno) DO NOTHING";
 
@@ -106,6 +111,42 @@ impl PostgresPlayerStore {
             .map(decode_ledger_line)
             .collect::<Result<_, _>>()
             .map_err(|failure| self.error(failure))
+    }
+
+    /// Audits every player of this database against its ledger
+    /// (`store::audit::audit_player`); returns how many roles and ledger
+    /// lines were read, and every mismatch found.
+    pub fn audit(&self) -> Result<AuditReport, StoreError> {
+        let client = self.connection.client();
+        let rows = self
+            .connection
+            .run(client.query(SELECT_ALL_PLAYERS, &[]))
+            .map_err(|failure| self.error(failure))?;
+        let mut report = AuditReport::default();
+        for row in &rows {
+            let (roleid, data) = decode_player(row).map_err(|failure| self.error(failure))?;
+            report.add(roleid, &data, &self.ledger(roleid)?);
+        }
+        self.audit_writers(&mut report)
+            .map_err(|failure| self.error(failure))?;
+        Ok(report)
+    }
+
+    /// Adds the ledger lines that name no writer, the epochs with two
+    /// writers and the lines going back to `report`.
+    fn audit_writers(&self, report: &mut AuditReport) -> Result<(), Failure> {
+        let client = self.connection.client();
+        let (unnamed, two_writers, going_back) = self.connection.run(async {
+            tokio::try_join!(
+                client.query_one(LINES_WITHOUT_WRITER, &[]),
+                client.query(EPOCHS_WITH_TWO_WRITERS, &[]),
+                client.query(EPOCHS_GOING_BACK, &[]),
+            )
+        })?;
+        report.lines_without_writer = from_column(unnamed.try_get(0)?);
+        report.epochs_with_two_writers = role_numbers(&two_writers)?;
+        report.epochs_going_back = role_numbers(&going_back)?;
+        Ok(())
     }
 
     /// Moves the role sequence of `srvno` up to `next_seq` (never down, and
@@ -295,6 +336,16 @@ impl Locks {
             srvnos: srvnos.into_iter().collect(),
         }
     }
+}
+
+/// `(role, number)` rows.
+fn role_numbers(rows: &[tokio_postgres::Row]) -> Result<Vec<(RoleId, u64)>, Failure> {
+    rows.iter()
+        .map(|row| {
+            let roleid = backend::roleid_from_column(row.try_get(0)?).map_err(Failure)?;
+            Ok((roleid, from_column(row.try_get(1)?)))
+        })
+        .collect()
 }
 
 fn backend_error(failure: Failure) -> StoreError {

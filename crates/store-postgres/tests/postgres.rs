@@ -1,14 +1,18 @@
 //! What only the PostgreSQL player store does: the database's own clock,
 //! row locks against other sessions' concurrent commits, the schema recorded
 //! in `kuafu_schema`, a failure rolling the whole batch back, a session the
-//! server ended replaced at the next batch, and durable session settings.
+//! server ended replaced at the next batch, durable session settings, and
+//! the ledger audit.
 //! Each test runs on a database of its own and skips, saying why, when the
 //! server is unreachable outside CI.
 
 use std::time::Duration;
 
 use ownership::{Refused, Rules};
-use store::contract::{LEASE_TTL_MS, claim_op, create, earn, held_srvnos, owner};
+use store::contract::{
+    LEASE_TTL_MS, assert_clean_audit, assert_forged_audit, claim_op, create, earn,
+    forge_ledger_sql, held_srvnos, owner, two_audited_roles,
+};
 use store::{OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
 use store_postgres::PostgresPlayerStore;
 use store_postgres::test_support::TestDatabase;
@@ -143,7 +147,7 @@ fn the_schema_is_migrated_once_and_a_newer_or_other_kind_is_refused() {
     let version = "SELECT version::bigint FROM kuafu_schema";
     for _ in 0..2 {
         drop(connect(&database));
-        assert_eq!(session.value::<i64>(version), 1);
+        assert_eq!(session.value::<i64>(version), 2);
     }
     session.execute("UPDATE kuafu_schema SET version = 9");
     let newer = PostgresPlayerStore::connect(&database.config(), &held_srvnos(), Rules::default());
@@ -186,7 +190,7 @@ fn stores_opening_a_new_database_at_once_migrate_it_once() {
         }
     });
     let version = "SELECT version::bigint FROM kuafu_schema";
-    assert_eq!(database.session().value::<i64>(version), 1);
+    assert_eq!(database.session().value::<i64>(version), 2);
 }
 
 #[test]
@@ -258,4 +262,16 @@ fn every_kuafu_session_commits_durably_whatever_the_database_default() {
         session.value::<i64>(idle_limit_ms),
         i64::try_from(store_postgres::IDLE_IN_TRANSACTION_TIMEOUT_MS).unwrap()
     );
+}
+
+#[test]
+fn the_audit_finds_bad_sums_lines_without_a_writer_epochs_with_two_and_epochs_going_back() {
+    let Some(database) = TestDatabase::create("audit") else {
+        return;
+    };
+    let mut store = connect(&database);
+    let (ann, bob) = two_audited_roles(&mut store);
+    assert_clean_audit(&store.audit().unwrap());
+    database.session().execute(&forge_ledger_sql(ann, bob));
+    assert_forged_audit(&store.audit().unwrap(), ann, bob);
 }

@@ -25,6 +25,7 @@ mod schema;
 mod writer;
 
 pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
-pub use player_store::{AuditReport, SqlitePlayerStore};
+pub use player_store::SqlitePlayerStore;
 pub use routing_store::{ROUTING_DB_FILE, RoutingError, RoutingStore};
+pub use store::audit::AuditReport;
 pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};

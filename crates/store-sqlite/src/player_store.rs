@@ -20,6 +20,7 @@ use ownership::{Ownership, Rules};
 use prost::Message;
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use store::audit::{AuditReport, EPOCHS_GOING_BACK, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, HoldersPage, Rows, WriteBasis, roleid_column};
 use store::{FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
 use wire::node::PlayerData;
@@ -31,7 +32,10 @@ mod holders;
 /// The player database: its migrations, in order, and its marker table.
 const SCHEMA: Schema = Schema {
     kind: "Kuafu player (srvno) database",
-    migrations: &[include_str!("../migrations/player/0001_players.sql")],
+    migrations: &[
+        include_str!("../migrations/player/0001_players.sql"),
+        include_str!("../migrations/player/0002_ledger_writer.sql"),
+    ],
     marker_table: "players",
 };
 
@@ -56,22 +60,11 @@ const UPDATE_WRITE: &str = "UPDATE players SET owner_node = ?2, owner_incarnatio
      epoch = ?4, lease_until_ms = ?5, data = ?6, data_version = ?7, name = ?8 WHERE roleid = ?1";
 const SELECT_ROLES_OF_ACCOUNT: &str =
     "SELECT roleid, data FROM players WHERE account_id = ?1 ORDER BY roleid";
-const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason, \
+     writer_node, writer_incarnation, writer_epoch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const SELECT_ALL_PLAYERS: &str = "SELECT roleid, data FROM players ORDER BY roleid";
 const SELECT_LEDGER: &str =
     "SELECT seq, kind, item_type, delta, reason FROM ledger WHERE roleid = ?1 ORDER BY seq";
-
-/// What an audit of one database found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AuditReport {
-    /// Roles read.
-    pub roles: u64,
-    /// Ledger lines read.
-    pub ledger_lines: u64,
-    /// Roles whose data does not match their ledger.
-    pub mismatches: Vec<(RoleId, store::audit::AuditMismatch)>,
-}
 
 /// One srvno database (or a merged group of srvnos) in a SQLite file.
 pub struct SqlitePlayerStore {
@@ -154,14 +147,27 @@ impl SqlitePlayerStore {
             let (roleid, data) = row?;
             let roleid = decode_roleid(roleid)?;
             let data = PlayerData::decode(data.as_slice())?;
-            let ledger = self.read_ledger(roleid)?;
-            report.roles += 1;
-            report.ledger_lines += ledger.len() as u64;
-            if let Err(mismatch) = store::audit::audit_player(&data, &ledger) {
-                report.mismatches.push((roleid, mismatch));
-            }
+            report.add(roleid, &data, &self.read_ledger(roleid)?);
         }
+        report.lines_without_writer = from_column(self.connection.query_row(
+            LINES_WITHOUT_WRITER,
+            [],
+            |row| row.get(0),
+        )?);
+        report.epochs_with_two_writers = self.role_numbers(EPOCHS_WITH_TWO_WRITERS)?;
+        report.epochs_going_back = self.role_numbers(EPOCHS_GOING_BACK)?;
         Ok(report)
+    }
+
+    /// The `(role, number)` rows `sql` answers.
+    fn role_numbers(&self, sql: &str) -> Result<Vec<(RoleId, u64)>, Failure> {
+        let mut statement = self.connection.prepare(sql)?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.map(|row| {
+            let (roleid, number): (i64, i64) = row?;
+            Ok((decode_roleid(roleid)?, from_column(number)))
+        })
+        .collect()
     }
 
     /// Moves the role sequence of `srvno` up to `next_seq` (never down, and at
@@ -353,7 +359,7 @@ impl Rows for Batch<'_> {
             write.data.name,
         ])?;
         expect_one_row(changed, write.roleid)?;
-        self.append_ledger(write.roleid, &write.ledger)
+        self.append_ledger(write)
     }
 
     fn roles_of_account(&mut self, account_id: u64) -> Result<Vec<(RoleId, PlayerData)>, Failure> {
@@ -382,20 +388,25 @@ impl Rows for Batch<'_> {
 }
 
 impl Batch<'_> {
-    fn append_ledger(&self, roleid: RoleId, lines: &[LedgerEntry]) -> Result<(), Failure> {
-        if lines.is_empty() {
+    /// Appends the write's ledger lines, each naming the write's owner and
+    /// epoch.
+    fn append_ledger(&self, write: &FencedWrite) -> Result<(), Failure> {
+        if write.ledger.is_empty() {
             return Ok(());
         }
         let mut statement = self.sql.prepare_cached(INSERT_LEDGER)?;
-        for line in lines {
+        for line in &write.ledger {
             let (kind, item_type) = backend::ledger_kind_columns(&line.kind);
             statement.execute(params![
-                roleid_column(roleid),
+                roleid_column(write.roleid),
                 to_column(line.seq),
                 kind,
                 item_type,
                 line.delta,
                 line.reason,
+                write.owner.node,
+                to_column(write.owner.incarnation),
+                to_column(write.epoch),
             ])?;
         }
         Ok(())

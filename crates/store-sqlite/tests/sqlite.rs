@@ -1,8 +1,12 @@
 //! What only the SQLite player store does: schema migrations recorded in
-//! `user_version`, and a database failure failing the whole batch.
+//! `user_version`, a database failure failing the whole batch, and the
+//! ledger audit.
 
 use ownership::Rules;
 use routing::Srvno;
+use store::contract::{
+    assert_clean_audit, assert_forged_audit, forge_ledger_sql, two_audited_roles,
+};
 use store::{OpOutcome, PlayerOp, PlayerStore, StoreError};
 use store_sqlite::SqlitePlayerStore;
 
@@ -37,7 +41,7 @@ fn the_schema_is_migrated_once_and_kept_on_reopen() {
     for _ in 0..2 {
         let store = SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap();
         drop(store);
-        assert_eq!(pragma(&path, "user_version"), "1");
+        assert_eq!(pragma(&path, "user_version"), "2");
     }
     assert_eq!(pragma(&path, "journal_mode"), "wal");
 }
@@ -139,4 +143,16 @@ fn checking_a_missing_file_accepts_it_and_creates_nothing() {
     assert!(!path.exists());
     drop(SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap());
     SqlitePlayerStore::check_file(&path).unwrap();
+}
+
+#[test]
+fn the_audit_finds_bad_sums_lines_without_a_writer_epochs_with_two_and_epochs_going_back() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("srvno.db");
+    let mut store = SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap();
+    let (ann, bob) = two_audited_roles(&mut store);
+    assert_clean_audit(&store.audit().unwrap());
+    let forger = rusqlite::Connection::open(&path).unwrap();
+    forger.execute_batch(&forge_ledger_sql(ann, bob)).unwrap();
+    assert_forged_audit(&store.audit().unwrap(), ann, bob);
 }

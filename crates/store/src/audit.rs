@@ -1,10 +1,16 @@
 //! The ledger audit: a player's stored gold and items must equal the sums of
 //! its ledger lines (every change carries a reason and is saved with the
 //! data), and the ledger's sequence numbers must be unique and below the
-//! data's `next_ledger_seq`.
+//! data's `next_ledger_seq`. [`AuditReport`] adds up one database's audit,
+//! whichever backend it is read from; the SQL backends also check that
+//! every ledger line names its writer (owner and epoch), that no epoch of a
+//! role has two writers and that a role's epochs never go back along its
+//! ledger ([`LINES_WITHOUT_WRITER`], [`EPOCHS_WITH_TWO_WRITERS`],
+//! [`EPOCHS_GOING_BACK`]).
 
 use std::collections::BTreeMap;
 
+use routing::RoleId;
 use wire::node::PlayerData;
 
 use crate::{LedgerEntry, LedgerKind};
@@ -37,6 +43,63 @@ pub enum AuditMismatch {
         /// The offending sequence number.
         seq: u64,
     },
+}
+
+/// The SQL backends' count of ledger lines that do not name their writer.
+pub const LINES_WITHOUT_WRITER: &str = "SELECT count(*) FROM ledger \
+     WHERE writer_node IS NULL OR writer_incarnation IS NULL OR writer_epoch IS NULL";
+/// The SQL backends' `(roleid, epoch)` pairs whose ledger lines name two or
+/// more writers (a fenced write let a second owner in).
+pub const EPOCHS_WITH_TWO_WRITERS: &str = "SELECT roleid, writer_epoch FROM ledger \
+     WHERE writer_epoch IS NOT NULL GROUP BY roleid, writer_epoch \
+     HAVING count(DISTINCT writer_node || ':' || writer_incarnation) > 1 \
+     ORDER BY roleid, writer_epoch";
+
+/// The SQL backends' `(roleid, seq)` of ledger lines written at a lower
+/// epoch than an earlier line of the same role: a writer that wrote after
+/// its successor (a zombie the fence let through).
+pub const EPOCHS_GOING_BACK: &str = "SELECT roleid, seq FROM (SELECT roleid, seq, writer_epoch, \
+     max(writer_epoch) OVER (PARTITION BY roleid ORDER BY seq \
+     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier FROM ledger) AS lines \
+     WHERE writer_epoch < earlier ORDER BY roleid, seq";
+
+/// What an audit of one database found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Roles read.
+    pub roles: u64,
+    /// Ledger lines read.
+    pub ledger_lines: u64,
+    /// Roles whose data does not match their ledger.
+    pub mismatches: Vec<(RoleId, AuditMismatch)>,
+    /// Ledger lines that do not name their writer (owner and epoch).
+    pub lines_without_writer: u64,
+    /// `(role, epoch)` pairs whose ledger lines name two writers or more.
+    pub epochs_with_two_writers: Vec<(RoleId, u64)>,
+    /// `(role, seq)` of lines written at a lower epoch than an earlier line
+    /// of the role.
+    pub epochs_going_back: Vec<(RoleId, u64)>,
+}
+
+impl AuditReport {
+    /// How many things the audit found wrong: mismatched roles, lines
+    /// without a writer, epochs with two writers and lines going back.
+    pub fn problems(&self) -> usize {
+        let unnamed = usize::try_from(self.lines_without_writer).unwrap_or(usize::MAX);
+        self.mismatches.len()
+            + unnamed
+            + self.epochs_with_two_writers.len()
+            + self.epochs_going_back.len()
+    }
+
+    /// Audits one more role ([`audit_player`]) and adds it to the report.
+    pub fn add(&mut self, roleid: RoleId, data: &PlayerData, ledger: &[LedgerEntry]) {
+        self.roles += 1;
+        self.ledger_lines += ledger.len() as u64;
+        if let Err(mismatch) = audit_player(data, ledger) {
+            self.mismatches.push((roleid, mismatch));
+        }
+    }
 }
 
 /// Audits one player's data against its whole ledger.

@@ -15,11 +15,13 @@
 //! the test (a backend whose server is unreachable outside CI says why when
 //! it answers `None`).
 
+mod audit;
 mod batches;
 mod fencing;
 mod holders;
 mod roles;
 
+pub use audit::*;
 pub use batches::*;
 pub use fencing::*;
 pub use holders::*;

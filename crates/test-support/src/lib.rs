@@ -6,12 +6,15 @@
 //! - [`unique_name`]: a database, zone or subject name no other test run
 //!   uses, so parallel runs never see each other's data.
 //! - [`free_port`]: a loopback port nothing listens on now.
-//! - [`eventually`]: waits for an event by checking, with a bound, instead
-//!   of sleeping for a guessed time.
-//! - [`nats::PrivateNats`]: a nats-server of the test's own, which it may
-//!   stop, restart and configure.
+//! - [`eventually`] (and [`eventually_within`], with a bound of the
+//!   caller's): waits for an event by checking, with a bound, instead of
+//!   sleeping for a guessed time.
+//! - [`PrivateNats`]: a nats-server of the test's own, which it may stop,
+//!   restart and configure.
 
-pub mod nats;
+mod nats;
+
+pub use nats::{NATS_SERVER, PrivateNats};
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -78,12 +81,23 @@ pub fn free_port() -> u16 {
 
 /// Checks `check` until it returns `Some`, or panics after
 /// [`EVENTUALLY_WAIT`] naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + EVENTUALLY_WAIT;
+    eventually_within(what, EVENTUALLY_WAIT, check).await
+}
+
+/// Checks `check` until it returns `Some`, or panics after `wait` naming
+/// `what`: for conditions that wait on a timer of the system under test
+/// (a lease, a reconnection backoff).
+pub async fn eventually_within<T, F, Fut>(what: &str, wait: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         if let Some(value) = check().await {
             return value;
@@ -130,5 +144,17 @@ mod tests {
         })
         .await;
         assert_eq!(found, 3);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "timed out waiting for a condition that never holds")]
+    async fn eventually_within_gives_up_after_its_wait() {
+        let never = || async { None::<()> };
+        eventually_within(
+            "a condition that never holds",
+            Duration::from_millis(50),
+            never,
+        )
+        .await;
     }
 }

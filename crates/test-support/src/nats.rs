@@ -3,12 +3,15 @@
 //! and a log file; stopped by its process id when the test is done, also
 //! when it panics (on drop). See SERVICES.md.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-/// The nats-server binary a private instance runs.
+/// The nats-server binary a private instance runs (Debian's package).
 pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
+/// How long a started nats-server may take to take connections.
+pub const NATS_START_WAIT: Duration = Duration::from_secs(30);
 
 /// A nats-server this test started on its own port.
 pub struct PrivateNats {
@@ -69,8 +72,9 @@ impl PrivateNats {
             .expect("nats-server starts");
         self.server = Some(server);
         let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-        crate::eventually("the private nats-server takes connections", || async {
-            TcpStream::connect(address).is_ok().then_some(())
+        let what = "the private nats-server taking connections";
+        crate::eventually_within(what, NATS_START_WAIT, || async move {
+            tokio::net::TcpStream::connect(address).await.ok().map(drop)
         })
         .await;
     }

@@ -57,6 +57,18 @@ pub struct DistributedConfig {
     pub nats_keys: Option<PathBuf>,
 }
 
+impl DistributedConfig {
+    /// The connection string of game server `game`'s player database.
+    pub fn player_database(&self, game: &str) -> Result<&str, store::StoreError> {
+        self.player_databases
+            .get(game)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                store::StoreError::Backend(format!("no player database for game server {game}"))
+            })
+    }
+}
+
 /// Where a node listens for clients; port 0 picks a free port at start.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -172,17 +172,14 @@ async fn start_game_node(
 /// Connects to every game server's PostgreSQL database, each behind its own
 /// writer thread that applies batches at the database's clock.
 async fn open_player_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
-    let databases = &config
+    let distributed = config
         .distributed
         .as_ref()
-        .ok_or(ZoneError::NotDistributed)?
-        .player_databases;
+        .ok_or(ZoneError::NotDistributed)?;
     let mut stores = BTreeMap::new();
     for game in &config.games {
         let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
-        let database = databases.get(&game.name).cloned().ok_or_else(|| {
-            StoreError::Backend(format!("no player database for game server {}", game.name))
-        })?;
+        let database = distributed.player_database(&game.name)?.to_owned();
         // The store blocks on its own session: connect (and drop it on a
         // failure) off the async runtime.
         let opening = tokio::task::spawn_blocking(move || {

@@ -1,7 +1,8 @@
 //! What the NATS bus's tests share: the shared NATS server (SERVICES.md: a
 //! test fails under `CI=true` when it is unreachable, and elsewhere skips
-//! with a printed reason), unique zone names, and a private nats-server a
-//! test may stop, restart and configure (`test_support::nats`).
+//! with a printed reason), unique zone names, and waiting for a condition.
+//! A private nats-server a test may stop and restart is
+//! `test_support::PrivateNats`.
 
 #![allow(dead_code)]
 

@@ -1,9 +1,13 @@
 //! What the kuafu tests share: for the tests that run the kuafu binary, the
 //! account center's address from a zone's output and a player's gold; for
-//! the source-reading tests (`purity.rs`, `sizes.rs`, `tidy.rs`), the walk
-//! over source files.
+//! the crash tests, a private PostgreSQL cluster ([`private_postgres`]) and
+//! a zone of node processes ([`nodes`]); for the source-reading tests
+//! (`purity.rs`, `sizes.rs`, `tidy.rs`), the walk over source files.
 
 #![allow(dead_code)]
+
+pub mod nodes;
+pub mod private_postgres;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

@@ -169,13 +169,16 @@ impl Rows for Batch<'_> {
             &write.data.name,
         ];
         let ledger = LedgerColumns::of(&write.ledger);
-        let lines: [&(dyn ToSql + Sync); 6] = [
+        let lines: [&(dyn ToSql + Sync); 9] = [
             &roleid_column(write.roleid),
             &ledger.seqs,
             &ledger.kinds,
             &ledger.item_types,
             &ledger.deltas,
             &ledger.reasons,
+            &write.owner.node,
+            &to_column(write.owner.incarnation),
+            &to_column(write.epoch),
         ];
         let append = async {
             match write.ledger.is_empty() {
@@ -195,11 +198,7 @@ impl Rows for Batch<'_> {
         self.connection
             .run(client.query(statement, &[&to_column(account_id)]))?
             .iter()
-            .map(|row| {
-                let data: Vec<u8> = row.try_get(1)?;
-                let roleid = decode_roleid(row.try_get(0)?)?;
-                Ok((roleid, PlayerData::decode(data.as_slice())?))
-            })
+            .map(decode_player)
             .collect()
     }
 
@@ -271,6 +270,13 @@ fn decode_ownership(row: &Row, first: usize) -> Result<Ownership, Failure> {
         epoch: from_column(row.try_get(first + 2)?),
         lease_until_ms: from_column(row.try_get(first + 3)?),
     })
+}
+
+/// A row of `SELECT roleid, data FROM players`.
+pub(super) fn decode_player(row: &Row) -> Result<(RoleId, PlayerData), Failure> {
+    let data: Vec<u8> = row.try_get(1)?;
+    let roleid = decode_roleid(row.try_get(0)?)?;
+    Ok((roleid, PlayerData::decode(data.as_slice())?))
 }
 
 /// A row of `SELECT seq, kind, item_type, delta, reason FROM ledger`.

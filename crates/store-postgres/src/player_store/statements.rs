@@ -37,9 +37,12 @@ const UPDATE_OWNERSHIP: &str = "UPDATE players SET owner_node = $2, owner_incarn
      epoch = $4, lease_until_ms = $5 WHERE roleid = $1";
 const UPDATE_WRITE: &str = "UPDATE players SET owner_node = $2, owner_incarnation = $3, \
      epoch = $4, lease_until_ms = $5, data = $6, data_version = $7, name = $8 WHERE roleid = $1";
-/// Appends every ledger line of one write in one statement.
-const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason) \
-     SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[])";
+/// Appends every ledger line of one write in one statement, each naming
+/// the write's owner and epoch.
+const INSERT_LEDGER: &str = "INSERT INTO ledger (roleid, seq, kind, item_type, delta, reason, \
+     writer_node, writer_incarnation, writer_epoch) \
+     SELECT $1, lines.*, $7::text, $8::bigint, $9::bigint \
+     FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[]) AS lines";
 const SELECT_ROLES_OF_ACCOUNT: &str =
     "SELECT roleid, data FROM players WHERE account_id = $1 ORDER BY roleid";
 const SELECT_HELD_BY_NODE: &str = "SELECT roleid, owner_node, owner_incarnation, epoch, \
