@@ -173,9 +173,10 @@ impl ProcessZone {
     }
 
     /// Kills node `name` with SIGKILL (a crash: nothing is saved or
-    /// released) and waits until it is gone; its exit is not reported by
-    /// [`ProcessZone::next_exit`].
+    /// released) and waits until it is gone.
     pub async fn kill(&mut self, name: &str) -> Result<(), Failure> {
+        // Its supervising task ends without reporting the exit: a kill
+        // asked for is no node exiting on its own.
         let index = self.supervised.iter().position(|node| node.name == name);
         let index = index.ok_or_else(|| format!("no running node {name}"))?;
         let node = self.supervised.swap_remove(index);
