@@ -7,13 +7,13 @@ use accountcore::queue::{
     HASH_ESTIMATE_MS, HASH_JOBS_PER_WORKER, LOGIN_QUEUE_MAX, POSITION_UPDATE_INTERVAL_MS,
     QUEUE_GRACE_MS, QueueConfig,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::HashCost;
 use crate::limits::DEVICE_LOGINS_INFLIGHT_MAX;
 
 /// How the account center admits logins.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginSettings {
     /// Hashing workers; 0 means one per core.

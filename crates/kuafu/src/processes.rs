@@ -14,7 +14,7 @@
 use std::error::Error;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -108,8 +108,8 @@ pub async fn run_zone(config_path: &Path) -> Result<(), Failure> {
 }
 
 /// A zone whose every node runs as a supervised process of this binary
-/// (what `kuafu zone --processes` and `kuafu bench hop --backend
-/// distributed` run).
+/// (what `kuafu zone --processes`, `kuafu bench hop --backend distributed`
+/// and the zone suite's process backend run).
 pub struct ProcessZone {
     /// The zone's name.
     pub name: String,
@@ -117,7 +117,10 @@ pub struct ProcessZone {
     pub account_addr: String,
     /// One line per node: its name, process id and where it listens.
     pub ready_lines: Vec<String>,
+    executable: PathBuf,
+    config_path: PathBuf,
     supervised: Vec<Supervised>,
+    exits: mpsc::Sender<(String, ExitStatus)>,
     exited: mpsc::Receiver<(String, ExitStatus)>,
 }
 
@@ -135,26 +138,67 @@ impl ProcessZone {
             name: config.zone.clone(),
             account_addr: String::from("-"),
             ready_lines: Vec::new(),
+            executable: executable.to_owned(),
+            config_path: config_path.to_owned(),
             supervised: Vec::new(),
+            exits,
             exited,
         };
         for name in config.node_names() {
-            let mut node = spawn_node(executable, config_path, &name)?;
-            let ready = match wait_ready(&mut node).await {
-                Ok(ready) => ready,
-                Err(error) => {
-                    zone.stop().await;
-                    return Err(format!("node {name}: {error}").into());
-                }
-            };
-            let pid = node.child.id().unwrap_or(0);
-            zone.ready_lines.push(format!("{name}: pid {pid} {ready}"));
-            if name == zone::ACCOUNT_NODE {
-                zone.account_addr = ready_address(&ready).unwrap_or_default();
+            if let Err(error) = zone.start_node(&name).await {
+                zone.stop().await;
+                return Err(error);
             }
-            zone.supervised.push(supervise(node, exits.clone()));
         }
         Ok(zone)
+    }
+
+    /// Starts node `name` as a process and supervises it once it is ready.
+    async fn start_node(&mut self, name: &str) -> Result<(), Failure> {
+        let mut node = spawn_node(&self.executable, &self.config_path, name)?;
+        let ready = wait_ready(&mut node)
+            .await
+            .map_err(|error| format!("node {name}: {error}"))?;
+        let pid = node.child.id().unwrap_or(0);
+        let line = format!("{name}: pid {pid} {ready}");
+        let prefix = format!("{name}: ");
+        self.ready_lines.retain(|old| !old.starts_with(&prefix));
+        self.ready_lines.push(line);
+        if name == zone::ACCOUNT_NODE {
+            self.account_addr = ready_address(&ready).unwrap_or_default();
+        }
+        self.supervised
+            .push(supervise(node, pid, self.exits.clone()));
+        Ok(())
+    }
+
+    /// Kills node `name` with SIGKILL (a crash: nothing is saved or
+    /// released) and waits until it is gone.
+    pub async fn kill(&mut self, name: &str) -> Result<(), Failure> {
+        // Its supervising task ends without reporting the exit: a kill
+        // asked for is no node exiting on its own.
+        let index = self.supervised.iter().position(|node| node.name == name);
+        let index = index.ok_or_else(|| format!("no running node {name}"))?;
+        let node = self.supervised.swap_remove(index);
+        let _ = node.control.send(Control::Kill);
+        node.task.await?;
+        Ok(())
+    }
+
+    /// Starts node `name` again (after [`ProcessZone::kill`]): a new
+    /// process, a new incarnation, the same zone file.
+    pub async fn restart(&mut self, name: &str) -> Result<(), Failure> {
+        if self.supervised.iter().any(|node| node.name == name) {
+            return Err(format!("node {name} is running").into());
+        }
+        self.start_node(name).await
+    }
+
+    /// The process id of running node `name` (for a signal, such as the
+    /// zone suite's SIGSTOP/SIGCONT stall).
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        let node = self.supervised.iter().find(|node| node.name == name)?;
+        Some(node.pid)
     }
 
     /// Waits until a node exits on its own, and says which and how.
@@ -220,27 +264,45 @@ fn ready_address(ready: &str) -> Option<String> {
     (address != "-").then(|| address.to_owned())
 }
 
-/// A supervised node: reports its exit, or on the stop signal closes its
-/// standard input and waits for it (killing it after [`NODE_STOP_WAIT`]).
+/// A supervised node: reports its exit; on [`Control::Stop`] closes its
+/// standard input and waits for it (killing it after [`NODE_STOP_WAIT`]);
+/// on [`Control::Kill`] kills it at once.
 struct Supervised {
-    stop: oneshot::Sender<()>,
+    name: String,
+    pid: u32,
+    control: oneshot::Sender<Control>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn supervise(node: NodeProcess, exits: mpsc::Sender<(String, ExitStatus)>) -> Supervised {
-    let (stop, stopping) = oneshot::channel::<()>();
+/// What the supervisor asks of a node's supervising task.
+enum Control {
+    /// A graceful stop.
+    Stop,
+    /// A crash (SIGKILL).
+    Kill,
+}
+
+fn supervise(node: NodeProcess, pid: u32, exits: mpsc::Sender<(String, ExitStatus)>) -> Supervised {
+    let (control, controlled) = oneshot::channel::<Control>();
     let NodeProcess {
         name,
         mut child,
         stdin,
     } = node;
+    let supervised_name = name.clone();
     let task = tokio::spawn(async move {
-        tokio::select! {
+        let control = tokio::select! {
             Ok(status) = child.wait() => {
                 let _ = exits.send((name, status)).await;
                 return;
             }
-            _ = stopping => {}
+            control = controlled => control,
+        };
+        if let Ok(Control::Kill) = control {
+            if let Err(error) = child.kill().await {
+                eprintln!("node {name}: {error}");
+            }
+            return;
         }
         drop(stdin);
         match tokio::time::timeout(NODE_STOP_WAIT, child.wait()).await {
@@ -253,7 +315,12 @@ fn supervise(node: NodeProcess, exits: mpsc::Sender<(String, ExitStatus)>) -> Su
             }
         }
     });
-    Supervised { stop, task }
+    Supervised {
+        name: supervised_name,
+        pid,
+        control,
+        task,
+    }
 }
 
 /// Stops every supervised node at once and waits for all of them.
@@ -261,7 +328,7 @@ async fn stop_all(supervised: Vec<Supervised>) {
     let tasks: Vec<_> = supervised
         .into_iter()
         .map(|node| {
-            let _ = node.stop.send(());
+            let _ = node.control.send(Control::Stop);
             node.task
         })
         .collect();

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use routing::Srvno;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole zone.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// The zone's name.
@@ -41,7 +41,7 @@ pub struct ZoneConfig {
 /// The distributed mode (DESIGN §3): every node its own process, NATS the
 /// bus, PostgreSQL every database: each game server's player database, the
 /// account center's and the data center's.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DistributedConfig {
     /// The NATS server, e.g. `nats://127.0.0.1:4222`.
@@ -75,7 +75,7 @@ impl DistributedConfig {
 }
 
 /// Where a node listens for clients; port 0 picks a free port at start.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
     /// TCP listener.
@@ -85,7 +85,7 @@ pub struct ListenConfig {
 }
 
 /// One game server.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct GameServerConfig {
     /// Its name (also its node name), e.g. `gs1`.
@@ -116,7 +116,7 @@ impl GameServerConfig {
 }
 
 /// Lease and timer settings, in milliseconds; defaults suit production.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimingConfig {
     /// Lease length of a claim or renewal.
@@ -180,6 +180,13 @@ impl ZoneConfig {
             error,
         })?;
         Self::from_toml(&text)
+    }
+
+    /// The zone as a zone file's TOML text, which [`ZoneConfig::from_toml`]
+    /// reads back as the same zone (how tests and benchmarks write the zone
+    /// file of a zone they start as processes).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
 
     /// Parses and checks a zone from TOML text.
@@ -404,6 +411,22 @@ mod tests {
                 .collect();
             let error = ZoneConfig::from_toml(&without).unwrap_err().to_string();
             assert!(error.contains(&format!("missing field `{key}`")), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_zone_written_as_toml_reads_back_as_the_same_zone() {
+        let text = include_str!("../../../zone.distributed.example.toml");
+        let mut distributed = ZoneConfig::from_toml(text).unwrap();
+        distributed.timing.lease_ttl_ms = 20_000;
+        distributed.login.queue_max = 1;
+        distributed.limits.players_max = 1;
+        distributed.games[0].battle = Some("arena".into());
+        let mut demo = ZoneConfig::demo(Path::new("/tmp/kuafu"), 2);
+        demo.games[1].listen.ws = None;
+        for zone in [distributed, demo] {
+            let written = zone.to_toml().unwrap();
+            assert_eq!(ZoneConfig::from_toml(&written).unwrap(), zone, "{written}");
         }
     }
 

@@ -25,6 +25,8 @@ use crate::takeover::{DataDirLock, take_back};
 pub const ACCOUNT_NODE: &str = "account";
 /// The data center's node name.
 pub const DATACENTER_NODE: &str = "datacenter";
+/// The name an operator's query (a test's, a tool's) is sent from.
+pub const OPERATOR_NODE: &str = "operator";
 
 /// Binds tried when a restarted game server's port is still held by the
 /// incarnation that was killed.
@@ -198,24 +200,8 @@ impl Zone {
         &self,
         roleid: routing::RoleId,
     ) -> Result<Option<(String, bool)>, bus::BusError> {
-        use wire::node::node_message::Body;
-        let query = wire::node::GetCurrent {
-            roleid: roleid.get(),
-        };
-        let message = wire::node::NodeMessage {
-            body: Some(Body::GetCurrent(query)),
-        };
         let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
-        let answer = self
-            .bus
-            .request("operator", DATACENTER_NODE, message, deadline)
-            .await?;
-        match answer.body {
-            Some(Body::CurrentAnswer(current)) if current.known => {
-                Ok(Some((current.srvname, current.online)))
-            }
-            _ => Ok(None),
-        }
+        current_server(self.bus.as_ref(), deadline, roleid).await
     }
 
     /// Loads a read-only copy of `roleid` from its home database (seed
@@ -301,6 +287,31 @@ impl Zone {
         }
         // Dropping the last store handles joins the writer threads.
         drop(self.stores);
+    }
+}
+
+/// Asks the data center on `bus`, as node [`OPERATOR_NODE`], where
+/// `roleid` is now: `(srvname, online)`, or `None` if it does not know.
+pub async fn current_server(
+    bus: &dyn Bus,
+    deadline: Duration,
+    roleid: routing::RoleId,
+) -> Result<Option<(String, bool)>, bus::BusError> {
+    use wire::node::node_message::Body;
+    let query = wire::node::GetCurrent {
+        roleid: roleid.get(),
+    };
+    let message = wire::node::NodeMessage {
+        body: Some(Body::GetCurrent(query)),
+    };
+    let answer = bus
+        .request(OPERATOR_NODE, DATACENTER_NODE, message, deadline)
+        .await?;
+    match answer.body {
+        Some(Body::CurrentAnswer(current)) if current.known => {
+            Ok(Some((current.srvname, current.online)))
+        }
+        _ => Ok(None),
     }
 }
 

@@ -20,6 +20,6 @@ pub use access::{AccessError, bus_access, create_missing_keys, nats_authorizatio
 pub use audit::audit;
 pub use config::{ConfigError, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig};
 pub use distributed::ZoneNode;
-pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, Zone, ZoneError};
+pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};
 pub use limits::LimitsConfig;
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use gateway::GatewayConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Player and connection limits; defaults suit production.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Players one game server hosts at most, counting the places promised

@@ -83,7 +83,9 @@ impl BenchZone {
                 BenchZone::Embedded(Box::new(zone))
             }
             Backend::Distributed(settings) => {
-                let zone = DistributedZone::start(settings, game_servers, data_dir).await?;
+                let run = super::distributed::run_name("kuafu_bench");
+                let template = ZoneConfig::demo(data_dir, game_servers);
+                let zone = DistributedZone::start(settings, &run, template, data_dir).await?;
                 BenchZone::Distributed(Box::new(zone))
             }
         })
@@ -130,7 +132,12 @@ impl BenchZone {
             BenchZone::Embedded(_) => floor::measure(data_dir, samples).await?,
             BenchZone::Distributed(zone) => {
                 let nats = &zone.settings().nats;
-                floor::measure_distributed(&zone.first_database(), nats, samples).await?
+                floor::measure_distributed(
+                    &zone.player_database("gs1").unwrap_or_default(),
+                    nats,
+                    samples,
+                )
+                .await?
             }
         })
     }

@@ -1,13 +1,15 @@
-//! A benchmark's zone in the distributed mode (DESIGN §3): every node a
-//! process of this binary ([`ProcessZone`]) on NATS, every database (each
-//! game server's player database, the account center's, the data center's)
-//! a PostgreSQL database created for the run and dropped after it. The zone
-//! file is written into the run's data directory.
+//! A zone in the distributed mode (DESIGN §3) for a benchmark or a test:
+//! every node a process of a kuafu binary ([`ProcessZone`]) on NATS, every
+//! database (each game server's player database, the account center's, the
+//! data center's) a PostgreSQL database created for the run and dropped
+//! after it. The zone file, written by [`write_zone_file`] from
+//! a template zone, is in the run's data directory.
 
-use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use tokio_postgres::NoTls;
+use zone::{DistributedConfig, ZoneConfig};
 
 use crate::processes::ProcessZone;
 
@@ -50,52 +52,107 @@ pub struct DistributedZone {
     pub processes: ProcessZone,
     /// The game servers' names, in srvno order.
     pub game_names: Vec<String>,
+    /// The zone as its file says: names, fixed ports, databases, timings.
+    pub config: ZoneConfig,
+    zone_file: PathBuf,
     settings: DistributedSettings,
-    /// The player databases, in srvno order, then the account center's and
-    /// the data center's.
+    /// The databases this zone made, dropped when it stops.
     databases: Vec<String>,
 }
 
-/// The account and data center databases after the player databases.
-const OTHER_DATABASES: usize = 2;
+/// The connection strings of a distributed zone's databases.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneDatabases {
+    /// Each game server's player database, in the zone file's order.
+    pub players: Vec<String>,
+    /// The account center's.
+    pub account: String,
+    /// The data center's.
+    pub datacenter: String,
+}
+
+/// A benchmark run's unique name: the process id and the time.
+pub fn run_name(purpose: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{purpose}_{}_{millis}", std::process::id())
+}
 
 impl DistributedZone {
-    /// Creates one database per game server, writes the zone file into
-    /// `data_dir`, and starts every node as a process.
+    /// Creates one database per game server of `template`, one for the
+    /// account center and one for the data center (named after `run`,
+    /// which must be unique among the runs sharing the PostgreSQL server
+    /// and NATS, and made of ASCII letters, digits and `_`), writes the
+    /// zone file into `data_dir`, and starts every node as a process.
     pub async fn start(
         settings: &DistributedSettings,
-        game_servers: u32,
+        run: &str,
+        template: ZoneConfig,
         data_dir: &Path,
     ) -> Result<Self, DistributedError> {
-        let run = format!(
-            "kuafu_bench_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis()
-        );
-        let mut databases: Vec<String> = (1..=game_servers)
-            .map(|srvno| format!("{run}_srv{srvno}"))
+        let mut databases: Vec<String> = template
+            .games
+            .iter()
+            .map(|game| format!("{run}_{}", game.name))
             .collect();
+        let players = databases.len();
         databases.extend([format!("{run}_account"), format!("{run}_datacenter")]);
         create_databases(settings, &databases).await?;
-        let zone_file = write_zone_file(settings, &run, &databases, data_dir)?;
-        let game_names = (1..=game_servers)
-            .map(|srvno| format!("gs{srvno}"))
-            .collect();
-        match ProcessZone::start(&settings.kuafu, &zone_file).await {
-            Ok(processes) => Ok(Self {
-                processes,
-                game_names,
-                settings: settings.clone(),
-                databases,
-            }),
+        let connection = |database: &String| database_config(settings, database);
+        let zone_databases = ZoneDatabases {
+            players: databases[..players].iter().map(connection).collect(),
+            account: connection(&databases[players]),
+            datacenter: connection(&databases[players + 1]),
+        };
+        match Self::start_on(settings, run, template, &zone_databases, data_dir).await {
+            Ok(zone) => Ok(Self { databases, ..zone }),
             Err(error) => {
                 let _ = drop_databases(settings, &databases).await;
-                Err(DistributedError::Processes(error.to_string()))
+                Err(error)
             }
         }
+    }
+
+    /// Like [`DistributedZone::start`], on databases the caller made and
+    /// drops, which [`DistributedZone::stop`] leaves.
+    pub async fn start_on(
+        settings: &DistributedSettings,
+        run: &str,
+        template: ZoneConfig,
+        databases: &ZoneDatabases,
+        data_dir: &Path,
+    ) -> Result<Self, DistributedError> {
+        let config = distributed_config(settings, run, template, databases, data_dir)?;
+        let zone_file = write_zone_file(&config, data_dir)?;
+        let processes = ProcessZone::start(&settings.kuafu, &zone_file)
+            .await
+            .map_err(|error| DistributedError::Processes(error.to_string()))?;
+        Ok(Self {
+            processes,
+            game_names: config.games.iter().map(|game| game.name.clone()).collect(),
+            config,
+            zone_file,
+            settings: settings.clone(),
+            databases: Vec::new(),
+        })
+    }
+
+    /// Stops every node gracefully and starts them all again on the same
+    /// zone file and databases.
+    pub async fn restart(self) -> Result<Self, DistributedError> {
+        self.processes.stop().await;
+        let processes = ProcessZone::start(&self.settings.kuafu, &self.zone_file)
+            .await
+            .map_err(|error| DistributedError::Processes(error.to_string()))?;
+        Ok(Self { processes, ..self })
+    }
+
+    /// The connection string of game server `name`'s player database.
+    pub fn player_database(&self, name: &str) -> Option<String> {
+        let distributed = self.config.distributed.as_ref()?;
+        distributed.player_databases.get(name).cloned()
     }
 
     /// Where the zone's services are.
@@ -103,20 +160,14 @@ impl DistributedZone {
         &self.settings
     }
 
-    /// The connection string of the first game server's database.
-    pub fn first_database(&self) -> String {
-        database_config(&self.settings, &self.databases[0])
-    }
-
     /// Every player row's epoch, summed over the game servers' databases: a
     /// crossing raises its player's by exactly two (the handoff and the
     /// target's claim), so its rise counts the crossings that landed.
     pub async fn epochs_total(&self) -> Result<u64, DistributedError> {
         let mut total = 0_u64;
-        let players = self.databases.len() - OTHER_DATABASES;
-        for database in &self.databases[..players] {
-            let config = database_config(&self.settings, database);
-            let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
+        let players = self.config.distributed.iter();
+        for config in players.flat_map(|distributed| distributed.player_databases.values()) {
+            let (client, connection) = tokio_postgres::connect(config, NoTls).await?;
             let connection = tokio::spawn(connection);
             let row = client
                 .query_one("SELECT COALESCE(SUM(epoch), 0)::BIGINT FROM players", &[])
@@ -164,6 +215,9 @@ async fn drop_databases(
     settings: &DistributedSettings,
     databases: &[String],
 ) -> Result<(), DistributedError> {
+    if databases.is_empty() {
+        return Ok(());
+    }
     let client = admin(settings).await?;
     for database in databases {
         client
@@ -175,48 +229,52 @@ async fn drop_databases(
 
 /// A port free now on the loopback interface (the zone file needs fixed
 /// ports: every node learns the others' addresses from it).
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
+fn free_address() -> std::io::Result<SocketAddr> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()
 }
 
-fn write_zone_file(
+/// `template` as a distributed zone: named `run`, its data under
+/// `data_dir`, every listener on a fixed free port (a WebSocket listener
+/// only where the template has one), its databases `databases`, and
+/// `settings`' NATS.
+fn distributed_config(
     settings: &DistributedSettings,
     run: &str,
-    databases: &[String],
+    mut template: ZoneConfig,
+    databases: &ZoneDatabases,
     data_dir: &Path,
-) -> Result<PathBuf, DistributedError> {
-    let (players, others) = databases.split_at(databases.len() - OTHER_DATABASES);
-    let mut text = format!(
-        "zone = \"{run}\"\ndata_dir = \"{}\"\nrecommended_server = \"gs1\"\n\n\
-         [account]\ntcp = \"127.0.0.1:{}\"\n\n\
-         # The bench's players all register from this one address.\n\
-         [login]\nregistrations_per_address_max = {}\n",
-        data_dir.join("data").display(),
-        free_port()?,
-        u32::MAX
-    );
-    for srvno in 1..=players.len() {
-        let _ = write!(
-            text,
-            "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{}\"\n\
-             db = \"srv{srvno}.db\"\n",
-            free_port()?
-        );
+) -> std::io::Result<ZoneConfig> {
+    template.zone = run.to_owned();
+    template.data_dir = data_dir.join("data");
+    fix_ports(&mut template.account)?;
+    let mut player_databases = std::collections::BTreeMap::new();
+    for (game, database) in template.games.iter_mut().zip(&databases.players) {
+        fix_ports(&mut game.listen)?;
+        player_databases.insert(game.name.clone(), database.clone());
     }
-    let _ = write!(
-        text,
-        "\n[distributed]\nnats = \"{}\"\naccount_database = \"{}\"\n\
-         datacenter_database = \"{}\"\n\n[distributed.player_databases]\n",
-        settings.nats,
-        database_config(settings, &others[0]),
-        database_config(settings, &others[1])
-    );
-    for (index, database) in players.iter().enumerate() {
-        let config = database_config(settings, database);
-        let _ = writeln!(text, "gs{} = \"{config}\"", index + 1);
+    template.distributed = Some(DistributedConfig {
+        nats: settings.nats.clone(),
+        player_databases,
+        nats_keys: None,
+        account_database: databases.account.clone(),
+        datacenter_database: databases.datacenter.clone(),
+    });
+    Ok(template)
+}
+
+fn fix_ports(listen: &mut zone::ListenConfig) -> std::io::Result<()> {
+    listen.tcp = free_address()?;
+    if listen.ws.is_some() {
+        listen.ws = Some(free_address()?);
     }
+    Ok(())
+}
+
+/// Writes `config` as `zone.toml` in `data_dir`.
+fn write_zone_file(config: &ZoneConfig, data_dir: &Path) -> Result<PathBuf, DistributedError> {
+    let text = config
+        .to_toml()
+        .map_err(|error| DistributedError::Processes(format!("zone file: {error}")))?;
     let path = data_dir.join("zone.toml");
     std::fs::write(&path, text)?;
     Ok(path)

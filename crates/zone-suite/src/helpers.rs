@@ -1,50 +1,19 @@
-//! Helpers shared by the zone's real-socket tests: start a zone on free
-//! loopback ports in a temporary directory, register and enter players.
-
-#![allow(dead_code)]
-
-use std::path::Path;
+//! What the suite's tests (and the embedded-only tests in
+//! `crates/zone/tests/`) share: register and enter players, make calls,
+//! read error codes, and wait for the data center's and the stores' view
+//! of a player to become what a test expects.
 
 use client::{CallOutcome, ClientError, GameSession};
 use wire::client::game_call::Call;
 use wire::client::{AddGold, CallReply, ErrorCode, GetPlayer, LoginOk, SpendGold};
-use zone::{Zone, ZoneConfig};
 
-/// Starts the demo zone (3 game servers) with its data under `dir`.
-pub async fn start_zone(dir: &Path) -> Zone {
-    Zone::start(ZoneConfig::demo(dir, 3))
-        .await
-        .expect("the zone starts")
-}
+pub use test_support::eventually;
 
-/// Starts a zone with short leases and heartbeats, for failure tests.
-pub async fn start_fast_zone(dir: &Path) -> Zone {
-    Zone::start(fast_config(dir))
-        .await
-        .expect("the zone starts")
-}
-
-/// The demo zone with leases and timers short enough for tests.
-pub fn fast_config(dir: &Path) -> ZoneConfig {
-    let mut config = ZoneConfig::demo(dir, 3);
-    config.timing.lease_ttl_ms = 1_500;
-    config.timing.lease_renew_interval_ms = 300;
-    config.timing.skew_margin_ms = 300;
-    config.timing.save_interval_ms = 200;
-    config.timing.heartbeat_interval_ms = 200;
-    config.timing.token_ttl_ms = 1_000;
-    config.timing.request_deadline_ms = 500;
-    config
-}
-
-/// The account center's address.
-pub fn account(zone: &Zone) -> String {
-    zone.account_addr().to_string()
-}
+use crate::TestZone;
 
 /// Registers `name` and enters the game with a new role named after it.
-pub async fn register_and_enter(zone: &Zone, name: &str) -> (LoginOk, GameSession) {
-    let login = client::account::register(&account(zone), name, "pw")
+pub async fn register_and_enter(zone: &impl TestZone, name: &str) -> (LoginOk, GameSession) {
+    let login = client::account::register(&zone.account(), name, "pw")
         .await
         .expect("register");
     let session = enter(&login, name).await.expect("enter");
@@ -117,41 +86,22 @@ pub fn kicked_code<T: std::fmt::Debug>(result: Result<T, ClientError>) -> ErrorC
     }
 }
 
-pub use test_support::eventually;
-
-/// The kuafu mark `home` keeps for `roleid`: where it says the player went.
-pub async fn mark(zone: &Zone, home: &str, roleid: u64) -> Option<String> {
-    let roleid = routing::RoleId::from_raw(roleid).unwrap();
-    let mark = zone.game(home).unwrap().kuafu_mark(roleid).await.unwrap();
-    mark.map(|mark| mark.go_srvname)
-}
-
-/// Waits until the home's mark for `roleid` is `expected`.
-pub async fn expect_mark(zone: &Zone, home: &str, roleid: u64, expected: Option<&str>) {
-    let what = format!("{home}'s mark of {roleid} to be {expected:?}");
-    eventually(&what, || async {
-        (mark(zone, home, roleid).await.as_deref() == expected).then_some(())
-    })
-    .await;
-}
-
 /// Waits until the data center says `roleid` is at `srvname`, online or not.
-pub async fn expect_current(zone: &Zone, roleid: u64, srvname: &str, online: bool) {
-    let roleid_id = routing::RoleId::from_raw(roleid).unwrap();
+pub async fn expect_current(zone: &impl TestZone, roleid: u64, srvname: &str, online: bool) {
     let what = format!("the data center to place {roleid} at {srvname} (online {online})");
     let expected = Some((srvname.to_owned(), online));
     eventually(&what, || async {
-        (zone.current_server(roleid_id).await.unwrap() == expected).then_some(())
+        (zone.current_server(roleid).await.unwrap() == expected).then_some(())
     })
     .await;
 }
 
 /// Logs in again and enters, retrying while the old copy's lease runs out
 /// (`PLAYER_BUSY`): what a real client does after its server died.
-pub async fn relogin(zone: &Zone, name: &str) -> GameSession {
+pub async fn relogin(zone: &impl TestZone, name: &str) -> GameSession {
     let what = format!("{name} to enter again");
     eventually(&what, || async {
-        let login = client::account::login_password(&account(zone), name, "pw")
+        let login = client::account::login_password(&zone.account(), name, "pw")
             .await
             .ok()?;
         match enter(&login, name).await {
@@ -174,11 +124,10 @@ pub fn roleid_of(session: &GameSession) -> u64 {
 /// Waits until `roleid`'s row in its home database holds `gold`: the
 /// player's last change was saved (the event, not a guess at the save
 /// interval).
-pub async fn expect_saved_gold(zone: &Zone, roleid: u64, gold: u64) {
-    let role = routing::RoleId::from_raw(roleid).unwrap();
+pub async fn expect_saved_gold(zone: &impl TestZone, roleid: u64, gold: u64) {
     let what = format!("the row of {roleid} to hold {gold} gold");
     eventually(&what, || async {
-        let stored = zone.load_readonly(role).await.ok()?;
+        let stored = zone.load_readonly(roleid).await.ok()?;
         (stored.data.gold == gold).then_some(())
     })
     .await;

@@ -7,13 +7,10 @@
 //! ticket is refused, and repeated wrong passwords are limited while the
 //! right one works once the limit's window has passed.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use client::{ClientConfig, ClientError, Connection};
-use common::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,7 +20,9 @@ use wire::client::{
     ClientFrame, ErrorCode, LoginOk, LoginQueued, Register, ResumeQueue, ServerFrame,
 };
 use wire::frame::transport::{FrameReader, FrameWriter, split_tcp};
-use zone::Zone;
+
+use crate::helpers::*;
+use crate::{TestZone, fast_zone};
 
 /// argon2 passes that make one hash last long enough (hundreds of
 /// milliseconds) for a second and a third login to arrive during it.
@@ -47,18 +46,13 @@ fn register(name: &str) -> Body {
 /// A zone whose account center hashes on one worker, slowly, keeps `queue_max`
 /// logins waiting and `grace_ms` for a client to come back, and tells a
 /// moved place within 50 ms.
-async fn slow_zone(dir: &std::path::Path, queue_max: usize, grace_ms: u64) -> Zone {
-    zone_hashing(dir, queue_max, grace_ms, SLOW_HASH_ITERATIONS).await
+async fn slow_zone<Z: TestZone>(queue_max: usize, grace_ms: u64) -> Option<Z> {
+    zone_hashing(queue_max, grace_ms, SLOW_HASH_ITERATIONS).await
 }
 
 /// [`slow_zone`] with `iterations` argon2 passes per hash.
-async fn zone_hashing(
-    dir: &std::path::Path,
-    queue_max: usize,
-    grace_ms: u64,
-    iterations: u32,
-) -> Zone {
-    let mut config = fast_config(dir);
+async fn zone_hashing<Z: TestZone>(queue_max: usize, grace_ms: u64, iterations: u32) -> Option<Z> {
+    let mut config = fast_zone(3);
     config.timing.token_ttl_ms = 60_000;
     config.login.hash_workers = 1;
     // One login started at a time (none ready behind the hash): the next
@@ -68,7 +62,7 @@ async fn zone_hashing(
     config.login.queue_grace_ms = grace_ms;
     config.login.position_update_interval_ms = 50;
     config.login.argon2_iterations = iterations;
-    Zone::start(config).await.expect("the zone starts")
+    Z::start(config).await
 }
 
 /// Registrations sent on connections of their own, with their answers to come.
@@ -129,11 +123,12 @@ impl Line {
     }
 }
 
-#[tokio::test]
-async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = slow_zone(dir.path(), 1, 0).await;
-    let addr = account(&zone);
+/// Logins beyond the pool wait and beyond the queue are busy.
+pub async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy<Z: TestZone>() {
+    let Some(zone) = slow_zone::<Z>(1, 0).await else {
+        return;
+    };
+    let addr = zone.account();
 
     // Two registrations: one hashes, the other waits at position 1.
     let mut line = Line::join(&addr, &["ann", "bob"]).await;
@@ -167,11 +162,12 @@ async fn logins_beyond_the_pool_wait_and_beyond_the_queue_are_busy() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_client_that_reconnects_within_the_grace_window_keeps_its_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = slow_zone(dir.path(), 10, 60_000).await;
-    let addr = account(&zone);
+/// A client that reconnects within the grace window keeps its place.
+pub async fn a_client_that_reconnects_within_the_grace_window_keeps_its_place<Z: TestZone>() {
+    let Some(zone) = slow_zone::<Z>(10, 60_000).await else {
+        return;
+    };
+    let addr = zone.account();
     let mut line = Line::join(&addr, &["ann", "bob"]).await;
     let (told, returning) = first_queued(&line.queued()).await;
     assert_eq!(told.position, 1);
@@ -199,11 +195,12 @@ async fn a_client_that_reconnects_within_the_grace_window_keeps_its_place() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = slow_zone(dir.path(), 10, 100).await;
-    let addr = account(&zone);
+/// A client gone past the grace window is dropped and costs no hash.
+pub async fn a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash<Z: TestZone>() {
+    let Some(zone) = slow_zone::<Z>(10, 100).await else {
+        return;
+    };
+    let addr = zone.account();
     let mut line = Line::join(&addr, &["ann", "bob"]).await;
     let (told, gone) = first_queued(&line.queued()).await;
     let gone_name = ["ann", "bob"][gone];
@@ -235,11 +232,14 @@ async fn a_client_gone_past_the_grace_window_is_dropped_and_costs_no_hash() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_replayed_or_unknown_queue_ticket_is_refused_and_a_live_one_takes_the_login_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = slow_zone(dir.path(), 10, 60_000).await;
-    let addr = account(&zone);
+/// A replayed or unknown queue ticket is refused and a live one takes the login over.
+pub async fn a_replayed_or_unknown_queue_ticket_is_refused_and_a_live_one_takes_the_login_over<
+    Z: TestZone,
+>() {
+    let Some(zone) = slow_zone::<Z>(10, 60_000).await else {
+        return;
+    };
+    let addr = zone.account();
     let mut line = Line::join(&addr, &["ann", "bob"]).await;
     let (told, waiting) = first_queued(&line.queued()).await;
     line.drop_connection(waiting).await;
@@ -270,11 +270,12 @@ async fn a_replayed_or_unknown_queue_ticket_is_refused_and_a_live_one_takes_the_
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_client_library_resumes_a_queued_login_after_its_connection_drops() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = zone_hashing(dir.path(), 10, 60_000, LIBRARY_HASH_ITERATIONS).await;
-    let addr = account(&zone);
+/// The client library resumes a queued login after its connection drops.
+pub async fn the_client_library_resumes_a_queued_login_after_its_connection_drops<Z: TestZone>() {
+    let Some(zone) = zone_hashing::<Z>(10, 60_000, LIBRARY_HASH_ITERATIONS).await else {
+        return;
+    };
+    let addr = zone.account();
     let line = Line::join(&addr, &["ann", "bob"]).await;
     first_queued(&line.queued()).await;
 
@@ -299,11 +300,12 @@ async fn the_client_library_resumes_a_queued_login_after_its_connection_drops() 
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_client_library_logs_in_again_when_its_queue_ticket_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = zone_hashing(dir.path(), 10, 60_000, LIBRARY_HASH_ITERATIONS).await;
-    let addr = account(&zone);
+/// The client library logs in again when its queue ticket is refused.
+pub async fn the_client_library_logs_in_again_when_its_queue_ticket_is_refused<Z: TestZone>() {
+    let Some(zone) = zone_hashing::<Z>(10, 60_000, LIBRARY_HASH_ITERATIONS).await else {
+        return;
+    };
+    let addr = zone.account();
     let line = Line::join(&addr, &["ann", "bob"]).await;
     first_queued(&line.queued()).await;
 
@@ -440,14 +442,17 @@ fn kind(frame: &ClientFrame) -> &'static str {
     }
 }
 
-#[tokio::test]
-async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = fast_config(dir.path());
+/// Repeated wrong passwords are limited and the right one works after the wait.
+pub async fn repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait<
+    Z: TestZone,
+>() {
+    let mut config = fast_zone(3);
     config.login.failures_per_account_max = 2;
     config.login.failure_window_ms = 1_000;
-    let zone = Zone::start(config).await.expect("the zone starts");
-    let addr = account(&zone);
+    let Some(zone) = Z::start(config).await else {
+        return;
+    };
+    let addr = zone.account();
     client::account::register(&addr, "lena", "right")
         .await
         .unwrap();

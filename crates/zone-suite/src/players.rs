@@ -1,20 +1,22 @@
-//! Issue "a whole zone on one machine": players over real sockets — register,
-//! log in without choosing a server, enter, play, log off and back in, a
-//! second login kicking the first, role ids across restarts.
+//! Players over real sockets (issue "a whole zone on one machine"):
+//! register, log in without choosing a server, enter, play, log off and back
+//! in, a second login kicking the first, horns across servers, WebSocket,
+//! fights on the battle server, the levels a login lists.
 
-mod common;
-
-use common::*;
 use wire::client::client_frame::Body;
 use wire::client::game_call::Call;
 use wire::client::server_frame::Body as Reply;
 use wire::client::{AddItem, Authenticate, ErrorCode, LevelUp, ListRoles, LoginOk, RoleSummary};
 
-#[tokio::test]
-async fn a_new_player_registers_enters_the_recommended_server_and_plays() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
-    let login = client::account::register(&account(&zone), "alice", "pw")
+use crate::helpers::*;
+use crate::{TestZone, demo_zone};
+
+/// A new player registers enters the recommended server and plays.
+pub async fn a_new_player_registers_enters_the_recommended_server_and_plays<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
+    let login = client::account::register(&zone.account(), "alice", "pw")
         .await
         .unwrap();
     let server = login.server.clone().unwrap();
@@ -71,15 +73,16 @@ async fn a_new_player_registers_enters_the_recommended_server_and_plays() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn logoff_and_login_again_keep_the_player() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+/// Logoff and login again keep the player.
+pub async fn logoff_and_login_again_keep_the_player<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, mut session) = register_and_enter(&zone, "bob").await;
     add_gold(&mut session, 25).await;
     session.logoff().await.unwrap();
 
-    let login = client::account::login_password(&account(&zone), "bob", "pw")
+    let login = client::account::login_password(&zone.account(), "bob", "pw")
         .await
         .unwrap();
     assert_eq!(login.roles.len(), 1, "the account center lists the role");
@@ -93,14 +96,16 @@ async fn logoff_and_login_again_keep_the_player() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_second_login_kicks_the_first_connection() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+/// A second login kicks the first connection and finds the same live copy
+/// (in process, the servers' counters also show one player online).
+pub async fn a_second_login_kicks_the_first_connection<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, mut first) = register_and_enter(&zone, "carol").await;
     add_gold(&mut first, 7).await;
 
-    let login = client::account::login_password(&account(&zone), "carol", "pw")
+    let login = client::account::login_password(&zone.account(), "carol", "pw")
         .await
         .unwrap();
     let mut second = enter(&login, "carol").await.unwrap();
@@ -113,65 +118,19 @@ async fn a_second_login_kicks_the_first_connection() {
         kicked_code(first.call(Call::LevelUp(LevelUp {})).await),
         ErrorCode::LoggedInElsewhere
     );
-    assert_eq!(
-        zone.status()
-            .await
-            .iter()
-            .map(|status| status.online)
-            .sum::<usize>(),
-        1
-    );
+    if let Some(zone) = zone.in_process() {
+        let statuses = zone.status().await;
+        let online: usize = statuses.iter().map(|status| status.online).sum();
+        assert_eq!(online, 1, "one live copy in the zone");
+    }
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn accounts_players_and_role_ids_survive_a_restart_and_ids_are_never_reused() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
-    let (_, mut dave) = register_and_enter(&zone, "dave").await;
-    add_gold(&mut dave, 40).await;
-    let (_, erin) = register_and_enter(&zone, "erin").await;
-    assert_eq!(erin.entered().player.as_ref().unwrap().roleid, 1_000_002);
-    // Erin is still online at shutdown: the graceful stop saves and releases her.
-    drop(dave);
-    zone.shutdown().await;
-
-    let zone = start_zone(dir.path()).await;
-    let login = client::account::login_password(&account(&zone), "dave", "pw")
-        .await
-        .unwrap();
-    let mut dave = enter(&login, "dave").await.unwrap();
-    assert_eq!(gold(&mut dave).await, 40);
-    let (_, frank) = register_and_enter(&zone, "frank").await;
-    assert_eq!(
-        frank.entered().player.as_ref().unwrap().roleid,
-        1_000_003,
-        "sequence 3, never 1 or 2 again"
-    );
-    assert_eq!(
-        code(client::account::register(&account(&zone), "dave", "other").await),
-        ErrorCode::AccountExists
-    );
-    zone.shutdown().await;
-}
-
-#[tokio::test]
-async fn a_crashed_server_does_not_reuse_role_ids_after_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut zone = start_fast_zone(dir.path()).await;
-    let (_, grace) = register_and_enter(&zone, "grace").await;
-    assert_eq!(grace.entered().player.as_ref().unwrap().roleid, 1_000_001);
-    zone.kill_game("gs1").unwrap();
-    zone.restart_game("gs1").await.unwrap();
-    let (_, heidi) = register_and_enter(&zone, "heidi").await;
-    assert_eq!(heidi.entered().player.as_ref().unwrap().roleid, 1_000_002);
-    zone.shutdown().await;
-}
-
-#[tokio::test]
-async fn a_horn_reaches_players_on_every_server_of_the_zone() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+/// A horn reaches players on every server of the zone.
+pub async fn a_horn_reaches_players_on_every_server_of_the_zone<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, alice) = register_and_enter(&zone, "hornalice").await;
     let (_, mut bob) = register_and_enter(&zone, "hornbob").await;
     bob.go_server("gs3").await.unwrap();
@@ -197,13 +156,14 @@ async fn a_horn_reaches_players_on_every_server_of_the_zone() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_same_messages_work_over_websocket() {
+/// The same messages work over websocket.
+pub async fn the_same_messages_work_over_websocket<Z: TestZone>() {
     use wire::client::{CreateRole, EnterGame, Login, Register, login::Credential};
 
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
-    let account_ws = zone.account_ws_addr().unwrap().to_string();
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
+    let account_ws = zone.account_ws();
     let connection = client::Connection::connect_ws(&account_ws).await.unwrap();
     let register = Body::Register(Register {
         account: "wsuser".into(),
@@ -253,11 +213,12 @@ async fn the_same_messages_work_over_websocket() {
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn fights_run_on_the_battle_server_and_wins_pay_gold() {
+/// Fights run on the battle server and wins pay gold.
+pub async fn fights_run_on_the_battle_server_and_wins_pay_gold<Z: TestZone>() {
     use wire::client::Fight;
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, mut lena) = register_and_enter(&zone, "lena").await;
     level_up(&mut lena, 20).await;
     let win = call(&mut lena, Call::Fight(Fight { monster_level: 1 }))
@@ -311,17 +272,18 @@ async fn level_up(session: &mut client::GameSession, times: u32) {
     }
 }
 
-#[tokio::test]
-async fn a_login_lists_the_level_list_roles_shows_after_a_level_up_and_logoff() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+/// A login lists the level list roles shows after a level up and logoff.
+pub async fn a_login_lists_the_level_list_roles_shows_after_a_level_up_and_logoff<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, mut session) = register_and_enter(&zone, "ivy").await;
     level_up(&mut session, 2).await;
     session.logoff().await.unwrap();
     // The release and its note to the account center finish after the
     // connection closes: wait for them, as a client logging in again would.
     let roles = eventually("the login to list the role at level 3", || async {
-        let login = client::account::login_password(&account(&zone), "ivy", "pw")
+        let login = client::account::login_password(&zone.account(), "ivy", "pw")
             .await
             .unwrap();
         let listed = roles_listed_by_the_game_server(&login).await;
@@ -332,17 +294,18 @@ async fn a_login_lists_the_level_list_roles_shows_after_a_level_up_and_logoff() 
     zone.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_login_lists_the_level_a_role_crossed_with_and_then_logged_off_with() {
-    let dir = tempfile::tempdir().unwrap();
-    let zone = start_zone(dir.path()).await;
+/// A login lists the level a role crossed with and then logged off with.
+pub async fn a_login_lists_the_level_a_role_crossed_with_and_then_logged_off_with<Z: TestZone>() {
+    let Some(zone) = Z::start(demo_zone(3)).await else {
+        return;
+    };
     let (_, mut session) = register_and_enter(&zone, "jack").await;
     level_up(&mut session, 1).await;
     let entered = session.go_server("gs2").await.unwrap();
     let crossed_level = entered.player.unwrap().level;
     assert_eq!(crossed_level, 2);
     let login_level = || async {
-        let login = client::account::login_password(&account(&zone), "jack", "pw")
+        let login = client::account::login_password(&zone.account(), "jack", "pw")
             .await
             .unwrap();
         login.roles.first().map(|role| role.level)
