@@ -27,4 +27,4 @@ mod writer;
 pub use account_store::{ACCOUNT_DB_FILE, AccountError, AccountRole, AccountStore};
 pub use player_store::{AuditReport, SqlitePlayerStore};
 pub use routing_store::{ROUTING_DB_FILE, RoutingError, RoutingStore};
-pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};
+pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX, WriterMetrics};

@@ -8,9 +8,12 @@
 //! - [`free_port`]: a loopback port nothing listens on now.
 //! - [`eventually`]: waits for an event by checking, with a bound, instead
 //!   of sleeping for a guessed time.
+//! - [`http::get`] and [`http::parse_prometheus`]: an admin listener's
+//!   answer, and its metrics read strictly.
 //! - [`nats::PrivateNats`]: a nats-server of the test's own, which it may
 //!   stop, restart and configure.
 
+pub mod http;
 pub mod nats;
 
 use std::io::Write;
