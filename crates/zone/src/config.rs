@@ -361,6 +361,11 @@ mod tests {
         let config = ZoneConfig::from_toml(text).unwrap();
         assert_eq!(config.games.len(), 3);
         assert_eq!(config.games[1].srvno, 2);
+        assert_eq!(
+            config.admin_address("account").map(|a| a.port()),
+            Some(9100)
+        );
+        assert_eq!(config.admin_address("gs1"), None);
     }
 
     /// Every integer setting of the example's optional tables is read (a
@@ -401,6 +406,12 @@ mod tests {
             config.node_names(),
             ["datacenter", "gs1", "gs2", "gs3", "account"]
         );
+        let admins: Vec<u16> = config
+            .node_names()
+            .iter()
+            .map(|node| config.admin_address(node).expect("an admin address").port())
+            .collect();
+        assert_eq!(admins, [9104, 9101, 9102, 9103, 9100]);
         let embedded = include_str!("../../../zone.example.toml");
         assert_eq!(ZoneConfig::from_toml(embedded).unwrap().distributed, None);
     }
