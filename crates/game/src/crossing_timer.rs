@@ -1,6 +1,6 @@
 //! Times crossings on their target: from a Prepare's arrival to the player
-//! entering with its token ([`names`: `kuafu_crossing_seconds`]). The shell
-//! reads the clock; the core knows nothing of it.
+//! entering with its token (the `kuafu_crossing_seconds` histogram). The
+//! shell reads the clock; the core knows nothing of it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

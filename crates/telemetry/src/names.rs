@@ -32,11 +32,11 @@ pub const PLAYERS_ONLINE: Metric = metric(
     Kind::Gauge,
     "Players in the game on this game server now.",
 );
-/// Client connections of a game server now.
+/// Client connections of a game server or the account center now.
 pub const CONNECTIONS: Metric = metric(
     "kuafu_connections",
     Kind::Gauge,
-    "Client connections of this game server now.",
+    "Client connections of this node (a game server, the account center) now.",
 );
 /// Players that entered a game server by a login token.
 pub const LOGINS: Metric = metric(

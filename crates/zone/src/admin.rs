@@ -84,6 +84,28 @@ impl Probe for GameProbe {
     }
 }
 
+/// The account center's probe: its client connections become its gauge.
+pub(crate) struct ConnectionsProbe {
+    gateway: gateway::GatewayHandle,
+    connections: Gauge,
+}
+
+impl ConnectionsProbe {
+    pub(crate) fn new(registry: &Registry, node: &str, gateway: &gateway::Gateway) -> Arc<Self> {
+        Arc::new(Self {
+            gateway: gateway.handle.clone(),
+            connections: registry.gauge(&names::CONNECTIONS, node),
+        })
+    }
+}
+
+impl Probe for ConnectionsProbe {
+    fn probe(&self) -> BoxFuture<'_, Result<(), String>> {
+        self.connections.set(self.gateway.connections() as f64);
+        futures_util::future::ready(Ok(())).boxed()
+    }
+}
+
 /// A distributed node's probe: its NATS connection is up.
 pub(crate) struct NatsProbe(pub(crate) bus_nats::NatsBus);
 

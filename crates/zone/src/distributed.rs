@@ -31,7 +31,7 @@ use store_sqlite::PlayerStoreWriter;
 use telemetry::admin::{Admin, AdminServer, Phase};
 use telemetry::{MeteredBus, Registry};
 
-use crate::admin::{GameProbe, NatsProbe};
+use crate::admin::{ConnectionsProbe, GameProbe, NatsProbe};
 use crate::config::{GameServerConfig, ZoneConfig};
 use crate::embedded::{
     ACCOUNT_NODE, DATACENTER_NODE, ZoneError, account_config, listen, start_game, zone_map,
@@ -154,6 +154,8 @@ async fn start_running(
     if name == ACCOUNT_NODE {
         let mut listen_config = config.account.clone();
         let gateway = listen(ACCOUNT_NODE, &mut listen_config, &config.limits).await?;
+        let probe = ConnectionsProbe::new(admin.registry(), ACCOUNT_NODE, &gateway);
+        admin.set_probe(ACCOUNT_NODE, probe);
         let logins = account_config(config, &zone_map(config));
         let account = AccountCenter::start(logins, gateway, bus)?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);

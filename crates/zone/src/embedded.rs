@@ -20,7 +20,7 @@ use telemetry::admin::{Admin, AdminServer, Phase};
 use telemetry::{MeteredBus, Registry, names};
 use wire::client::ServerAddress;
 
-use crate::admin::GameProbe;
+use crate::admin::{ConnectionsProbe, GameProbe};
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
 use crate::takeover::{DataDirLock, take_back};
 
@@ -145,6 +145,8 @@ impl Zone {
             );
             games.insert(game.name.clone(), node);
         }
+        let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
+        admin.set_probe(ACCOUNT_NODE, probe);
         let account = AccountCenter::start(
             account_config(&config, &zone_map),
             account_gateway,

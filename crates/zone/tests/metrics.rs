@@ -84,6 +84,16 @@ async fn a_scrape_after_a_login_and_a_crossing_finds_every_counter_moved() {
     }
     assert_eq!(at("kuafu_bus_request_timeouts_total", "gs1"), 0.0);
 
+    // A client connected to the account center is counted there.
+    let _waiting = tokio::net::TcpStream::connect(zone.account_addr())
+        .await
+        .unwrap();
+    eventually("the account center's connection to be counted", || async {
+        let samples = scrape(admin).await;
+        (value(&samples, "kuafu_connections", "account") == 1.0).then_some(())
+    })
+    .await;
+
     // Every admin address of the embedded zone serves the whole zone.
     let gs2_admin = zone.config().games[1].listen.admin.expect("resolved");
     let from_gs2 = scrape(gs2_admin).await;
