@@ -10,6 +10,7 @@
 //! Architecture invariant: all protocol decisions are the core's; this shell
 //! only moves bytes, reads the clock and draws token randomness.
 
+mod crossing_timer;
 mod shell;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use routing::{RoleId, Srvno};
 use store_sqlite::PlayerStoreWriter;
 use tokio::sync::{mpsc, oneshot};
 
+pub use crossing_timer::TIMED_PREPARES_MAX;
 pub use gamecore::marks::Mark;
 
 /// Every player database of the zone by srvno: a game server can load any
@@ -41,6 +43,9 @@ pub struct GameNodeConfig {
     pub core: gamecore::Config,
     /// Deadline of every bus request this node makes.
     pub request_deadline: Duration,
+    /// Where crossing latencies are recorded (Prepare arriving here to the
+    /// player entering); `Histogram::noop()` records nothing.
+    pub crossing_seconds: metrics::Histogram,
 }
 
 /// What a node reports about itself.

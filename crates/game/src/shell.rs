@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use wire::node::NodeMessage;
 
+use crate::crossing_timer::CrossingTimer;
 use crate::{ANSWERS_MAX, Command, GameNodeConfig, NodeStatus, StoreRoutes};
 
 /// The system clock, in milliseconds since the Unix epoch.
@@ -51,6 +52,7 @@ pub(crate) struct Shell {
     next_request: u64,
     request_deadline: Duration,
     status: NodeStatus,
+    crossings: CrossingTimer,
     shutdown_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Injected clock skew: how far this node's clock lags (0 in production).
     clock_lag_ms: u64,
@@ -72,7 +74,9 @@ impl Shell {
             srvname: config.core.srvname.clone(),
             ..NodeStatus::default()
         };
+        let token_ttl = Duration::from_millis(config.core.token_ttl_ms);
         Self {
+            crossings: CrossingTimer::new(token_ttl, config.crossing_seconds),
             core: GameCore::new(config.core, system_now_ms()),
             bus,
             stores,
@@ -162,6 +166,10 @@ impl Shell {
 
     fn peer_request(&mut self, incoming: bus::Incoming) {
         let (from, message, replier) = incoming.into_parts();
+        if let Some(wire::node::node_message::Body::Prepare(prepare)) = &message.body {
+            self.crossings
+                .prepared(prepare.roleid, Instant::now().into_std());
+        }
         let request = RequestId(self.next_request);
         self.next_request += 1;
         self.repliers.insert(request, replier);
@@ -265,7 +273,12 @@ impl Shell {
     fn count(&mut self, event: Event) {
         let status = &mut self.status;
         match &event {
-            Event::Entered { by_crossing, .. } => {
+            Event::Entered {
+                roleid,
+                by_crossing,
+            } => {
+                self.crossings
+                    .entered(roleid.get(), *by_crossing, Instant::now().into_std());
                 status.entered_total += 1;
                 status.arrivals_total += u64::from(*by_crossing);
             }

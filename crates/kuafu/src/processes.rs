@@ -44,9 +44,10 @@ pub async fn run_node(
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
-        "{READY_PREFIX} tcp {} ws {}",
+        "{READY_PREFIX} tcp {} ws {} admin {}",
         address_text(node.tcp_addr),
-        address_text(node.ws_addr)
+        address_text(node.ws_addr),
+        address_text(node.admin_addr)
     )?;
     stdout.flush()?;
     drop(stdout);

@@ -58,16 +58,20 @@ fn write_zone_file(dir: &Path, all: &Databases, nats: &str, with_keys: bool) -> 
     let databases = &all.players;
     let mut text = format!(
         "zone = \"{zone}\"\ndata_dir = \"{data}\"\nrecommended_server = \"gs1\"\n\n\
-         [account]\ntcp = \"127.0.0.1:{account}\"\n",
+         [account]\ntcp = \"127.0.0.1:{account}\"\nadmin = \"127.0.0.1:{admin}\"\n\n\
+         [datacenter]\nadmin = \"127.0.0.1:{datacenter_admin}\"\n",
         zone = unique_zone(),
         data = dir.join("data").display(),
-        account = test_support::free_port()
+        account = test_support::free_port(),
+        admin = test_support::free_port(),
+        datacenter_admin = test_support::free_port(),
     );
     for srvno in 1..=databases.len() {
         text += &format!(
             "\n[[game]]\nname = \"gs{srvno}\"\nsrvno = {srvno}\ntcp = \"127.0.0.1:{port}\"\n\
-             db = \"srv{srvno}.db\"\n",
-            port = test_support::free_port()
+             admin = \"127.0.0.1:{admin}\"\ndb = \"srv{srvno}.db\"\n",
+            port = test_support::free_port(),
+            admin = test_support::free_port(),
         );
     }
     text += &format!(
@@ -163,6 +167,7 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     let (supervisor, account) = start_zone(&zone_file);
 
     let roleid = play_and_log_off(&account).await;
+    check_admin_listeners(&zone_file).await;
     let login = client::account::login_password(&account, "traveller", "pw")
         .await
         .unwrap();
@@ -192,6 +197,42 @@ async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gol
     }
 
     interrupt(supervisor);
+}
+
+/// Every node answers `/healthz` on its own admin address, and gs2's
+/// `/metrics` (Prometheus text) counted the crossing in and out, its store
+/// batches and its bus requests.
+async fn check_admin_listeners(zone_file: &Path) {
+    let config = zone::ZoneConfig::load(zone_file).unwrap();
+    for node in config.node_names() {
+        let admin = config.admin_address(&node).expect("every node has one");
+        let health = test_support::http::get(admin, "/healthz").await.unwrap();
+        assert_eq!(health, (200, "ok\n".to_owned()), "{node}");
+    }
+    let admin = config.admin_address("gs2").unwrap();
+    let (status, body) = test_support::http::get(admin, "/metrics").await.unwrap();
+    assert_eq!(status, 200);
+    let samples = test_support::http::parse_prometheus(&body).unwrap();
+    let at = |name: &str| {
+        let of_gs2 = |sample: &&test_support::http::Sample| {
+            sample.name == name && sample.labels["node"] == "gs2"
+        };
+        samples
+            .iter()
+            .filter(of_gs2)
+            .map(|sample| sample.value)
+            .sum::<f64>()
+    };
+    assert_eq!(at("kuafu_crossings_in_total"), 1.0, "{body}");
+    assert_eq!(at("kuafu_crossings_out_total"), 1.0, "{body}");
+    assert_eq!(at("kuafu_crossing_seconds_count"), 1.0, "{body}");
+    assert!(at("kuafu_store_batches_total") >= 1.0, "{body}");
+    assert!(at("kuafu_bus_requests_total") >= 1.0, "{body}");
+    // A node's registry holds only its own series.
+    assert!(
+        samples.iter().all(|sample| sample.labels["node"] == "gs2"),
+        "{body}"
+    );
 }
 
 /// The zone's databases.

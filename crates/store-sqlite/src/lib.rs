@@ -30,4 +30,4 @@ pub use account_store::{ACCOUNT_DB_FILE, SqliteAccountStore};
 pub use player_store::SqlitePlayerStore;
 pub use routing_store::{ROUTING_DB_FILE, SqliteRoutingStore};
 pub use store::audit::AuditReport;
-pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX};
+pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX, WriterMetrics};

@@ -9,9 +9,15 @@
 //! runs [`OnSystemClock`]: the database clock (`db_now_ms`) is this
 //! machine's system clock, read once per batch, since the database and the
 //! writer share the machine.
+//!
+//! The writer records each batch into its [`WriterMetrics`] (the batch's
+//! size and how long it took to apply and commit); the handles are no-ops
+//! unless the node's owner registered them.
 
 use std::thread::{self, JoinHandle};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use metrics::{Counter, Histogram};
 
 use store::{BATCH_OPS_MAX, ClockedPlayerStore, OpOutcome, PlayerOp, PlayerStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +29,28 @@ pub const WRITER_QUEUE_OPS_MAX: usize = 4 * BATCH_OPS_MAX;
 struct Request {
     op: PlayerOp,
     reply: oneshot::Sender<Result<OpOutcome, StoreError>>,
+}
+
+/// Where a writer records its batches.
+#[derive(Clone, Debug)]
+pub struct WriterMetrics {
+    /// One per batch applied.
+    pub batches: Counter,
+    /// Ops per batch.
+    pub batch_ops: Histogram,
+    /// Seconds to apply and commit one batch.
+    pub commit_seconds: Histogram,
+}
+
+impl Default for WriterMetrics {
+    /// Records nothing.
+    fn default() -> Self {
+        Self {
+            batches: Counter::noop(),
+            batch_ops: Histogram::noop(),
+            commit_seconds: Histogram::noop(),
+        }
+    }
 }
 
 /// Async handle of a [`PlayerStore`] owned by a dedicated thread.
@@ -49,10 +77,19 @@ impl PlayerStoreWriter {
     /// ([`ClockedPlayerStore::apply_now`]). Fails only when the thread
     /// cannot be started.
     pub fn spawn_clocked<S: ClockedPlayerStore + 'static>(store: S) -> Result<Self, StoreError> {
+        Self::spawn_metered(store, WriterMetrics::default())
+    }
+
+    /// [`spawn_clocked`](Self::spawn_clocked), recording every batch into
+    /// `metrics`.
+    pub fn spawn_metered<S: ClockedPlayerStore + 'static>(
+        store: S,
+        metrics: WriterMetrics,
+    ) -> Result<Self, StoreError> {
         let (requests, queue) = mpsc::channel(WRITER_QUEUE_OPS_MAX);
         let thread = thread::Builder::new()
             .name("store-writer".to_owned())
-            .spawn(move || run(store, queue))
+            .spawn(move || run(store, queue, &metrics))
             .map_err(|error| {
                 StoreError::Backend(format!("cannot start the store writer: {error}"))
             })?;
@@ -95,7 +132,11 @@ impl Drop for PlayerStoreWriter {
 
 /// The writer thread: waits for one op, takes whatever else is queued up to
 /// a full batch, applies it, answers each caller. Ends when the queue closes.
-fn run<S: ClockedPlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) {
+fn run<S: ClockedPlayerStore>(
+    mut store: S,
+    mut queue: mpsc::Receiver<Request>,
+    metrics: &WriterMetrics,
+) {
     let mut ops = Vec::with_capacity(BATCH_OPS_MAX);
     let mut replies = Vec::with_capacity(BATCH_OPS_MAX);
     while let Some(first) = queue.blocking_recv() {
@@ -109,7 +150,11 @@ fn run<S: ClockedPlayerStore>(mut store: S, mut queue: mpsc::Receiver<Request>) 
                 None
             };
         }
+        let started = Instant::now();
         let results = store.apply_now(&ops);
+        metrics.commit_seconds.record(started.elapsed());
+        metrics.batch_ops.record(ops.len() as f64);
+        metrics.batches.increment(1);
         assert_eq!(results.len(), ops.len(), "apply answers every op");
         ops.clear();
         for (reply, result) in replies.drain(..).zip(results) {

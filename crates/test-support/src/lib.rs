@@ -12,9 +12,12 @@
 //! - [`at_once`]: two pieces of blocking work run at the same time, each on
 //!   a thread of its own (for the store contract suites, whose crate starts
 //!   no thread).
+//! - [`http::get`] and [`http::parse_prometheus`]: an admin listener's
+//!   answer, and its metrics read strictly.
 //! - [`PrivateNats`]: a nats-server of the test's own, which it may stop,
 //!   restart and configure.
 
+pub mod http;
 mod nats;
 
 pub use nats::{NATS_SERVER, PrivateNats};

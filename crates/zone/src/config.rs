@@ -23,6 +23,9 @@ pub struct ZoneConfig {
     /// The game servers, one per srvno.
     #[serde(rename = "game")]
     pub games: Vec<GameServerConfig>,
+    /// The data center's settings.
+    #[serde(default)]
+    pub datacenter: DataCenterConfig,
     /// Lease and timer settings, in milliseconds.
     #[serde(default)]
     pub timing: TimingConfig,
@@ -82,6 +85,18 @@ pub struct ListenConfig {
     pub tcp: SocketAddr,
     /// WebSocket listener, if any.
     pub ws: Option<SocketAddr>,
+    /// The admin listener (`/metrics`, `/healthz`, DESIGN §15), if any.
+    #[serde(default)]
+    pub admin: Option<SocketAddr>,
+}
+
+/// The data center (it has no client listeners).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DataCenterConfig {
+    /// The admin listener (`/metrics`, `/healthz`, DESIGN §15), if any.
+    #[serde(default)]
+    pub admin: Option<SocketAddr>,
 }
 
 /// One game server.
@@ -202,6 +217,7 @@ impl ZoneConfig {
         let any_port = |_| ListenConfig {
             tcp: loopback_any(),
             ws: Some(loopback_any()),
+            admin: None,
         };
         let games = (1..=game_servers)
             .map(|srvno| GameServerConfig {
@@ -219,6 +235,7 @@ impl ZoneConfig {
             recommended_server: "gs1".to_owned(),
             account: any_port(0),
             games,
+            datacenter: DataCenterConfig::default(),
             timing: TimingConfig::default(),
             login: demo_login(),
             distributed: None,
@@ -312,6 +329,28 @@ impl ZoneConfig {
         Ok(())
     }
 
+    /// Every admin address of the zone file, mutably: the account center's,
+    /// every game server's, the data center's.
+    pub fn admin_addresses_mut(&mut self) -> impl Iterator<Item = &mut Option<SocketAddr>> {
+        let games = self.games.iter_mut().map(|game| &mut game.listen.admin);
+        std::iter::once(&mut self.account.admin)
+            .chain(games)
+            .chain(std::iter::once(&mut self.datacenter.admin))
+    }
+
+    /// Node `name`'s admin address, if it has one.
+    pub fn admin_address(&self, name: &str) -> Option<SocketAddr> {
+        match name {
+            crate::ACCOUNT_NODE => self.account.admin,
+            crate::DATACENTER_NODE => self.datacenter.admin,
+            _ => self
+                .games
+                .iter()
+                .find(|game| game.name == name)
+                .and_then(|game| game.listen.admin),
+        }
+    }
+
     /// The node names of the distributed mode's processes: the data center,
     /// every game server (each with its battle server), the account center.
     pub fn node_names(&self) -> Vec<String> {
@@ -346,6 +385,11 @@ mod tests {
         let config = ZoneConfig::from_toml(text).unwrap();
         assert_eq!(config.games.len(), 3);
         assert_eq!(config.games[1].srvno, 2);
+        assert_eq!(
+            config.admin_address("account").map(|a| a.port()),
+            Some(9100)
+        );
+        assert_eq!(config.admin_address("gs1"), None);
     }
 
     /// Every integer setting of the example's optional tables is read (a
@@ -396,6 +440,12 @@ mod tests {
             config.node_names(),
             ["datacenter", "gs1", "gs2", "gs3", "account"]
         );
+        let admins: Vec<u16> = config
+            .node_names()
+            .iter()
+            .map(|node| config.admin_address(node).expect("an admin address").port())
+            .collect();
+        assert_eq!(admins, [9104, 9101, 9102, 9103, 9100]);
         let embedded = include_str!("../../../zone.example.toml");
         assert_eq!(ZoneConfig::from_toml(embedded).unwrap().distributed, None);
     }

@@ -12,6 +12,9 @@
 //! only from one (a writer thread, or `spawn_blocking`). A game server cannot prove its predecessor dead here (no node
 //! lock yet, DESIGN §5): a restarted one takes back nothing, and its
 //! predecessor's players wait for their leases to run out.
+//!
+//! The node owns its own metrics registry, served with its health on its
+//! admin address from the zone file, if it has one (`admin`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,7 +30,10 @@ use routing::Srvno;
 use store::StoreError;
 use store_postgres::{PostgresAccountStore, PostgresPlayerStore, PostgresRoutingStore};
 use store_sqlite::PlayerStoreWriter;
+use telemetry::admin::{Admin, AdminServer, Phase};
+use telemetry::{MeteredBus, Registry};
 
+use crate::admin::{ConnectionsProbe, GameProbe, NatsProbe};
 use crate::config::{DistributedConfig, GameServerConfig, ZoneConfig};
 use crate::embedded::{
     ACCOUNT_NODE, DATACENTER_NODE, ZoneError, account_config, listen, start_game, zone_map,
@@ -41,6 +47,10 @@ pub struct ZoneNode {
     pub tcp_addr: Option<SocketAddr>,
     /// Where its WebSocket clients connect, if anywhere.
     pub ws_addr: Option<SocketAddr>,
+    /// Where its admin listener (`/metrics`, `/healthz`) is, if anywhere.
+    pub admin_addr: Option<SocketAddr>,
+    admin: Arc<Admin>,
+    _admin_server: Vec<AdminServer>,
     /// Kept so the connection outlives the nodes bound through it.
     _bus: NatsBus,
 }
@@ -60,27 +70,41 @@ impl ZoneNode {
     /// Starts node `name` of `config` (whose `[distributed]` section names
     /// NATS and the databases) and returns once NATS has its
     /// bindings, so the other nodes' requests reach it; an error if NATS
-    /// refused its key or (as reported by then) one of its bindings.
+    /// refused its key or (as reported by then) one of its bindings. Its
+    /// admin listener answers `/healthz` with 503 until then, and while its
+    /// NATS connection is down.
     pub async fn start(config: ZoneConfig, name: &str) -> Result<Self, ZoneError> {
         let distributed = config
             .distributed
             .as_ref()
             .ok_or(ZoneError::NotDistributed)?;
+        let admin = Admin::new(Registry::new());
+        let mut admin_addr = config.admin_address(name);
+        let admin_server = crate::admin::serve(std::iter::once(&mut admin_addr), &admin).await?;
         let mut bus_config = NatsBusConfig::new(&distributed.nats, &config.zone, name);
         bus_config.key = crate::node_key(&config, name)?;
         let nats = NatsBus::connect(&bus_config)
             .await
             .map_err(|error| ZoneError::Nats(error.to_string()))?;
-        let bus: Arc<dyn Bus> = Arc::new(nats.clone());
-        let (running, tcp_addr, ws_addr) = start_running(&config, distributed, name, bus).await?;
+        admin.set_probe(NATS_PROBE, Arc::new(NatsProbe(nats.clone())));
+        let bus: Arc<dyn Bus> = Arc::new(MeteredBus::new(
+            Arc::new(nats.clone()),
+            admin.registry().clone(),
+        ));
+        let (running, tcp_addr, ws_addr) =
+            start_running(&config, distributed, name, bus, &admin).await?;
         nats.flush()
             .await
             .map_err(|error| ZoneError::Nats(error.to_string()))?;
+        admin.set_phase(Phase::Serving);
         Ok(Self {
             name: name.to_owned(),
             running,
             tcp_addr,
             ws_addr,
+            admin_addr,
+            admin,
+            _admin_server: admin_server,
             _bus: nats,
         })
     }
@@ -93,6 +117,7 @@ impl ZoneNode {
     /// Stops the node gracefully: a game server releases its players (final
     /// saves) before its stores close.
     pub async fn shutdown(self) {
+        self.admin.set_phase(Phase::Stopping);
         match self.running {
             Running::Game {
                 node,
@@ -110,6 +135,9 @@ impl ZoneNode {
     }
 }
 
+/// The name of the NATS connection's probe (`/healthz` says `bus: …`).
+const NATS_PROBE: &str = "bus";
+
 type Started = (Running, Option<SocketAddr>, Option<SocketAddr>);
 
 async fn start_running(
@@ -117,6 +145,7 @@ async fn start_running(
     distributed: &DistributedConfig,
     name: &str,
     bus: Arc<dyn Bus>,
+    admin: &Admin,
 ) -> Result<Started, ZoneError> {
     if name == DATACENTER_NODE {
         let database = distributed.datacenter_database.clone();
@@ -135,6 +164,8 @@ async fn start_running(
             .map_err(account::StartError::from)?;
         let mut listen_config = config.account.clone();
         let gateway = listen(ACCOUNT_NODE, &mut listen_config, &config.limits).await?;
+        let probe = ConnectionsProbe::new(admin.registry(), ACCOUNT_NODE, &gateway);
+        admin.set_probe(ACCOUNT_NODE, probe);
         let logins = account_config(config, &zone_map(config));
         let account = AccountCenter::start(logins, gateway, bus, Box::new(store))?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
@@ -142,7 +173,7 @@ async fn start_running(
     }
     let game = config.games.iter().find(|game| game.name == name);
     let game = game.ok_or_else(|| ZoneError::UnknownNode(name.to_owned()))?;
-    start_game_node(config, game, bus).await
+    start_game_node(config, game, bus, admin).await
 }
 
 /// A game server and its battle server, with a writer on every srvno's
@@ -151,24 +182,29 @@ async fn start_game_node(
     config: &ZoneConfig,
     game: &GameServerConfig,
     bus: Arc<dyn Bus>,
+    admin: &Admin,
 ) -> Result<Started, ZoneError> {
-    let stores = open_player_stores(config).await?;
+    let registry = admin.registry();
+    let stores = open_player_stores(config, registry, &game.name).await?;
     let battle = battle::BattleServer::start(&game.battle_node(), bus.clone())?;
     let mut listen_config = game.listen.clone();
     let gateway = listen(&game.name, &mut listen_config, &config.limits).await?;
     // No node lock yet: nothing proves the predecessor dead, so nothing is
     // taken back; its rows wait for their leases.
     let incarnation = rand::random::<u64>().max(1);
-    let zone_map = zone_map(config);
     let node = start_game(
         config,
         game,
         incarnation,
         gateway,
-        &zone_map,
         bus,
         stores.clone(),
+        registry,
     )?;
+    admin.set_probe(
+        &game.name,
+        GameProbe::new(registry, &game.name, node.handle()),
+    );
     let (tcp_addr, ws_addr) = (Some(node.tcp_addr), node.ws_addr);
     let running = Running::Game {
         node,
@@ -179,8 +215,13 @@ async fn start_game_node(
 }
 
 /// Connects to every game server's PostgreSQL database, each behind its own
-/// writer thread that applies batches at the database's clock.
-async fn open_player_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
+/// writer thread that applies batches at the database's clock, recording
+/// into `registry` as node `node`'s.
+async fn open_player_stores(
+    config: &ZoneConfig,
+    registry: &Registry,
+    node: &str,
+) -> Result<StoreRoutes, ZoneError> {
     let distributed = config
         .distributed
         .as_ref()
@@ -189,9 +230,10 @@ async fn open_player_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneErro
     for game in &config.games {
         let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
         let database = distributed.player_database(&game.name)?.to_owned();
+        let metrics = crate::admin::writer_metrics(registry, node, &game.name);
         let writer = off_runtime(move || {
             let store = PostgresPlayerStore::connect(&database, &[srvno], Rules::default())?;
-            PlayerStoreWriter::spawn_clocked(store)
+            PlayerStoreWriter::spawn_metered(store, metrics)
         })
         .await
         .map_err(StoreError::Backend)??;

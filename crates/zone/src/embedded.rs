@@ -13,11 +13,14 @@ use gamecore::{ServerInfo, ZoneMap};
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, PlayerStoreWriter, ROUTING_DB_FILE, SqliteAccountStore, SqlitePlayerStore,
-    SqliteRoutingStore,
+    ACCOUNT_DB_FILE, OnSystemClock, PlayerStoreWriter, ROUTING_DB_FILE, SqliteAccountStore,
+    SqlitePlayerStore, SqliteRoutingStore,
 };
+use telemetry::admin::{Admin, AdminServer, Phase};
+use telemetry::{MeteredBus, Registry, names};
 use wire::client::ServerAddress;
 
+use crate::admin::{ConnectionsProbe, GameProbe};
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
 use crate::takeover::{DataDirLock, take_back};
 
@@ -83,33 +86,42 @@ pub struct Zone {
     config: ZoneConfig,
     bus: Arc<dyn Bus>,
     stores: StoreRoutes,
-    zone_map: ZoneMap,
     account: AccountCenter,
     datacenter: DataCenter,
     battles: Vec<battle::BattleServer>,
     games: BTreeMap<String, GameNode>,
+    /// Every node's series and the zone's health, served on every admin
+    /// address of the zone file.
+    admin: Arc<Admin>,
+    _admin_servers: Vec<AdminServer>,
     /// Held while the zone runs: proves the previous run's nodes are dead.
     _lock: DataDirLock,
 }
 
 impl Zone {
-    /// Starts every node of `config`. Port 0 addresses are resolved to free
-    /// ports first, so every node knows every other's address.
     /// Starts every node of `config`. Every listener binds first (port 0
     /// picks a free port), so every node knows every other's real address.
+    /// The admin listeners answer `/healthz` with 503 (`starting`) until
+    /// every node has started.
     pub async fn start(mut config: ZoneConfig) -> Result<Self, ZoneError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| ZoneError::DataDir(config.data_dir.clone(), error))?;
         check_databases(&config)?;
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let limits = config.limits;
+        let admin = Admin::new(Registry::new());
+        let admin_servers = crate::admin::serve(config.admin_addresses_mut(), &admin).await?;
+        let registry = admin.registry().clone();
         let account_gateway = listen(ACCOUNT_NODE, &mut config.account, &limits).await?;
         let mut gateways = Vec::with_capacity(config.games.len());
         for game in &mut config.games {
             gateways.push(listen(&game.name, &mut game.listen, &limits).await?);
         }
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-        let stores = open_stores(&config)?;
+        let bus: Arc<dyn Bus> = Arc::new(MeteredBus::new(
+            Arc::new(InProcessBus::new()),
+            registry.clone(),
+        ));
+        let stores = open_stores(&config, &registry)?;
         let zone_map = zone_map(&config);
         let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
             .map_err(datacenter::StartError::from)?;
@@ -127,29 +139,37 @@ impl Zone {
                 game,
                 owner.incarnation,
                 gateway,
-                &zone_map,
                 bus.clone(),
                 stores.clone(),
+                &registry,
             )?;
+            admin.set_probe(
+                &game.name,
+                GameProbe::new(&registry, &game.name, node.handle()),
+            );
             games.insert(game.name.clone(), node);
         }
         let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
             .map_err(account::StartError::from)?;
+        let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
+        admin.set_probe(ACCOUNT_NODE, probe);
         let account = AccountCenter::start(
             account_config(&config, &zone_map),
             account_gateway,
             bus.clone(),
             Box::new(accounts),
         )?;
+        admin.set_phase(Phase::Serving);
         Ok(Self {
             config,
             bus,
             stores,
-            zone_map,
             account,
             datacenter,
             battles,
             games,
+            admin,
+            _admin_servers: admin_servers,
             _lock: lock,
         })
     }
@@ -266,10 +286,12 @@ impl Zone {
             &game,
             owner.incarnation,
             gateway,
-            &self.zone_map,
             self.bus.clone(),
             self.stores.clone(),
+            self.admin.registry(),
         )?;
+        let probe = GameProbe::new(self.admin.registry(), name, node.handle());
+        self.admin.set_probe(name, probe);
         self.games.insert(name.to_owned(), node);
         Ok(())
     }
@@ -277,6 +299,7 @@ impl Zone {
     /// Stops the zone gracefully: every game server releases its players
     /// (final saves) before the stores close.
     pub async fn shutdown(self) {
+        self.admin.set_phase(Phase::Stopping);
         self.account.stop();
         for node in self.games.into_values() {
             node.shutdown().await;
@@ -344,13 +367,17 @@ fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
     Ok(())
 }
 
-fn open_stores(config: &ZoneConfig) -> Result<StoreRoutes, ZoneError> {
+/// Opens every game server's database behind its writer; in one process,
+/// each database's series belong to its game server.
+fn open_stores(config: &ZoneConfig, registry: &Registry) -> Result<StoreRoutes, ZoneError> {
     let mut stores = BTreeMap::new();
     for game in &config.games {
         let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
         let store =
             SqlitePlayerStore::open(config.data_dir.join(&game.db), &[srvno], Rules::default())?;
-        stores.insert(srvno, Arc::new(PlayerStoreWriter::spawn(store)?));
+        let metrics = crate::admin::writer_metrics(registry, &game.name, &game.name);
+        let writer = PlayerStoreWriter::spawn_metered(OnSystemClock(store), metrics)?;
+        stores.insert(srvno, Arc::new(writer));
     }
     Ok(Arc::new(stores))
 }
@@ -390,12 +417,12 @@ pub(crate) fn start_game(
     game: &GameServerConfig,
     incarnation: u64,
     gateway: gateway::Gateway,
-    zone_map: &ZoneMap,
     bus: Arc<dyn Bus>,
     stores: StoreRoutes,
+    registry: &Registry,
 ) -> Result<GameNode, ZoneError> {
     let srvno = Srvno::new(game.srvno).expect("checked by ZoneConfig::check");
-    let mut core = gamecore::Config::new(&game.name, incarnation, srvno, zone_map.clone());
+    let mut core = gamecore::Config::new(&game.name, incarnation, srvno, zone_map(config));
     let timing = &config.timing;
     core.server_level = game.level;
     core.account_node = ACCOUNT_NODE.to_owned();
@@ -412,6 +439,7 @@ pub(crate) fn start_game(
     let node_config = GameNodeConfig {
         core,
         request_deadline: Duration::from_millis(timing.request_deadline_ms),
+        crossing_seconds: registry.histogram(&names::CROSSING_SECONDS, &game.name, &[]),
     };
     Ok(GameNode::start(node_config, gateway, bus, stores)?)
 }

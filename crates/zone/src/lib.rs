@@ -9,6 +9,7 @@
 //! ([`bus_access`], [`nats_authorization`]).
 
 mod access;
+mod admin;
 mod audit;
 mod config;
 mod distributed;
@@ -18,7 +19,9 @@ mod takeover;
 
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
-pub use config::{ConfigError, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig};
+pub use config::{
+    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig,
+};
 pub use distributed::ZoneNode;
 pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};
 pub use limits::LimitsConfig;
