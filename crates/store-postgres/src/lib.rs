@@ -5,19 +5,25 @@
 //!   `store::PlayerStore`, one transaction per batch, every commit durable,
 //!   and [`PostgresPlayerStore::apply_at_db_now`], which judges leases by the
 //!   database's own clock;
+//! - [`NodeLock`]: a game server's node lock, a session-level advisory lock
+//!   in its srvno database that proves a restarted node's predecessor dead
+//!   (`node_lock`);
 //! - with the `test-support` feature, `test_support::TestDatabase`: a
 //!   uniquely named database for one test, dropped after it.
 //!
 //! Each database's schema is a list of migrations (`migrations/*/*.sql`)
 //! recorded in its `kuafu_schema` table, with the same tables and meaning as
-//! the SQLite stores'. Every store blocks on its own session (see
-//! `connection`): it runs on a writer thread, like the SQLite stores.
+//! the SQLite stores' (the player database adds `node_locks`, the node
+//! lock's marker, which the embedded mode does not need). Every store
+//! blocks on its own session (see `connection`): it runs on a writer
+//! thread, like the SQLite stores.
 //!
 //! Architecture invariant: no ownership rule is written here; the player
 //! store applies `ownership::Rules` through `store::backend`, as the model
 //! and SQLite stores do.
 
 mod connection;
+mod node_lock;
 mod player_store;
 mod schema;
 #[cfg(feature = "test-support")]
@@ -25,5 +31,8 @@ pub mod test_support;
 
 pub use connection::{
     APPLICATION_NAME, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, ROUND_TRIP_TIMEOUT_MS,
+};
+pub use node_lock::{
+    NODE_LOCK_CLASS, NodeLock, NodeLockError, Probe, StopReason, Verdict, Watch, lock_key,
 };
 pub use player_store::PostgresPlayerStore;
