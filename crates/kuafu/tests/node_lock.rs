@@ -11,12 +11,16 @@
 //! killed node's lease ran out by the database's own clock, so the row was
 //! taken back, not waited for.
 //!
+//! And a running `gs1` whose lock session ends while another incarnation
+//! takes its lock (as after a network cut) exits with an error: its players
+//! may be served by the other incarnation.
+//!
 //! Under `CI=true` a missing nats-server or PostgreSQL fails the test;
 //! elsewhere it skips.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,12 +28,15 @@ use client::GameSession;
 use common::gold;
 use common::nodes::{GameSpec, Nodes, ZoneSpec, zone_file};
 use store_postgres::test_support::TestDatabase;
+use store_postgres::{NodeLock, lock_key};
 use test_support::PrivateNats;
 use wire::client::AddGold;
 use wire::client::game_call::Call;
 use zone::ZoneConfig;
 
 const NODE: &str = "gs1";
+/// The incarnation a test takes gs1's lock for.
+const SUCCESSOR: u64 = 42;
 const PLAYER: &str = "locked";
 const GOLD: u64 = 17;
 /// Leases far longer than the test: a player who enters again after a
@@ -109,15 +116,22 @@ async fn second_incarnation(zone_file: &Path) -> (bool, String) {
     (output.status.success(), stderr)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_game_server_takes_back_at_once_and_a_second_one_while_it_lives_takes_nothing()
-{
-    let Some(mut nats) = PrivateNats::on_port(test_support::free_port()) else {
-        return;
-    };
-    let Some(database) = TestDatabase::create("nodelock_srv1") else {
-        return;
-    };
+/// A running zone of one game server, on a private nats-server and a
+/// database of the test's own. Fields drop in order: the nodes first.
+struct Cluster {
+    nodes: Nodes,
+    zone_file: PathBuf,
+    zone: String,
+    account: String,
+    database: TestDatabase,
+    _nats: PrivateNats,
+    dir: tempfile::TempDir,
+}
+
+/// Starts every node; `None` when a service is missing outside CI.
+async fn start_cluster(purpose: &str) -> Option<Cluster> {
+    let mut nats = PrivateNats::on_port(test_support::free_port())?;
+    let database = TestDatabase::create(purpose)?;
     nats.start().await;
     let dir = tempfile::tempdir().unwrap();
     let account_port = test_support::free_port();
@@ -135,20 +149,39 @@ async fn a_restarted_game_server_takes_back_at_once_and_a_second_one_while_it_li
     };
     let zone_file = zone_file(&spec);
     let mut nodes = Nodes::new(zone_file.clone(), dir.path().join("logs"));
-    for name in ZoneConfig::load(&zone_file).unwrap().node_names() {
+    let config = ZoneConfig::load(&zone_file).unwrap();
+    for name in config.node_names() {
         nodes.start(&name).await;
     }
-    let account = format!("127.0.0.1:{account_port}");
+    Some(Cluster {
+        nodes,
+        zone_file,
+        zone: config.zone,
+        account: format!("127.0.0.1:{account_port}"),
+        database,
+        _nats: nats,
+        dir,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_game_server_takes_back_at_once_and_a_second_one_while_it_lives_takes_nothing()
+{
+    let Some(mut cluster) = start_cluster("nodelock_restart").await else {
+        return;
+    };
+    let (nodes, zone_file, database) = (&mut cluster.nodes, &cluster.zone_file, &cluster.database);
+    let account = cluster.account.clone();
     let mut session = enter(&account, true).await;
     let add = AddGold {
         amount: GOLD,
         reason: "test:node_lock".into(),
     };
     session.call(Call::AddGold(add.clone())).await.unwrap();
-    let row = Row(&database);
+    let row = Row(database);
     let (incarnation, epoch) = (row.value("owner_incarnation"), row.value("epoch"));
 
-    let (succeeded, stderr) = second_incarnation(&zone_file).await;
+    let (succeeded, stderr) = second_incarnation(zone_file).await;
     assert!(!succeeded, "a second gs1 must not start: {stderr}");
     assert!(
         stderr.contains("node gs1 is running elsewhere: its node lock is held by"),
@@ -176,4 +209,46 @@ async fn a_restarted_game_server_takes_back_at_once_and_a_second_one_while_it_li
     );
     assert_ne!(row.value("owner_incarnation"), incarnation, "a new owner");
     assert_eq!(gold(&mut session).await, 2 * GOLD, "the saved gold");
+}
+
+/// Ends gs1's lock session and takes the lock for another incarnation, as
+/// a successor would; again if gs1 took it back first.
+async fn take_the_lock_from_gs1(cluster: &Cluster) -> NodeLock {
+    let (class, objid) = lock_key(&cluster.zone, NODE);
+    let holder = format!(
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks WHERE locktype = 'advisory' \
+         AND classid::int8 = {class} AND objid::int8 = {objid} AND objsubid = 2"
+    );
+    let database = &cluster.database;
+    let zone = &cluster.zone;
+    test_support::eventually("the lock taken from gs1", || {
+        let holder = &holder;
+        async move {
+            tokio::task::block_in_place(|| {
+                database.session().execute(holder);
+                let taken = NodeLock::try_acquire(&database.config(), zone, NODE, SUCCESSOR);
+                taken.ok().map(|(lock, _)| lock)
+            })
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_server_whose_node_lock_another_incarnation_took_exits() {
+    let Some(mut cluster) = start_cluster("nodelock_lost").await else {
+        return;
+    };
+    let lock = take_the_lock_from_gs1(&cluster).await;
+    let nodes = &mut cluster.nodes;
+    let exited = test_support::eventually("gs1 exiting", || {
+        let exited = nodes.exited();
+        async move { (!exited.is_empty()).then_some(exited) }
+    })
+    .await;
+    assert_eq!(exited.len(), 1, "{exited:?}");
+    assert!(exited[0].starts_with("gs1 (exit status: 1"), "{exited:?}");
+    let log = std::fs::read_to_string(cluster.dir.path().join("logs/02-gs1.log")).unwrap();
+    assert!(log.contains("kuafu: node gs1: lost the node lock"), "{log}");
+    tokio::task::block_in_place(|| drop(lock));
 }
