@@ -34,13 +34,14 @@ type Failure = Box<dyn Error>;
 
 /// `kuafu node`: runs node `name` of the zone file until Ctrl-C or SIGTERM
 /// (or, with `stop_when_stdin_closes`, until standard input closes), then
-/// stops it gracefully.
+/// stops it gracefully; an error at once if a game server lost its node
+/// lock (`ZoneNode::lost`).
 pub async fn run_node(
     config: &Path,
     name: &str,
     stop_when_stdin_closes: bool,
 ) -> Result<(), Failure> {
-    let node = ZoneNode::start(ZoneConfig::load(config)?, name).await?;
+    let mut node = ZoneNode::start(ZoneConfig::load(config)?, name).await?;
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
@@ -51,7 +52,11 @@ pub async fn run_node(
     )?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_stop(stop_when_stdin_closes).await?;
+    tokio::select! {
+        stopped = wait_for_stop(stop_when_stdin_closes) => stopped?,
+        // Another incarnation may have its players: stop serving at once.
+        reason = node.lost() => return Err(format!("node {name}: {reason}").into()),
+    }
     tracing::info!(node = node.name(), "stopping");
     node.shutdown().await;
     Ok(())

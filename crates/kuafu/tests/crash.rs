@@ -25,10 +25,11 @@
 //! restart with its time, and each check with its result, past the test
 //! harness's capture.
 //!
-//! A restarted game server cannot prove its predecessor dead yet (no node
-//! lock in the distributed mode), so its players wait for their leases:
-//! the zone file's leases are short, and every wait is a bounded check of
-//! an observable condition, never a sleep. Under `CI=true` a missing
+//! A restarted game server proves its predecessor dead with its node lock
+//! and takes its players back at once; the zone file's leases are short
+//! for the zombie, which another node may replace only once its leases ran
+//! out. Every wait is a bounded check of an observable condition, never a
+//! sleep. Under `CI=true` a missing
 //! nats-server or PostgreSQL fails the test; elsewhere it skips.
 
 mod common;
@@ -58,8 +59,8 @@ const GAME_SERVERS: u32 = 2;
 const VICTIMS: [&str; 2] = ["gs2", "gs1"];
 /// The game server paused past its leases and resumed (a zombie).
 const ZOMBIE: &str = "gs2";
-/// Short leases, so a killed game server's players wait little; and short
-/// saves, heartbeats and deadlines, so the zone heals quickly.
+/// Short leases, so the paused game server's players move on soon; and
+/// short saves, heartbeats and deadlines, so the zone heals quickly.
 const TIMING: [(&str, u64); 7] = [
     ("lease_ttl_ms", 3_000),
     ("lease_renew_interval_ms", 1_000),

@@ -108,13 +108,28 @@ fn fixed_port_zone_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// Zone starts tried: a port picked free may be taken by another test
+/// before the zone binds it.
+const PORT_ATTEMPTS_MAX: usize = 5;
+
+/// Starts a zone from a [`fixed_port_zone_file`], with new ports when one
+/// was taken meanwhile.
+async fn start_on_fixed_ports(dir: &std::path::Path) -> (std::path::PathBuf, zone::Zone) {
+    for _ in 0..PORT_ATTEMPTS_MAX {
+        let zone_file = fixed_port_zone_file(dir);
+        match zone::Zone::start(zone::ZoneConfig::load(&zone_file).unwrap()).await {
+            Ok(running) => return (zone_file, running),
+            Err(zone::ZoneError::Listen(error)) => eprintln!("a port was taken: {error}"),
+            Err(error) => panic!("the zone starts: {error}"),
+        }
+    }
+    panic!("no free ports in {PORT_ATTEMPTS_MAX} attempts");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_zone_file_bots_play_and_cross_in_the_running_zone_it_names() {
     let dir = tempfile::tempdir().unwrap();
-    let zone_file = fixed_port_zone_file(dir.path());
-    let running = zone::Zone::start(zone::ZoneConfig::load(&zone_file).unwrap())
-        .await
-        .unwrap();
+    let (zone_file, running) = start_on_fixed_ports(dir.path()).await;
     let options = DemoOptions {
         bots: 8,
         login: LoginKind::Device,

@@ -8,14 +8,19 @@
 //! - [`PostgresAccountStore`] and [`PostgresRoutingStore`]: the account
 //!   center's and the data center's databases, implementing
 //!   `store::AccountStore` and `store::RoutingStore`;
+//! - [`NodeLock`]: a game server's node lock, a session-level advisory lock
+//!   in its srvno database that proves a restarted node's predecessor dead
+//!   (`node_lock`);
 //! - with the `test-support` feature, `test_support::TestDatabase`: a
 //!   uniquely named database for one test, dropped after it.
 //!
 //! Each database's schema is a list of migrations (`migrations/*/*.sql`)
 //! recorded in its `kuafu_schema` table, with the same tables and meaning as
-//! the SQLite stores'. Every store blocks on its own session (see
-//! `connection`): it runs on a writer thread or in `spawn_blocking`, like
-//! the SQLite stores, and may be dropped anywhere.
+//! the SQLite stores' (the player database adds `node_locks`, the node
+//! lock's marker, which the embedded mode does not need). Every store
+//! blocks on its own session (see `connection`): it runs on a writer
+//! thread or in `spawn_blocking`, like the SQLite stores, and may be
+//! dropped anywhere.
 //!
 //! Architecture invariant: no ownership rule is written here; the player
 //! store applies `ownership::Rules` through `store::backend`, as the model
@@ -23,6 +28,7 @@
 
 mod account_store;
 mod connection;
+mod node_lock;
 mod player_store;
 mod routing_store;
 mod schema;
@@ -32,6 +38,9 @@ pub mod test_support;
 pub use account_store::PostgresAccountStore;
 pub use connection::{
     APPLICATION_NAME, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, ROUND_TRIP_TIMEOUT_MS,
+};
+pub use node_lock::{
+    NODE_LOCK_CLASS, NodeLock, NodeLockError, Probe, StopReason, Verdict, Watch, lock_key,
 };
 pub use player_store::PostgresPlayerStore;
 pub use routing_store::PostgresRoutingStore;

@@ -44,6 +44,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         include_str!("../migrations/player/0001_players.sql"),
         include_str!("../migrations/player/0002_ledger_writer.sql"),
+        include_str!("../migrations/player/0003_node_locks.sql"),
     ],
 };
 

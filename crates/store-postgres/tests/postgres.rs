@@ -139,6 +139,9 @@ fn wait_for_a_lock_wait(database: &TestDatabase) {
     panic!("the store never waited for the rival's row lock");
 }
 
+/// The player database's migrations (`migrations/player`).
+const PLAYER_SCHEMA_VERSION: i64 = 3;
+
 #[test]
 fn the_schema_is_migrated_once_and_a_newer_or_other_kind_is_refused() {
     let Some(database) = TestDatabase::create("schema") else {
@@ -148,7 +151,7 @@ fn the_schema_is_migrated_once_and_a_newer_or_other_kind_is_refused() {
     let version = "SELECT version::bigint FROM kuafu_schema";
     for _ in 0..2 {
         drop(connect(&database));
-        assert_eq!(session.value::<i64>(version), 2);
+        assert_eq!(session.value::<i64>(version), PLAYER_SCHEMA_VERSION);
     }
     session.execute("UPDATE kuafu_schema SET version = 9");
     let newer = PostgresPlayerStore::connect(&database.config(), &held_srvnos(), Rules::default());
@@ -219,7 +222,10 @@ fn stores_opening_a_new_database_at_once_migrate_it_once() {
         }
     });
     let version = "SELECT version::bigint FROM kuafu_schema";
-    assert_eq!(database.session().value::<i64>(version), 2);
+    assert_eq!(
+        database.session().value::<i64>(version),
+        PLAYER_SCHEMA_VERSION
+    );
 }
 
 #[test]

@@ -9,9 +9,16 @@
 //! `DataCenter`, `BattleServer`, started by the same functions); only the
 //! bus and the stores differ. Nothing is kept in `data_dir`. A store's
 //! session blocks, so each store is connected on a blocking thread and used
-//! only from one (a writer thread, or `spawn_blocking`). A game server cannot prove its predecessor dead here (no node
-//! lock yet, DESIGN §5): a restarted one takes back nothing, and its
-//! predecessor's players wait for their leases to run out.
+//! only from one (a writer thread, or `spawn_blocking`).
+//!
+//! A game server holds its node lock (`node_lock`, DESIGN §5) in its own
+//! srvno database for its whole life, taken before it binds anything: a
+//! restarted one that gets it has proven its predecessor dead and takes
+//! back the predecessor's players at once; one that cannot get it within
+//! `NODE_LOCK_WAIT_MS` (a live node of its name) refuses to start, naming
+//! the holder. A running game server that loses the lock to another
+//! incarnation must stop: [`ZoneNode::lost`] says so, and `kuafu node` then
+//! exits with an error.
 //!
 //! The node owns its own metrics registry, served with its health on its
 //! admin address from the zone file, if it has one (`admin`).
@@ -25,7 +32,7 @@ use bus::Bus;
 use bus_nats::{NatsBus, NatsBusConfig};
 use datacenter::DataCenter;
 use game::{GameNode, StoreRoutes};
-use ownership::Rules;
+use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store::StoreError;
 use store_postgres::{PostgresAccountStore, PostgresPlayerStore, PostgresRoutingStore};
@@ -38,6 +45,8 @@ use crate::config::{DistributedConfig, GameServerConfig, ZoneConfig};
 use crate::embedded::{
     ACCOUNT_NODE, DATACENTER_NODE, ZoneError, account_config, listen, start_game, zone_map,
 };
+use crate::node_lock::{HeldNodeLock, LockSpec};
+use crate::takeover::take_back_logged;
 
 /// One node of a distributed zone, running in this process.
 pub struct ZoneNode {
@@ -61,6 +70,7 @@ enum Running {
         node: GameNode,
         battle: battle::BattleServer,
         stores: StoreRoutes,
+        lock: HeldNodeLock,
     },
     Account(AccountCenter),
     DataCenter(DataCenter),
@@ -114,8 +124,18 @@ impl ZoneNode {
         &self.name
     }
 
+    /// Resolves, with the reason, once this node must stop serving: a game
+    /// server whose node lock another incarnation took (its players may
+    /// have been taken back). Never for the other nodes.
+    pub async fn lost(&mut self) -> String {
+        match &mut self.running {
+            Running::Game { lock, .. } => lock.lost().await,
+            _ => std::future::pending().await,
+        }
+    }
+
     /// Stops the node gracefully: a game server releases its players (final
-    /// saves) before its stores close.
+    /// saves) before its stores close, then frees its node lock.
     pub async fn shutdown(self) {
         self.admin.set_phase(Phase::Stopping);
         match self.running {
@@ -123,11 +143,13 @@ impl ZoneNode {
                 node,
                 battle,
                 stores,
+                lock,
             } => {
                 node.shutdown().await;
                 battle.stop();
                 // Dropping the last store handles joins the writer threads.
                 drop(stores);
+                lock.release().await;
             }
             Running::Account(account) => account.stop(),
             Running::DataCenter(datacenter) => datacenter.stop(),
@@ -186,16 +208,21 @@ async fn start_game_node(
 ) -> Result<Started, ZoneError> {
     let registry = admin.registry();
     let stores = open_player_stores(config, registry, &game.name).await?;
+    let owner = OwnerId {
+        node: game.name.clone(),
+        incarnation: rand::random::<u64>().max(1),
+    };
+    let (lock, previous) = HeldNodeLock::acquire(lock_spec(config, &owner)?).await?;
+    // The lock proves every earlier incarnation dead: free its rows now.
+    let rows = take_back_logged(&stores, &owner).await?;
+    tracing::info!(node = %owner.node, ?previous, rows, "holds its node lock");
     let battle = battle::BattleServer::start(&game.battle_node(), bus.clone())?;
     let mut listen_config = game.listen.clone();
     let gateway = listen(&game.name, &mut listen_config, &config.limits).await?;
-    // No node lock yet: nothing proves the predecessor dead, so nothing is
-    // taken back; its rows wait for their leases.
-    let incarnation = rand::random::<u64>().max(1);
     let node = start_game(
         config,
         game,
-        incarnation,
+        owner.incarnation,
         gateway,
         bus,
         stores.clone(),
@@ -210,8 +237,23 @@ async fn start_game_node(
         node,
         battle,
         stores,
+        lock,
     };
     Ok((running, tcp_addr, ws_addr))
+}
+
+/// Where `owner`'s node lock is: its own srvno database.
+fn lock_spec(config: &ZoneConfig, owner: &OwnerId) -> Result<LockSpec, ZoneError> {
+    let distributed = config
+        .distributed
+        .as_ref()
+        .ok_or(ZoneError::NotDistributed)?;
+    Ok(LockSpec {
+        database: distributed.player_database(&owner.node)?.to_owned(),
+        zone: config.zone.clone(),
+        node: owner.node.clone(),
+        incarnation: owner.incarnation,
+    })
 }
 
 /// Connects to every game server's PostgreSQL database, each behind its own

@@ -22,7 +22,7 @@ use wire::client::ServerAddress;
 
 use crate::admin::{ConnectionsProbe, GameProbe};
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
-use crate::takeover::{DataDirLock, take_back};
+use crate::takeover::{DataDirLock, take_back_logged};
 
 /// The account center's node name.
 pub const ACCOUNT_NODE: &str = "account";
@@ -79,6 +79,9 @@ pub enum ZoneError {
     /// The node's NATS key cannot be used.
     #[error("NATS credentials: {0}")]
     Credentials(#[from] crate::AccessError),
+    /// A game server's node lock could not be taken (distributed mode).
+    #[error("{0}")]
+    NodeLock(#[from] store_postgres::NodeLockError),
 }
 
 /// A running embedded zone.
@@ -405,10 +408,7 @@ async fn take_back_for_successor(name: &str, stores: &StoreRoutes) -> Result<Own
         node: name.to_owned(),
         incarnation: rand::random::<u64>().max(1),
     };
-    let rows = take_back(stores, &owner).await?;
-    if rows > 0 {
-        tracing::info!(node = name, rows, "took back the rows of the previous run");
-    }
+    take_back_logged(stores, &owner).await?;
     Ok(owner)
 }
 

@@ -15,6 +15,7 @@ mod config;
 mod distributed;
 mod embedded;
 mod limits;
+mod node_lock;
 mod takeover;
 
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
@@ -25,4 +26,5 @@ pub use config::{
 pub use distributed::ZoneNode;
 pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};
 pub use limits::LimitsConfig;
+pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};

@@ -70,3 +70,16 @@ pub async fn take_back(stores: &StoreRoutes, owner: &OwnerId) -> Result<u64, Sto
     }
     Ok(rows)
 }
+
+/// Frees the rows of `owner`'s dead predecessor, as [`take_back`] does,
+/// and says in the log how many.
+pub(crate) async fn take_back_logged(
+    stores: &StoreRoutes,
+    owner: &OwnerId,
+) -> Result<u64, StoreError> {
+    let rows = take_back(stores, owner).await?;
+    if rows > 0 {
+        tracing::info!(node = %owner.node, rows, "took back the rows of its dead predecessor");
+    }
+    Ok(rows)
+}
