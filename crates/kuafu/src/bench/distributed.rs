@@ -60,6 +60,9 @@ pub struct DistributedZone {
     databases: Vec<String>,
 }
 
+/// Starts of a zone's processes tried, each on new ports, before giving up.
+pub const START_ATTEMPTS_MAX: u32 = 3;
+
 /// The connection strings of a distributed zone's databases.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZoneDatabases {
@@ -124,11 +127,22 @@ impl DistributedZone {
         databases: &ZoneDatabases,
         data_dir: &Path,
     ) -> Result<Self, DistributedError> {
-        let config = distributed_config(settings, run, template, databases, data_dir)?;
-        let zone_file = write_zone_file(&config, data_dir)?;
-        let processes = ProcessZone::start(&settings.kuafu, &zone_file)
-            .await
-            .map_err(|error| DistributedError::Processes(error.to_string()))?;
+        let mut attempts = 0;
+        let (config, zone_file, processes) = loop {
+            attempts += 1;
+            let config = distributed_config(settings, run, template.clone(), databases, data_dir)?;
+            let zone_file = write_zone_file(&config, data_dir)?;
+            match ProcessZone::start(&settings.kuafu, &zone_file).await {
+                Ok(processes) => break (config, zone_file, processes),
+                // A port picked free may be taken before its node binds it
+                // (by another zone, or as a client connection's own port):
+                // try again on new ports.
+                Err(error) if attempts < START_ATTEMPTS_MAX => {
+                    tracing::warn!(%error, attempts, "the zone did not start; new ports");
+                }
+                Err(error) => return Err(DistributedError::Processes(error.to_string())),
+            }
+        };
         Ok(Self {
             processes,
             game_names: config.games.iter().map(|game| game.name.clone()).collect(),
