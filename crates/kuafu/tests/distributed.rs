@@ -153,17 +153,9 @@ async fn play_and_log_off(account: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_of_processes_on_nats_and_postgresql_keeps_a_crossing_players_gold() {
-    if !nats_reachable() {
-        let skip: Option<()> =
-            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
-        return skip.unwrap_or_default();
-    }
-    let Some(databases) = create_databases().await else {
-        return; // TestDatabase said why.
+    let Some((databases, dir, zone_file)) = zone_on_shared_nats().await else {
+        return; // said why
     };
-    let dir = tempfile::tempdir().unwrap();
-    let nats = format!("nats://{NATS_ADDRESS}");
-    let zone_file = write_zone_file(dir.path(), &databases, &nats, false);
     let (supervisor, account) = start_zone(&zone_file);
 
     let roleid = play_and_log_off(&account).await;
@@ -262,6 +254,20 @@ async fn create_databases() -> Option<Databases> {
     tokio::task::spawn_blocking(Databases::create)
         .await
         .unwrap()
+}
+
+/// The zone's databases and its file, in a new directory, on the shared
+/// NATS without keys; `None` after saying why when NATS or PostgreSQL is
+/// unreachable outside CI.
+async fn zone_on_shared_nats() -> Option<(Databases, tempfile::TempDir, PathBuf)> {
+    if !nats_reachable() {
+        return test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
+    }
+    let databases = create_databases().await?;
+    let dir = tempfile::tempdir().unwrap();
+    let nats = format!("nats://{NATS_ADDRESS}");
+    let zone_file = write_zone_file(dir.path(), &databases, &nats, false);
+    Some((databases, dir, zone_file))
 }
 
 /// The number `sql` counts in the database `config` names.
@@ -368,17 +374,9 @@ async fn a_zone_of_processes_with_node_keys_plays_on_the_printed_block_without_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_bots_pointed_at_a_zone_of_processes_play_and_cross_with_no_errors() {
-    if !nats_reachable() {
-        let skip: Option<()> =
-            test_support::service_missing(&format!("NATS unreachable at {NATS_ADDRESS}"));
-        return skip.unwrap_or_default();
-    }
-    let Some(databases) = create_databases().await else {
-        return; // TestDatabase said why.
+    let Some((_databases, _dir, zone_file)) = zone_on_shared_nats().await else {
+        return; // said why
     };
-    let dir = tempfile::tempdir().unwrap();
-    let nats = format!("nats://{NATS_ADDRESS}");
-    let zone_file = write_zone_file(dir.path(), &databases, &nats, false);
     let (supervisor, _account) = start_zone(&zone_file);
     let demo_zone_file = zone_file.clone();
     let demo = tokio::task::spawn_blocking(move || {
