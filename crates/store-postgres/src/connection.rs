@@ -38,6 +38,21 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
 pub const ROUND_TRIP_TIMEOUT_MS: u64 = 10_000;
 const _: () = assert!(ROUND_TRIP_TIMEOUT_MS > IDLE_IN_TRANSACTION_TIMEOUT_MS);
 
+/// The server probes a session's silent client after this many seconds
+/// without traffic (`tcp_keepalives_idle`), then every
+/// [`KEEPALIVE_INTERVAL_S`] seconds, and ends the session after
+/// [`KEEPALIVE_PROBES`] unanswered probes. So a session whose host died or
+/// was cut off — a game server's node lock above all — ends, and frees its
+/// locks, within [`DEAD_CLIENT_DETECTED_S`] seconds instead of the
+/// operating system's default of about two hours.
+pub const KEEPALIVE_IDLE_S: u32 = 10;
+/// Seconds between two unanswered keepalive probes.
+pub const KEEPALIVE_INTERVAL_S: u32 = 5;
+/// Unanswered keepalive probes that end a session.
+pub const KEEPALIVE_PROBES: u32 = 3;
+/// The longest a dead client's session lasts past its last traffic.
+pub const DEAD_CLIENT_DETECTED_S: u32 = KEEPALIVE_IDLE_S + KEEPALIVE_INTERVAL_S * KEEPALIVE_PROBES;
+
 /// The `application_name` of every Kuafu session, as `pg_stat_activity`
 /// shows it.
 pub const APPLICATION_NAME: &str = "kuafu";
@@ -224,12 +239,20 @@ fn ends_session(error: &tokio_postgres::Error) -> bool {
 }
 
 /// Kuafu's session settings on top of the caller's: the application name, commits that wait for the disk whatever the
-/// database's default (`synchronous_commit=on`), and the idle-in-transaction
-/// limit.
+/// database's default (`synchronous_commit=on`), the idle-in-transaction
+/// limit, and TCP keepalives both ways (the server's settings end a dead
+/// client's session; the client's find a dead server).
 fn configure(config: &mut Config) {
     config.application_name(APPLICATION_NAME);
+    config
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(KEEPALIVE_IDLE_S.into()))
+        .keepalives_interval(Duration::from_secs(KEEPALIVE_INTERVAL_S.into()))
+        .keepalives_retries(KEEPALIVE_PROBES);
     let ours = format!(
-        "-c synchronous_commit=on -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+        "-c synchronous_commit=on -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS} \
+         -c tcp_keepalives_idle={KEEPALIVE_IDLE_S} -c tcp_keepalives_interval={KEEPALIVE_INTERVAL_S} \
+         -c tcp_keepalives_count={KEEPALIVE_PROBES}"
     );
     let options = match config.get_options() {
         Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),

@@ -37,7 +37,8 @@ pub mod test_support;
 
 pub use account_store::PostgresAccountStore;
 pub use connection::{
-    APPLICATION_NAME, CONNECT_TIMEOUT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS, ROUND_TRIP_TIMEOUT_MS,
+    APPLICATION_NAME, CONNECT_TIMEOUT_MS, DEAD_CLIENT_DETECTED_S, IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_PROBES, ROUND_TRIP_TIMEOUT_MS,
 };
 pub use node_lock::{
     NODE_LOCK_CLASS, NodeLock, NodeLockError, Probe, StopReason, Verdict, Watch, lock_key,

@@ -11,7 +11,10 @@
 use ownership::Rules;
 use routing::Srvno;
 use store_postgres::test_support::{Session, TestDatabase};
-use store_postgres::{NodeLock, NodeLockError, PostgresPlayerStore, StopReason, Verdict, lock_key};
+use store_postgres::{
+    KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_PROBES, NodeLock, NodeLockError,
+    PostgresPlayerStore, StopReason, Verdict, lock_key,
+};
 
 const ZONE: &str = "lockzone";
 const NODE: &str = "gs1";
@@ -85,6 +88,28 @@ fn a_held_node_lock_refuses_a_second_session_and_names_the_holder() {
     // Another node's lock is another key.
     assert!(acquire(&database, "gs2", 3).is_ok());
     assert_eq!(first.check(), Verdict::Serve);
+}
+
+/// A node lock's session is opened like every Kuafu session; the server
+/// must probe it when it goes silent, so a game server whose host died
+/// loses its lock within `DEAD_CLIENT_DETECTED_S`, not the operating
+/// system's two hours.
+#[test]
+fn every_session_asks_the_server_to_end_it_when_its_host_goes_silent() {
+    let Some(database) = player_database("lock_keepalive") else {
+        return;
+    };
+    let session = database.session();
+    let setting = |name: &str| session.value::<String>(&format!("SHOW {name}"));
+    assert_eq!(setting("tcp_keepalives_idle"), KEEPALIVE_IDLE_S.to_string());
+    assert_eq!(
+        setting("tcp_keepalives_interval"),
+        KEEPALIVE_INTERVAL_S.to_string()
+    );
+    assert_eq!(
+        setting("tcp_keepalives_count"),
+        KEEPALIVE_PROBES.to_string()
+    );
 }
 
 #[test]
