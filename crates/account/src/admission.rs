@@ -41,6 +41,8 @@ pub(crate) struct Pending {
     pub(crate) request_id: u64,
     pub(crate) address: IpAddr,
     pub(crate) work: Work,
+    /// When it arrived (the shell's clock, ms).
+    pub(crate) queued_ms: u64,
 }
 
 /// What to do next for a client.
@@ -191,6 +193,11 @@ impl Admission {
 
     pub(crate) fn handle_timeout(&mut self, now_ms: u64) {
         self.queue.handle_timeout(now_ms);
+    }
+
+    /// Logins waiting in the queue, and admitted and not yet done.
+    pub(crate) fn depth(&self) -> (usize, usize) {
+        (self.queue.waiting(), self.queue.hashing())
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<u64> {

@@ -23,6 +23,7 @@ mod admission;
 mod hashing;
 pub mod limits;
 mod login;
+mod metrics;
 mod node;
 mod settings;
 
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 pub use hashing::{HASH_THREAD_PREFIX, HashCost, hash_rate, hash_time};
 pub use limits::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
+pub use metrics::{COUNTED_REFUSALS, LoginMetrics, OTHER_REFUSAL};
 pub use node::{AccountCenter, StartError};
 pub use settings::LoginSettings;
 
@@ -45,4 +47,6 @@ pub struct AccountConfig {
     pub logins: accountcore::Config,
     /// The login queue, the hashing pool and the attempt limits.
     pub login: LoginSettings,
+    /// Where the login queue and the refusals are recorded.
+    pub metrics: LoginMetrics,
 }

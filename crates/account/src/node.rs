@@ -41,6 +41,7 @@ use crate::admission::{Admission, Decision, Pending, Work};
 use crate::hashing::HashPool;
 use crate::limits::{DEVICE_RETRY_AFTER_MS, ROLE_NOTES_INFLIGHT_MAX};
 use crate::login::{Logins, Refusal, blocking, check_login, check_register, lock};
+use crate::metrics::LoginMetrics;
 
 /// A running account center.
 pub struct AccountCenter {
@@ -98,6 +99,7 @@ impl AccountCenter {
             started: Instant::now(),
             core: AccountCore::new(config.logins),
             admission: Admission::new(&config.login),
+            metrics: config.metrics,
             logins: Arc::new(Logins {
                 store: Arc::new(Mutex::new(store)),
                 pool,
@@ -159,6 +161,7 @@ struct Shell {
     started: Instant,
     core: AccountCore,
     admission: Admission,
+    metrics: LoginMetrics,
     logins: Arc<Logins>,
     bus: Arc<dyn Bus>,
     clients: GatewayHandle,
@@ -200,7 +203,17 @@ impl Shell {
             }
             self.carry_out_decisions();
             self.carry_out_outputs();
+            let (waiting, hashing) = self.admission.depth();
+            self.metrics.queue_depth(waiting, hashing);
         }
+    }
+
+    /// Sends `frame` to the client of `session`, counting a `RetryLater`.
+    fn answer(&self, session: SessionId, frame: ServerFrame) {
+        if let Some(Out::RetryLater(retry)) = &frame.body {
+            self.metrics.refused(retry.code);
+        }
+        self.clients.send(session, frame);
     }
 
     fn now_ms(&self) -> u64 {
@@ -235,7 +248,7 @@ impl Shell {
             return self.resume(session, request_id, &resume.ticket);
         }
         if let Some(full) = self.zone_full(matches!(body, Some(In::Login(_) | In::Register(_)))) {
-            return self.clients.send(session, reply(request_id, full));
+            return self.answer(session, reply(request_id, full));
         }
         let work = match body {
             Some(In::Register(register)) => {
@@ -256,9 +269,7 @@ impl Shell {
         let work = match work {
             Ok(work) => work,
             Err((code, message)) => {
-                return self
-                    .clients
-                    .send(session, error_frame(request_id, code, message));
+                return self.answer(session, error_frame(request_id, code, message));
             }
         };
         let Some(&address) = self.peers.get(&session) else {
@@ -269,11 +280,11 @@ impl Shell {
             request_id,
             address,
             work,
+            queued_ms: self.now_ms(),
         };
         let now_ms = self.now_ms();
         if let Err(retry) = self.admission.arrive(now_ms, pending, &mut OsEntropy) {
-            self.clients
-                .send(session, reply(request_id, Out::RetryLater(retry)));
+            self.answer(session, reply(request_id, Out::RetryLater(retry)));
         }
     }
 
@@ -289,12 +300,10 @@ impl Shell {
             Ok(Some((before, before_request))) => {
                 let message = "the login was resumed on another connection".to_owned();
                 let code = ErrorCode::LoggedInElsewhere;
-                self.clients
-                    .send(before, error_frame(before_request, code, message));
+                self.answer(before, error_frame(before_request, code, message));
             }
             Err((code, message)) => {
-                self.clients
-                    .send(session, error_frame(request_id, code, message));
+                self.answer(session, error_frame(request_id, code, message));
             }
         }
     }
@@ -338,9 +347,7 @@ impl Shell {
                 message: "too many device logins at once".into(),
                 retry_after_ms: DEVICE_RETRY_AFTER_MS,
             };
-            return self
-                .clients
-                .send(session, reply(request_id, Out::RetryLater(busy)));
+            return self.answer(session, reply(request_id, Out::RetryLater(busy)));
         };
         let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
         tokio::spawn(async move {
@@ -364,12 +371,10 @@ impl Shell {
             match decision {
                 Decision::Start(ticket, pending) => self.start_hash(ticket, pending),
                 Decision::Tell(session, request_id, queued) => {
-                    self.clients
-                        .send(session, reply(request_id, Out::LoginQueued(queued)));
+                    self.answer(session, reply(request_id, Out::LoginQueued(queued)));
                 }
                 Decision::Refuse(session, request_id, retry) => {
-                    self.clients
-                        .send(session, reply(request_id, Out::RetryLater(retry)));
+                    self.answer(session, reply(request_id, Out::RetryLater(retry)));
                 }
             }
         }
@@ -378,6 +383,8 @@ impl Shell {
     /// An admitted login hashes on the pool, on a task of its own; the login
     /// queue starts at most its `slots` at once, which bounds these tasks.
     fn start_hash(&self, ticket: Ticket, pending: Pending) {
+        let waited_ms = self.now_ms().saturating_sub(pending.queued_ms);
+        self.metrics.admitted(waited_ms);
         let (logins, checked) = (self.logins.clone(), self.checked.0.clone());
         tokio::spawn(async move {
             let (attempt, outcome) = match pending.work {
@@ -413,9 +420,7 @@ impl Shell {
                 self.waiting.insert(login, (session, request_id));
             }
             Ok(_client_gone) => {}
-            Err((code, message)) => self
-                .clients
-                .send(session, error_frame(request_id, code, message)),
+            Err((code, message)) => self.answer(session, error_frame(request_id, code, message)),
         }
     }
 
@@ -431,7 +436,7 @@ impl Shell {
                         Ok(login_ok) => reply(request_id, Out::LoginOk(login_ok)),
                         Err(refusal) => refusal_frame(request_id, refusal),
                     };
-                    self.clients.send(session, frame);
+                    self.answer(session, frame);
                 }
                 Output::GrantFailed {
                     srvname, failure, ..

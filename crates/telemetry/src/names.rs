@@ -117,8 +117,33 @@ pub const BUS_REQUEST_SECONDS: Metric = metric(
     "Seconds a bus request of this node took, whatever its outcome.",
 );
 
+/// Password logins and registrations waiting in the account center's queue.
+pub const LOGIN_QUEUE_WAITING: Metric = metric(
+    "kuafu_login_queue_waiting",
+    Kind::Gauge,
+    "Password logins and registrations waiting in this account center's queue now.",
+);
+/// Logins the account center admitted from its queue and has not finished.
+pub const LOGIN_HASHING: Metric = metric(
+    "kuafu_login_hashing",
+    Kind::Gauge,
+    "Logins this account center admitted from its queue and has not finished (hashing or ready for a worker).",
+);
+/// Seconds an admitted login waited in the account center's queue.
+pub const LOGIN_QUEUE_SECONDS: Metric = metric(
+    "kuafu_login_queue_seconds",
+    Kind::Histogram,
+    "Seconds each login this account center admitted had waited in its queue.",
+);
+/// `RetryLater` answers of the account center, labelled by `code`.
+pub const LOGIN_REFUSALS: Metric = metric(
+    "kuafu_login_refusals_total",
+    Kind::Counter,
+    "Logins and registrations this account center answered RetryLater, by code.",
+);
+
 /// Every metric, for the help texts.
-pub const ALL: [Metric; 15] = [
+pub const ALL: [Metric; 19] = [
     PLAYERS_ONLINE,
     CONNECTIONS,
     LOGINS,
@@ -134,4 +159,8 @@ pub const ALL: [Metric; 15] = [
     BUS_ERRORS,
     BUS_TIMEOUTS,
     BUS_REQUEST_SECONDS,
+    LOGIN_QUEUE_WAITING,
+    LOGIN_HASHING,
+    LOGIN_QUEUE_SECONDS,
+    LOGIN_REFUSALS,
 ];

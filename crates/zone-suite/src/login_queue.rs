@@ -62,6 +62,8 @@ async fn zone_hashing<Z: TestZone>(queue_max: usize, grace_ms: u64, iterations: 
     config.login.queue_grace_ms = grace_ms;
     config.login.position_update_interval_ms = 50;
     config.login.argon2_iterations = iterations;
+    // The memory these passes were chosen for.
+    config.login.argon2_memory_kib = 19_456;
     Z::start(config).await
 }
 

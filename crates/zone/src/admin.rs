@@ -33,6 +33,21 @@ pub(crate) fn writer_metrics(registry: &Registry, node: &str, db: &str) -> Write
     }
 }
 
+/// The account center's login series on `registry`.
+pub(crate) fn login_metrics(registry: &Registry, node: &str) -> account::LoginMetrics {
+    let refusals = |label: &str| registry.counter(&names::LOGIN_REFUSALS, node, &[("code", label)]);
+    let codes = account::COUNTED_REFUSALS;
+    account::LoginMetrics {
+        waiting: registry.gauge(&names::LOGIN_QUEUE_WAITING, node),
+        hashing: registry.gauge(&names::LOGIN_HASHING, node),
+        queue_seconds: registry.histogram(&names::LOGIN_QUEUE_SECONDS, node, &[]),
+        refusals: std::array::from_fn(|index| {
+            let code = codes.get(index);
+            refusals(code.map_or(account::OTHER_REFUSAL, |code| code.as_str_name()))
+        }),
+    }
+}
+
 /// A game server's probe: its task answers a status query, whose counters
 /// become its series.
 pub(crate) struct GameProbe {

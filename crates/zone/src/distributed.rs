@@ -188,7 +188,7 @@ async fn start_running(
         let gateway = listen(ACCOUNT_NODE, &mut listen_config, &config.limits).await?;
         let probe = ConnectionsProbe::new(admin.registry(), ACCOUNT_NODE, &gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
-        let logins = account_config(config, &zone_map(config));
+        let logins = account_config(config, &zone_map(config), admin.registry());
         let account = AccountCenter::start(logins, gateway, bus, Box::new(store))?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
         return Ok((Running::Account(account), tcp_addr, ws_addr));

@@ -157,7 +157,7 @@ impl Zone {
         let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
         let account = AccountCenter::start(
-            account_config(&config, &zone_map),
+            account_config(&config, &zone_map, &registry),
             account_gateway,
             bus.clone(),
             Box::new(accounts),
@@ -444,7 +444,11 @@ pub(crate) fn start_game(
     Ok(GameNode::start(node_config, gateway, bus, stores)?)
 }
 
-pub(crate) fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> AccountConfig {
+pub(crate) fn account_config(
+    config: &ZoneConfig,
+    zone_map: &ZoneMap,
+    registry: &Registry,
+) -> AccountConfig {
     let servers = zone_map
         .servers()
         .map(|server| (server.address.srvname.clone(), server.address.clone()))
@@ -457,5 +461,6 @@ pub(crate) fn account_config(config: &ZoneConfig, zone_map: &ZoneMap) -> Account
         request_deadline: Duration::from_millis(config.timing.request_deadline_ms),
         logins,
         login: config.login,
+        metrics: crate::admin::login_metrics(registry, ACCOUNT_NODE),
     }
 }

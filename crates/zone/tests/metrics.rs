@@ -1,8 +1,16 @@
 //! The embedded zone's admin listeners over HTTP (DESIGN §15): `/metrics`
 //! in the Prometheus text format, every node's series labelled with its
-//! node, and `/healthz`.
+//! node, and `/healthz`; the account center's login queue, its waits and
+//! its refusals.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::{ClientConfig, ClientError, Connection};
+use wire::client::client_frame::Body;
+use wire::client::server_frame::Body as Reply;
+use wire::client::{ErrorCode, Register};
 
 use test_support::eventually;
 use test_support::http::{self, Sample};
@@ -96,6 +104,89 @@ async fn a_scrape_after_a_login_and_a_crossing_finds_every_counter_moved() {
     let gs2_admin = zone.zone.config().games[1].listen.admin.expect("resolved");
     let from_gs2 = scrape(gs2_admin).await;
     assert_eq!(value(&from_gs2, "kuafu_logins_total", "gs1"), 1.0);
+    zone.zone.shutdown().await;
+}
+
+/// A registration on a connection of its own, answered later.
+fn register_later(
+    connection: &Arc<Connection>,
+    name: &str,
+) -> tokio::task::JoinHandle<Result<Reply, ClientError>> {
+    let (connection, name) = (connection.clone(), name.to_owned());
+    tokio::spawn(async move {
+        let register = Register {
+            account: name,
+            password: "pw".into(),
+        };
+        connection.request(Body::Register(register)).await
+    })
+}
+
+#[tokio::test]
+async fn the_login_queue_its_waits_and_its_refusals_are_series_of_the_account_center() {
+    let mut config = fast_zone(1);
+    config.account.admin = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    // One hash at a time, slow enough for a second and a third to arrive
+    // during it, and room for one to wait.
+    config.login.hash_workers = 1;
+    config.login.hash_jobs_per_worker = 1;
+    config.login.queue_max = 1;
+    config.login.argon2_iterations = 60;
+    let zone = EmbeddedZone::run(config).await;
+    let admin = zone.zone.config().account.admin.expect("resolved");
+    let addr = zone.zone.account_addr().to_string();
+    let patient = ClientConfig {
+        request_timeout: Duration::from_secs(120),
+        ..ClientConfig::default()
+    };
+    let mut line = Vec::new();
+    for name in ["ann", "bob"] {
+        let connection = Arc::new(
+            Connection::connect_tcp_with(&addr, patient.clone())
+                .await
+                .unwrap(),
+        );
+        line.push((register_later(&connection, name), connection));
+    }
+    let refused = Connection::connect_tcp(&addr).await.unwrap();
+    let busy = refused.request(Body::Register(Register {
+        account: "cid".into(),
+        password: "pw".into(),
+    }));
+    match busy.await {
+        Err(ClientError::Server {
+            code: ErrorCode::Busy,
+            ..
+        }) => {}
+        other => panic!("expected BUSY, got {other:?}"),
+    }
+    let series = |name: &'static str, code: Option<&'static str>| {
+        move |samples: &[Sample]| {
+            samples
+                .iter()
+                .filter(|s| s.name == name && code.is_none_or(|code| s.labels["code"] == code))
+                .map(|s| s.value)
+                .sum::<f64>()
+        }
+    };
+    let busy_refusals = series("kuafu_login_refusals_total", Some("BUSY"));
+    let waiting = series("kuafu_login_queue_waiting", None);
+    eventually("the full queue and its refusal to be counted", || async {
+        let samples = scrape(admin).await;
+        (waiting(&samples) == 1.0 && busy_refusals(&samples) == 1.0).then_some(())
+    })
+    .await;
+    for (answer, _connection) in line {
+        assert!(matches!(answer.await.unwrap(), Ok(Reply::LoginOk(_))));
+    }
+    let admitted = series("kuafu_login_queue_seconds_count", None);
+    let samples = eventually("both logins to be admitted and done", || async {
+        let samples = scrape(admin).await;
+        (admitted(&samples) == 2.0 && waiting(&samples) == 0.0).then_some(samples)
+    })
+    .await;
+    assert_eq!(series("kuafu_login_hashing", None)(&samples), 0.0);
+    assert_eq!(series("kuafu_login_refusals_total", None)(&samples), 1.0);
     zone.zone.shutdown().await;
 }
 
