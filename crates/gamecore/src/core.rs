@@ -404,6 +404,11 @@ impl GameCore {
             .min(now_ms + self.config.summary_refresh_interval_ms);
     }
 
+    /// The copy of `roleid` this server holds, if any.
+    pub(crate) fn hosted_copy(&self, roleid: RoleId) -> Option<&crate::hosting::WritableCopy> {
+        self.players.get(&roleid)?.state.copy()
+    }
+
     pub(crate) fn players_state(&self, roleid: RoleId) -> Option<&PlayerState> {
         self.players.get(&roleid).map(|hosted| &hosted.state)
     }

@@ -100,11 +100,7 @@ impl GameCore {
     /// The player `roleid` entered here: its friends become references.
     pub(crate) fn reference_friends(&mut self, roleid: RoleId) {
         self.release_friends(roleid);
-        let Some(copy) = self
-            .players
-            .get(&roleid)
-            .and_then(|hosted| hosted.state.copy())
-        else {
+        let Some(copy) = self.hosted_copy(roleid) else {
             return;
         };
         let friends: Vec<RoleId> = copy

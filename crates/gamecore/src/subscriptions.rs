@@ -43,14 +43,11 @@ pub fn default_summary_fields(data: &PlayerData) -> Vec<(String, String)> {
 impl GameCore {
     /// Sends the owner's summary of `roleid`, if this server serves it.
     pub(crate) fn send_summary(&mut self, roleid: RoleId) {
-        let Some(copy) = self
-            .players
-            .get(&roleid)
-            .and_then(|hosted| hosted.state.copy())
-        else {
+        if self.hosted_copy(roleid).is_none() {
             return;
-        };
+        }
         self.summary_seq += 1;
+        let copy = self.hosted_copy(roleid).expect("checked above");
         let data = &copy.data;
         let fields = (self.config.summary_fields)(data)
             .into_iter()
@@ -72,43 +69,42 @@ impl GameCore {
         self.send_note(NoteKind::Summary, roleid, &datacenter, message);
     }
 
-    /// Sends the subscriptions and unsubscriptions the cache asks for, as
+    /// Sends the unsubscriptions and subscriptions the cache asks for, as
     /// far as the bounds allow (the rest wait for the next round).
     pub(crate) fn flush_subscriptions(&mut self) {
-        for _ in 0..SUBSCRIBE_REQUESTS_PER_ROUND_MAX {
-            if !self.calls_room(1) {
-                return;
-            }
-            let roleids = self.summaries.take_unsubscribes(SUBSCRIBE_ROLEIDS_MAX);
-            if roleids.is_empty() {
-                break;
-            }
-            let message = Body::UnsubscribeSummaries(UnsubscribeSummaries {
-                node: self.config.srvname.clone(),
-                roleids: roleids.iter().map(|roleid| roleid.get()).collect(),
-            });
-            self.summary_request(CallPurpose::Unsubscribe, message);
-        }
-        for _ in 0..SUBSCRIBE_REQUESTS_PER_ROUND_MAX {
-            if !self.calls_room(1) {
-                return;
-            }
-            let roleids = self.summaries.take_subscribes(SUBSCRIBE_ROLEIDS_MAX);
-            if roleids.is_empty() {
-                break;
-            }
-            let message = Body::SubscribeSummaries(SubscribeSummaries {
-                node: self.config.srvname.clone(),
-                roleids: roleids.iter().map(|roleid| roleid.get()).collect(),
-            });
-            self.summary_request(CallPurpose::Subscribe, message);
-        }
+        self.flush_requests(CallPurpose::Unsubscribe);
+        self.flush_requests(CallPurpose::Subscribe);
     }
 
-    fn summary_request(&mut self, purpose: CallPurpose, body: Body) {
-        let datacenter = self.config.datacenter_node.clone();
-        let message = NodeMessage { body: Some(body) };
-        self.request(purpose, &datacenter, message);
+    /// Sends requests of one kind, [`SUBSCRIBE_ROLEIDS_MAX`] roles each.
+    fn flush_requests(&mut self, purpose: CallPurpose) {
+        for _ in 0..SUBSCRIBE_REQUESTS_PER_ROUND_MAX {
+            if !self.calls_room(1) {
+                return;
+            }
+            let subscribing = matches!(purpose, CallPurpose::Subscribe);
+            let roleids = if subscribing {
+                self.summaries.take_subscribes(SUBSCRIBE_ROLEIDS_MAX)
+            } else {
+                self.summaries.take_unsubscribes(SUBSCRIBE_ROLEIDS_MAX)
+            };
+            if roleids.is_empty() {
+                return;
+            }
+            let node = self.config.srvname.clone();
+            let roleids = roleids.iter().map(|roleid| roleid.get()).collect();
+            let body = if subscribing {
+                Body::SubscribeSummaries(SubscribeSummaries { node, roleids })
+            } else {
+                Body::UnsubscribeSummaries(UnsubscribeSummaries { node, roleids })
+            };
+            let datacenter = self.config.datacenter_node.clone();
+            self.request(
+                purpose.clone(),
+                &datacenter,
+                NodeMessage { body: Some(body) },
+            );
+        }
     }
 
     /// The summary timer: every cached role is subscribed again (see

@@ -184,3 +184,93 @@ fn take(set: &mut BTreeSet<RoleId>, max: usize) -> Vec<RoleId> {
     }
     taken
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: u64 = 1_000_001;
+
+    fn role() -> RoleId {
+        RoleId::from_raw(ROLE).unwrap()
+    }
+
+    fn summary(version: u64) -> Summary {
+        Summary {
+            roleid: ROLE,
+            version,
+            level: u32::try_from(version).unwrap(),
+            ..Summary::default()
+        }
+    }
+
+    fn cache_with_role() -> SummaryCache {
+        let mut cache = SummaryCache::new(2);
+        cache.reference(role()).unwrap();
+        assert_eq!(cache.take_subscribes(10), vec![role()]);
+        cache
+    }
+
+    #[test]
+    fn pushes_apply_in_version_order_and_duplicates_and_regressions_are_ignored() {
+        let mut cache = cache_with_role();
+        assert_eq!(cache.apply_snapshot(summary(3)), Applied::Changed);
+        assert_eq!(cache.apply_push(summary(4)), Applied::Changed);
+        assert_eq!(cache.apply_push(summary(4)), Applied::Stale);
+        assert_eq!(cache.apply_push(summary(2)), Applied::Stale);
+        assert_eq!(cache.get(role()).unwrap().version, 4);
+        assert!(cache.take_subscribes(10).is_empty(), "no resync");
+    }
+
+    #[test]
+    fn a_push_that_skips_a_version_is_not_applied_and_asks_a_resync() {
+        let mut cache = cache_with_role();
+        cache.apply_push(summary(1));
+        assert_eq!(cache.apply_push(summary(3)), Applied::Gap);
+        assert_eq!(cache.get(role()).unwrap().version, 1);
+        assert_eq!(cache.gaps(), 1);
+        assert_eq!(cache.take_subscribes(10), vec![role()]);
+        assert_eq!(cache.apply_snapshot(summary(5)), Applied::Changed);
+        assert_eq!(cache.apply_push(summary(6)), Applied::Changed);
+    }
+
+    #[test]
+    fn the_first_summary_is_taken_whatever_its_version_and_an_older_snapshot_is_not() {
+        let mut cache = cache_with_role();
+        assert_eq!(cache.apply_push(summary(7)), Applied::Changed);
+        assert_eq!(cache.apply_snapshot(summary(6)), Applied::Stale);
+        assert_eq!(cache.get(role()).unwrap().version, 7);
+    }
+
+    #[test]
+    fn references_are_counted_and_the_last_release_evicts_and_unsubscribes() {
+        let mut cache = cache_with_role();
+        cache.reference(role()).unwrap();
+        cache.apply_push(summary(1));
+        cache.release(role());
+        assert!(cache.get(role()).is_some(), "one reference left");
+        assert!(cache.take_unsubscribes(10).is_empty());
+        cache.release(role());
+        assert!(cache.is_empty());
+        assert_eq!(cache.take_unsubscribes(10), vec![role()]);
+        assert_eq!(cache.apply_push(summary(2)), Applied::Unreferenced);
+        cache.release(role());
+        assert!(cache.is_empty(), "a release of nothing is harmless");
+    }
+
+    #[test]
+    fn a_reference_beyond_the_bound_is_refused_and_resubscribing_asks_every_role() {
+        let mut cache = cache_with_role();
+        let other = RoleId::from_raw(2_000_001).unwrap();
+        cache.reference(other).unwrap();
+        assert_eq!(
+            cache.reference(RoleId::from_raw(3_000_001).unwrap()),
+            Err(CacheFull)
+        );
+        assert_eq!(cache.len(), 2);
+        cache.take_subscribes(10);
+        cache.resubscribe_all();
+        assert_eq!(cache.take_subscribes(1), vec![role()]);
+        assert_eq!(cache.take_subscribes(10), vec![other]);
+    }
+}

@@ -177,6 +177,12 @@ impl Zone {
         })
     }
 
+    /// The bus every node of the zone talks through (a bench joins it as
+    /// extra nodes).
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        Arc::clone(&self.bus)
+    }
+
     /// The zone's configuration, with every port resolved.
     pub fn config(&self) -> &ZoneConfig {
         &self.config
