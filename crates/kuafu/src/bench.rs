@@ -237,6 +237,7 @@ async fn run_push(args: PushArgs) -> Result<(), Box<dyn std::error::Error>> {
         subscribers: args.subscribers,
         updates: args.updates,
         backend: backend(&args.zone)?,
+        progress: true,
     };
     println!("{}", push::run(options).await?);
     Ok(())

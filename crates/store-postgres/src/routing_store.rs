@@ -111,21 +111,26 @@ impl RoutingStore for PostgresRoutingStore {
     }
 
     fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError> {
-        let loaded = self.connection.ensure_open().and_then(|()| {
-            let rows = self
-                .connection
-                .run(self.connection.client().query(SELECT_ALL, &[]))?;
-            rows.iter().map(decode_record).collect()
-        });
-        loaded.map_err(|failure| self.error(failure))
+        self.load_all(SELECT_ALL, decode_record)
     }
 
     fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError> {
+        self.load_all(SELECT_SUMMARIES, decode_summary)
+    }
+}
+
+impl PostgresRoutingStore {
+    /// Every row `select` reads, decoded.
+    fn load_all<T>(
+        &mut self,
+        select: &str,
+        decode: fn(&Row) -> Result<T, Failure>,
+    ) -> Result<Vec<T>, RoutingError> {
         let loaded = self.connection.ensure_open().and_then(|()| {
             let rows = self
                 .connection
-                .run(self.connection.client().query(SELECT_SUMMARIES, &[]))?;
-            rows.iter().map(decode_summary).collect()
+                .run(self.connection.client().query(select, &[]))?;
+            rows.iter().map(decode).collect()
         });
         loaded.map_err(|failure| self.error(failure))
     }

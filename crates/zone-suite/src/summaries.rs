@@ -98,6 +98,23 @@ async fn subject_changes(subject: &mut GameSession) -> u32 {
     1 + LEVEL_UPS
 }
 
+/// A subject on gs1 (accounts named after `prefix`), watched as a friend
+/// by a player on gs2 and one on gs3, makes its changes
+/// ([`subject_changes`]); returns its final level and the watchers.
+async fn subject_watched_from_two_servers<Z: TestZone>(
+    zone: &Z,
+    prefix: &str,
+) -> (u32, Vec<(GameSession, FriendView)>) {
+    let (_, mut subject) = register_and_enter(zone, &format!("{prefix}subject")).await;
+    let roleid = roleid_of(&subject);
+    let mut watchers = Vec::new();
+    for srvname in ["gs2", "gs3"] {
+        let name = format!("{prefix}watch{srvname}");
+        watchers.push(watcher(zone, &name, srvname, roleid).await);
+    }
+    (subject_changes(&mut subject).await, watchers)
+}
+
 fn is_final(level: u32) -> impl Fn(&FriendView) -> bool {
     move |view| view.level == level && view.srvname == "gs3" && view.online
 }
@@ -111,13 +128,7 @@ pub async fn summary_changes_reach_subscribers_on_two_servers_in_order_without_g
     let Some(zone) = Z::start(config).await else {
         return;
     };
-    let (_, mut subject) = register_and_enter(&zone, "sumsubject").await;
-    let roleid = roleid_of(&subject);
-    let mut watchers = Vec::new();
-    for (name, srvname) in [("sumwatch2", "gs2"), ("sumwatch3", "gs3")] {
-        watchers.push(watcher(&zone, name, srvname, roleid).await);
-    }
-    let level = subject_changes(&mut subject).await;
+    let (level, watchers) = subject_watched_from_two_servers(&zone, "sum").await;
     for (mut session, first) in watchers {
         let seen = changes_until(&mut session, first, is_final(level)).await;
         let versions: Vec<u64> = seen.iter().map(|view| view.version).collect();
@@ -138,13 +149,7 @@ pub async fn subscribers_losing_pushes_never_regress_and_reach_the_last_change<Z
     let Some(zone) = Z::start(config).await else {
         return;
     };
-    let (_, mut subject) = register_and_enter(&zone, "lossubject").await;
-    let roleid = roleid_of(&subject);
-    let mut watchers = Vec::new();
-    for (name, srvname) in [("losswatch2", "gs2"), ("losswatch3", "gs3")] {
-        watchers.push(watcher(&zone, name, srvname, roleid).await);
-    }
-    let level = subject_changes(&mut subject).await;
+    let (level, watchers) = subject_watched_from_two_servers(&zone, "loss").await;
     for (mut session, first) in watchers {
         let seen = changes_until(&mut session, first, is_final(level)).await;
         let versions: Vec<u64> = seen.iter().map(|view| view.version).collect();

@@ -313,3 +313,22 @@ fn racing_updates_in_every_order_and_batching_push_contiguous_versions_ending_at
         }
     }
 }
+
+#[test]
+fn a_restarted_core_continues_the_versions_it_loaded() {
+    let loaded = SummaryRecord {
+        version: 5,
+        epoch: 3,
+        seq: 9,
+        ..SummaryRecord::empty(role(ROLE))
+    };
+    let mut harness = Harness::new();
+    harness.core = DataCenterCore::new([]).with_summaries([loaded]);
+    harness.subscribe("gs2", &[ROLE]);
+    assert!(
+        pushes(&harness.settle(&[update(ROLE, 3, 9, 8)])).is_empty(),
+        "not newer"
+    );
+    let pushed = pushes(&harness.settle(&[update(ROLE, 3, 10, 8)]));
+    assert_eq!(pushed[0].1[0].version, 6);
+}

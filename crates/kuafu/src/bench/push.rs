@@ -55,6 +55,8 @@ pub struct PushOptions {
     pub updates: usize,
     /// Where the zone runs.
     pub backend: Backend,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
 }
 
 /// What a run measured.
@@ -143,7 +145,7 @@ async fn measure(bus: Arc<dyn Bus>, options: &PushOptions) -> Result<(Latency, u
     }
     let mut recorder = Recorder::new();
     let mut gaps = vec![0; options.subscribers];
-    let progress = super::progress(true, options.updates, "summary updates");
+    let progress = super::progress(options.progress, options.updates, "summary updates");
     for level in 1..=u32::try_from(options.updates).unwrap_or(u32::MAX) {
         let sent = Instant::now();
         let update = update(level);
