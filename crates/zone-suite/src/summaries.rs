@@ -100,11 +100,12 @@ async fn subject_changes(subject: &mut GameSession) -> u32 {
 
 /// A subject on gs1 (accounts named after `prefix`), watched as a friend
 /// by a player on gs2 and one on gs3, makes its changes
-/// ([`subject_changes`]); returns its final level and the watchers.
+/// ([`subject_changes`]); returns the subject (kept online: dropping its
+/// session logs it off, itself a change), its final level and the watchers.
 async fn subject_watched_from_two_servers<Z: TestZone>(
     zone: &Z,
     prefix: &str,
-) -> (u32, Vec<(GameSession, FriendView)>) {
+) -> (GameSession, u32, Vec<(GameSession, FriendView)>) {
     let (_, mut subject) = register_and_enter(zone, &format!("{prefix}subject")).await;
     let roleid = roleid_of(&subject);
     let mut watchers = Vec::new();
@@ -112,7 +113,8 @@ async fn subject_watched_from_two_servers<Z: TestZone>(
         let name = format!("{prefix}watch{srvname}");
         watchers.push(watcher(zone, &name, srvname, roleid).await);
     }
-    (subject_changes(&mut subject).await, watchers)
+    let level = subject_changes(&mut subject).await;
+    (subject, level, watchers)
 }
 
 fn is_final(level: u32) -> impl Fn(&FriendView) -> bool {
@@ -128,7 +130,7 @@ pub async fn summary_changes_reach_subscribers_on_two_servers_in_order_without_g
     let Some(zone) = Z::start(config).await else {
         return;
     };
-    let (level, watchers) = subject_watched_from_two_servers(&zone, "sum").await;
+    let (_subject, level, watchers) = subject_watched_from_two_servers(&zone, "sum").await;
     for (mut session, first) in watchers {
         let seen = changes_until(&mut session, first, is_final(level)).await;
         let versions: Vec<u64> = seen.iter().map(|view| view.version).collect();
@@ -149,7 +151,7 @@ pub async fn subscribers_losing_pushes_never_regress_and_reach_the_last_change<Z
     let Some(zone) = Z::start(config).await else {
         return;
     };
-    let (level, watchers) = subject_watched_from_two_servers(&zone, "loss").await;
+    let (_subject, level, watchers) = subject_watched_from_two_servers(&zone, "loss").await;
     for (mut session, first) in watchers {
         let seen = changes_until(&mut session, first, is_final(level)).await;
         let versions: Vec<u64> = seen.iter().map(|view| view.version).collect();
