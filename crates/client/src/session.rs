@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 use wire::client::client_frame::Body;
 use wire::client::server_frame::Body as Reply;
 use wire::client::{
-    Authenticate, CallReply, CreateRole, EnterGame, Entered, GameCall, GoHome, GoServer, Horn,
-    Logoff, Redirect, ServerAddress, ServerFrame, game_call,
+    AddFriend, Authenticate, CallReply, CreateRole, EnterGame, Entered, FriendList, GameCall,
+    GoHome, GoServer, Horn, ListFriends, Logoff, Redirect, RemoveFriend, ServerAddress,
+    ServerFrame, game_call,
 };
 
 use crate::retry::{RetryPolicy, with_retry};
@@ -103,6 +104,32 @@ impl GameSession {
     /// Crosses back to the home server; returns its `Entered`.
     pub async fn go_home(&mut self) -> Result<Entered, ClientError> {
         self.cross(game_call::Call::GoHome(GoHome {})).await
+    }
+
+    /// Adds the role `roleid` (on any server) to the player's friends;
+    /// answers the friend list.
+    pub async fn add_friend(&self, roleid: u64) -> Result<FriendList, ClientError> {
+        self.friends_call(game_call::Call::AddFriend(AddFriend { roleid }))
+            .await
+    }
+
+    /// Removes the role `roleid` from the player's friends; answers the
+    /// friend list.
+    pub async fn remove_friend(&self, roleid: u64) -> Result<FriendList, ClientError> {
+        self.friends_call(game_call::Call::RemoveFriend(RemoveFriend { roleid }))
+            .await
+    }
+
+    /// The player's friends as this server sees them now.
+    pub async fn friends(&self) -> Result<FriendList, ClientError> {
+        self.friends_call(game_call::Call::ListFriends(ListFriends {}))
+            .await
+    }
+
+    async fn friends_call(&self, call: game_call::Call) -> Result<FriendList, ClientError> {
+        let body = Body::Call(GameCall { call: Some(call) });
+        let reply = self.connection.request(body).await?;
+        expect_reply!(reply, FriendList)
     }
 
     /// Sends a zone-wide horn message; the server answers `HornHeard`.

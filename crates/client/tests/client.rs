@@ -263,7 +263,11 @@ impl Fake<'_> {
             }
             game_call::Call::GoServer(go) => self.redirect(&go.srvname),
             game_call::Call::GoHome(_) => self.redirect(HOME),
-            game_call::Call::AddItem(_) | game_call::Call::Fight(_) => {
+            game_call::Call::AddItem(_)
+            | game_call::Call::Fight(_)
+            | game_call::Call::AddFriend(_)
+            | game_call::Call::RemoveFriend(_)
+            | game_call::Call::ListFriends(_) => {
                 self.error(ErrorCode::BadArgument, "not on this fake server")
             }
         }

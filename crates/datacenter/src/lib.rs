@@ -6,16 +6,20 @@
 //!
 //! The shell feeds the core every request already queued in its inbox (at
 //! most [`BATCH_REQUESTS_MAX`] at a time), then carries out its outputs:
-//! replies go back over the bus, and a batch of records is written on a
-//! blocking thread while the next requests queue, so one fsync serves many
-//! notes. At start it loads every record into the core. The store blocks,
+//! replies go back over the bus, a batch of records (current servers and
+//! summaries) is written on a blocking thread while the next requests
+//! queue, so one fsync serves many notes, and the summary pushes are
+//! published on each subscriber's summary topic. At start it loads every
+//! record into the core. The store blocks,
 //! so it is only ever called on a blocking thread.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bus::{Bus, BusError, Incoming, Replier};
-use datacentercore::{BatchId, CurrentNote, DataCenterCore, Output, RecordError, RequestId};
+use datacentercore::{
+    BatchId, CurrentNote, DataCenterCore, Output, RecordError, RequestId, SummaryRecord,
+};
 use store::{RoutingError, RoutingStore};
 use tokio::task::JoinHandle;
 
@@ -36,17 +40,20 @@ impl DataCenter {
         store: Box<dyn RoutingStore>,
         bus: Arc<dyn Bus>,
     ) -> Result<Self, StartError> {
-        let (store, records) = tokio::task::spawn_blocking(move || {
+        let loaded = tokio::task::spawn_blocking(move || {
             let mut store = store;
             let records = store.load();
-            (store, records)
+            let summaries = store.load_summaries();
+            (store, records, summaries)
         })
         .await
         .map_err(|error| RoutingError::Backend(format!("loading the records: {error}")))?;
-        let core = DataCenterCore::new(records?);
+        let (store, records, summaries) = loaded;
+        let core = DataCenterCore::new(records?).with_summaries(summaries?);
         let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
         let shell = Shell {
             core,
+            bus,
             store: Some(store),
             repliers: BTreeMap::new(),
             next_request: 1,
@@ -90,6 +97,7 @@ enum Wake {
 /// The core and what the shell holds for it.
 struct Shell {
     core: DataCenterCore,
+    bus: Arc<dyn Bus>,
     /// The store, while no batch is being written.
     store: Option<Box<dyn RoutingStore>>,
     repliers: BTreeMap<RequestId, Replier>,
@@ -146,20 +154,27 @@ impl Shell {
                         replier.reply(message);
                     }
                 }
-                Output::Record { batch, notes } => self.write(batch, notes),
+                Output::Record {
+                    batch,
+                    notes,
+                    summaries,
+                } => self.write(batch, notes, summaries),
+                Output::Push { node, message } => {
+                    self.bus.publish(&wire::summary_topic(&node), message)
+                }
             }
         }
     }
 
     /// Writes a batch on a blocking thread; the core has at most one in flight.
-    fn write(&mut self, batch: BatchId, notes: Vec<CurrentNote>) {
+    fn write(&mut self, batch: BatchId, notes: Vec<CurrentNote>, summaries: Vec<SummaryRecord>) {
         let mut store = self
             .store
             .take()
             .expect("the core writes one batch at a time");
         self.writing = Some(tokio::task::spawn_blocking(move || {
             let answer = store
-                .record(&notes)
+                .record_with_summaries(&notes, &summaries)
                 .map_err(|error| RecordError(error.to_string()));
             (store, batch, answer)
         }));

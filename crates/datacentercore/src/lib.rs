@@ -16,23 +16,42 @@
 //!   being written, the next notes wait, so one write serves many notes; a
 //!   note is acknowledged once its batch is durable, and only then does the
 //!   state (and so `GetCurrent`) show it;
-//! - `GetCurrent` is answered at once from the recorded state.
+//! - `GetCurrent` is answered at once from the recorded state;
+//! - player summaries ([`summaries`]): a `SummaryUpdate` from the owner,
+//!   ordered by the owner's `(epoch, seq)`, waits for the next batch like a
+//!   note; every accepted change of a role's summary (its profile, or where
+//!   the player is) gives it the next version, written in the same batch;
+//!   once the batch is durable, each change is pushed
+//!   ([`Output::Push`]) to every node subscribed to the role, in version
+//!   order. `SubscribeSummaries` is answered at once with a snapshot of the
+//!   durable summaries, `UnsubscribeSummaries` stops the pushes.
 //!
 //! The recorded current server is a routing hint; the authoritative answer
 //! is the owner in the player's row (DESIGN §7).
+
+mod batch;
+pub mod summaries;
 
 use std::collections::{BTreeMap, VecDeque};
 
 use routing::RoleId;
 use wire::client::ErrorCode;
 use wire::node::node_message::Body;
-use wire::node::{Ack, CurrentAnswer, NodeError, NodeMessage, SetCurrent};
+use wire::node::{
+    Ack, CurrentAnswer, NodeError, NodeMessage, SetCurrent, Summary, SummaryPush, SummarySnapshot,
+};
+
+use summaries::Subscriptions;
+pub use summaries::{Profile, ProfileNote, SummaryRecord};
 
 /// Notes written in one batch (one store transaction), at most.
 pub const BATCH_NOTES_MAX: usize = 512;
 /// Notes waiting for the batch in flight, at most; a note beyond it is
 /// refused `OVERLOADED`.
 pub const WAITING_NOTES_MAX: usize = 65_536;
+/// Summaries in one push message, at most (a batch's changes for one node
+/// are split into messages of at most this many).
+pub const PUSH_SUMMARIES_MAX: usize = 128;
 /// Outputs queued between two drains, at most; the shell drains after every
 /// input, so reaching it means a bug in the shell.
 pub const OUTPUTS_MAX: usize = 1 << 20;
@@ -65,6 +84,13 @@ pub struct CurrentNote {
     pub current: Current,
 }
 
+/// A note waiting for a batch: where a player is, or its profile.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Note {
+    Current(CurrentNote),
+    Profile(ProfileNote),
+}
+
 /// What the core asks its shell to do, drained by
 /// [`DataCenterCore::poll_output`].
 #[derive(Clone, Debug, PartialEq)]
@@ -74,8 +100,19 @@ pub enum Output {
     Record {
         /// Names the answer.
         batch: BatchId,
-        /// The records, at most one per role.
+        /// The current-server records, at most one per role.
         notes: Vec<CurrentNote>,
+        /// The summary records, at most one per role.
+        summaries: Vec<SummaryRecord>,
+    },
+    /// Publish `message` (a `SummaryPush`) on node `node`'s summary topic
+    /// (`wire::summary_topic`): best effort, a subscriber detects a lost
+    /// push by the versions.
+    Push {
+        /// The subscribing node.
+        node: String,
+        /// The push.
+        message: NodeMessage,
     },
     /// Answer a peer's request.
     Reply {
@@ -91,18 +128,22 @@ pub enum Output {
 #[error("routing store: {0}")]
 pub struct RecordError(pub String);
 
-/// The batch being written: the requests it answers and the records that
-/// become the state once it is durable.
+/// The batch being written: the requests it answers, the records that
+/// become the state once it is durable, and the changes to push then.
 struct Committing {
     batch: BatchId,
     requests: Vec<RequestId>,
     records: BTreeMap<RoleId, Current>,
+    summaries: BTreeMap<RoleId, SummaryRecord>,
+    changes: Vec<Summary>,
 }
 
 /// The data center's protocol core. See the crate docs.
 pub struct DataCenterCore {
     current: BTreeMap<RoleId, Current>,
-    waiting: VecDeque<(RequestId, CurrentNote)>,
+    summaries: BTreeMap<RoleId, SummaryRecord>,
+    subscriptions: Subscriptions,
+    waiting: VecDeque<(RequestId, Note)>,
     committing: Option<Committing>,
     outputs: VecDeque<Output>,
     next_batch: u64,
@@ -116,6 +157,8 @@ impl DataCenterCore {
                 .into_iter()
                 .map(|note| (note.roleid, note.current))
                 .collect(),
+            summaries: BTreeMap::new(),
+            subscriptions: Subscriptions::default(),
             waiting: VecDeque::new(),
             committing: None,
             outputs: VecDeque::new(),
@@ -123,22 +166,44 @@ impl DataCenterCore {
         }
     }
 
-    /// A request from a peer: `SetCurrent` waits for the next batch,
-    /// `GetCurrent` is answered at once, anything else is refused.
+    /// The summary records loaded from the store, added to a new core.
+    pub fn with_summaries(mut self, records: impl IntoIterator<Item = SummaryRecord>) -> Self {
+        self.summaries = records
+            .into_iter()
+            .map(|record| (record.roleid, record))
+            .collect();
+        self
+    }
+
+    /// A request from a peer: `SetCurrent` and `SummaryUpdate` wait for
+    /// the next batch; `GetCurrent` and the subscriptions are answered at
+    /// once; anything else is refused.
     pub fn handle_request(&mut self, request: RequestId, message: NodeMessage) {
         let refusal = match message.body {
             Some(Body::SetCurrent(note)) => match current_note(note) {
-                Ok(note) if self.waiting.len() < WAITING_NOTES_MAX => {
-                    self.waiting.push_back((request, note));
-                    return;
-                }
-                Ok(_) => error(ErrorCode::Overloaded, "too many notes waiting".to_owned()),
+                Ok(note) => return self.wait(request, Note::Current(note)),
                 Err(refusal) => refusal,
+            },
+            Some(Body::SummaryUpdate(update)) => match summaries::profile_note(update) {
+                Ok(note) => return self.wait(request, Note::Profile(note)),
+                Err((code, text)) => error(code, text),
             },
             Some(Body::GetCurrent(query)) => match RoleId::from_raw(query.roleid) {
                 Ok(roleid) => answer(self.current.get(&roleid)),
                 Err(bad) => error(ErrorCode::UnknownRole, bad.to_string()),
             },
+            Some(Body::SubscribeSummaries(subscribe)) => {
+                self.subscribe(&subscribe.node, &subscribe.roleids)
+            }
+            Some(Body::UnsubscribeSummaries(unsubscribe)) => {
+                match summaries::subscription_request(&unsubscribe.node, &unsubscribe.roleids) {
+                    Ok(roleids) => {
+                        self.subscriptions.unsubscribe(&unsubscribe.node, &roleids);
+                        ack()
+                    }
+                    Err((code, text)) => error(code, text),
+                }
+            }
             _ => error(
                 ErrorCode::UnexpectedMessage,
                 "the data center does not take this".to_owned(),
@@ -159,12 +224,92 @@ impl DataCenterCore {
         let message = match answer {
             Ok(()) => {
                 self.current.extend(committing.records);
+                self.summaries.extend(committing.summaries);
+                self.push_changes(committing.changes);
                 ack()
             }
             Err(failure) => error(ErrorCode::Unavailable, failure.to_string()),
         };
         for request in committing.requests {
             self.reply(request, message.clone());
+        }
+    }
+
+    /// Role `roleid`'s summary as recorded (durable), if it has one.
+    pub fn summary(&self, roleid: RoleId) -> Option<Summary> {
+        self.summary_of(roleid)
+    }
+
+    /// The (role, node) subscriptions held.
+    pub fn subscriptions(&self) -> usize {
+        self.subscriptions.len()
+    }
+
+    /// Queues a valid note for the next batch, or refuses it beyond the bound.
+    fn wait(&mut self, request: RequestId, note: Note) {
+        if self.waiting.len() < WAITING_NOTES_MAX {
+            self.waiting.push_back((request, note));
+        } else {
+            let refusal = error(ErrorCode::Overloaded, "too many notes waiting".to_owned());
+            self.reply(request, refusal);
+        }
+    }
+
+    /// Subscribes `node` to `raw_roleids` and answers the snapshot of those
+    /// the data center knows.
+    fn subscribe(&mut self, node: &str, raw_roleids: &[u64]) -> NodeMessage {
+        let subscribed = summaries::subscription_request(node, raw_roleids).and_then(|roleids| {
+            self.subscriptions
+                .subscribe(node, &roleids)
+                .map(|()| roleids)
+        });
+        match subscribed {
+            Ok(roleids) => {
+                let summaries = roleids
+                    .into_iter()
+                    .filter_map(|roleid| self.summary_of(roleid))
+                    .collect();
+                message(Body::SummarySnapshot(SummarySnapshot { summaries }))
+            }
+            Err((code, text)) => error(code, text),
+        }
+    }
+
+    /// A role's durable summary: its record (version 0 when it has only a
+    /// current-server record, from before summaries) and where it is.
+    fn summary_of(&self, roleid: RoleId) -> Option<Summary> {
+        let current = self.current.get(&roleid);
+        match self.summaries.get(&roleid) {
+            Some(record) => Some(summaries::wire_summary(record, current)),
+            None => current.map(|current| {
+                summaries::wire_summary(&SummaryRecord::empty(roleid), Some(current))
+            }),
+        }
+    }
+
+    /// Pushes a durable batch's changes to their subscribers: per node, in
+    /// the batch's order (each role's in version order), at most
+    /// [`PUSH_SUMMARIES_MAX`] a message.
+    fn push_changes(&mut self, changes: Vec<Summary>) {
+        let mut by_node: BTreeMap<String, Vec<Summary>> = BTreeMap::new();
+        for change in changes {
+            let roleid = RoleId::from_raw(change.roleid).expect("a recorded role");
+            for node in self.subscriptions.subscribers(roleid) {
+                by_node
+                    .entry(node.to_owned())
+                    .or_default()
+                    .push(change.clone());
+            }
+        }
+        for (node, changes) in by_node {
+            for chunk in changes.chunks(PUSH_SUMMARIES_MAX) {
+                let push = SummaryPush {
+                    summaries: chunk.to_vec(),
+                };
+                let message = message(Body::SummaryPush(push));
+                let node = node.clone();
+                self.push(Output::Push { node, message });
+            }
         }
     }
 
@@ -190,42 +335,32 @@ impl DataCenterCore {
     }
 
     /// Takes the notes waiting (up to [`BATCH_NOTES_MAX`]) and decides them
-    /// against the state. A batch whose notes are all stale is acknowledged
-    /// at once, with no write, and the next one is taken.
+    /// against the state (`batch`). A batch whose notes change nothing is
+    /// acknowledged at once, with no write, and the next one is taken.
     fn start_batch(&mut self) {
         while !self.waiting.is_empty() {
             let take = self.waiting.len().min(BATCH_NOTES_MAX);
-            let mut requests = Vec::with_capacity(take);
-            let mut records: BTreeMap<RoleId, Current> = BTreeMap::new();
-            for (request, note) in self.waiting.drain(..take) {
-                requests.push(request);
-                let recorded = records
-                    .get(&note.roleid)
-                    .or_else(|| self.current.get(&note.roleid));
-                if supersedes(&note.current, recorded) {
-                    records.insert(note.roleid, note.current);
-                }
-            }
-            if records.is_empty() {
-                for request in requests {
+            let notes: Vec<(RequestId, Note)> = self.waiting.drain(..take).collect();
+            let decided = batch::decide(&self.current, &self.summaries, notes);
+            if decided.records.is_empty() && decided.summaries.is_empty() {
+                for request in decided.requests {
                     self.reply(request, ack());
                 }
                 continue;
             }
             let batch = BatchId(self.next_batch);
             self.next_batch += 1;
-            let notes = records
-                .iter()
-                .map(|(roleid, current)| CurrentNote {
-                    roleid: *roleid,
-                    current: current.clone(),
-                })
-                .collect();
-            self.push(Output::Record { batch, notes });
+            self.push(Output::Record {
+                batch,
+                notes: batch::current_notes(&decided.records),
+                summaries: decided.summaries.values().cloned().collect(),
+            });
             self.committing = Some(Committing {
                 batch,
-                requests,
-                records,
+                requests: decided.requests,
+                records: decided.records,
+                summaries: decided.summaries,
+                changes: decided.changes,
             });
             return;
         }
@@ -242,12 +377,6 @@ impl DataCenterCore {
         );
         self.outputs.push_back(output);
     }
-}
-
-/// Whether `note` replaces the `recorded` one: it is not of an older epoch
-/// (notes of one epoch apply in order, so the later one wins).
-fn supersedes(note: &Current, recorded: Option<&Current>) -> bool {
-    recorded.is_none_or(|recorded| note.epoch >= recorded.epoch)
 }
 
 fn current_note(note: SetCurrent) -> Result<CurrentNote, NodeMessage> {

@@ -59,7 +59,7 @@ impl Harness {
     /// Drains, expecting one batch and no reply; returns it.
     fn batch(&mut self) -> (BatchId, Vec<CurrentNote>) {
         match self.drain().as_slice() {
-            [Output::Record { batch, notes }] => (*batch, notes.clone()),
+            [Output::Record { batch, notes, .. }] => (*batch, notes.clone()),
             other => panic!("one batch expected: {other:?}"),
         }
     }
@@ -102,7 +102,7 @@ fn replies(outputs: &[Output]) -> Vec<(RequestId, NodeMessage)> {
         .iter()
         .filter_map(|output| match output {
             Output::Reply { request, message } => Some((*request, message.clone())),
-            Output::Record { .. } => None,
+            Output::Record { .. } | Output::Push { .. } => None,
         })
         .collect()
 }
@@ -182,7 +182,7 @@ fn notes_that_arrive_while_a_batch_is_written_share_the_next_write() {
     harness.core.handle_record_answer(batch, Ok(()));
     let outputs = harness.drain();
     assert_eq!(replies(&outputs), vec![(first, ack())]);
-    let Some(Output::Record { batch, notes }) = outputs.last() else {
+    let Some(Output::Record { batch, notes, .. }) = outputs.last() else {
         panic!("the waiting notes form the next batch: {outputs:?}")
     };
     assert_eq!(notes.len(), 3);
@@ -294,3 +294,5 @@ fn the_state_loaded_at_start_answers_and_orders() {
         Some(&current("gs4", false, 9))
     );
 }
+
+mod summaries;

@@ -46,6 +46,8 @@ pub struct GameNodeConfig {
     /// Where crossing latencies are recorded (Prepare arriving here to the
     /// player entering); `Histogram::noop()` records nothing.
     pub crossing_seconds: metrics::Histogram,
+    /// Test-only fault: drop every n-th summary push received (0: none).
+    pub drop_summary_pushes_every: u32,
 }
 
 /// What a node reports about itself.

@@ -45,6 +45,10 @@ pub(crate) struct Shell {
     gateway: Gateway,
     inbox: bus::Inbox,
     horns: bus::Subscription,
+    summary_pushes: bus::Subscription,
+    /// Test-only fault: every n-th summary push is dropped (0: none).
+    drop_summary_pushes_every: u32,
+    summary_pushes_received: u64,
     commands: mpsc::Receiver<Command>,
     store_answers: (mpsc::Sender<StoreAnswer>, mpsc::Receiver<StoreAnswer>),
     call_answers: (mpsc::Sender<CallAnswer>, mpsc::Receiver<CallAnswer>),
@@ -70,6 +74,7 @@ impl Shell {
         commands: mpsc::Receiver<Command>,
     ) -> Self {
         let horns = bus.subscribe(gamecore::HORN_TOPIC);
+        let summary_pushes = bus.subscribe(&wire::summary_topic(&config.core.srvname));
         let status = NodeStatus {
             srvname: config.core.srvname.clone(),
             ..NodeStatus::default()
@@ -83,6 +88,9 @@ impl Shell {
             gateway,
             inbox,
             horns,
+            summary_pushes,
+            drop_summary_pushes_every: config.drop_summary_pushes_every,
+            summary_pushes_received: 0,
             commands,
             store_answers: mpsc::channel(crate::ANSWERS_MAX),
             call_answers: mpsc::channel(ANSWERS_MAX),
@@ -117,6 +125,7 @@ impl Shell {
                 Some(event) = self.gateway.events.recv() => self.client_event(event),
                 Some(incoming) = self.inbox.recv() => self.peer_request(incoming),
                 Some(message) = self.horns.recv() => self.core.handle_topic(message),
+                Some(message) = self.summary_pushes.recv() => self.summary_push(message),
                 Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(self.now_ms(), op, answer),
                 Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(self.now_ms(), call, answer),
                 Some(command) = self.commands.recv() => self.command(command).await,
@@ -162,6 +171,17 @@ impl Shell {
                 self.core.handle_session_closed(SessionId(session.0))
             }
         }
+    }
+
+    /// A push on this server's summary topic, unless the test-only fault
+    /// drops it.
+    fn summary_push(&mut self, message: NodeMessage) {
+        self.summary_pushes_received += 1;
+        let every = u64::from(self.drop_summary_pushes_every);
+        if every > 0 && self.summary_pushes_received.is_multiple_of(every) {
+            return;
+        }
+        self.core.handle_topic(message);
     }
 
     fn peer_request(&mut self, incoming: bus::Incoming) {

@@ -15,12 +15,14 @@ use store::{OpOutcome, PlayerOp, StoreError};
 use wire::client::ErrorCode;
 use wire::node::NodeMessage;
 
+use crate::friends::FriendRefs;
 use crate::home::MarksPage;
 use crate::hosting::{Hosted, PlayerState};
 use crate::limits::OUTPUTS_MAX;
 use crate::marks::{Mark, MarkBook};
 use crate::peers::CallPurpose;
 use crate::sessions::Session;
+use crate::summaries::SummaryCache;
 use crate::tokens::TokenBook;
 use crate::write_path::PendingWrite;
 use crate::{CallId, Config, Event, OpId, Output, SessionId};
@@ -60,6 +62,13 @@ pub struct GameCore {
     pub(crate) notes: crate::notes::NoteBook,
     /// Pages of the marks' rebuild to read again on the next heartbeat.
     pub(crate) marks_pages_to_retry: Vec<MarksPage>,
+    /// The summaries of the roles this node's players reference.
+    pub(crate) summaries: SummaryCache,
+    /// Which roles each hosted player references there.
+    pub(crate) friend_refs: FriendRefs,
+    /// The sequence of this node's summary updates (ordered within an epoch).
+    pub(crate) summary_seq: u64,
+    next_summary_refresh_ms: u64,
 }
 
 impl GameCore {
@@ -82,6 +91,10 @@ impl GameCore {
             next_save_ms: now_ms + config.save_interval_ms,
             next_renew_ms: now_ms + config.lease_renew_interval_ms,
             next_heartbeat_ms: now_ms + config.heartbeat_interval_ms,
+            next_summary_refresh_ms: now_ms + config.summary_refresh_interval_ms,
+            summaries: SummaryCache::new(config.summary_cache_roles_max),
+            friend_refs: FriendRefs::new(),
+            summary_seq: 0,
             config,
             sessions: BTreeMap::new(),
             players: BTreeMap::new(),
@@ -119,12 +132,13 @@ impl GameCore {
             self.next_save_ms,
             self.next_renew_ms,
             self.next_heartbeat_ms,
+            self.next_summary_refresh_ms,
         ]
         .into_iter()
         .chain(lease_checks)
         .chain(prepare_deadlines)
         .min()
-        .expect("three timers")
+        .expect("four timers")
     }
 
     /// Runs what is due at `now_ms`: lease checks, crossings whose
@@ -150,6 +164,10 @@ impl GameCore {
             if count > 0 {
                 self.emit(Event::TokensExpired { count });
             }
+        }
+        if now_ms >= self.next_summary_refresh_ms {
+            self.next_summary_refresh_ms = now_ms + self.config.summary_refresh_interval_ms;
+            self.refresh_summaries();
         }
     }
 
@@ -381,6 +399,14 @@ impl GameCore {
         self.next_heartbeat_ms = self
             .next_heartbeat_ms
             .min(now_ms + self.config.heartbeat_interval_ms);
+        self.next_summary_refresh_ms = self
+            .next_summary_refresh_ms
+            .min(now_ms + self.config.summary_refresh_interval_ms);
+    }
+
+    /// The copy of `roleid` this server holds, if any.
+    pub(crate) fn hosted_copy(&self, roleid: RoleId) -> Option<&crate::hosting::WritableCopy> {
+        self.players.get(&roleid)?.state.copy()
     }
 
     pub(crate) fn players_state(&self, roleid: RoleId) -> Option<&PlayerState> {

@@ -11,7 +11,8 @@
 //!
 //! Public modules: [`limits`] (every named limit of the crate),
 //! [`tokens`] (one-time tokens), [`marks`] (the kuafu mark book),
-//! [`gameplay`] (gold, items, level and their ledger).
+//! [`gameplay`] (gold, items, level and their ledger), [`summaries`] (the
+//! node's summary cache: references, version order, gaps).
 //!
 //! The core's own modules, one per sub-protocol: `core` (the state, outputs,
 //! timers, store-answer dispatch), `sessions` (client connections and
@@ -22,15 +23,19 @@
 //! (saves, releases and handoffs, and reading back a lost answer),
 //! `playing` (gameplay calls, fights, horns), `home` (the home server's
 //! side of kuafu marks), `peers` (node requests and answers), `messages`
-//! (the node messages it builds), `zone` (the zone map).
+//! (the node messages it builds), `zone` (the zone map), `subscriptions`
+//! (the owner's summary updates, and the cache's subscriptions, snapshots
+//! and pushes), `friends` (friend calls and `FriendChanged` pushes).
 
 pub mod gameplay;
 pub mod limits;
 pub mod marks;
+pub mod summaries;
 pub mod tokens;
 
 mod core;
 mod crossing;
+mod friends;
 mod home;
 mod hosting;
 mod messages;
@@ -38,11 +43,13 @@ mod notes;
 mod peers;
 mod playing;
 mod sessions;
+mod subscriptions;
 mod write_path;
 mod zone;
 
 pub use crate::core::GameCore;
 pub use peers::HORN_TOPIC;
+pub use subscriptions::{SummaryFields, default_summary_fields};
 pub use zone::{ServerInfo, ZoneMap};
 
 use ownership::OwnerId;
@@ -163,6 +170,13 @@ pub struct Config {
     pub marks_max: usize,
     /// Shortest gap between two horns of one player.
     pub horn_interval_ms: u64,
+    /// The fields this game puts in its players' summaries.
+    pub summary_fields: SummaryFields,
+    /// How often every cached summary is subscribed to again (a snapshot
+    /// repairs a lost last push or a restarted data center).
+    pub summary_refresh_interval_ms: u64,
+    /// Most roles the summary cache holds.
+    pub summary_cache_roles_max: usize,
     /// Deliberate bugs for the simulator; all off in production.
     pub mutations: Mutations,
 }
@@ -196,6 +210,9 @@ impl Config {
             tokens_max: limits::TOKENS_MAX_DEFAULT,
             marks_max: limits::MARKS_MAX_DEFAULT,
             horn_interval_ms: 1_000,
+            summary_fields: default_summary_fields,
+            summary_refresh_interval_ms: 5_000,
+            summary_cache_roles_max: limits::SUMMARY_CACHE_ROLES_MAX_DEFAULT,
             mutations: Mutations::default(),
         }
     }

@@ -30,7 +30,23 @@ pub const ITEM_TYPES_MAX: usize = 512;
 /// Gold a won fight pays per monster level.
 pub const BATTLE_GOLD_PER_LEVEL: u64 = 10;
 
+/// Most friends one player keeps.
+pub const FRIENDS_MAX: usize = 100;
+/// A friend's view on the wire, at most: a role name of 4-byte characters,
+/// a server name and the numbers around them.
+pub const FRIEND_VIEW_BYTES_MAX: usize = 4 * ROLE_NAME_CHARS_MAX + 256;
+
 // ----- The core's own state -----
+
+/// Default of `Config::summary_cache_roles_max`: roles the summary cache
+/// holds at most.
+pub const SUMMARY_CACHE_ROLES_MAX_DEFAULT: usize = 100_000;
+/// Role ids in one subscribe or unsubscribe request to the data center (its
+/// `SUBSCRIBE_ROLEIDS_MAX`).
+pub const SUBSCRIBE_ROLEIDS_MAX: usize = 128;
+/// Subscribe or unsubscribe requests one input sends at most; the rest
+/// wait for the next input or the next refresh.
+pub const SUBSCRIBE_REQUESTS_PER_ROUND_MAX: usize = 64;
 
 /// Most outputs queued between two drains; the shell drains after every
 /// input, so reaching it means a bug in the shell.
@@ -76,3 +92,5 @@ const _: () = assert!(HEARTBEAT_MISSES_MAX_DEFAULT > 0 && READ_BACK_ATTEMPTS_MAX
 // 4-byte characters) fit the client frame cap.
 const _: () = assert!(HORN_TEXT_BYTES_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
 const _: () = assert!(4 * ROLE_NAME_CHARS_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
+// A full friend list fits one frame.
+const _: () = assert!(FRIENDS_MAX * FRIEND_VIEW_BYTES_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);

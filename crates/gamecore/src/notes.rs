@@ -1,6 +1,7 @@
 //! Notes a game server owes its peers about the players it hosts (DESIGN §6,
 //! §8, §11): `Arrived` and `Left` to the player's home server (its kuafu
-//! mark), `SetCurrent` to the data center (where the player is now) and
+//! mark), `SetCurrent` to the data center (where the player is now),
+//! `SummaryUpdate` to the data center (the player's profile) and
 //! `RoleLevel` to the account center (the level `LoginOk` lists).
 //!
 //! A note is sent again until its receiver acknowledges it: a note lost on
@@ -37,6 +38,8 @@ pub(crate) enum NoteKind {
     Current,
     /// `RoleLevel`, to the account center.
     Level,
+    /// `SummaryUpdate`, to the data center.
+    Summary,
 }
 
 /// Which note: its kind and role.

@@ -41,6 +41,10 @@ pub(crate) enum CallPurpose {
         role: RoleSummary,
     },
     Fight(Fight),
+    /// A summary subscription (or resync): its snapshot.
+    Subscribe,
+    /// A summary unsubscription.
+    Unsubscribe,
 }
 
 impl GameCore {
@@ -86,6 +90,8 @@ impl GameCore {
                 });
                 self.prepared(now_ms, roleid, generation, answer);
             }
+            CallPurpose::Subscribe => self.subscribed(answer),
+            CallPurpose::Unsubscribe => {}
             CallPurpose::Heartbeat { roleid, srvname } => {
                 self.heartbeat_answered(roleid, &srvname, answer)
             }

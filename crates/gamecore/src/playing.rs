@@ -86,11 +86,15 @@ impl GameCore {
             Call::Fight(fight) => {
                 self.fight(session, request_id, roleid, fight.monster_level, entropy)
             }
+            call @ (Call::AddFriend(_) | Call::RemoveFriend(_) | Call::ListFriends(_)) => {
+                self.friends_call(session, request_id, roleid, call)
+            }
             call => self.apply_gameplay(session, request_id, roleid, call),
         }
     }
 
     fn apply_gameplay(&mut self, session: SessionId, request_id: u64, roleid: RoleId, call: Call) {
+        let levels_up = matches!(call, Call::LevelUp(_));
         let hosted = self.players.get_mut(&roleid).expect("playing");
         let PlayerState::Serving(copy) = &mut hosted.state else {
             unreachable!("playing")
@@ -111,9 +115,12 @@ impl GameCore {
             }
             Call::LevelUp(_) => gameplay::level_up(data),
             Call::GetPlayer(_) => Ok(0),
-            Call::GoServer(_) | Call::GoHome(_) | Call::Fight(_) => {
-                unreachable!("handled by the caller")
-            }
+            Call::GoServer(_)
+            | Call::GoHome(_)
+            | Call::Fight(_)
+            | Call::AddFriend(_)
+            | Call::RemoveFriend(_)
+            | Call::ListFriends(_) => unreachable!("handled by the caller"),
         };
         match applied {
             Ok(applied) => {
@@ -124,6 +131,9 @@ impl GameCore {
                     request_id,
                     Out::CallReply(CallReply { player, applied }),
                 );
+                if levels_up && applied > 0 {
+                    self.send_summary(roleid);
+                }
             }
             Err(GameplayError::InsufficientGold { .. }) => self.reply_error(
                 session,
@@ -277,10 +287,12 @@ impl GameCore {
     }
 
     /// A message on a zone topic this node subscribes to: a horn, heard by
-    /// every player here.
+    /// every player here, or a summary push (`subscriptions`).
     pub fn handle_topic(&mut self, message: NodeMessage) {
-        let Some(Body::Horn(horn)) = message.body else {
-            return;
+        let horn = match message.body {
+            Some(Body::Horn(horn)) => horn,
+            Some(Body::SummaryPush(push)) => return self.summaries_pushed(push.summaries),
+            _ => return,
         };
         let heard = HornHeard {
             from_roleid: horn.from_roleid,

@@ -12,7 +12,8 @@ use wire::node::node_message::Body;
 const TIMERS_PER_NOTE_MAX: usize = 1_000;
 
 /// Fires timers until the core sends the data center a `SetCurrent`;
-/// returns it and its call.
+/// returns it and its call. The summary updates sent on the way (their
+/// own notes) are acknowledged.
 fn next_set_current(harness: &mut Harness) -> (gamecore::CallId, wire::node::SetCurrent) {
     for _ in 0..TIMERS_PER_NOTE_MAX {
         let sent = harness.outputs.iter().any(
@@ -20,10 +21,12 @@ fn next_set_current(harness: &mut Harness) -> (gamecore::CallId, wire::node::Set
         );
         if sent {
             let (call, message) = harness.take_request("datacenter");
-            let Some(Body::SetCurrent(note)) = message.body else {
-                panic!("not a SetCurrent: {message:?}");
-            };
-            return (call, note);
+            match message.body {
+                Some(Body::SetCurrent(note)) => return (call, note),
+                Some(Body::SummaryUpdate(_)) => harness.answer_call(call, Ok(Harness::ack())),
+                _ => panic!("not a SetCurrent: {message:?}"),
+            }
+            continue;
         }
         harness.fire_next_timer();
     }
@@ -78,4 +81,50 @@ fn a_newer_note_replaces_an_older_one_still_owed() {
     harness.answer_call(arrived_call, Err(PeerError::Timeout));
     harness.answer_call(logoff_call, Ok(Harness::ack()));
     assert_eq!(harness.core.notes_owed(), 0, "the older note is not resent");
+}
+
+/// Fires timers until the core sends the data center a `SummaryUpdate`;
+/// returns it (acknowledged, as the `SetCurrent`s on the way).
+fn next_summary_update(harness: &mut Harness) -> wire::node::SummaryUpdate {
+    for _ in 0..TIMERS_PER_NOTE_MAX {
+        let sent = harness.outputs.iter().any(
+            |output| matches!(output, gamecore::Output::Request { to, .. } if to == "datacenter"),
+        );
+        if !sent {
+            harness.fire_next_timer();
+            continue;
+        }
+        let (call, message) = harness.take_request("datacenter");
+        harness.answer_call(call, Ok(Harness::ack()));
+        if let Some(Body::SummaryUpdate(update)) = message.body {
+            return update;
+        }
+    }
+    panic!("no SummaryUpdate sent: {:?}", harness.outputs)
+}
+
+#[test]
+fn the_owner_sends_its_players_summary_at_entry_and_at_every_level_up_in_order() {
+    use wire::client::client_frame::Body as In;
+    use wire::client::{GameCall, LevelUp, game_call::Call};
+
+    let mut harness = Harness::new();
+    let roleid = harness.create_role(1);
+    let session = harness.log_in_and_enter(1, roleid);
+    let entered = next_summary_update(&mut harness);
+    assert_eq!(
+        (entered.roleid, entered.level, entered.home_srvno),
+        (roleid.get(), 1, 1)
+    );
+    assert!(entered.epoch > 0, "the row's epoch");
+    let level_up = In::Call(GameCall {
+        call: Some(Call::LevelUp(LevelUp {})),
+    });
+    harness.send(session, level_up);
+    let leveled = next_summary_update(&mut harness);
+    assert_eq!(leveled.level, 2);
+    assert!((leveled.epoch, leveled.seq) > (entered.epoch, entered.seq));
+    let power = leveled.fields.iter().find(|field| field.name == "power");
+    assert_eq!(power.map(|field| field.value.as_str()), Some("200"));
+    assert_eq!(harness.core.notes_owed(), 0);
 }

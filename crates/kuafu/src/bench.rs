@@ -13,6 +13,10 @@
 //!   process's resident memory, and how the hashing workers spent their
 //!   time ([`cpu`]).
 //!
+//! - `kuafu bench push` ([`push`]): a player summary change from its
+//!   owner's update to the caches of N subscribing nodes, p50/p99, on
+//!   either backend.
+//!
 //! Every report names the machine and the tokio runtime flavour it ran on
 //! ([`machine`]); `--write-benchmarks-md` puts the figures in `BENCHMARKS.md`
 //! ([`markdown`]). Nothing is written there unless asked, so a casual or
@@ -28,6 +32,7 @@ pub mod login;
 pub mod machine;
 pub mod markdown;
 mod players;
+pub mod push;
 
 use std::path::PathBuf;
 
@@ -46,6 +51,22 @@ pub enum BenchCommand {
     Hop(HopArgs),
     /// Logins per second at the account center against the argon2 bound.
     Login(LoginArgs),
+    /// Summary-push latency from an owner's update to N subscribing nodes.
+    Push(PushArgs),
+}
+
+/// The options of `kuafu bench push`.
+#[derive(Clone, Debug, Args)]
+pub struct PushArgs {
+    /// Subscribing nodes.
+    #[arg(long, default_value_t = push::SUBSCRIBERS_DEFAULT)]
+    pub subscribers: usize,
+    /// Updates sent, one at a time.
+    #[arg(long, default_value_t = push::UPDATES_DEFAULT)]
+    pub updates: usize,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
 }
 
 /// The options of `kuafu bench login`.
@@ -95,6 +116,18 @@ pub struct HopArgs {
     /// The tokio runtime the zone and the clients run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::CurrentThread)]
     pub runtime: RuntimeFlavour,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
+    /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
+    /// given without a path), replacing the previous figures of this bench.
+    #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
+    pub write_benchmarks_md: Option<PathBuf>,
+}
+
+/// Where a benchmark's zone runs, and its services.
+#[derive(Clone, Debug, Args)]
+pub struct BackendArgs {
     /// Where the zone runs: in this process on SQLite, or as processes on
     /// NATS and PostgreSQL.
     #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
@@ -106,10 +139,6 @@ pub struct HopArgs {
     /// (distributed backend; the run creates its databases and drops them).
     #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
     pub postgres: String,
-    /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
-    /// given without a path), replacing the previous figures of this bench.
-    #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
-    pub write_benchmarks_md: Option<PathBuf>,
 }
 
 /// `--backend`: where a benchmark's zone runs.
@@ -146,6 +175,7 @@ impl BenchCommand {
         let flavour = match self {
             BenchCommand::Hop(args) => args.runtime,
             BenchCommand::Login(args) => args.runtime,
+            BenchCommand::Push(_) => RuntimeFlavour::MultiThread,
         };
         let mut builder = match flavour {
             RuntimeFlavour::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -161,15 +191,9 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
     let args = match command {
         BenchCommand::Hop(args) => args,
         BenchCommand::Login(args) => return run_login(args).await,
+        BenchCommand::Push(args) => return run_push(args).await,
     };
-    let backend = match args.backend {
-        BackendName::Embedded => hop::Backend::Embedded,
-        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
-            nats: args.nats,
-            postgres: args.postgres,
-            kuafu: std::env::current_exe()?,
-        }),
-    };
+    let backend = backend(&args.zone)?;
     let section = match backend {
         hop::Backend::Embedded => format!("{} {}", hop::BENCH_NAME, args.runtime.name()),
         hop::Backend::Distributed(_) => {
@@ -192,6 +216,30 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         markdown::update(&path, &section, &report.markdown(&command_line()))?;
         eprintln!("wrote the figures to {}", path.display());
     }
+    Ok(())
+}
+
+/// The backend `--backend` names, with its services.
+fn backend(args: &BackendArgs) -> Result<hop::Backend, std::io::Error> {
+    Ok(match args.backend {
+        BackendName::Embedded => hop::Backend::Embedded,
+        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
+            nats: args.nats.clone(),
+            postgres: args.postgres.clone(),
+            kuafu: std::env::current_exe()?,
+        }),
+    })
+}
+
+/// Runs `kuafu bench push` and prints its report.
+async fn run_push(args: PushArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = push::PushOptions {
+        subscribers: args.subscribers,
+        updates: args.updates,
+        backend: backend(&args.zone)?,
+        progress: true,
+    };
+    println!("{}", push::run(options).await?);
     Ok(())
 }
 

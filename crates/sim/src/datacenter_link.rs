@@ -120,7 +120,9 @@ impl World {
                     let answer = Ok(message);
                     self.answer(Endpoint::DataCenter, endpoint, incarnation, call, answer);
                 }
-                Output::Record { batch, notes } => {
+                // No simulated node subscribes to summaries yet.
+                Output::Push { .. } => {}
+                Output::Record { batch, notes, .. } => {
                     self.log(|| format!("datacenter: writes batch {}: {notes:?}", batch.0));
                     let at = self.now_ms + self.store_latency();
                     self.queue

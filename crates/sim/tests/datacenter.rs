@@ -5,10 +5,15 @@
 //! sent each note once), and `datacenter-hears-every-owner` caught it; the
 //! game core now owes every note until it is acknowledged
 //! (`gamecore::notes`), and the `notes-not-resent` mutation brings the bug
-//! back (seed 21 here, and `tests/mutations.rs`). A waived property is reported apart, so a
+//! back (seed 17 here, and `tests/mutations.rs`). A waived property is reported apart, so a
 //! known failure can be listed without stopping a sweep.
 
 use sim::{Mutation, Property, SeedConfig, run_seed};
+
+/// A seed on which the mutation loses an owner's note for good (picked
+/// again when the game core's notes changed: the summary updates shifted
+/// every seed's schedule).
+const SEED: u64 = 17;
 
 fn config() -> SeedConfig {
     SeedConfig {
@@ -20,7 +25,7 @@ fn config() -> SeedConfig {
 
 #[test]
 fn a_lost_note_is_sent_again_until_the_data_center_has_it() {
-    let report = run_seed(21, &config());
+    let report = run_seed(SEED, &config());
     assert!(report.violations.is_empty(), "{report:#?}");
 }
 
@@ -30,7 +35,7 @@ fn the_data_center_left_behind_by_a_note_sent_once_is_caught() {
         mutation: Some(Mutation::NotesNotResent),
         ..config()
     };
-    let report = run_seed(21, &config);
+    let report = run_seed(SEED, &config);
     let [violation] = report.violations.as_slice() else {
         panic!("one violation expected: {report:#?}")
     };
@@ -44,7 +49,7 @@ fn a_waived_property_is_reported_apart() {
         waived: vec![Property::DataCenterHearsEveryOwner],
         ..config()
     };
-    let report = run_seed(21, &config);
+    let report = run_seed(SEED, &config);
     assert!(report.violations.is_empty(), "{report:#?}");
     assert_eq!(report.waived.len(), 1);
     assert_eq!(

@@ -7,13 +7,16 @@
 //! whatever its size. It blocks on the store's own session (see
 //! `connection`): the data center calls it off its async threads. A session
 //! the server ended is replaced at the next call.
+//!
+//! It keeps the player summaries too (`summaries`, migration 2), written
+//! in the same transaction as the batch's current-server records.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use datacentercore::{Current, CurrentNote};
+use datacentercore::{Current, CurrentNote, Profile};
 use store::backend::{from_column, roleid_column, roleid_from_column, to_column};
-use store::{RoutingError, RoutingStore};
+use store::{RoutingError, RoutingStore, SummaryRecord};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -23,7 +26,10 @@ use crate::schema::{self, Schema};
 /// The data center database: its migrations, in order.
 const SCHEMA: Schema = Schema {
     kind: "Kuafu data center database",
-    migrations: &[include_str!("../migrations/routing/0001_current.sql")],
+    migrations: &[
+        include_str!("../migrations/routing/0001_current.sql"),
+        include_str!("../migrations/routing/0002_summaries.sql"),
+    ],
 };
 
 const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online, epoch) \
@@ -32,6 +38,15 @@ const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, onlin
      epoch = excluded.epoch";
 const SELECT_ALL: &str =
     "SELECT roleid, srvname, online, epoch FROM current_server ORDER BY roleid";
+const UPSERT_SUMMARIES: &str = "INSERT INTO summaries \
+     (roleid, version, epoch, seq, name, level, home_srvno, fields) \
+     SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], \
+     $5::TEXT[], $6::BIGINT[], $7::BIGINT[], $8::BYTEA[]) \
+     ON CONFLICT (roleid) DO UPDATE SET version = excluded.version, epoch = excluded.epoch, \
+     seq = excluded.seq, name = excluded.name, level = excluded.level, \
+     home_srvno = excluded.home_srvno, fields = excluded.fields";
+const SELECT_SUMMARIES: &str = "SELECT roleid, version, epoch, seq, name, level, home_srvno, \
+     fields FROM summaries ORDER BY roleid";
 
 /// The routing records of the data center, in PostgreSQL.
 ///
@@ -66,44 +81,171 @@ impl fmt::Debug for PostgresRoutingStore {
 }
 
 impl RoutingStore for PostgresRoutingStore {
-    fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError> {
-        if records.is_empty() {
+    fn record_with_summaries(
+        &mut self,
+        records: &[CurrentNote],
+        summaries: &[SummaryRecord],
+    ) -> Result<(), RoutingError> {
+        if records.is_empty() && summaries.is_empty() {
             return Ok(());
         }
-        // One upsert may not touch a row twice: the later record of a role
-        // stays, as when each is written in turn.
-        let last: BTreeMap<i64, &Current> = records
-            .iter()
-            .map(|note| (roleid_column(note.roleid), &note.current))
-            .collect();
-        let roleids: Vec<i64> = last.keys().copied().collect();
-        let srvnames: Vec<&str> = last
-            .values()
-            .map(|current| current.srvname.as_str())
-            .collect();
-        let online: Vec<bool> = last.values().map(|current| current.online).collect();
-        let epochs: Vec<i64> = last
-            .values()
-            .map(|current| to_column(current.epoch))
-            .collect();
+        let current = CurrentColumns::new(records);
+        let summaries = SummaryColumns::new(summaries);
         let written = self.connection.ensure_open().and_then(|()| {
-            let client = self.connection.client();
-            let columns: [&(dyn ToSql + Sync); 4] = [&roleids, &srvnames, &online, &epochs];
-            self.connection
-                .run(client.execute(UPSERT_CURRENT, &columns))
+            let connection = &self.connection;
+            let client = connection.client();
+            let upsert_current =
+                || connection.run(client.execute(UPSERT_CURRENT, &current.params()));
+            let upsert_summaries =
+                || connection.run(client.execute(UPSERT_SUMMARIES, &summaries.params()));
+            // One statement is a transaction of its own; both need one.
+            match (current.roleids.is_empty(), summaries.roleids.is_empty()) {
+                (false, true) => upsert_current(),
+                (true, false) => upsert_summaries(),
+                _ => {
+                    connection.in_transaction(|| upsert_current().and_then(|_| upsert_summaries()))
+                }
+            }
         });
         written.map(drop).map_err(|failure| self.error(failure))
     }
 
     fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError> {
+        self.load_all(SELECT_ALL, decode_record)
+    }
+
+    fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError> {
+        self.load_all(SELECT_SUMMARIES, decode_summary)
+    }
+}
+
+impl PostgresRoutingStore {
+    /// Every row `select` reads, decoded.
+    fn load_all<T>(
+        &mut self,
+        select: &str,
+        decode: fn(&Row) -> Result<T, Failure>,
+    ) -> Result<Vec<T>, RoutingError> {
         let loaded = self.connection.ensure_open().and_then(|()| {
             let rows = self
                 .connection
-                .run(self.connection.client().query(SELECT_ALL, &[]))?;
-            rows.iter().map(decode_record).collect()
+                .run(self.connection.client().query(select, &[]))?;
+            rows.iter().map(decode).collect()
         });
         loaded.map_err(|failure| self.error(failure))
     }
+}
+
+/// A batch's current-server records as the upsert's arrays. One upsert may
+/// not touch a row twice: the later record of a role stays, as when each
+/// is written in turn.
+struct CurrentColumns {
+    roleids: Vec<i64>,
+    srvnames: Vec<String>,
+    online: Vec<bool>,
+    epochs: Vec<i64>,
+}
+
+impl CurrentColumns {
+    fn new(records: &[CurrentNote]) -> Self {
+        let last: BTreeMap<i64, &Current> = records
+            .iter()
+            .map(|note| (roleid_column(note.roleid), &note.current))
+            .collect();
+        Self {
+            roleids: last.keys().copied().collect(),
+            srvnames: last
+                .values()
+                .map(|current| current.srvname.clone())
+                .collect(),
+            online: last.values().map(|current| current.online).collect(),
+            epochs: last
+                .values()
+                .map(|current| to_column(current.epoch))
+                .collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.roleids, &self.srvnames, &self.online, &self.epochs]
+    }
+}
+
+/// A batch's summary records as the upsert's arrays, the later of a role's
+/// kept.
+struct SummaryColumns {
+    roleids: Vec<i64>,
+    versions: Vec<i64>,
+    epochs: Vec<i64>,
+    seqs: Vec<i64>,
+    names: Vec<String>,
+    levels: Vec<i64>,
+    home_srvnos: Vec<i64>,
+    fields: Vec<Vec<u8>>,
+}
+
+impl SummaryColumns {
+    fn new(summaries: &[SummaryRecord]) -> Self {
+        let last: BTreeMap<i64, &SummaryRecord> = summaries
+            .iter()
+            .map(|summary| (roleid_column(summary.roleid), summary))
+            .collect();
+        let column = |value: fn(&SummaryRecord) -> u64| -> Vec<i64> {
+            last.values()
+                .map(|summary| to_column(value(summary)))
+                .collect()
+        };
+        Self {
+            roleids: last.keys().copied().collect(),
+            versions: column(|summary| summary.version),
+            epochs: column(|summary| summary.epoch),
+            seqs: column(|summary| summary.seq),
+            names: last
+                .values()
+                .map(|summary| summary.profile.name.clone())
+                .collect(),
+            levels: column(|summary| u64::from(summary.profile.level)),
+            home_srvnos: column(|summary| u64::from(summary.profile.home_srvno)),
+            fields: last
+                .values()
+                .map(|summary| store::encode_fields(&summary.profile))
+                .collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.roleids,
+            &self.versions,
+            &self.epochs,
+            &self.seqs,
+            &self.names,
+            &self.levels,
+            &self.home_srvnos,
+            &self.fields,
+        ]
+    }
+}
+
+fn decode_summary(row: &Row) -> Result<SummaryRecord, Failure> {
+    let fields: Vec<u8> = row.try_get(7)?;
+    let small = |index: usize| -> Result<u32, Failure> {
+        let stored: i64 = row.try_get(index)?;
+        u32::try_from(stored)
+            .map_err(|_| Failure(format!("stored summary column {index}: {stored}")))
+    };
+    Ok(SummaryRecord {
+        roleid: roleid_from_column(row.try_get(0)?).map_err(Failure)?,
+        version: from_column(row.try_get(1)?),
+        epoch: from_column(row.try_get(2)?),
+        seq: from_column(row.try_get(3)?),
+        profile: Profile {
+            name: row.try_get(4)?,
+            level: small(5)?,
+            home_srvno: small(6)?,
+            fields: store::decode_fields(&fields).map_err(Failure)?,
+        },
+    })
 }
 
 fn decode_record(row: &Row) -> Result<CurrentNote, Failure> {

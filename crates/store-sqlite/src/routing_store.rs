@@ -4,15 +4,18 @@
 //! The data center core (`datacentercore`) decides which note wins; this
 //! store writes what it decided and loads it back at start.
 //!
+//! It keeps the player summaries too (`summaries`, migration 3): each
+//! role's profile, the owner's order of it and the summary's version.
+//!
 //! One SQLite connection; the data center node calls it from a blocking
 //! thread.
 
 use std::path::Path;
 
-use datacentercore::{Current, CurrentNote};
+use datacentercore::{Current, CurrentNote, Profile};
 use routing::RoleId;
-use rusqlite::{Connection, TransactionBehavior, params};
-use store::{RoutingError, RoutingStore};
+use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
+use store::{RoutingError, RoutingStore, SummaryRecord};
 
 use crate::schema::{self, Failure, Schema, from_column, to_column};
 
@@ -25,6 +28,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         include_str!("../migrations/routing/0001_current.sql"),
         include_str!("../migrations/routing/0002_epoch.sql"),
+        include_str!("../migrations/routing/0003_summaries.sql"),
     ],
     marker_table: "current_server",
 };
@@ -35,6 +39,14 @@ const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, onlin
      epoch = excluded.epoch";
 const SELECT_ALL: &str =
     "SELECT roleid, srvname, online, epoch FROM current_server ORDER BY roleid";
+const UPSERT_SUMMARY: &str = "INSERT INTO summaries \
+     (roleid, version, epoch, seq, name, level, home_srvno, fields) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+     ON CONFLICT (roleid) DO UPDATE SET version = excluded.version, epoch = excluded.epoch, \
+     seq = excluded.seq, name = excluded.name, level = excluded.level, \
+     home_srvno = excluded.home_srvno, fields = excluded.fields";
+const SELECT_SUMMARIES: &str = "SELECT roleid, version, epoch, seq, name, level, home_srvno, \
+     fields FROM summaries ORDER BY roleid";
 
 /// The routing records of the data center, in SQLite.
 pub struct SqliteRoutingStore {
@@ -57,12 +69,20 @@ impl SqliteRoutingStore {
 }
 
 impl RoutingStore for SqliteRoutingStore {
-    fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError> {
-        record(&mut self.connection, records).map_err(backend)
+    fn record_with_summaries(
+        &mut self,
+        records: &[CurrentNote],
+        summaries: &[SummaryRecord],
+    ) -> Result<(), RoutingError> {
+        record(&mut self.connection, records, summaries).map_err(backend)
     }
 
     fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError> {
         load(&self.connection).map_err(backend)
+    }
+
+    fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError> {
+        load_summaries(&self.connection).map_err(backend)
     }
 }
 
@@ -70,8 +90,13 @@ fn backend(failure: Failure) -> RoutingError {
     RoutingError::Backend(failure.0)
 }
 
-/// Writes `records` in one transaction, each replacing its role's record.
-fn record(connection: &mut Connection, records: &[CurrentNote]) -> Result<(), Failure> {
+/// Writes `records` and `summaries` in one transaction, each replacing its
+/// role's record.
+fn record(
+    connection: &mut Connection,
+    records: &[CurrentNote],
+    summaries: &[SummaryRecord],
+) -> Result<(), Failure> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut upsert = transaction.prepare_cached(UPSERT_CURRENT)?;
@@ -84,8 +109,58 @@ fn record(connection: &mut Connection, records: &[CurrentNote]) -> Result<(), Fa
             ])?;
         }
     }
+    record_summaries(&transaction, summaries)?;
     transaction.commit()?;
     Ok(())
+}
+
+fn record_summaries(transaction: &Transaction, summaries: &[SummaryRecord]) -> Result<(), Failure> {
+    let mut upsert = transaction.prepare_cached(UPSERT_SUMMARY)?;
+    for summary in summaries {
+        let profile = &summary.profile;
+        upsert.execute(params![
+            to_column(summary.roleid.get()),
+            to_column(summary.version),
+            to_column(summary.epoch),
+            to_column(summary.seq),
+            profile.name,
+            profile.level,
+            profile.home_srvno,
+            store::encode_fields(profile),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every summary record, ordered by role id.
+fn load_summaries(connection: &Connection) -> Result<Vec<SummaryRecord>, Failure> {
+    let mut select = connection.prepare_cached(SELECT_SUMMARIES)?;
+    let rows = select.query_map([], |row| Ok(decode_summary(row)))?;
+    let mut summaries = Vec::new();
+    for row in rows {
+        summaries.push(row??);
+    }
+    Ok(summaries)
+}
+
+fn decode_summary(row: &Row) -> Result<SummaryRecord, Failure> {
+    let raw: i64 = row.get(0)?;
+    let roleid = RoleId::from_raw(from_column(raw))
+        .map_err(|bad| Failure(format!("stored role id: {bad}")))?;
+    let fields: Vec<u8> = row.get(7)?;
+    let profile = Profile {
+        name: row.get(4)?,
+        level: row.get(5)?,
+        home_srvno: row.get(6)?,
+        fields: store::decode_fields(&fields).map_err(Failure)?,
+    };
+    Ok(SummaryRecord {
+        roleid,
+        version: from_column(row.get(1)?),
+        epoch: from_column(row.get(2)?),
+        seq: from_column(row.get(3)?),
+        profile,
+    })
 }
 
 /// Every record, ordered by role id.

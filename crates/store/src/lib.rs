@@ -28,7 +28,7 @@ pub mod model;
 mod routes;
 
 pub use accounts::{AccountError, AccountRole, AccountStore};
-pub use routes::{RoutingError, RoutingStore};
+pub use routes::{RoutingError, RoutingStore, SummaryRecord, decode_fields, encode_fields};
 
 use ownership::{OwnerId, Ownership, Refused};
 use routing::{RoleId, Srvno};

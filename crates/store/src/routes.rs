@@ -9,7 +9,11 @@
 //! suite (`contract::routes`). The API is synchronous: the data center calls
 //! it off its async threads.
 
-use datacentercore::CurrentNote;
+use datacentercore::{CurrentNote, Profile};
+use wire::Message;
+use wire::node::{SummaryField, SummaryFields};
+
+pub use datacentercore::SummaryRecord;
 
 /// Why a routing operation failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -24,9 +28,48 @@ pub trait RoutingStore: Send {
     /// Writes `records` in one durable transaction, each replacing its
     /// role's record; when a role appears twice, the later record stays.
     /// Which notes win is the data center core's decision, not this store's.
-    fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError>;
+    fn record(&mut self, records: &[CurrentNote]) -> Result<(), RoutingError> {
+        self.record_with_summaries(records, &[])
+    }
+
+    /// Writes `records` and `summaries` in one durable transaction, each
+    /// replacing its role's record of its kind (the later one when a role
+    /// appears twice).
+    fn record_with_summaries(
+        &mut self,
+        records: &[CurrentNote],
+        summaries: &[SummaryRecord],
+    ) -> Result<(), RoutingError>;
 
     /// Every record, ordered by role id: the data center core's state at
     /// start.
     fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError>;
+
+    /// Every summary record, ordered by role id.
+    fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError>;
+}
+
+/// A summary's fields as the stores keep them in one column: a protobuf
+/// `SummaryFields`.
+pub fn encode_fields(profile: &Profile) -> Vec<u8> {
+    let fields = profile
+        .fields
+        .iter()
+        .map(|(name, value)| SummaryField {
+            name: name.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    SummaryFields { fields }.encode_to_vec()
+}
+
+/// Decodes a summary's stored fields (written by [`encode_fields`]).
+pub fn decode_fields(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let decoded =
+        SummaryFields::decode(bytes).map_err(|error| format!("stored summary fields: {error}"))?;
+    Ok(decoded
+        .fields
+        .into_iter()
+        .map(|field| (field.name, field.value))
+        .collect())
 }

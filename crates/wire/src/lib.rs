@@ -41,3 +41,10 @@ pub use generated::kuafu::node::v1 as node;
 pub const PROTOCOL_VERSION: u32 = 1;
 
 pub use prost::Message;
+
+/// The zone topic the data center pushes node `node`'s subscribed player
+/// summaries on (DESIGN §8): one topic per subscribing node, so the
+/// permissions of a distributed zone can name it.
+pub fn summary_topic(node: &str) -> String {
+    format!("summaries.{node}")
+}

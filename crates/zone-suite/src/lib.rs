@@ -25,6 +25,7 @@ pub mod login_queue;
 pub mod logins;
 pub mod players;
 pub mod restarts;
+pub mod summaries;
 
 use std::path::Path;
 use std::time::Duration;
@@ -142,6 +143,11 @@ macro_rules! zone_suite {
                 the_client_library_resumes_a_queued_login_after_its_connection_drops,
                 the_client_library_logs_in_again_when_its_queue_ticket_is_refused,
                 repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait,
+            }
+            summaries {
+                summary_changes_reach_subscribers_on_two_servers_in_order_without_gaps,
+                subscribers_losing_pushes_never_regress_and_reach_the_last_change,
+                the_friend_list_shows_live_data_after_the_friend_crosses,
             }
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,

@@ -3,13 +3,14 @@
 //! nats-config` prints them as nats-server's authorization block, and
 //! every node authenticates with its own nkey ([`node_key`]).
 //!
-//! - the data center binds `datacenter` and asks no one;
+//! - the data center binds `datacenter`, asks no one, and publishes each
+//!   game server's summary topic (`wire::summary_topic`);
 //! - the account center binds `account` and asks the data center and the
 //!   game servers (login grants);
 //! - a game server binds its name and its battle server's, asks the data
 //!   center (`SetCurrent`), the account center (role notes), every game
-//!   server (crossings, kuafu marks, notes) and its battle server, and
-//!   sounds and hears the horn topic.
+//!   server (crossings, kuafu marks, notes) and its battle server, sounds
+//!   and hears the horn topic, and hears its own summary topic.
 //!
 //! A node's key is `<nats_keys>/<name>.nk` (`bus_nats::key_file`), a seed
 //! file readable by its owner only, on the node's host; the zone file names
@@ -41,13 +42,14 @@ pub enum AccessError {
 /// What process `process` of `config` does on the bus.
 pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessError> {
     let set = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect();
+    let games: BTreeSet<String> = config.games.iter().map(|game| game.name.clone()).collect();
     if process == DATACENTER_NODE {
         return Ok(Access {
             binds: set(&[DATACENTER_NODE]),
+            publishes: games.iter().map(|game| wire::summary_topic(game)).collect(),
             ..Access::default()
         });
     }
-    let games: BTreeSet<String> = config.games.iter().map(|game| game.name.clone()).collect();
     if process == ACCOUNT_NODE {
         let mut requests = games;
         requests.insert(DATACENTER_NODE.to_owned());
@@ -67,7 +69,11 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
         binds: set(&[&game.name, &battle]),
         requests,
         publishes: set(&[gamecore::HORN_TOPIC]),
-        subscribes: set(&[gamecore::HORN_TOPIC]),
+        subscribes: [
+            gamecore::HORN_TOPIC.to_owned(),
+            wire::summary_topic(&game.name),
+        ]
+        .into(),
     })
 }
 
@@ -143,7 +149,11 @@ mod tests {
         let config = example();
         let datacenter = bus_access(&config, "datacenter").unwrap();
         assert_eq!(names(&datacenter.binds), ["datacenter"]);
-        assert!(datacenter.requests.is_empty() && datacenter.publishes.is_empty());
+        assert!(datacenter.requests.is_empty() && datacenter.subscribes.is_empty());
+        assert_eq!(
+            names(&datacenter.publishes),
+            ["summaries.gs1", "summaries.gs2", "summaries.gs3"]
+        );
         let account = bus_access(&config, "account").unwrap();
         assert_eq!(names(&account.binds), ["account"]);
         assert_eq!(
@@ -158,7 +168,7 @@ mod tests {
             ["account", "datacenter", "gs1", "gs2", "gs2.battle", "gs3"]
         );
         assert_eq!(names(&game.publishes), ["horn"]);
-        assert_eq!(names(&game.subscribes), ["horn"]);
+        assert_eq!(names(&game.subscribes), ["horn", "summaries.gs2"]);
         assert!(matches!(
             bus_access(&config, "gs9"),
             Err(AccessError::UnknownNode(name)) if name == "gs9"

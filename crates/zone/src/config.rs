@@ -39,6 +39,27 @@ pub struct ZoneConfig {
     /// runs only embedded.
     #[serde(default)]
     pub distributed: Option<DistributedConfig>,
+    /// Fault injection for tests only; absent (all off) in production.
+    #[serde(default, skip_serializing_if = "TestingConfig::is_off")]
+    pub testing: TestingConfig,
+}
+
+/// Faults a test switches on through the zone file, so they reach the
+/// nodes of a distributed zone (separate processes) as well as an embedded
+/// one. Never set in production: every field's default is off.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// Each game server drops every n-th summary push it receives before
+    /// its core sees it (0: none), as a lossy bus would.
+    pub drop_summary_pushes_every: u32,
+}
+
+impl TestingConfig {
+    /// Whether every fault is off.
+    pub fn is_off(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The distributed mode (DESIGN §3): every node its own process, NATS the
@@ -148,6 +169,9 @@ pub struct TimingConfig {
     pub token_ttl_ms: u64,
     /// Deadline of node-to-node requests.
     pub request_deadline_ms: u64,
+    /// How often a game server subscribes to its cached player summaries
+    /// again (a snapshot repairs a lost last push).
+    pub summary_refresh_interval_ms: u64,
 }
 
 impl Default for TimingConfig {
@@ -160,6 +184,7 @@ impl Default for TimingConfig {
             heartbeat_interval_ms: 10_000,
             token_ttl_ms: 30_000,
             request_deadline_ms: 3_000,
+            summary_refresh_interval_ms: 5_000,
         }
     }
 }
@@ -240,6 +265,7 @@ impl ZoneConfig {
             login: demo_login(),
             distributed: None,
             limits: crate::LimitsConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 

@@ -177,6 +177,12 @@ impl Zone {
         })
     }
 
+    /// The bus every node of the zone talks through (a bench joins it as
+    /// extra nodes).
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        Arc::clone(&self.bus)
+    }
+
     /// The zone's configuration, with every port resolved.
     pub fn config(&self) -> &ZoneConfig {
         &self.config
@@ -436,7 +442,9 @@ pub(crate) fn start_game(
     core.token_ttl_ms = timing.token_ttl_ms;
     core.handoff_ttl_ms = timing.token_ttl_ms;
     core.players_max = config.limits.players_max;
+    core.summary_refresh_interval_ms = timing.summary_refresh_interval_ms;
     let node_config = GameNodeConfig {
+        drop_summary_pushes_every: config.testing.drop_summary_pushes_every,
         core,
         request_deadline: Duration::from_millis(timing.request_deadline_ms),
         crossing_seconds: registry.histogram(&names::CROSSING_SECONDS, &game.name, &[]),

@@ -21,7 +21,8 @@ mod takeover;
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
 pub use config::{
-    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig,
+    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig,
+    TestingConfig, ZoneConfig,
 };
 pub use distributed::ZoneNode;
 pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};

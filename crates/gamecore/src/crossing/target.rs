@@ -390,6 +390,8 @@ impl GameCore {
             self.send_note(NoteKind::Whereabouts, roleid, home_srvname, arrived);
         }
         self.set_current(roleid, true, epoch);
+        self.send_summary(roleid);
+        self.reference_friends(roleid);
     }
 
     /// Whether `session` may play `roleid`, a role of `account_id`: it logged

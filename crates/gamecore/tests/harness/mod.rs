@@ -242,6 +242,12 @@ impl Harness {
         self.peer_request("account", Body::GrantLogin(grant));
     }
 
+    /// A message on one of the node's topics (a horn, a summary push).
+    pub fn topic(&mut self, message: NodeMessage) {
+        self.core.handle_topic(message);
+        self.drain();
+    }
+
     /// Takes the first request the core sent to node `to`.
     pub fn take_request(&mut self, to: &str) -> (CallId, NodeMessage) {
         let index = self

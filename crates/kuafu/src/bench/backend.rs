@@ -98,6 +98,22 @@ impl BenchZone {
         }
     }
 
+    /// The zone's bus, for a bench that joins it as extra nodes (`client`:
+    /// the NATS connection's name in the distributed mode).
+    pub(crate) async fn bus(&self, client: &str) -> Result<std::sync::Arc<dyn bus::Bus>, HopError> {
+        Ok(match self {
+            BenchZone::Embedded(zone) => zone.bus(),
+            BenchZone::Distributed(zone) => {
+                let config =
+                    bus_nats::NatsBusConfig::new(&zone.settings().nats, &zone.config.zone, client);
+                let bus = bus_nats::NatsBus::connect(&config)
+                    .await
+                    .map_err(|error| HopError::Invalid(format!("NATS: {error}")))?;
+                std::sync::Arc::new(bus)
+            }
+        })
+    }
+
     pub(crate) fn game_names(&self) -> Vec<String> {
         match self {
             BenchZone::Embedded(zone) => zone.game_names(),

@@ -2,10 +2,10 @@
 //! relies on, for every backend. [`routing_contract_suite!`](crate::routing_contract_suite)
 //! instantiates it for one backend, like the player suite.
 
-use datacentercore::{Current, CurrentNote};
+use datacentercore::{Current, CurrentNote, Profile};
 use routing::RoleId;
 
-use crate::RoutingStore;
+use crate::{RoutingStore, SummaryRecord};
 
 /// What the routing suite needs from a backend.
 pub trait RoutingHarness {
@@ -32,6 +32,9 @@ macro_rules! routing_contract_suite {
             a_routing_record_replaces_its_roles_record,
             a_batch_naming_a_role_twice_keeps_the_later_record,
             a_large_routing_batch_is_written_whole,
+            summaries_load_back_whole_ordered_by_role_id_after_a_reopen,
+            a_summary_record_replaces_its_roles_and_leaves_current_records_alone,
+            a_batch_naming_a_summary_twice_keeps_the_later_one,
         );
     };
 }
@@ -126,4 +129,77 @@ pub fn a_large_routing_batch_is_written_whole<H: RoutingHarness>(mut harness: H)
     store.record(&written).unwrap();
     drop(store);
     assert_eq!(harness.open_routes().load().unwrap(), written);
+}
+
+fn summary(raw: u64, version: u64, level: u32, fields: &[(&str, &str)]) -> SummaryRecord {
+    SummaryRecord {
+        roleid: RoleId::from_raw(raw).unwrap(),
+        version,
+        epoch: version.wrapping_add(1),
+        seq: version.wrapping_mul(3),
+        profile: Profile {
+            name: format!("角色{raw}"),
+            level,
+            home_srvno: u32::try_from(raw / 1_000_000).unwrap(),
+            fields: fields
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+        },
+    }
+}
+
+/// Summaries written with current records in one batch load back whole
+/// (fields, orders, versions above `i64::MAX` too) after a restart,
+/// ordered by role id, beside the current records.
+pub fn summaries_load_back_whole_ordered_by_role_id_after_a_reopen<H: RoutingHarness>(
+    mut harness: H,
+) {
+    let mut store = harness.open_routes();
+    let written = [
+        summary(2_000_001, 3, 7, &[("guild", "鹰"), ("power", "70")]),
+        summary(1_000_001, u64::MAX - 2, 1, &[]),
+    ];
+    let notes = [record(1_000_001, "gs1", true, 4)];
+    store.record_with_summaries(&notes, &written).unwrap();
+    drop(store);
+    let mut reopened = harness.open_routes();
+    assert_eq!(
+        reopened.load_summaries().unwrap(),
+        vec![written[1].clone(), written[0].clone()]
+    );
+    assert_eq!(reopened.load().unwrap(), notes.to_vec());
+}
+
+/// A later summary replaces its role's, and a batch of only current
+/// records leaves the summaries alone.
+pub fn a_summary_record_replaces_its_roles_and_leaves_current_records_alone<H: RoutingHarness>(
+    mut harness: H,
+) {
+    let mut store = harness.open_routes();
+    let first = summary(1_000_001, 1, 1, &[("power", "10")]);
+    let other = summary(3_000_001, 1, 1, &[]);
+    store
+        .record_with_summaries(&[], &[first, other.clone()])
+        .unwrap();
+    let newer = summary(1_000_001, 2, 2, &[]);
+    store
+        .record_with_summaries(&[], std::slice::from_ref(&newer))
+        .unwrap();
+    store.record(&[record(1_000_001, "gs2", true, 9)]).unwrap();
+    drop(store);
+    assert_eq!(
+        harness.open_routes().load_summaries().unwrap(),
+        vec![newer, other]
+    );
+}
+
+/// One batch naming a role's summary twice keeps the later one.
+pub fn a_batch_naming_a_summary_twice_keeps_the_later_one<H: RoutingHarness>(mut harness: H) {
+    let mut store = harness.open_routes();
+    let later = summary(1_000_001, 2, 5, &[]);
+    store
+        .record_with_summaries(&[], &[summary(1_000_001, 1, 4, &[]), later.clone()])
+        .unwrap();
+    assert_eq!(store.load_summaries().unwrap(), vec![later]);
 }
