@@ -259,5 +259,6 @@ pub fn new_player_data(roleid: RoleId, account_id: u64, name: &str) -> PlayerDat
         gold: 0,
         items: Vec::new(),
         next_ledger_seq: 1,
+        ..PlayerData::default()
     }
 }
