@@ -152,3 +152,145 @@ impl CallRoute {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerInfo;
+    use routing::Srvno;
+    use wire::client::ServerAddress;
+
+    fn zone() -> ZoneMap {
+        ZoneMap::new((1..=3).map(|number| ServerInfo {
+            address: ServerAddress {
+                srvname: format!("gs{number}"),
+                ..ServerAddress::default()
+            },
+            srvnos: vec![Srvno::new(number).unwrap()],
+        }))
+    }
+
+    fn of_gs1() -> RoleId {
+        RoleId::from_raw(1_000_001).unwrap()
+    }
+
+    fn answer(status: PlayerCallStatus, moved_to: &str) -> Result<NodeMessage, PeerError> {
+        Ok(NodeMessage {
+            body: Some(Body::PlayerCallAnswer(PlayerCallAnswer {
+                status: status as i32,
+                moved_to: moved_to.into(),
+                result: b"7".to_vec(),
+                ..PlayerCallAnswer::default()
+            })),
+        })
+    }
+
+    #[test]
+    fn the_first_target_is_a_hint_of_the_zone_else_home() {
+        let route = CallRoute::new(&zone(), of_gs1(), Some("gs3")).unwrap();
+        assert_eq!(route.start(), RouteStep::Send("gs3".into()));
+        let route = CallRoute::new(&zone(), of_gs1(), Some("gs9")).unwrap();
+        assert_eq!(route.target(), "gs1");
+        let homeless = RoleId::from_raw(9_000_001).unwrap();
+        assert!(matches!(
+            CallRoute::new(&zone(), homeless, None),
+            Err(CallError::BadArguments(_))
+        ));
+    }
+
+    #[test]
+    fn moved_is_followed_a_bounded_number_of_times() {
+        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        for hop in 0..CALL_HOPS_MAX {
+            let to = if hop % 2 == 0 { "gs2" } else { "gs3" };
+            let step = route.on_answer(answer(PlayerCallStatus::Moved, to));
+            assert_eq!(step, RouteStep::Send(to.into()));
+        }
+        let step = route.on_answer(answer(PlayerCallStatus::Moved, "gs2"));
+        assert_eq!(
+            step,
+            RouteStep::Failed(CallError::TooManyHops(CALL_HOPS_MAX + 1))
+        );
+    }
+
+    #[test]
+    fn a_crossing_player_is_asked_again_after_a_pause_until_it_arrives_within_a_bound() {
+        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        let again = RouteStep::SendAfter {
+            to: "gs2".into(),
+            delay_ms: CALL_CROSSING_RETRY_MS,
+        };
+        assert_eq!(
+            route.on_answer(answer(PlayerCallStatus::Crossing, "")),
+            again
+        );
+        let moved = route.on_answer(answer(PlayerCallStatus::Moved, "gs3"));
+        assert_eq!(moved, RouteStep::Send("gs3".into()));
+        let done = route.on_answer(answer(PlayerCallStatus::Done, ""));
+        assert_eq!(done, RouteStep::Done(b"7".to_vec()));
+        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        for _ in 0..CALL_CROSSING_RETRIES_MAX {
+            let step = route.on_answer(answer(PlayerCallStatus::Crossing, ""));
+            assert!(matches!(step, RouteStep::SendAfter { .. }));
+        }
+        let step = route.on_answer(answer(PlayerCallStatus::Crossing, ""));
+        assert!(matches!(step, RouteStep::Failed(CallError::TooManyHops(_))));
+    }
+
+    #[test]
+    fn not_here_goes_home_and_after_the_home_was_asked_waits_for_its_mark() {
+        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        let home = route.on_answer(answer(PlayerCallStatus::NotHere, ""));
+        assert_eq!(home, RouteStep::Send("gs1".into()));
+        let moved = route.on_answer(answer(PlayerCallStatus::Moved, "gs3"));
+        assert_eq!(moved, RouteStep::Send("gs3".into()));
+        let again = route.on_answer(answer(PlayerCallStatus::NotHere, ""));
+        let home_later = RouteStep::SendAfter {
+            to: "gs1".into(),
+            delay_ms: CALL_CROSSING_RETRY_MS,
+        };
+        assert_eq!(again, home_later);
+        let offline = route.on_answer(answer(PlayerCallStatus::Offline, ""));
+        assert_eq!(offline, RouteStep::Failed(CallError::Offline));
+    }
+
+    #[test]
+    fn bus_failures_are_typed_and_an_unreachable_hint_falls_back_home() {
+        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        assert_eq!(
+            route.on_answer(Err(PeerError::Unreachable)),
+            RouteStep::Send("gs1".into())
+        );
+        let down = route.on_answer(Err(PeerError::Unreachable));
+        assert_eq!(
+            down,
+            RouteStep::Failed(CallError::Unreachable("gs1".into()))
+        );
+        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        assert_eq!(
+            route.on_answer(Err(PeerError::Timeout)),
+            RouteStep::Failed(CallError::Timeout)
+        );
+        let busy = route.on_answer(Err(PeerError::Remote(ErrorCode::Overloaded)));
+        assert_eq!(busy, RouteStep::Failed(CallError::Busy));
+        let refusals = [
+            (
+                PlayerCallStatus::NoSuchMethod,
+                CallError::NoSuchMethod(String::new()),
+            ),
+            (
+                PlayerCallStatus::BadArguments,
+                CallError::BadArguments(String::new()),
+            ),
+            (PlayerCallStatus::Refused, CallError::Refused(String::new())),
+            (PlayerCallStatus::Fenced, CallError::Fenced),
+            (PlayerCallStatus::Busy, CallError::Busy),
+        ];
+        for (status, error) in refusals {
+            assert_eq!(
+                route.on_answer(answer(status, "")),
+                RouteStep::Failed(error)
+            );
+        }
+    }
+}
