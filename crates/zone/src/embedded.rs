@@ -227,6 +227,11 @@ impl Zone {
         current_server(self.bus.as_ref(), deadline, roleid).await
     }
 
+    /// The bus every node of the zone is on.
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        self.bus.clone()
+    }
+
     /// The zone's players, called as an operator (DESIGN §9):
     /// `zone.players().player(roleid).add_gold(10, "test:rpc")`.
     pub fn players(&self) -> game::Players {
