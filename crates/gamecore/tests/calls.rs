@@ -64,6 +64,13 @@ fn gold_in_db(harness: &mut Harness, roleid: RoleId) -> u64 {
     }
 }
 
+/// Commits the held save and delivers its answer.
+fn commit_held_save(harness: &mut Harness) {
+    let (op, save) = harness.take_held(|op| matches!(op, PlayerOp::Save(_)));
+    let saved = harness.commit(save);
+    harness.deliver(op, saved);
+}
+
 fn served(harness: &mut Harness) -> RoleId {
     let roleid = harness.create_role(ACCOUNT);
     harness.log_in_and_enter(ACCOUNT, roleid);
@@ -134,9 +141,7 @@ fn a_durable_call_is_answered_after_its_save_and_a_retry_gets_the_first_answer_o
         answers(&harness).is_empty(),
         "a retry waits for the same save"
     );
-    let (op, save) = harness.take_held(|op| matches!(op, PlayerOp::Save(_)));
-    let saved = harness.commit(save);
-    harness.deliver(op, saved);
+    commit_held_save(&mut harness);
     let both = answers(&harness);
     assert_eq!(both.len(), 2);
     assert!(
@@ -166,17 +171,13 @@ fn a_durable_call_made_while_a_save_is_in_flight_waits_for_the_next_save() {
     harness.hold_store = true;
     call(&mut harness, roleid, &add_gold(1), b"first");
     call(&mut harness, roleid, &add_gold(2), b"second");
-    let (op, save) = harness.take_held(|op| matches!(op, PlayerOp::Save(_)));
-    let saved = harness.commit(save);
-    harness.deliver(op, saved);
+    commit_held_save(&mut harness);
     assert_eq!(
         answers(&harness).len(),
         1,
         "the first save carries only the first"
     );
-    let (op, save) = harness.take_held(|op| matches!(op, PlayerOp::Save(_)));
-    let saved = harness.commit(save);
-    harness.deliver(op, saved);
+    commit_held_save(&mut harness);
     assert_eq!(answers(&harness).len(), 2);
     assert_eq!(gold_in_db(&mut harness, roleid), 3);
 }

@@ -63,6 +63,14 @@ pub struct RpcArgs {
     /// The tokio runtime the zone and the callers run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::MultiThread)]
     pub runtime: RuntimeFlavour,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
+}
+
+/// Where a benchmark's zone runs, as the command line says it.
+#[derive(Clone, Debug, Args)]
+pub struct BackendArgs {
     /// Where the zone runs: in this process on SQLite, or as processes on
     /// NATS and PostgreSQL.
     #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
@@ -71,7 +79,7 @@ pub struct RpcArgs {
     #[arg(long, default_value = distributed::NATS_DEFAULT)]
     pub nats: String,
     /// The PostgreSQL server, a connection string without `dbname`
-    /// (distributed backend).
+    /// (distributed backend; the run creates its databases and drops them).
     #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
     pub postgres: String,
 }
@@ -123,17 +131,9 @@ pub struct HopArgs {
     /// The tokio runtime the zone and the clients run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::CurrentThread)]
     pub runtime: RuntimeFlavour,
-    /// Where the zone runs: in this process on SQLite, or as processes on
-    /// NATS and PostgreSQL.
-    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
-    pub backend: BackendName,
-    /// The NATS server (distributed backend).
-    #[arg(long, default_value = distributed::NATS_DEFAULT)]
-    pub nats: String,
-    /// The PostgreSQL server, a connection string without `dbname`
-    /// (distributed backend; the run creates its databases and drops them).
-    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
-    pub postgres: String,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
     /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
     /// given without a path), replacing the previous figures of this bench.
     #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
@@ -192,7 +192,7 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         BenchCommand::Login(args) => return run_login(args).await,
         BenchCommand::Rpc(args) => return run_rpc(args).await,
     };
-    let backend = backend(args.backend, args.nats, args.postgres)?;
+    let backend = args.zone.backend()?;
     let section = match backend {
         hop::Backend::Embedded => format!("{} {}", hop::BENCH_NAME, args.runtime.name()),
         hop::Backend::Distributed(_) => {
@@ -218,16 +218,20 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
-/// The backend `--backend` names, with the distributed one's servers.
-fn backend(name: BackendName, nats: String, postgres: String) -> std::io::Result<hop::Backend> {
-    Ok(match name {
-        BackendName::Embedded => hop::Backend::Embedded,
-        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
-            nats,
-            postgres,
-            kuafu: std::env::current_exe()?,
-        }),
-    })
+impl BackendArgs {
+    /// The backend `--backend` names, with the distributed one's servers.
+    fn backend(self) -> std::io::Result<hop::Backend> {
+        Ok(match self.backend {
+            BackendName::Embedded => hop::Backend::Embedded,
+            BackendName::Distributed => {
+                hop::Backend::Distributed(distributed::DistributedSettings {
+                    nats: self.nats,
+                    postgres: self.postgres,
+                    kuafu: std::env::current_exe()?,
+                })
+            }
+        })
+    }
 }
 
 /// Runs `kuafu bench rpc` and prints its report.
@@ -236,7 +240,7 @@ async fn run_rpc(args: RpcArgs) -> Result<(), Box<dyn std::error::Error>> {
         calls: args.calls,
         concurrency: args.concurrency,
         progress: true,
-        backend: backend(args.backend, args.nats, args.postgres)?,
+        backend: args.zone.backend()?,
     };
     let report = rpc::run(options).await?;
     println!("{report}");

@@ -203,54 +203,46 @@ impl PlayerMethod for AddItems {
     }
 }
 
-/// Adds gold (seed `addgold(10, "test:rpc")`); answers the amount added.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddGold {
-    /// How much.
-    pub amount: u64,
-    /// The ledger's reason.
-    pub reason: String,
+/// A gold method: an amount and a reason, applied by a `gameplay`
+/// function; answers the amount applied.
+macro_rules! gold_method {
+    ($(#[$doc:meta])* $method:ident, $name:literal, $apply:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $method {
+            /// How much.
+            pub amount: u64,
+            /// The ledger's reason.
+            pub reason: String,
+        }
+
+        impl PlayerMethod for $method {
+            const NAME: &'static str = $name;
+            const VERSION: u32 = 1;
+            type Reply = u64;
+            fn apply(
+                self,
+                data: &mut PlayerData,
+                ledger: &mut Vec<LedgerEntry>,
+            ) -> Result<u64, MethodError> {
+                Ok($apply(data, ledger, self.amount, &self.reason)?)
+            }
+        }
+    };
 }
 
-impl PlayerMethod for AddGold {
-    const NAME: &'static str = "add_gold";
-    const VERSION: u32 = 1;
-    type Reply = u64;
-    fn apply(
-        self,
-        data: &mut PlayerData,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Result<u64, MethodError> {
-        Ok(gameplay::add_gold(data, ledger, self.amount, &self.reason)?)
-    }
-}
-
-/// Spends gold, never below zero; answers the amount spent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpendGold {
-    /// How much.
-    pub amount: u64,
-    /// The ledger's reason.
-    pub reason: String,
-}
-
-impl PlayerMethod for SpendGold {
-    const NAME: &'static str = "spend_gold";
-    const VERSION: u32 = 1;
-    type Reply = u64;
-    fn apply(
-        self,
-        data: &mut PlayerData,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Result<u64, MethodError> {
-        Ok(gameplay::spend_gold(
-            data,
-            ledger,
-            self.amount,
-            &self.reason,
-        )?)
-    }
-}
+gold_method!(
+    /// Adds gold (seed `addgold(10, "test:rpc")`); answers the amount added.
+    AddGold,
+    "add_gold",
+    gameplay::add_gold
+);
+gold_method!(
+    /// Spends gold, never below zero; answers the amount spent.
+    SpendGold,
+    "spend_gold",
+    gameplay::spend_gold
+);
 
 /// Reads the player; changes nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
