@@ -111,8 +111,11 @@ impl GameCore {
     /// Runs the method on the serving copy; the answer, and whether it is
     /// one a durable call records (applied, or refused by a game rule).
     fn run_method(&mut self, roleid: RoleId, call: &PlayerCall) -> (PlayerCallAnswer, bool) {
-        let methods = self.config.methods.clone();
-        let copy = self.serving_copy(roleid);
+        let methods = &self.config.methods;
+        let copy = match &mut self.players.get_mut(&roleid).expect("serving").state {
+            PlayerState::Serving(copy) => copy,
+            other => panic!("a call on {roleid} in state {other:?}"),
+        };
         let ran = methods.run(
             &call.method,
             call.args_version,
