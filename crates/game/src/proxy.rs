@@ -57,6 +57,9 @@ impl Players {
 
     fn found(&self, roleid: RoleId, srvname: &str) {
         let mut hints = self.hints.lock().expect("hints");
+        if hints.get(&roleid).is_some_and(|known| known == srvname) {
+            return;
+        }
         if hints.len() >= LOCATION_HINTS_MAX && !hints.contains_key(&roleid) {
             hints.pop_first();
         }
