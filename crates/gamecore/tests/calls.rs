@@ -9,7 +9,7 @@ mod harness;
 
 use gamecore::Output;
 use gamecore::calls::{AddGold, PlayerMethod, SpendGold, View, call_message};
-use gamecore::limits::{DURABLE_RECORD_HORIZON_MS, DURABLE_RECORDS_MAX};
+use gamecore::limits::{DURABLE_RECORD_HORIZON_MS, DURABLE_RECORDS_MAX, DURABLE_WAITERS_MAX};
 use harness::Harness;
 use routing::RoleId;
 use store::{OpOutcome, PlayerOp, StoreError};
@@ -292,4 +292,24 @@ fn a_server_that_does_not_serve_the_player_says_where_it_is() {
         (moved.status(), moved.moved_to.as_str()),
         (PlayerCallStatus::Moved, "gs2")
     );
+}
+
+#[test]
+fn callers_waiting_for_one_players_durable_saves_are_bounded() {
+    let mut harness = Harness::new();
+    let roleid = served(&mut harness);
+    harness.hold_store = true;
+    for _ in 0..DURABLE_WAITERS_MAX {
+        call(&mut harness, roleid, &add_gold(1), b"gift-1");
+    }
+    assert!(answers(&harness).is_empty(), "all wait for the save");
+    call(&mut harness, roleid, &add_gold(1), b"gift-1");
+    assert_eq!(last_answer(&harness).status(), PlayerCallStatus::Busy);
+    commit_held_save(&mut harness);
+    let done = answers(&harness)
+        .iter()
+        .filter(|answer| answer.status() == PlayerCallStatus::Done)
+        .count();
+    assert_eq!(done, DURABLE_WAITERS_MAX);
+    assert_eq!(gold_in_db(&mut harness, roleid), 1, "applied once");
 }
