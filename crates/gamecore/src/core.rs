@@ -69,6 +69,10 @@ pub struct GameCore {
     /// The sequence of this node's summary updates (ordered within an epoch).
     pub(crate) summary_seq: u64,
     next_summary_refresh_ms: u64,
+    /// Departures and expected arrivals, to point player calls on.
+    pub(crate) locator: crate::calls::Locator,
+    /// Callers of durable player calls waiting for their saves.
+    pub(crate) durable_waiters: crate::calls::DurableWaiters,
 }
 
 impl GameCore {
@@ -107,6 +111,8 @@ impl GameCore {
             outputs: VecDeque::new(),
             marks_pages_to_retry: Vec::new(),
             notes: crate::notes::NoteBook::default(),
+            locator: Default::default(),
+            durable_waiters: Default::default(),
         };
         core.start_marks_rebuild();
         core
@@ -160,6 +166,7 @@ impl GameCore {
         if now_ms >= self.next_heartbeat_ms {
             self.next_heartbeat_ms = now_ms + self.config.heartbeat_interval_ms;
             self.heartbeat_marks();
+            self.locator.expire(now_ms);
             let count = self.tokens.expire(now_ms);
             if count > 0 {
                 self.emit(Event::TokensExpired { count });

@@ -297,6 +297,7 @@ impl GameCore {
         let Some(hosted) = self.players.remove(&roleid) else {
             return;
         };
+        self.fence_durable_waiters(roleid);
         if let Some(session) = hosted.session {
             self.kick(session, code, "this server no longer holds the player");
         }

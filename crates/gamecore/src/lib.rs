@@ -27,6 +27,7 @@
 //! (the owner's summary updates, and the cache's subscriptions, snapshots
 //! and pushes), `friends` (friend calls and `FriendChanged` pushes).
 
+pub mod calls;
 pub mod gameplay;
 pub mod limits;
 pub mod marks;
@@ -177,6 +178,9 @@ pub struct Config {
     pub summary_refresh_interval_ms: u64,
     /// Most roles the summary cache holds.
     pub summary_cache_roles_max: usize,
+    /// The player methods this server serves to player calls (DESIGN §9):
+    /// the built-ins, plus what the game registers.
+    pub methods: calls::Methods,
     /// Deliberate bugs for the simulator; all off in production.
     pub mutations: Mutations,
 }
@@ -213,6 +217,7 @@ impl Config {
             summary_fields: default_summary_fields,
             summary_refresh_interval_ms: 5_000,
             summary_cache_roles_max: limits::SUMMARY_CACHE_ROLES_MAX_DEFAULT,
+            methods: calls::Methods::default(),
             mutations: Mutations::default(),
         }
     }

@@ -230,12 +230,14 @@ impl GameCore {
         } else {
             copy.dirty = true;
         }
+        self.answer_durable_waiters(roleid);
         match write.kind {
             WriteKind::Save => self.write_slot_freed(roleid),
             WriteKind::Release if applied => self.released(roleid),
             WriteKind::Release => self.submit_write(roleid, WriteKind::Release),
             WriteKind::Handoff(_) => self.handed_off(now_ms, roleid, write.epoch, applied),
         }
+        self.durable_waiters_next(roleid);
     }
 
     /// After a save, a logoff or a crossing may be waiting for the write slot.

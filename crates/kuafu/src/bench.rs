@@ -33,6 +33,7 @@ pub mod machine;
 pub mod markdown;
 mod players;
 pub mod push;
+pub mod rpc;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,8 @@ pub enum BenchCommand {
     Login(LoginArgs),
     /// Summary-push latency from an owner's update to N subscribing nodes.
     Push(PushArgs),
+    /// Proxy-player calls per second and their latency (and bare NATS's).
+    Rpc(RpcArgs),
 }
 
 /// The options of `kuafu bench push`.
@@ -67,6 +70,39 @@ pub struct PushArgs {
     /// Where the zone runs.
     #[command(flatten)]
     pub zone: BackendArgs,
+}
+
+/// The options of `kuafu bench rpc`.
+#[derive(Clone, Debug, Args)]
+pub struct RpcArgs {
+    /// Calls in each phase.
+    #[arg(long, default_value_t = rpc::CALLS_DEFAULT)]
+    pub calls: usize,
+    /// Callers at once in the concurrent phases (each with its own player).
+    #[arg(long, default_value_t = rpc::CONCURRENCY_DEFAULT)]
+    pub concurrency: usize,
+    /// The tokio runtime the zone and the callers run on.
+    #[arg(long, value_enum, default_value_t = RuntimeFlavour::MultiThread)]
+    pub runtime: RuntimeFlavour,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
+}
+
+/// Where a benchmark's zone runs, as the command line says it.
+#[derive(Clone, Debug, Args)]
+pub struct BackendArgs {
+    /// Where the zone runs: in this process on SQLite, or as processes on
+    /// NATS and PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+    pub backend: BackendName,
+    /// The NATS server (distributed backend).
+    #[arg(long, default_value = distributed::NATS_DEFAULT)]
+    pub nats: String,
+    /// The PostgreSQL server, a connection string without `dbname`
+    /// (distributed backend; the run creates its databases and drops them).
+    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
+    pub postgres: String,
 }
 
 /// The options of `kuafu bench login`.
@@ -125,22 +161,6 @@ pub struct HopArgs {
     pub write_benchmarks_md: Option<PathBuf>,
 }
 
-/// Where a benchmark's zone runs, and its services.
-#[derive(Clone, Debug, Args)]
-pub struct BackendArgs {
-    /// Where the zone runs: in this process on SQLite, or as processes on
-    /// NATS and PostgreSQL.
-    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
-    pub backend: BackendName,
-    /// The NATS server (distributed backend).
-    #[arg(long, default_value = distributed::NATS_DEFAULT)]
-    pub nats: String,
-    /// The PostgreSQL server, a connection string without `dbname`
-    /// (distributed backend; the run creates its databases and drops them).
-    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
-    pub postgres: String,
-}
-
 /// `--backend`: where a benchmark's zone runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendName {
@@ -176,6 +196,7 @@ impl BenchCommand {
             BenchCommand::Hop(args) => args.runtime,
             BenchCommand::Login(args) => args.runtime,
             BenchCommand::Push(_) => RuntimeFlavour::MultiThread,
+            BenchCommand::Rpc(args) => args.runtime,
         };
         let mut builder = match flavour {
             RuntimeFlavour::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -192,8 +213,9 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         BenchCommand::Hop(args) => args,
         BenchCommand::Login(args) => return run_login(args).await,
         BenchCommand::Push(args) => return run_push(args).await,
+        BenchCommand::Rpc(args) => return run_rpc(args).await,
     };
-    let backend = backend(&args.zone)?;
+    let backend = args.zone.backend()?;
     let section = match backend {
         hop::Backend::Embedded => format!("{} {}", hop::BENCH_NAME, args.runtime.name()),
         hop::Backend::Distributed(_) => {
@@ -219,27 +241,44 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
     Ok(())
 }
 
-/// The backend `--backend` names, with its services.
-fn backend(args: &BackendArgs) -> Result<hop::Backend, std::io::Error> {
-    Ok(match args.backend {
-        BackendName::Embedded => hop::Backend::Embedded,
-        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
-            nats: args.nats.clone(),
-            postgres: args.postgres.clone(),
-            kuafu: std::env::current_exe()?,
-        }),
-    })
-}
-
 /// Runs `kuafu bench push` and prints its report.
 async fn run_push(args: PushArgs) -> Result<(), Box<dyn std::error::Error>> {
     let options = push::PushOptions {
         subscribers: args.subscribers,
         updates: args.updates,
-        backend: backend(&args.zone)?,
+        backend: args.zone.backend()?,
         progress: true,
     };
     println!("{}", push::run(options).await?);
+    Ok(())
+}
+
+impl BackendArgs {
+    /// The backend `--backend` names, with the distributed one's servers.
+    fn backend(self) -> std::io::Result<hop::Backend> {
+        Ok(match self.backend {
+            BackendName::Embedded => hop::Backend::Embedded,
+            BackendName::Distributed => {
+                hop::Backend::Distributed(distributed::DistributedSettings {
+                    nats: self.nats,
+                    postgres: self.postgres,
+                    kuafu: std::env::current_exe()?,
+                })
+            }
+        })
+    }
+}
+
+/// Runs `kuafu bench rpc` and prints its report.
+async fn run_rpc(args: RpcArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = rpc::RpcOptions {
+        calls: args.calls,
+        concurrency: args.concurrency,
+        progress: true,
+        backend: args.zone.backend()?,
+    };
+    let report = rpc::run(options).await?;
+    println!("{report}");
     Ok(())
 }
 
