@@ -19,6 +19,7 @@ pub fn created_roles_get_increasing_ids_per_srvno<H: Harness>(mut harness: H) {
         gold: 0,
         items: Vec::new(),
         next_ledger_seq: 1,
+        ..PlayerData::default()
     };
     assert_eq!(first.data, expected);
     assert_eq!(first.data_version, 1);
