@@ -36,6 +36,8 @@ pub(crate) enum OpPurpose {
     Renew { generations: Vec<(RoleId, u64)> },
     MarksPage(MarksPage),
     MarkRead { roleid: RoleId },
+    GiftReceiver(crate::gifts::GiftRequest),
+    GiftInbox(crate::gifts::DeliveryKey),
 }
 
 /// The protocol core of one game server. See the crate docs.
@@ -60,6 +62,8 @@ pub struct GameCore {
     pub(crate) notes: crate::notes::NoteBook,
     /// Pages of the marks' rebuild to read again on the next heartbeat.
     pub(crate) marks_pages_to_retry: Vec<MarksPage>,
+    /// The outbox rows of hosted senders being delivered (`gifts`).
+    pub(crate) deliveries: crate::gifts::Deliveries,
 }
 
 impl GameCore {
@@ -94,6 +98,7 @@ impl GameCore {
             outputs: VecDeque::new(),
             marks_pages_to_retry: Vec::new(),
             notes: crate::notes::NoteBook::default(),
+            deliveries: Default::default(),
         };
         core.start_marks_rebuild();
         core
@@ -123,17 +128,19 @@ impl GameCore {
         .into_iter()
         .chain(lease_checks)
         .chain(prepare_deadlines)
+        .chain(self.next_delivery_ms())
         .min()
         .expect("three timers")
     }
 
     /// Runs what is due at `now_ms`: lease checks, crossings whose
-    /// `Prepare` went unanswered too long, saves, the lease renewal batch,
+    /// `Prepare` went unanswered too long, gift deliveries, saves, the lease renewal batch,
     /// the kuafu heartbeat and token expiry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.clamp_timers(now_ms);
         self.drop_players_past_lease(now_ms);
         self.end_stuck_prepares(now_ms);
+        self.deliver_due_gifts(now_ms);
         if now_ms >= self.next_save_ms {
             self.next_save_ms = now_ms + self.config.save_interval_ms;
             self.save_dirty_players();
@@ -186,6 +193,8 @@ impl GameCore {
             OpPurpose::Renew { generations } => self.renewed(generations, answer),
             OpPurpose::MarksPage(page) => self.marks_page_read(page, answer),
             OpPurpose::MarkRead { roleid } => self.mark_row_read(roleid, answer),
+            OpPurpose::GiftReceiver(request) => self.gift_receiver_read(now_ms, request, answer),
+            OpPurpose::GiftInbox(key) => self.gift_inboxed(now_ms, key, answer),
         }
     }
 

@@ -20,7 +20,10 @@
 //! `Authenticate` to `Entered`, which is also how a login enters), `hosting`
 //! (a hosted player's lease, renewal, release and drop), `write_path`
 //! (saves, releases and handoffs, and reading back a lost answer),
-//! `playing` (gameplay calls, fights, horns), `home` (the home server's
+//! `playing` (gameplay calls, fights, horns), `gifts` (gifts between
+//! players, exactly once: the sender's debit and outbox, delivery until
+//! acknowledged, the receiver's credit), `durable` (answers held until the
+//! player's next write commits), `home` (the home server's
 //! side of kuafu marks), `peers` (node requests and answers), `messages`
 //! (the node messages it builds), `zone` (the zone map).
 
@@ -31,6 +34,8 @@ pub mod tokens;
 
 mod core;
 mod crossing;
+mod durable;
+mod gifts;
 mod home;
 mod hosting;
 mod messages;

@@ -86,6 +86,7 @@ impl GameCore {
             Call::Fight(fight) => {
                 self.fight(session, request_id, roleid, fight.monster_level, entropy)
             }
+            Call::SendGift(gift) => self.send_gift(session, request_id, roleid, gift),
             call => self.apply_gameplay(session, request_id, roleid, call),
         }
     }
@@ -111,7 +112,7 @@ impl GameCore {
             }
             Call::LevelUp(_) => gameplay::level_up(data),
             Call::GetPlayer(_) => Ok(0),
-            Call::GoServer(_) | Call::GoHome(_) | Call::Fight(_) => {
+            Call::GoServer(_) | Call::GoHome(_) | Call::Fight(_) | Call::SendGift(_) => {
                 unreachable!("handled by the caller")
             }
         };

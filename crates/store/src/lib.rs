@@ -22,9 +22,9 @@
 mod accounts;
 pub mod audit;
 pub mod backend;
-pub mod gifts;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod gifts;
 pub mod model;
 mod routes;
 

@@ -62,7 +62,10 @@ impl ModelStore {
 
     /// The gifts waiting in `roleid`'s inbox, by gift id.
     pub fn inbox_of(&self, roleid: RoleId) -> impl Iterator<Item = &Gift> + '_ {
-        self.inboxes.get(&roleid).into_iter().flat_map(BTreeMap::values)
+        self.inboxes
+            .get(&roleid)
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// The srvnos this database holds, in order.

@@ -21,7 +21,11 @@ impl Batch<'_> {
         let mut statement = self.sql.prepare_cached(SELECT_INBOX)?;
         let limit = i64::try_from(INBOX_GIFTS_MAX).unwrap_or(i64::MAX);
         let rows = statement.query_map(params![roleid_column(roleid), limit], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
         })?;
         rows.map(|row| {
             let (from_roleid, seq, gold) = row?;

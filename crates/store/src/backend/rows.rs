@@ -15,8 +15,8 @@ use wire::node::{Gift, GiftId, PlayerData};
 
 use super::{HoldersPage, OpHandler, WriteKind, dispatch};
 use crate::{
-    BATCH_OPS_MAX, gifts, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder,
-    StoreError,
+    BATCH_OPS_MAX, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder,
+    StoreError, gifts,
 };
 
 /// What a fenced write is checked against.

@@ -29,8 +29,14 @@ pub fn an_inboxed_gift_is_credited_once_by_the_next_claim<H: Harness>(mut harnes
     let mut store = harness.open();
     let ann = create(&mut store, 1, "ann").roleid;
     let first = gift(ann, 7, 30);
-    assert_eq!(apply_one(&mut store, 0, inbox(ann, first.clone())), Ok(OpOutcome::Inboxed));
-    assert_eq!(apply_one(&mut store, 1, inbox(ann, first.clone())), Ok(OpOutcome::Inboxed));
+    assert_eq!(
+        apply_one(&mut store, 0, inbox(ann, first.clone())),
+        Ok(OpOutcome::Inboxed)
+    );
+    assert_eq!(
+        apply_one(&mut store, 1, inbox(ann, first.clone())),
+        Ok(OpOutcome::Inboxed)
+    );
     let mut store = harness.reopen(store);
     let gs1 = owner("gs1", 1);
     let claimed = claim(&mut store, 2, ann, &gs1);
@@ -38,11 +44,24 @@ pub fn an_inboxed_gift_is_credited_once_by_the_next_claim<H: Harness>(mut harnes
     assert_eq!(claimed.data.gifts_received, vec![first.id.clone().unwrap()]);
     let ledger = H::ledger(&store, ann);
     assert_eq!(ledger.len(), 1, "one line for the gift: {ledger:?}");
-    assert_eq!(ledger[0].reason, gifts::credit_reason(first.id.as_ref().unwrap()));
-    written(apply_one(&mut store, 3, PlayerOp::Release(earn(&claimed, &gs1, 1, 1))));
-    assert_eq!(apply_one(&mut store, 4, inbox(ann, first)), Ok(OpOutcome::Inboxed));
+    assert_eq!(
+        ledger[0].reason,
+        gifts::credit_reason(first.id.as_ref().unwrap())
+    );
+    written(apply_one(
+        &mut store,
+        3,
+        PlayerOp::Release(earn(&claimed, &gs1, 1, 1)),
+    ));
+    assert_eq!(
+        apply_one(&mut store, 4, inbox(ann, first)),
+        Ok(OpOutcome::Inboxed)
+    );
     let again = claim(&mut store, 5, ann, &owner("gs2", 1));
-    assert_eq!(again.data.gold, 31, "the gift counted once, plus the earning");
+    assert_eq!(
+        again.data.gold, 31,
+        "the gift counted once, plus the earning"
+    );
     assert_eq!(H::ledger(&store, ann).len(), 2);
     let read = load(&mut store, 6, ann);
     assert_eq!(read.data, again.data, "the claim's credit is stored");
@@ -56,7 +75,10 @@ pub fn the_inbox_refuses_while_the_receiver_is_held<H: Harness>(mut harness: H) 
     let ann = create(&mut store, 1, "ann").roleid;
     let held = claim(&mut store, 0, ann, &owner("gs1", 1));
     let refused = refusal(apply_one(&mut store, 1, inbox(ann, gift(ann, 1, 5))));
-    assert!(matches!(refused, Refused::HeldElsewhere { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, Refused::HeldElsewhere { .. }),
+        "{refused:?}"
+    );
     let later = held.ownership.lease_until_ms;
     assert_eq!(
         apply_one(&mut store, later, inbox(ann, gift(ann, 1, 5))),

@@ -30,7 +30,11 @@ fn a_gift_is_credited_once_with_a_line_naming_it() {
     let line = credit(&mut data, &gift(7, 30)).unwrap().expect("credited");
     assert_eq!((line.seq, line.delta), (1, 30));
     assert_eq!(line.reason, "gift:from:1000001:7");
-    assert_eq!(credit(&mut data, &gift(7, 30)), Ok(None), "a second delivery");
+    assert_eq!(
+        credit(&mut data, &gift(7, 30)),
+        Ok(None),
+        "a second delivery"
+    );
     assert_eq!((data.gold, data.next_ledger_seq), (30, 2));
 }
 
@@ -92,7 +96,10 @@ fn the_book_pairs_debits_with_credits_across_databases() {
     receivers.add(to, &line(1, 30, credit_reason(&gift(3, 30).id.unwrap())));
     senders.merge(receivers);
     let pairing = senders.pairing();
-    assert_eq!((pairing.debited, pairing.paired, pairing.in_flight), (2, 1, 1));
+    assert_eq!(
+        (pairing.debited, pairing.paired, pairing.in_flight),
+        (2, 1, 1)
+    );
     assert!(pairing.unpaired.is_empty());
 }
 
