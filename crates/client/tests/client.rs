@@ -263,7 +263,9 @@ impl Fake<'_> {
             }
             game_call::Call::GoServer(go) => self.redirect(&go.srvname),
             game_call::Call::GoHome(_) => self.redirect(HOME),
-            game_call::Call::AddItem(_) | game_call::Call::Fight(_) => {
+            game_call::Call::AddItem(_)
+            | game_call::Call::Fight(_)
+            | game_call::Call::SendGift(_) => {
                 self.error(ErrorCode::BadArgument, "not on this fake server")
             }
         }
