@@ -39,14 +39,14 @@ impl GameCore {
     /// Holds `answers` until everything the copy of `roleid` (serving here)
     /// holds now is on disk: at once if it is, else after the write that
     /// carries it, submitted now unless one is in flight.
-    pub(crate) fn when_durable(&mut self, roleid: RoleId, answers: Vec<Deferred>) {
+    pub(crate) fn when_durable(&mut self, now_ms: u64, roleid: RoleId, answers: Vec<Deferred>) {
         let hosted = self.players.get_mut(&roleid).expect("caller checked");
         let generation = hosted.generation;
         let PlayerState::Serving(copy) = &mut hosted.state else {
             panic!("durable answers of {roleid}, which is not serving");
         };
         if !copy.dirty && !copy.writing {
-            return self.release_answers(roleid, generation, answers);
+            return self.release_answers(now_ms, roleid, generation, answers);
         }
         copy.after_durable.extend(answers);
         if !copy.writing {
@@ -54,9 +54,14 @@ impl GameCore {
         }
     }
 
-    /// The write that carried `answers` committed: send them.
+    /// The write that carried `answers` committed, as known at `now_ms`:
+    /// a peer is answered whatever became of the copy (what it asked for
+    /// is on disk); a client only while its player still serves here and
+    /// the lease allows it (every acknowledgement checks the lease first);
+    /// a delivery starts if the sender's hosting is still here.
     pub(crate) fn release_answers(
         &mut self,
+        now_ms: u64,
         roleid: RoleId,
         generation: u64,
         answers: Vec<Deferred>,
@@ -67,11 +72,22 @@ impl GameCore {
                     session,
                     request_id,
                     body,
-                } => self.reply(session, request_id, body),
+                } => {
+                    let serving = self
+                        .current(roleid, generation)
+                        .is_some_and(|hosted| matches!(hosted.state, PlayerState::Serving(_)));
+                    if serving && self.lease_holds(now_ms, roleid) {
+                        self.reply(session, request_id, body);
+                    }
+                }
                 Deferred::Peer { request, message } => {
                     self.push(Output::Reply { request, message })
                 }
-                Deferred::Deliver(gift) => self.start_delivery(roleid, generation, gift),
+                Deferred::Deliver(gift) => {
+                    if self.current(roleid, generation).is_some() {
+                        self.start_delivery(roleid, generation, gift);
+                    }
+                }
             }
         }
     }

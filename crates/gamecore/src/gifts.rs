@@ -63,6 +63,17 @@ pub(crate) struct Delivery {
     due_ms: Option<u64>,
 }
 
+/// Where a delivery's sender stands on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SenderState {
+    /// Serving in the hosting that started the delivery.
+    Serving,
+    /// Still hosted there, but not serving now (crossing, releasing).
+    Busy,
+    /// No longer hosted in that hosting.
+    Gone,
+}
+
 /// The wait after `failures` failed attempts: doubling from
 /// [`GIFT_RETRY_FIRST_MS`], at most [`GIFT_RETRY_MAX_MS`].
 pub(crate) fn retry_delay_ms(failures: u32) -> u64 {
@@ -146,13 +157,13 @@ impl GameCore {
             return self.reply_error(session, request_id, ErrorCode::NotInGame, text);
         }
         if self.lease_holds(now_ms, roleid) {
-            self.debit_gift(&request);
+            self.debit_gift(now_ms, &request);
         }
     }
 
     /// Debits the gift and puts it in the outbox; the reply and the
     /// delivery wait until both are on disk.
-    fn debit_gift(&mut self, request: &GiftRequest) {
+    fn debit_gift(&mut self, now_ms: u64, request: &GiftRequest) {
         let (session, request_id, roleid) = (request.session, request.request_id, request.roleid);
         let hosted = self.players.get_mut(&roleid).expect("serving");
         let PlayerState::Serving(copy) = &mut hosted.state else {
@@ -197,7 +208,7 @@ impl GameCore {
             },
             Deferred::Deliver(gift),
         ];
-        self.when_durable(roleid, answers);
+        self.when_durable(now_ms, roleid, answers);
     }
 
     /// Starts delivering every gift of the outbox of `roleid`, just loaded
@@ -221,7 +232,12 @@ impl GameCore {
             failures: 0,
             due_ms: Some(0),
         };
-        self.deliveries.entry((roleid, id.seq)).or_insert(delivery);
+        // An entry left by an earlier hosting of the sender (its attempt
+        // still in flight) is replaced: its answers serve this one too.
+        let key = (roleid, id.seq);
+        if self.deliveries.get(&key).map(|d| d.generation) != Some(generation) {
+            self.deliveries.insert(key, delivery);
+        }
     }
 
     /// When the next delivery attempt is due.
@@ -241,9 +257,16 @@ impl GameCore {
             .map(|(key, _)| *key)
             .collect();
         for key in due {
-            if !self.sender_serving(key) {
-                self.deliveries.remove(&key);
-                continue;
+            match self.sender_state(key) {
+                SenderState::Gone => {
+                    self.deliveries.remove(&key);
+                    continue;
+                }
+                SenderState::Busy => {
+                    self.delivery_failed(now_ms, key);
+                    continue;
+                }
+                SenderState::Serving => {}
             }
             if !self.calls_room(1) {
                 return;
@@ -260,14 +283,18 @@ impl GameCore {
         }
     }
 
-    /// Whether the sender of delivery `key` still serves here in the
-    /// hosting that started it.
-    fn sender_serving(&self, key: DeliveryKey) -> bool {
-        let Some(delivery) = self.deliveries.get(&key) else {
-            return false;
-        };
-        self.current(key.0, delivery.generation)
-            .is_some_and(|hosted| matches!(hosted.state, PlayerState::Serving(_)))
+    /// Where the sender of delivery `key` stands in the hosting that
+    /// started it.
+    fn sender_state(&self, key: DeliveryKey) -> SenderState {
+        let hosted = self
+            .deliveries
+            .get(&key)
+            .and_then(|delivery| self.current(key.0, delivery.generation));
+        match hosted.map(|hosted| &hosted.state) {
+            None => SenderState::Gone,
+            Some(PlayerState::Serving(_)) => SenderState::Serving,
+            Some(_) => SenderState::Busy,
+        }
     }
 
     /// The data center answered where the receiver is: deliver there, or to
@@ -310,7 +337,7 @@ impl GameCore {
         match answer {
             Ok(NodeMessage {
                 body: Some(Body::Ack(_)),
-            }) => self.gift_acknowledged(key),
+            }) => self.gift_acknowledged(now_ms, key),
             _ => self.delivery_failed(now_ms, key),
         }
     }
@@ -323,7 +350,7 @@ impl GameCore {
         answer: Result<OpOutcome, StoreError>,
     ) {
         match answer {
-            Ok(OpOutcome::Inboxed) => self.gift_acknowledged(key),
+            Ok(OpOutcome::Inboxed) => self.gift_acknowledged(now_ms, key),
             _ => self.delivery_failed(now_ms, key),
         }
     }
@@ -336,16 +363,21 @@ impl GameCore {
     }
 
     /// The gift is credited (or waits in the inbox): it leaves the outbox in
-    /// the sender's next save, if the sender still serves here; else its
-    /// next owner delivers it again and the receiver remembers it.
-    fn gift_acknowledged(&mut self, key: DeliveryKey) {
-        let serving = self.sender_serving(key);
+    /// the sender's next save, if the sender still serves here. A sender
+    /// whose data is frozen (crossing) delivers it again later (the
+    /// receiver remembers it); a sender gone is delivered by its next owner.
+    fn gift_acknowledged(&mut self, now_ms: u64, key: DeliveryKey) {
+        match self.sender_state(key) {
+            SenderState::Serving => {}
+            SenderState::Busy => return self.delivery_failed(now_ms, key),
+            SenderState::Gone => {
+                self.deliveries.remove(&key);
+                return;
+            }
+        }
         let Some(delivery) = self.deliveries.remove(&key) else {
             return;
         };
-        if !serving {
-            return;
-        }
         let hosted = self.players.get_mut(&key.0).expect("serving");
         let PlayerState::Serving(copy) = &mut hosted.state else {
             unreachable!("serving")
@@ -390,7 +422,7 @@ impl GameCore {
             request,
             message: messages::ack(),
         };
-        self.when_durable(to, vec![ack]);
+        self.when_durable(now_ms, to, vec![ack]);
         None
     }
 }

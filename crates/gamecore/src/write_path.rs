@@ -242,13 +242,13 @@ impl GameCore {
             copy.after_durable
                 .splice(0..0, std::mem::take(&mut answers));
         }
-        self.release_answers(roleid, write.generation, answers);
         match write.kind {
             WriteKind::Save => self.write_slot_freed(roleid),
             WriteKind::Release if applied => self.released(roleid),
             WriteKind::Release => self.submit_write(roleid, WriteKind::Release),
             WriteKind::Handoff(_) => self.handed_off(now_ms, roleid, write.epoch, applied),
         }
+        self.release_answers(now_ms, roleid, write.generation, answers);
     }
 
     /// After a save, a logoff or a crossing may be waiting for the write

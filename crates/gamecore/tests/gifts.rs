@@ -347,3 +347,31 @@ fn a_restarted_sender_resumes_delivery_from_its_saved_outbox() {
     };
     assert_eq!(record.data.gold, 30, "credited once");
 }
+
+/// Found by the simulator: a sender that logged off and in again while an
+/// attempt of its earlier hosting was in flight must still see its gift
+/// acknowledged and leave the outbox (the earlier entry is replaced, not
+/// kept with the old hosting's generation).
+#[test]
+fn a_sender_back_while_an_old_attempt_is_in_flight_still_empties_its_outbox() {
+    let mut harness = Harness::new();
+    let (ann, session) = rich_player(&mut harness, 1, 100);
+    let bob = harness.create_role(2);
+    send_gift(&mut harness, session, bob, 30);
+    let old_attempt = next_locate(&mut harness);
+    harness.send(
+        session,
+        wire::client::client_frame::Body::Logoff(wire::client::Logoff {}),
+    );
+    harness.log_in_and_enter(1, ann);
+    harness.answer_call(old_attempt, Ok(current(true)));
+    let (call, _) = harness.take_request("gs2");
+    harness.answer_call(call, Ok(Harness::ack()));
+    for _ in 0..TIMERS_MAX {
+        if stored_outbox(&harness, ann).is_empty() {
+            break;
+        }
+        harness.fire_next_timer();
+    }
+    assert!(stored_outbox(&harness, ann).is_empty());
+}

@@ -41,6 +41,7 @@ mod clients;
 mod datacenter_link;
 mod db;
 mod ghosts;
+mod gifts;
 mod inject;
 mod judge;
 mod queue;

@@ -163,6 +163,14 @@ impl GiftBook {
         }
     }
 
+    /// The gifts debited and not credited yet.
+    pub fn in_flight(&self) -> impl Iterator<Item = GiftId> + '_ {
+        self.gifts
+            .iter()
+            .filter(|(_, seen)| seen.debit.is_some() && seen.credits.is_empty())
+            .map(|(&(from_roleid, seq), _)| GiftId { from_roleid, seq })
+    }
+
     /// Pairs every credit with its debit.
     pub fn pairing(&self) -> GiftPairing {
         let mut pairing = GiftPairing::default();
