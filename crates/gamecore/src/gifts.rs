@@ -410,6 +410,9 @@ impl GameCore {
         let PlayerState::Serving(copy) = &mut self.players.get_mut(&to)?.state else {
             unreachable!("serving")
         };
+        if self.config.mutations.gifts_not_remembered {
+            copy.data.gifts_received.clear();
+        }
         let line = match store::gifts::credit(&mut copy.data, &gift) {
             Ok(line) => line,
             Err(error) => return Some(Err((ErrorCode::BadArgument, error.to_string()))),

@@ -110,6 +110,9 @@ pub struct Mutations {
     pub marks_cleared_on_misses: bool,
     /// An `AddGold` is applied twice, with two ledger lines.
     pub double_credit: bool,
+    /// A receiver forgets the gifts it was credited before each delivery,
+    /// so a gift delivered again is credited again.
+    pub gifts_not_remembered: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.
