@@ -11,6 +11,7 @@
 //! only moves bytes, reads the clock and draws token randomness.
 
 mod crossing_timer;
+mod proxy;
 mod shell;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use crossing_timer::TIMED_PREPARES_MAX;
 pub use gamecore::marks::Mark;
+pub use proxy::{LOCATION_HINTS_MAX, Players, ProxyPlayer};
 
 /// Every player database of the zone by srvno: a game server can load any
 /// role from its home database (DESIGN §7: a dead home does not stop its players).

@@ -291,7 +291,7 @@ impl Shell {
     }
 }
 
-fn peer_error(error: BusError) -> PeerError {
+pub(crate) fn peer_error(error: BusError) -> PeerError {
     match error {
         BusError::Remote { code, .. } => PeerError::Remote(code),
         BusError::Timeout(_) | BusError::Transport(_) => PeerError::Timeout,

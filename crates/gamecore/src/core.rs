@@ -64,6 +64,10 @@ pub struct GameCore {
     pub(crate) marks_pages_to_retry: Vec<MarksPage>,
     /// The outbox rows of hosted senders being delivered (`gifts`).
     pub(crate) deliveries: crate::gifts::Deliveries,
+    /// Departures and expected arrivals, to point player calls on.
+    pub(crate) locator: crate::calls::Locator,
+    /// Callers of durable player calls waiting for their saves.
+    pub(crate) durable_waiters: crate::calls::DurableWaiters,
 }
 
 impl GameCore {
@@ -99,6 +103,8 @@ impl GameCore {
             marks_pages_to_retry: Vec::new(),
             notes: crate::notes::NoteBook::default(),
             deliveries: Default::default(),
+            locator: Default::default(),
+            durable_waiters: Default::default(),
         };
         core.start_marks_rebuild();
         core
@@ -153,6 +159,7 @@ impl GameCore {
         if now_ms >= self.next_heartbeat_ms {
             self.next_heartbeat_ms = now_ms + self.config.heartbeat_interval_ms;
             self.heartbeat_marks();
+            self.locator.expire(now_ms);
             let count = self.tokens.expire(now_ms);
             if count > 0 {
                 self.emit(Event::TokensExpired { count });

@@ -305,6 +305,7 @@ impl GameCore {
             let answers = std::mem::take(&mut copy.after_durable);
             self.abandon_answers(answers);
         }
+        self.fence_durable_waiters(roleid);
         if let Some(session) = hosted.session {
             self.kick(session, code, "this server no longer holds the player");
         }

@@ -27,6 +27,7 @@
 //! side of kuafu marks), `peers` (node requests and answers), `messages`
 //! (the node messages it builds), `zone` (the zone map).
 
+pub mod calls;
 pub mod gameplay;
 pub mod limits;
 pub mod marks;
@@ -171,6 +172,9 @@ pub struct Config {
     pub marks_max: usize,
     /// Shortest gap between two horns of one player.
     pub horn_interval_ms: u64,
+    /// The player methods this server serves to player calls (DESIGN §9):
+    /// the built-ins, plus what the game registers.
+    pub methods: calls::Methods,
     /// Deliberate bugs for the simulator; all off in production.
     pub mutations: Mutations,
 }
@@ -204,6 +208,7 @@ impl Config {
             tokens_max: limits::TOKENS_MAX_DEFAULT,
             marks_max: limits::MARKS_MAX_DEFAULT,
             horn_interval_ms: 1_000,
+            methods: calls::Methods::default(),
             mutations: Mutations::default(),
         }
     }

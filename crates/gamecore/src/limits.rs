@@ -89,3 +89,39 @@ const _: () = assert!(HEARTBEAT_MISSES_MAX_DEFAULT > 0 && READ_BACK_ATTEMPTS_MAX
 // 4-byte characters) fit the client frame cap.
 const _: () = assert!(HORN_TEXT_BYTES_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
 const _: () = assert!(4 * ROLE_NAME_CHARS_MAX + ENVELOPE_BYTES_MAX <= FRAME_BYTES_MAX);
+
+// ----- Player calls (the proxy player, DESIGN §9) -----
+
+/// Longest player method name, in bytes.
+pub const CALL_METHOD_NAME_BYTES_MAX: usize = 64;
+/// Largest arguments of one player call (JSON), in bytes.
+pub const CALL_ARGS_BYTES_MAX: usize = 16 * 1024;
+/// Largest result of one player call (JSON), in bytes; a method whose
+/// result is larger is refused and changes nothing.
+pub const CALL_RESULT_BYTES_MAX: usize = 1024;
+/// Longest request id of a durable call, in bytes.
+pub const REQUEST_ID_BYTES_MAX: usize = 64;
+/// Most durable-call records a player's data keeps (each with its answer).
+pub const DURABLE_RECORDS_MAX: usize = 128;
+/// How long a durable-call record is kept at least (owner's clock): a
+/// retry within it is never applied twice. A new durable call that would
+/// forget a younger record is refused `Busy`.
+pub const DURABLE_RECORD_HORIZON_MS: u64 = 60 * 60 * 1000;
+/// Most callers waiting for one player's durable saves.
+pub const DURABLE_WAITERS_MAX: usize = 256;
+/// Most `Moved` answers one call follows.
+pub const CALL_HOPS_MAX: u32 = 4;
+/// Most times one call asks again a player that is crossing.
+pub const CALL_CROSSING_RETRIES_MAX: u32 = 100;
+/// How long a caller waits before asking a crossing player again.
+pub const CALL_CROSSING_RETRY_MS: u64 = 50;
+/// Most departures (player, target) a server remembers to point calls on.
+pub const DEPARTURES_MAX: usize = 4_096;
+
+// A player's durable-call records, answers at their largest, stay far
+// below a bus message (1 MiB).
+const _: () = assert!(
+    DURABLE_RECORDS_MAX * (CALL_RESULT_BYTES_MAX + REQUEST_ID_BYTES_MAX + 64) <= 256 * 1024
+);
+// Retrying a crossing player waits at least 5 s for it to arrive.
+const _: () = assert!(CALL_CROSSING_RETRIES_MAX as u64 * CALL_CROSSING_RETRY_MS >= 5_000);

@@ -62,6 +62,7 @@ impl GameCore {
             return self.push(Output::Reply { request, message });
         }
         let answer = match message.body {
+            Some(Body::PlayerCall(call)) => return self.player_call(now_ms, request, call),
             Some(Body::GrantLogin(grant)) => self.grant_login(now_ms, &grant),
             Some(Body::Prepare(prepare)) => self.prepare_arrival(now_ms, &prepare),
             Some(Body::Arrived(arrived)) => self.note_arrival(&arrived),

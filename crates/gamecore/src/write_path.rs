@@ -242,6 +242,7 @@ impl GameCore {
             copy.after_durable
                 .splice(0..0, std::mem::take(&mut answers));
         }
+        self.answer_durable_waiters(roleid);
         match write.kind {
             WriteKind::Save => self.write_slot_freed(roleid),
             WriteKind::Release if applied => self.released(roleid),
@@ -249,6 +250,7 @@ impl GameCore {
             WriteKind::Handoff(_) => self.handed_off(now_ms, roleid, write.epoch, applied),
         }
         self.release_answers(now_ms, roleid, write.generation, answers);
+        self.durable_waiters_next(roleid);
     }
 
     /// After a save, a logoff or a crossing may be waiting for the write

@@ -28,6 +28,7 @@ pub mod login;
 pub mod machine;
 pub mod markdown;
 mod players;
+pub mod rpc;
 
 use std::path::PathBuf;
 
@@ -46,6 +47,41 @@ pub enum BenchCommand {
     Hop(HopArgs),
     /// Logins per second at the account center against the argon2 bound.
     Login(LoginArgs),
+    /// Proxy-player calls per second and their latency (and bare NATS's).
+    Rpc(RpcArgs),
+}
+
+/// The options of `kuafu bench rpc`.
+#[derive(Clone, Debug, Args)]
+pub struct RpcArgs {
+    /// Calls in each phase.
+    #[arg(long, default_value_t = rpc::CALLS_DEFAULT)]
+    pub calls: usize,
+    /// Callers at once in the concurrent phases (each with its own player).
+    #[arg(long, default_value_t = rpc::CONCURRENCY_DEFAULT)]
+    pub concurrency: usize,
+    /// The tokio runtime the zone and the callers run on.
+    #[arg(long, value_enum, default_value_t = RuntimeFlavour::MultiThread)]
+    pub runtime: RuntimeFlavour,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
+}
+
+/// Where a benchmark's zone runs, as the command line says it.
+#[derive(Clone, Debug, Args)]
+pub struct BackendArgs {
+    /// Where the zone runs: in this process on SQLite, or as processes on
+    /// NATS and PostgreSQL.
+    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+    pub backend: BackendName,
+    /// The NATS server (distributed backend).
+    #[arg(long, default_value = distributed::NATS_DEFAULT)]
+    pub nats: String,
+    /// The PostgreSQL server, a connection string without `dbname`
+    /// (distributed backend; the run creates its databases and drops them).
+    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
+    pub postgres: String,
 }
 
 /// The options of `kuafu bench login`.
@@ -95,17 +131,9 @@ pub struct HopArgs {
     /// The tokio runtime the zone and the clients run on.
     #[arg(long, value_enum, default_value_t = RuntimeFlavour::CurrentThread)]
     pub runtime: RuntimeFlavour,
-    /// Where the zone runs: in this process on SQLite, or as processes on
-    /// NATS and PostgreSQL.
-    #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
-    pub backend: BackendName,
-    /// The NATS server (distributed backend).
-    #[arg(long, default_value = distributed::NATS_DEFAULT)]
-    pub nats: String,
-    /// The PostgreSQL server, a connection string without `dbname`
-    /// (distributed backend; the run creates its databases and drops them).
-    #[arg(long, default_value = distributed::POSTGRES_DEFAULT)]
-    pub postgres: String,
+    /// Where the zone runs.
+    #[command(flatten)]
+    pub zone: BackendArgs,
     /// Writes the figures into this Markdown file (`BENCHMARKS.md` when
     /// given without a path), replacing the previous figures of this bench.
     #[arg(long, num_args = 0..=1, default_missing_value = BENCHMARKS_MD_DEFAULT)]
@@ -146,6 +174,7 @@ impl BenchCommand {
         let flavour = match self {
             BenchCommand::Hop(args) => args.runtime,
             BenchCommand::Login(args) => args.runtime,
+            BenchCommand::Rpc(args) => args.runtime,
         };
         let mut builder = match flavour {
             RuntimeFlavour::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -161,15 +190,9 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
     let args = match command {
         BenchCommand::Hop(args) => args,
         BenchCommand::Login(args) => return run_login(args).await,
+        BenchCommand::Rpc(args) => return run_rpc(args).await,
     };
-    let backend = match args.backend {
-        BackendName::Embedded => hop::Backend::Embedded,
-        BackendName::Distributed => hop::Backend::Distributed(distributed::DistributedSettings {
-            nats: args.nats,
-            postgres: args.postgres,
-            kuafu: std::env::current_exe()?,
-        }),
-    };
+    let backend = args.zone.backend()?;
     let section = match backend {
         hop::Backend::Embedded => format!("{} {}", hop::BENCH_NAME, args.runtime.name()),
         hop::Backend::Distributed(_) => {
@@ -192,6 +215,35 @@ pub async fn run(command: BenchCommand) -> Result<(), Box<dyn std::error::Error>
         markdown::update(&path, &section, &report.markdown(&command_line()))?;
         eprintln!("wrote the figures to {}", path.display());
     }
+    Ok(())
+}
+
+impl BackendArgs {
+    /// The backend `--backend` names, with the distributed one's servers.
+    fn backend(self) -> std::io::Result<hop::Backend> {
+        Ok(match self.backend {
+            BackendName::Embedded => hop::Backend::Embedded,
+            BackendName::Distributed => {
+                hop::Backend::Distributed(distributed::DistributedSettings {
+                    nats: self.nats,
+                    postgres: self.postgres,
+                    kuafu: std::env::current_exe()?,
+                })
+            }
+        })
+    }
+}
+
+/// Runs `kuafu bench rpc` and prints its report.
+async fn run_rpc(args: RpcArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let options = rpc::RpcOptions {
+        calls: args.calls,
+        concurrency: args.concurrency,
+        progress: true,
+        backend: args.zone.backend()?,
+    };
+    let report = rpc::run(options).await?;
+    println!("{report}");
     Ok(())
 }
 

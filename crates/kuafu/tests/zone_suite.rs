@@ -178,6 +178,10 @@ impl TestZone for ProcessZone {
         zone::current_server(self.operator.as_ref(), deadline, roleid).await
     }
 
+    fn players(&self) -> game::Players {
+        zone::players(self.operator.clone(), &self.zone.config)
+    }
+
     async fn load_readonly(&self, roleid: u64) -> Result<ReadOnlyPlayer, StoreError> {
         let roleid = RoleId::from_raw(roleid).expect("a role id");
         let srvno = roleid.home_srvno();

@@ -267,7 +267,6 @@ pub fn new_player_data(roleid: RoleId, account_id: u64, name: &str) -> PlayerDat
         gold: 0,
         items: Vec::new(),
         next_ledger_seq: 1,
-        gifts_out: Vec::new(),
-        gifts_received: Vec::new(),
+        ..PlayerData::default()
     }
 }

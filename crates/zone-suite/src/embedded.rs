@@ -84,6 +84,10 @@ impl TestZone for EmbeddedZone {
         Self::start_in(self.config, self.dir).await
     }
 
+    fn players(&self) -> game::Players {
+        self.zone.players()
+    }
+
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError> {
         let roleid = routing::RoleId::from_raw(roleid).expect("a role id");
         self.zone.current_server(roleid).await

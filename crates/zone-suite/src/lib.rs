@@ -18,6 +18,7 @@
 //! here.
 
 pub mod bad_input;
+pub mod calls;
 pub mod crossing;
 pub mod embedded;
 pub mod gifts;
@@ -64,6 +65,8 @@ pub trait TestZone: Sized {
     async fn restart(self) -> Self;
     /// Where the data center says `roleid` is: `(srvname, online)`.
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError>;
+    /// The zone's players, called as an operator (DESIGN §9).
+    fn players(&self) -> game::Players;
     /// A read-only copy of `roleid` from its home database.
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError>;
     /// Stops the zone gracefully.
@@ -143,6 +146,12 @@ macro_rules! zone_suite {
                 the_client_library_resumes_a_queued_login_after_its_connection_drops,
                 the_client_library_logs_in_again_when_its_queue_ticket_is_refused,
                 repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait,
+            }
+            calls {
+                a_proxy_call_reaches_a_player_on_another_server,
+                a_proxy_call_follows_a_player_who_crossed_mid_call,
+                proxy_calls_fail_with_typed_errors,
+                a_durable_call_retried_returns_the_first_answer_and_applies_once,
             }
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,

@@ -8,8 +8,9 @@
 //!   game servers (login grants);
 //! - a game server binds its name and its battle server's, asks the data
 //!   center (`SetCurrent`), the account center (role notes), every game
-//!   server (crossings, kuafu marks, notes) and its battle server, and
-//!   sounds and hears the horn topic.
+//!   server (crossings, kuafu marks, notes, player calls — DESIGN §9 —
+//!   on the same node subjects) and its battle server, and sounds and
+//!   hears the horn topic.
 //!
 //! A node's key is `<nats_keys>/<name>.nk` (`bus_nats::key_file`), a seed
 //! file readable by its owner only, on the node's host; the zone file names

@@ -227,6 +227,17 @@ impl Zone {
         current_server(self.bus.as_ref(), deadline, roleid).await
     }
 
+    /// The bus every node of the zone is on.
+    pub fn bus(&self) -> Arc<dyn Bus> {
+        self.bus.clone()
+    }
+
+    /// The zone's players, called as an operator (DESIGN §9):
+    /// `zone.players().player(roleid).add_gold(10, "test:rpc")`.
+    pub fn players(&self) -> game::Players {
+        players(self.bus.clone(), &self.config)
+    }
+
     /// Loads a read-only copy of `roleid` from its home database (seed
     /// "Points of care" 1): what designers use to look at an offline or
     /// away player. Its type has no save; only the owner's copy is writable.
@@ -314,6 +325,14 @@ impl Zone {
         // Dropping the last store handles joins the writer threads.
         drop(self.stores);
     }
+}
+
+/// The players of the zone `config` describes, called on `bus` as node
+/// [`OPERATOR_NODE`] (an operator tool, a test), each request waiting at
+/// most the zone's request deadline: a call runs where the player is.
+pub fn players(bus: Arc<dyn Bus>, config: &ZoneConfig) -> game::Players {
+    let deadline = Duration::from_millis(config.timing.request_deadline_ms);
+    game::Players::new(bus, OPERATOR_NODE, zone_map(config), deadline)
 }
 
 /// Asks the data center on `bus`, as node [`OPERATOR_NODE`], where

@@ -24,7 +24,9 @@ pub use config::{
     ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig,
 };
 pub use distributed::ZoneNode;
-pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};
+pub use embedded::{
+    ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server, players,
+};
 pub use limits::LimitsConfig;
 pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};

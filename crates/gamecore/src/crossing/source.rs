@@ -183,6 +183,7 @@ impl GameCore {
             panic!("redirect from state {:?}", hosted.state);
         };
         self.note_level(roleid, &hosted.state);
+        self.locator.departed(roleid, &crossing.target);
         self.emit(Event::Redirected {
             roleid,
             target: crossing.target.clone(),

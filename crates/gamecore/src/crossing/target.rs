@@ -46,7 +46,9 @@ impl GameCore {
             home_srvname: prepare.home_srvname.clone(),
             context: prepare.context.unwrap_or_default(),
         };
-        self.issue_token(token, grant, now_ms + ttl_ms)
+        let answer = self.issue_token(token, grant, now_ms + ttl_ms)?;
+        self.locator.arriving(roleid, now_ms + ttl_ms);
+        Ok(answer)
     }
 
     /// Step 1: The account center grants a login of `account_id` here.
@@ -359,6 +361,7 @@ impl GameCore {
             .get_mut(&roleid)
             .expect("checked by caller")
             .state = PlayerState::Serving(copy);
+        self.locator.entered(roleid);
         if !self.lease_holds(now_ms, roleid) {
             return;
         }

@@ -4,7 +4,11 @@
 //! zone under a bench in either mode ([`BenchZone`]).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use bus::Bus;
+use bus_nats::{NatsBus, NatsBusConfig};
 
 use zone::{Zone, ZoneConfig};
 
@@ -116,6 +120,22 @@ impl BenchZone {
                 .map(|status| status.arrivals_total)
                 .sum(),
             BenchZone::Distributed(zone) => zone.epochs_total().await?,
+        })
+    }
+
+    /// A bus to call the zone's players on, as an operator, and the zone
+    /// file they are in.
+    pub(crate) async fn operator(&self) -> Result<(Arc<dyn Bus>, ZoneConfig), HopError> {
+        Ok(match self {
+            BenchZone::Embedded(zone) => (zone.bus(), zone.config().clone()),
+            BenchZone::Distributed(zone) => {
+                let nats = &zone.settings().nats;
+                let config = NatsBusConfig::new(nats, &zone.config.zone, zone::OPERATOR_NODE);
+                let bus = NatsBus::connect(&config)
+                    .await
+                    .map_err(|error| HopError::Invalid(format!("NATS: {error}")))?;
+                (Arc::new(bus), zone.config.clone())
+            }
         })
     }
 

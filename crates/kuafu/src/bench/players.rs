@@ -83,6 +83,13 @@ impl BenchPlayer {
         Ok((self, timings))
     }
 
+    /// The player's role.
+    pub(crate) fn roleid(&self) -> routing::RoleId {
+        let player = self.session.entered().player.as_ref();
+        let raw = player.map_or(0, |player| player.roleid);
+        routing::RoleId::from_raw(raw).expect("an entered player has a role id")
+    }
+
     /// Logs off wherever the player is.
     pub(crate) async fn log_off(self) -> Result<(), HopError> {
         let account = self.account;
