@@ -194,7 +194,7 @@ impl GameCore {
             to_roleid: request.to.get(),
             gold: request.gold,
         };
-        copy.data.gifts_out.push(gift.clone());
+        copy.data.gifts_out.push(gift);
         copy.dirty = true;
         let reply = CallReply {
             player: Some(gameplay::view(&copy.data)),
@@ -227,7 +227,7 @@ impl GameCore {
     pub(crate) fn start_delivery(&mut self, roleid: RoleId, generation: u64, gift: Gift) {
         let Some(id) = &gift.id else { return };
         let delivery = Delivery {
-            gift: gift.clone(),
+            gift,
             generation,
             failures: 0,
             due_ms: Some(0),
@@ -308,7 +308,7 @@ impl GameCore {
         let Some(delivery) = self.deliveries.get(&key) else {
             return;
         };
-        let gift = delivery.gift.clone();
+        let gift = delivery.gift;
         let to = RoleId::from_raw(gift.to_roleid).expect("checked at the debit");
         match answer {
             Ok(NodeMessage {

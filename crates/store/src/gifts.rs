@@ -64,7 +64,7 @@ pub fn credit(data: &mut PlayerData, gift: &Gift) -> Result<Option<LedgerEntry>,
     if data.gifts_received.len() >= GIFTS_REMEMBERED_MAX {
         data.gifts_received.remove(0);
     }
-    data.gifts_received.push(id.clone());
+    data.gifts_received.push(*id);
     let seq = data.next_ledger_seq;
     data.next_ledger_seq += 1;
     Ok(Some(LedgerEntry {

@@ -245,9 +245,9 @@ impl Rows for ModelStore {
 
     fn insert_inbox(&mut self, gift: &Gift) -> Result<(), Infallible> {
         let to = RoleId::from_raw(gift.to_roleid).expect("checked by the op");
-        let id = gift.id.clone().unwrap_or_default();
+        let id = gift.id.unwrap_or_default();
         let inbox = self.inboxes.entry(to).or_default();
-        inbox.insert((id.from_roleid, id.seq), gift.clone());
+        inbox.insert((id.from_roleid, id.seq), *gift);
         Ok(())
     }
 

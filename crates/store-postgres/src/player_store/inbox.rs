@@ -44,7 +44,7 @@ impl Batch<'_> {
 
     pub(super) fn add_to_inbox(&self, gift: &Gift) -> Result<(), Failure> {
         let client = self.connection.client();
-        let id = gift.id.clone().unwrap_or_default();
+        let id = gift.id.unwrap_or_default();
         let columns = [
             to_column(gift.to_roleid),
             to_column(id.from_roleid),

@@ -42,7 +42,7 @@ impl Batch<'_> {
     }
 
     pub(super) fn add_to_inbox(&self, gift: &Gift) -> Result<(), Failure> {
-        let id = gift.id.clone().unwrap_or_default();
+        let id = gift.id.unwrap_or_default();
         let mut statement = self.sql.prepare_cached(INSERT_INBOX)?;
         statement.execute(params![
             to_column(gift.to_roleid),

@@ -216,7 +216,7 @@ impl<R: Rows> RowOps<'_, R> {
         for gift in inbox {
             if let (Ok(line), Some(id)) = (gifts::credit(&mut record.data, gift), &gift.id) {
                 ledger.extend(line);
-                taken.push(id.clone());
+                taken.push(*id);
             }
         }
         record.data_version += 1;

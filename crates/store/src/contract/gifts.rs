@@ -30,18 +30,18 @@ pub fn an_inboxed_gift_is_credited_once_by_the_next_claim<H: Harness>(mut harnes
     let ann = create(&mut store, 1, "ann").roleid;
     let first = gift(ann, 7, 30);
     assert_eq!(
-        apply_one(&mut store, 0, inbox(ann, first.clone())),
+        apply_one(&mut store, 0, inbox(ann, first)),
         Ok(OpOutcome::Inboxed)
     );
     assert_eq!(
-        apply_one(&mut store, 1, inbox(ann, first.clone())),
+        apply_one(&mut store, 1, inbox(ann, first)),
         Ok(OpOutcome::Inboxed)
     );
     let mut store = harness.reopen(store);
     let gs1 = owner("gs1", 1);
     let claimed = claim(&mut store, 2, ann, &gs1);
     assert_eq!((claimed.data.gold, claimed.data_version), (30, 2));
-    assert_eq!(claimed.data.gifts_received, vec![first.id.clone().unwrap()]);
+    assert_eq!(claimed.data.gifts_received, vec![first.id.unwrap()]);
     let ledger = H::ledger(&store, ann);
     assert_eq!(ledger.len(), 1, "one line for the gift: {ledger:?}");
     assert_eq!(
