@@ -76,6 +76,16 @@ fn current(online: bool) -> NodeMessage {
     }
 }
 
+/// Fires timers (at most [`TIMERS_MAX`]) until `done` holds.
+fn fire_timers_until(harness: &mut Harness, done: impl Fn(&Harness) -> bool) {
+    for _ in 0..TIMERS_MAX {
+        if done(harness) {
+            return;
+        }
+        harness.fire_next_timer();
+    }
+}
+
 fn stored_outbox(harness: &Harness, roleid: RoleId) -> Vec<Gift> {
     harness.db.row(roleid).unwrap().data.gifts_out.clone()
 }
@@ -163,12 +173,9 @@ fn bad_gifts_are_refused_before_any_debit() {
         panic!("a view: {:?}", harness.outputs);
     };
     assert_eq!(reply.player.as_ref().unwrap().gold, 10, "nothing debited");
-    for _ in 0..TIMERS_MAX {
-        if harness.db.row(ann).unwrap().data.gold == 10 {
-            break;
-        }
-        harness.fire_next_timer();
-    }
+    fire_timers_until(&mut harness, |harness| {
+        harness.db.row(ann).unwrap().data.gold == 10
+    });
     assert!(stored_outbox(&harness, ann).is_empty());
 }
 
@@ -197,12 +204,9 @@ fn a_gift_is_delivered_until_acknowledged_then_leaves_the_outbox() {
         1,
         "removed by a later save"
     );
-    for _ in 0..TIMERS_MAX {
-        if stored_outbox(&harness, ann).is_empty() {
-            break;
-        }
-        harness.fire_next_timer();
-    }
+    fire_timers_until(&mut harness, |harness| {
+        stored_outbox(harness, ann).is_empty()
+    });
     assert!(stored_outbox(&harness, ann).is_empty());
     let locates = harness.outputs.iter().filter(|output| {
         matches!(
@@ -235,12 +239,9 @@ fn a_gift_to_an_offline_receiver_is_credited_by_its_next_load() {
     harness.log_in_and_enter(2, bob);
     assert_eq!(harness.db.row(bob).unwrap().data.gold, 30);
     assert_eq!(harness.db.inbox_of(bob).count(), 0);
-    for _ in 0..TIMERS_MAX {
-        if stored_outbox(&harness, ann).is_empty() {
-            break;
-        }
-        harness.fire_next_timer();
-    }
+    fire_timers_until(&mut harness, |harness| {
+        stored_outbox(harness, ann).is_empty()
+    });
     assert!(
         stored_outbox(&harness, ann).is_empty(),
         "acknowledged by the inbox"
@@ -367,11 +368,8 @@ fn a_sender_back_while_an_old_attempt_is_in_flight_still_empties_its_outbox() {
     harness.answer_call(old_attempt, Ok(current(true)));
     let (call, _) = harness.take_request("gs2");
     harness.answer_call(call, Ok(Harness::ack()));
-    for _ in 0..TIMERS_MAX {
-        if stored_outbox(&harness, ann).is_empty() {
-            break;
-        }
-        harness.fire_next_timer();
-    }
+    fire_timers_until(&mut harness, |harness| {
+        stored_outbox(harness, ann).is_empty()
+    });
     assert!(stored_outbox(&harness, ann).is_empty());
 }
