@@ -1,3 +1,6 @@
+//! Gift credits, their ledger reasons and the zone-wide pairing of credits
+//! with debits, tested without a store.
+
 use super::*;
 
 fn receiver() -> PlayerData {
