@@ -267,7 +267,8 @@ impl Fake<'_> {
             | game_call::Call::Fight(_)
             | game_call::Call::AddFriend(_)
             | game_call::Call::RemoveFriend(_)
-            | game_call::Call::ListFriends(_) => {
+            | game_call::Call::ListFriends(_)
+            | game_call::Call::SendGift(_) => {
                 self.error(ErrorCode::BadArgument, "not on this fake server")
             }
         }

@@ -38,6 +38,8 @@ pub(crate) enum OpPurpose {
     Renew { generations: Vec<(RoleId, u64)> },
     MarksPage(MarksPage),
     MarkRead { roleid: RoleId },
+    GiftReceiver(crate::gifts::GiftRequest),
+    GiftInbox(crate::gifts::DeliveryKey),
 }
 
 /// The protocol core of one game server. See the crate docs.
@@ -69,6 +71,8 @@ pub struct GameCore {
     /// The sequence of this node's summary updates (ordered within an epoch).
     pub(crate) summary_seq: u64,
     next_summary_refresh_ms: u64,
+    /// The outbox rows of hosted senders being delivered (`gifts`).
+    pub(crate) deliveries: crate::gifts::Deliveries,
     /// Departures and expected arrivals, to point player calls on.
     pub(crate) locator: crate::calls::Locator,
     /// Callers of durable player calls waiting for their saves.
@@ -111,6 +115,7 @@ impl GameCore {
             outputs: VecDeque::new(),
             marks_pages_to_retry: Vec::new(),
             notes: crate::notes::NoteBook::default(),
+            deliveries: Default::default(),
             locator: Default::default(),
             durable_waiters: Default::default(),
         };
@@ -143,17 +148,19 @@ impl GameCore {
         .into_iter()
         .chain(lease_checks)
         .chain(prepare_deadlines)
+        .chain(self.next_delivery_ms())
         .min()
         .expect("four timers")
     }
 
     /// Runs what is due at `now_ms`: lease checks, crossings whose
-    /// `Prepare` went unanswered too long, saves, the lease renewal batch,
+    /// `Prepare` went unanswered too long, gift deliveries, saves, the lease renewal batch,
     /// the kuafu heartbeat and token expiry.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.clamp_timers(now_ms);
         self.drop_players_past_lease(now_ms);
         self.end_stuck_prepares(now_ms);
+        self.deliver_due_gifts(now_ms);
         if now_ms >= self.next_save_ms {
             self.next_save_ms = now_ms + self.config.save_interval_ms;
             self.save_dirty_players();
@@ -211,6 +218,8 @@ impl GameCore {
             OpPurpose::Renew { generations } => self.renewed(generations, answer),
             OpPurpose::MarksPage(page) => self.marks_page_read(page, answer),
             OpPurpose::MarkRead { roleid } => self.mark_row_read(roleid, answer),
+            OpPurpose::GiftReceiver(request) => self.gift_receiver_read(now_ms, request, answer),
+            OpPurpose::GiftInbox(key) => self.gift_inboxed(now_ms, key, answer),
         }
     }
 

@@ -13,6 +13,7 @@ use wire::node::PlayerData;
 
 use crate::core::{GameCore, OpPurpose};
 use crate::crossing::Crossing;
+use crate::durable::Deferred;
 use crate::write_path::WriteKind;
 use crate::{Event, SessionId, messages};
 
@@ -31,6 +32,8 @@ pub(crate) struct WritableCopy {
     pub(crate) dirty: bool,
     /// A write (save, handoff or release) is in flight: at most one is.
     pub(crate) writing: bool,
+    /// Answers waiting for the next write to commit (`durable`).
+    pub(crate) after_durable: Vec<Deferred>,
 }
 
 impl WritableCopy {
@@ -45,6 +48,7 @@ impl WritableCopy {
             ledger: Vec::new(),
             dirty: false,
             writing: false,
+            after_durable: Vec::new(),
         }
     }
 }
@@ -294,9 +298,13 @@ impl GameCore {
     /// Stops hosting `roleid` without a write (fenced, lease lost, or the
     /// outcome could not be learned) and kicks its client.
     pub(crate) fn drop_player(&mut self, roleid: RoleId, code: ErrorCode) {
-        let Some(hosted) = self.players.remove(&roleid) else {
+        let Some(mut hosted) = self.players.remove(&roleid) else {
             return;
         };
+        if let Some(copy) = hosted.state.copy_mut() {
+            let answers = std::mem::take(&mut copy.after_durable);
+            self.abandon_answers(answers);
+        }
         self.fence_durable_waiters(roleid);
         if let Some(session) = hosted.session {
             self.kick(session, code, "this server no longer holds the player");

@@ -21,7 +21,10 @@
 //! `Authenticate` to `Entered`, which is also how a login enters), `hosting`
 //! (a hosted player's lease, renewal, release and drop), `write_path`
 //! (saves, releases and handoffs, and reading back a lost answer),
-//! `playing` (gameplay calls, fights, horns), `home` (the home server's
+//! `playing` (gameplay calls, fights, horns), `gifts` (gifts between
+//! players, exactly once: the sender's debit and outbox, delivery until
+//! acknowledged, the receiver's credit), `durable` (answers held until the
+//! player's next write commits), `home` (the home server's
 //! side of kuafu marks), `peers` (node requests and answers), `messages`
 //! (the node messages it builds), `zone` (the zone map), `subscriptions`
 //! (the owner's summary updates, and the cache's subscriptions, snapshots
@@ -36,7 +39,9 @@ pub mod tokens;
 
 mod core;
 mod crossing;
+mod durable;
 mod friends;
+mod gifts;
 mod home;
 mod hosting;
 mod messages;
@@ -113,6 +118,9 @@ pub struct Mutations {
     pub marks_cleared_on_misses: bool,
     /// An `AddGold` is applied twice, with two ledger lines.
     pub double_credit: bool,
+    /// A receiver forgets the gifts it was credited before each delivery,
+    /// so a gift delivered again is credited again.
+    pub gifts_not_remembered: bool,
 }
 
 /// How a game server behaves; every duration in milliseconds.

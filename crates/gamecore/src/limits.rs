@@ -35,6 +35,14 @@ pub const FRIENDS_MAX: usize = 100;
 /// A friend's view on the wire, at most: a role name of 4-byte characters,
 /// a server name and the numbers around them.
 pub const FRIEND_VIEW_BYTES_MAX: usize = 4 * ROLE_NAME_CHARS_MAX + 256;
+/// Gifts a player may have sent and not yet seen acknowledged (its
+/// outbox); a `SendGift` beyond it is refused `OVERLOADED`.
+pub const GIFTS_OUTBOX_MAX: usize = 16;
+/// Wait after a gift's first failed delivery attempt; it doubles with
+/// every failure, up to [`GIFT_RETRY_MAX_MS`].
+pub const GIFT_RETRY_FIRST_MS: u64 = 100;
+/// Longest wait between two delivery attempts of one gift.
+pub const GIFT_RETRY_MAX_MS: u64 = 5_000;
 
 // ----- The core's own state -----
 
@@ -75,6 +83,10 @@ pub const REDEEMED_MEMORY_MS: u64 = 60_000;
 
 // ----- Relations, checked when the crate compiles -----
 
+// A receiver remembers more gifts than one sender can have on their way,
+// so a sender's redelivery is recognised (`store::gifts`).
+const _: () = assert!(GIFTS_OUTBOX_MAX < store::gifts::GIFTS_REMEMBERED_MAX);
+const _: () = assert!(GIFT_RETRY_FIRST_MS <= GIFT_RETRY_MAX_MS);
 // A token is the 128 bits the core draws.
 const _: () = assert!(TOKEN_BYTES == size_of::<u128>());
 // A won fight against the strongest monster pays a valid grant.

@@ -5,8 +5,8 @@ use routing::RoleId;
 use wire::client::{CrossContext, ErrorCode, HornHeard, RoleSummary};
 use wire::node::node_message::Body;
 use wire::node::{
-    Ack, Arrived, BattleRequest, HornBroadcast, IsOnline, Left, NodeError, NodeMessage, Prepare,
-    RoleCreatedNote, RoleLevelNote, SetCurrent,
+    Ack, Arrived, BattleRequest, GetCurrent, Gift, GiftDelivery, HornBroadcast, IsOnline, Left,
+    NodeError, NodeMessage, Prepare, RoleCreatedNote, RoleLevelNote, SetCurrent,
 };
 
 use crate::Config;
@@ -59,6 +59,16 @@ pub(crate) fn set_current(roleid: RoleId, srvname: &str, online: bool, epoch: u6
         online,
         epoch,
     }))
+}
+
+pub(crate) fn get_current(roleid: RoleId) -> NodeMessage {
+    message(Body::GetCurrent(GetCurrent {
+        roleid: roleid.get(),
+    }))
+}
+
+pub(crate) fn gift_delivery(gift: Gift) -> NodeMessage {
+    message(Body::GiftDelivery(GiftDelivery { gift: Some(gift) }))
 }
 
 pub(crate) fn role_level(roleid: RoleId, level: u32, epoch: u64) -> NodeMessage {

@@ -45,6 +45,8 @@ pub(crate) enum CallPurpose {
     Subscribe,
     /// A summary unsubscription.
     Unsubscribe,
+    GiftLocate(crate::gifts::DeliveryKey),
+    GiftDeliver(crate::gifts::DeliveryKey),
 }
 
 impl GameCore {
@@ -56,6 +58,13 @@ impl GameCore {
         from: &str,
         message: NodeMessage,
     ) {
+        if let Some(Body::GiftDelivery(delivery)) = message.body {
+            let Some(answer) = self.receive_gift(now_ms, request, delivery) else {
+                return; // answered once the credit is on disk
+            };
+            let message = answer.unwrap_or_else(|(code, message)| messages::error(code, message));
+            return self.push(Output::Reply { request, message });
+        }
         let answer = match message.body {
             Some(Body::PlayerCall(call)) => return self.player_call(now_ms, request, call),
             Some(Body::GrantLogin(grant)) => self.grant_login(now_ms, &grant),
@@ -110,6 +119,8 @@ impl GameCore {
                 };
                 self.fought(now_ms, fight, result);
             }
+            CallPurpose::GiftLocate(key) => self.gift_located(now_ms, key, answer),
+            CallPurpose::GiftDeliver(key) => self.gift_delivered(now_ms, key, answer),
         }
     }
 

@@ -89,6 +89,7 @@ impl GameCore {
             call @ (Call::AddFriend(_) | Call::RemoveFriend(_) | Call::ListFriends(_)) => {
                 self.friends_call(session, request_id, roleid, call)
             }
+            Call::SendGift(gift) => self.send_gift(session, request_id, roleid, gift),
             call => self.apply_gameplay(session, request_id, roleid, call),
         }
     }
@@ -120,7 +121,8 @@ impl GameCore {
             | Call::Fight(_)
             | Call::AddFriend(_)
             | Call::RemoveFriend(_)
-            | Call::ListFriends(_) => unreachable!("handled by the caller"),
+            | Call::ListFriends(_)
+            | Call::SendGift(_) => unreachable!("handled by the caller"),
         };
         match applied {
             Ok(applied) => {

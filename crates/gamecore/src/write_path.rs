@@ -14,6 +14,7 @@ use wire::client::ErrorCode;
 
 use crate::Event;
 use crate::core::{GameCore, OpPurpose};
+use crate::durable::Deferred;
 use crate::hosting::PlayerState;
 use crate::limits::READ_BACK_ATTEMPTS_MAX;
 
@@ -94,6 +95,8 @@ pub(crate) struct PendingWrite {
     ledger_len: usize,
     /// Read-backs submitted so far.
     read_backs: u32,
+    /// Answers sent once this write commits (`durable`).
+    answers: Vec<Deferred>,
 }
 
 impl GameCore {
@@ -124,6 +127,7 @@ impl GameCore {
             epoch: copy.epoch,
             ledger_len: copy.ledger.len(),
             read_backs: 0,
+            answers: std::mem::take(&mut copy.after_durable),
         });
         let operation = match kind {
             WriteKind::Save => PlayerOp::Save(write),
@@ -146,7 +150,7 @@ impl GameCore {
         answer: Result<OpOutcome, StoreError>,
     ) {
         if self.current(write.roleid, write.generation).is_none() {
-            return;
+            return self.abandon_answers(write.answers);
         }
         let outcome = match answer {
             Ok(OpOutcome::Written { data_version, .. }) => {
@@ -160,6 +164,7 @@ impl GameCore {
             Ok(other) => panic!("write answered with {other:?}"),
             Err(StoreError::Refused(_)) => WriteOutcome::Fenced,
             Err(StoreError::LedgerOutOfOrder { .. }) => {
+                self.abandon_answers(write.answers);
                 return self.drop_player(write.roleid, ErrorCode::Internal);
             }
             Err(_) => return self.read_back(write),
@@ -187,7 +192,7 @@ impl GameCore {
         answer: Result<OpOutcome, StoreError>,
     ) {
         if self.current(write.roleid, write.generation).is_none() {
-            return;
+            return self.abandon_answers(write.answers);
         }
         match answer {
             Ok(OpOutcome::OwnershipRead {
@@ -206,14 +211,19 @@ impl GameCore {
             }
             Ok(other) => panic!("read back answered with {other:?}"),
             Err(_) if write.read_backs < write.kind.read_backs_max() => self.read_back(write),
-            Err(_) => self.drop_player(write.roleid, ErrorCode::Unavailable),
+            Err(_) => {
+                self.abandon_answers(write.answers);
+                self.drop_player(write.roleid, ErrorCode::Unavailable);
+            }
         }
     }
 
     /// A write's outcome is known: update the copy and go on by kind.
-    fn write_resolved(&mut self, now_ms: u64, write: PendingWrite, outcome: WriteOutcome) {
+    fn write_resolved(&mut self, now_ms: u64, mut write: PendingWrite, outcome: WriteOutcome) {
         let roleid = write.roleid;
+        let mut answers = std::mem::take(&mut write.answers);
         if outcome == WriteOutcome::Fenced {
+            self.abandon_answers(answers);
             self.emit(Event::Fenced { roleid });
             return self.drop_player(roleid, ErrorCode::Fenced);
         }
@@ -229,6 +239,8 @@ impl GameCore {
             copy.ledger.drain(..write.ledger_len);
         } else {
             copy.dirty = true;
+            copy.after_durable
+                .splice(0..0, std::mem::take(&mut answers));
         }
         self.answer_durable_waiters(roleid);
         match write.kind {
@@ -237,15 +249,20 @@ impl GameCore {
             WriteKind::Release => self.submit_write(roleid, WriteKind::Release),
             WriteKind::Handoff(_) => self.handed_off(now_ms, roleid, write.epoch, applied),
         }
+        self.release_answers(now_ms, roleid, write.generation, answers);
         self.durable_waiters_next(roleid);
     }
 
-    /// After a save, a logoff or a crossing may be waiting for the write slot.
+    /// After a save, a logoff or a crossing may be waiting for the write
+    /// slot, or answers for a save (`durable`).
     fn write_slot_freed(&mut self, roleid: RoleId) {
         match &self.players[&roleid].state {
             PlayerState::Releasing(_) => self.submit_write(roleid, WriteKind::Release),
             PlayerState::Crossing(_, crossing) if crossing.is_handing_off() => {
                 self.submit_handoff(roleid)
+            }
+            PlayerState::Serving(copy) if !copy.after_durable.is_empty() => {
+                self.submit_write(roleid, WriteKind::Save)
             }
             _ => {}
         }

@@ -46,6 +46,10 @@ pub struct Checker {
     /// Each player's `AddGold` requests: the amount, and whether a ledger
     /// line answering it is stored.
     credits: BTreeMap<(RoleId, u64), (u64, bool)>,
+    /// Every gift's debit and credits stored so far, zone-wide.
+    gifts: store::gifts::GiftBook,
+    /// The gifts in flight when the zone healed.
+    gifts_at_heal: Vec<(u64, u64)>,
 }
 
 impl Checker {
@@ -130,6 +134,48 @@ impl Checker {
             Property::GoldAndItemsConserved,
             format!("role {roleid}: the gold ledger line of request {request} {why}"),
         );
+    }
+
+    /// The store committed ledger line `line` of `roleid`: a gift's credit
+    /// must pair with its debit, once (zone-wide).
+    pub fn ledger_line_stored(&mut self, roleid: RoleId, line: &store::LedgerEntry) {
+        self.gifts.add(roleid, line);
+        let credit = store::gifts::gift_line(&line.reason);
+        if !matches!(credit, Some(store::gifts::GiftLine::Credit { .. })) {
+            return;
+        }
+        let unpaired = self.gifts.pairing().unpaired;
+        if let Some(id) = unpaired.first() {
+            self.fail(
+                Property::GiftCreditedOnce,
+                format!(
+                    "role {roleid}: gift {}:{} is credited twice or without its debit",
+                    id.from_roleid, id.seq
+                ),
+            );
+        }
+    }
+
+    /// The zone healed: the gifts in flight now must be credited.
+    pub fn gifts_heal(&mut self) {
+        let in_flight = self.gifts.in_flight();
+        self.gifts_at_heal = in_flight.map(|id| (id.from_roleid, id.seq)).collect();
+    }
+
+    /// A gift in flight at the healing that is still not credited.
+    pub fn gift_undelivered_since_heal(&self) -> Option<String> {
+        let in_flight: BTreeSet<(u64, u64)> = self
+            .gifts
+            .in_flight()
+            .map(|id| (id.from_roleid, id.seq))
+            .collect();
+        let (from, seq) = self
+            .gifts_at_heal
+            .iter()
+            .find(|id| in_flight.contains(id))?;
+        Some(format!(
+            "gift {from}:{seq} debited before the healing is not credited"
+        ))
     }
 
     /// A claim took over a lease that had run out under another holder.

@@ -448,6 +448,7 @@ impl World {
                 }
             }
             (Request::Call, E::InsufficientGold | E::PlayerBusy | E::CrossingInProgress)
+            | (Request::Call, E::Overloaded | E::Unavailable)
             | (Request::Cross, _) => {
                 self.clients[client].pending = None;
                 let delay = self.think_ms();
@@ -535,11 +536,12 @@ impl World {
                 amount: self.prng.between(1, 60),
                 reason: "sim:spend".to_owned(),
             }),
-            65..90 => Call::AddItem(AddItem {
+            65..85 => Call::AddItem(AddItem {
                 item_type: self.prng.between(1, 4) as u32,
                 count: self.prng.between(1, 3),
                 reason: "sim:item".to_owned(),
             }),
+            85..95 => self.gift_call(client),
             _ => Call::GetPlayer(GetPlayer {}),
         }
     }

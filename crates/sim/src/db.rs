@@ -189,7 +189,8 @@ impl SimDb {
                 self.check_write(write, data_version, checker);
                 checker.handoff_committed(write.roleid, &write.owner, to);
             }
-            (PlayerOp::Claim { owner, .. }, Before::Claim { holder }) => {
+            (PlayerOp::Claim { owner, roleid, .. }, Before::Claim { holder }) => {
+                self.check_claim_credits(*roleid, checker);
                 // Another owner (live or dead) held it and its lease ran out:
                 // the rules admit no other way for the claim to succeed.
                 if matches!(holder, Holder::Held(previous) if previous != *owner) {
@@ -215,8 +216,15 @@ impl SimDb {
                 write.owner, write.epoch, write.base_version
             ));
         }
+        self.account_lines(roleid, &write.ledger, checker);
+    }
+
+    /// Conservation for ledger lines `lines` of `roleid` just committed:
+    /// each stored once, in order, and the row's gold and items equal the
+    /// stored ledger's sums.
+    fn account_lines(&mut self, roleid: RoleId, lines: &[LedgerEntry], checker: &mut Checker) {
         let shadow = self.shadows.entry(roleid).or_default();
-        for entry in &write.ledger {
+        for entry in lines {
             if entry.seq <= shadow.last_seq {
                 checker.fail(
                     Property::GoldAndItemsConserved,
@@ -227,6 +235,7 @@ impl SimDb {
                 );
             }
             shadow.last_seq = entry.seq;
+            checker.ledger_line_stored(roleid, entry);
             if let Some(request) = credit_request(entry) {
                 checker.credit_stored(roleid, request, entry.delta);
             }
@@ -257,6 +266,24 @@ impl SimDb {
                     row.data.items, shadow.items
                 ),
             );
+        }
+    }
+
+    /// A claim credits the receiver's inbox (DESIGN §9): its ledger lines
+    /// are accounted like a write's.
+    fn check_claim_credits(&mut self, roleid: RoleId, checker: &mut Checker) {
+        let last_seq = self
+            .shadows
+            .get(&roleid)
+            .map_or(0, |shadow| shadow.last_seq);
+        let ledger = self.model.ledger(roleid);
+        let credited: Vec<LedgerEntry> = ledger
+            .iter()
+            .filter(|line| line.seq > last_seq)
+            .cloned()
+            .collect();
+        if !credited.is_empty() {
+            self.account_lines(roleid, &credited, checker);
         }
     }
 

@@ -40,12 +40,16 @@ impl World {
 
     /// Every player is playable after healing: the run ends once the data
     /// center's current servers and the home servers' kuafu marks match the
-    /// rows, or fails when they do not within
+    /// rows and every gift in flight at the healing is credited, or fails when they do not within
     /// [`DATACENTER_CONVERGENCE_BOUND_MS`].
     pub(crate) fn await_convergence(&mut self) {
         let divergence = self
             .datacenter_divergence()
-            .or_else(|| self.marks_divergence());
+            .or_else(|| self.marks_divergence())
+            .or_else(|| {
+                let why = self.checker.gift_undelivered_since_heal()?;
+                Some((Property::GiftsDeliveredAfterHealing, why))
+            });
         let Some((property, why)) = divergence else {
             self.phase = Phase::Finished;
             return;

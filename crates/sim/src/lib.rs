@@ -41,6 +41,7 @@ mod clients;
 mod datacenter_link;
 mod db;
 mod ghosts;
+mod gifts;
 mod inject;
 mod judge;
 mod queue;
@@ -87,11 +88,14 @@ pub enum Mutation {
     /// A game server applies an `AddGold` twice, with two ledger lines
     /// (`gamecore::Mutations::double_credit`).
     DoubleCredit,
+    /// A receiver credits a gift delivered again, not remembering it was
+    /// credited (`gamecore::Mutations::gifts_not_remembered`).
+    GiftsNotRemembered,
 }
 
 impl Mutation {
     /// Every mutation.
-    pub const ALL: [Mutation; 10] = [
+    pub const ALL: [Mutation; 11] = [
         Mutation::HandoffWithoutEpochCheck,
         Mutation::NoSkewMargin,
         Mutation::ReusableTokens,
@@ -102,6 +106,7 @@ impl Mutation {
         Mutation::RenewWithoutEpochCheck,
         Mutation::CrossingTokenAdmitsAnyRole,
         Mutation::DoubleCredit,
+        Mutation::GiftsNotRemembered,
     ];
 
     /// The name `--mutation` takes.
@@ -117,6 +122,7 @@ impl Mutation {
             Mutation::RenewWithoutEpochCheck => "renew-without-epoch-check",
             Mutation::CrossingTokenAdmitsAnyRole => "crossing-token-admits-any-role",
             Mutation::DoubleCredit => "double-credit",
+            Mutation::GiftsNotRemembered => "gifts-not-remembered",
         }
     }
 }

@@ -42,6 +42,13 @@ pub enum Property {
     /// one `AddGold` request a player sent, for its amount (nothing is
     /// credited twice).
     GoldAndItemsConserved,
+    /// Every gift's credit pairs with its debit (same receiver and gold) and
+    /// no gift is credited twice, across every database (DESIGN §9).
+    GiftCreditedOnce,
+    /// After healing, every gift debited before the healing is credited:
+    /// its sender's outbox delivers it (or its receiver's inbox holds it
+    /// until the receiver's next load).
+    GiftsDeliveredAfterHealing,
     /// A token admits at most once, across every core and incarnation.
     TokenRedeemedAtMostOnce,
     /// A crossing token admits only the role it was issued for.
@@ -86,13 +93,15 @@ pub enum Property {
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 21] = [
+    pub const ALL: [Property; 23] = [
         Property::WritableCopyMatchesRow,
         Property::ServesOnlyWhileWritable,
         Property::MarkClearedOnlyByRow,
         Property::NoAcknowledgedWriteLost,
         Property::LeaseRenewedOnlyByHolder,
         Property::GoldAndItemsConserved,
+        Property::GiftCreditedOnce,
+        Property::GiftsDeliveredAfterHealing,
         Property::TokenRedeemedAtMostOnce,
         Property::TokenAdmitsOnlyItsRole,
         Property::RedirectAfterDurableHandoff,
@@ -126,7 +135,8 @@ impl Property {
             P::EveryPlayerPlayableAfterHealing
             | P::DataCenterConvergesToRows
             | P::DataCenterHearsEveryOwner
-            | P::MarksConvergeToRows => Expectation::Eventually,
+            | P::MarksConvergeToRows
+            | P::GiftsDeliveredAfterHealing => Expectation::Eventually,
             P::CrossingCompleted
             | P::ZombieSaveFenced
             | P::TokenExpired
@@ -146,6 +156,8 @@ impl Property {
             P::NoAcknowledgedWriteLost => "no-acknowledged-write-lost",
             P::LeaseRenewedOnlyByHolder => "lease-renewed-only-by-holder",
             P::GoldAndItemsConserved => "gold-and-items-conserved",
+            P::GiftCreditedOnce => "gift-credited-once",
+            P::GiftsDeliveredAfterHealing => "gifts-delivered-after-healing",
             P::TokenRedeemedAtMostOnce => "token-redeemed-at-most-once",
             P::TokenAdmitsOnlyItsRole => "token-admits-only-its-role",
             P::RedirectAfterDurableHandoff => "redirect-after-durable-handoff",

@@ -392,6 +392,7 @@ impl World {
         self.phase = Phase::Liveness {
             healed_at_ms: self.now_ms,
         };
+        self.checker.gifts_heal();
         self.queue
             .push(self.now_ms + LIVENESS_BOUND_MS, SimEvent::LivenessDeadline);
         for client in 0..self.clients.len() {

@@ -146,3 +146,15 @@ fn a_double_credit_with_two_ledger_lines_is_caught() {
         "{report}"
     );
 }
+
+#[test]
+fn a_receiver_that_forgets_its_gifts_is_caught() {
+    let report = ci_sweep_with(Mutation::GiftsNotRemembered);
+    // A delivery repeated after a lost acknowledgement is credited again:
+    // the second credit of one gift gives it away.
+    assert_eq!(
+        first_violation(&report),
+        Property::GiftCreditedOnce,
+        "{report}"
+    );
+}

@@ -20,6 +20,7 @@
 //! the next batch; when the batch's first round trip finds it ended, the
 //! batch starts again once on a new session (nothing of it ran).
 
+mod inbox;
 mod rows;
 mod statements;
 
@@ -45,6 +46,7 @@ const SCHEMA: Schema = Schema {
         include_str!("../migrations/player/0001_players.sql"),
         include_str!("../migrations/player/0002_ledger_writer.sql"),
         include_str!("../migrations/player/0003_node_locks.sql"),
+        include_str!("../migrations/player/0004_inbox.sql"),
     ],
 };
 
@@ -304,6 +306,9 @@ impl Locks {
                 | PlayerOp::Release(write)
                 | PlayerOp::Handoff { write, .. } => {
                     roleids.insert(roleid_column(write.roleid));
+                }
+                PlayerOp::InboxGift { to, .. } => {
+                    roleids.insert(roleid_column(*to));
                 }
                 PlayerOp::RenewLeases { leases, .. } => {
                     roleids.extend(leases.iter().map(|(roleid, _)| roleid_column(*roleid)));

@@ -28,6 +28,7 @@ use wire::node::PlayerData;
 use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 mod holders;
+mod inbox;
 
 /// The player database: its migrations, in order, and its marker table.
 const SCHEMA: Schema = Schema {
@@ -35,6 +36,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         include_str!("../migrations/player/0001_players.sql"),
         include_str!("../migrations/player/0002_ledger_writer.sql"),
+        include_str!("../migrations/player/0003_inbox.sql"),
     ],
     marker_table: "players",
 };
@@ -384,6 +386,18 @@ impl Rows for Batch<'_> {
         page: &HoldersPage<'_>,
     ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
         self.rows_held_elsewhere(db_now_ms, page)
+    }
+
+    fn inbox(&mut self, roleid: RoleId) -> Result<Vec<wire::node::Gift>, Failure> {
+        self.read_inbox(roleid)
+    }
+
+    fn insert_inbox(&mut self, gift: &wire::node::Gift) -> Result<(), Failure> {
+        self.add_to_inbox(gift)
+    }
+
+    fn remove_inbox(&mut self, roleid: RoleId, ids: &[wire::node::GiftId]) -> Result<(), Failure> {
+        self.take_from_inbox(roleid, ids)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The ledger audit: a player's stored gold and items must equal the sums of
 //! its ledger lines (every change carries a reason and is saved with the
 //! data), and the ledger's sequence numbers must be unique and below the
-//! data's `next_ledger_seq`. [`AuditReport`] adds up one database's audit,
+//! data's `next_ledger_seq`; each database's gift lines are collected for
+//! the zone-wide pairing of every credit with its debit (`crate::gifts`). [`AuditReport`] adds up one database's audit,
 //! whichever backend it is read from; the SQL backends also check that
 //! every ledger line names its writer (owner and epoch), that no epoch of a
 //! role has two writers and that a role's epochs never go back along its
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use routing::RoleId;
 use wire::node::PlayerData;
 
+use crate::gifts::GiftBook;
 use crate::{LedgerEntry, LedgerKind};
 
 /// What the audit found wrong with one player.
@@ -79,6 +81,9 @@ pub struct AuditReport {
     /// `(role, seq)` of lines written at a lower epoch than an earlier line
     /// of the role.
     pub epochs_going_back: Vec<(RoleId, u64)>,
+    /// The gift lines read (debits and credits), to pair across the zone's
+    /// databases (`GiftBook::merge`, then `GiftBook::pairing`).
+    pub gifts: GiftBook,
 }
 
 impl AuditReport {
@@ -96,6 +101,9 @@ impl AuditReport {
     pub fn add(&mut self, roleid: RoleId, data: &PlayerData, ledger: &[LedgerEntry]) {
         self.roles += 1;
         self.ledger_lines += ledger.len() as u64;
+        for line in ledger {
+            self.gifts.add(roleid, line);
+        }
         if let Err(mismatch) = audit_player(data, ledger) {
             self.mismatches.push((roleid, mismatch));
         }
@@ -165,6 +173,33 @@ mod tests {
             next_ledger_seq,
             ..PlayerData::default()
         }
+    }
+
+    #[test]
+    fn reports_of_two_databases_pair_a_gift_once_merged() {
+        let (sender, receiver) = (
+            RoleId::from_raw(1_000_001).unwrap(),
+            RoleId::from_raw(2_000_001).unwrap(),
+        );
+        let mut debit = line(1, LedgerKind::Gold, -5);
+        debit.reason = crate::gifts::debit_reason(receiver);
+        let mut credit = line(1, LedgerKind::Gold, 5);
+        let id = wire::node::GiftId {
+            from_roleid: sender.get(),
+            seq: 1,
+        };
+        credit.reason = crate::gifts::credit_reason(&id);
+        let (mut home, mut other) = (AuditReport::default(), AuditReport::default());
+        home.add(
+            sender,
+            &data(0, vec![], 2),
+            &[line(0, LedgerKind::Gold, 5), debit],
+        );
+        assert_eq!(home.gifts.pairing().in_flight, 1);
+        other.add(receiver, &data(5, vec![], 2), &[credit]);
+        home.gifts.merge(other.gifts);
+        let pairing = home.gifts.pairing();
+        assert_eq!((pairing.paired, pairing.in_flight), (1, 0));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{RoleId, Srvno};
-use wire::node::PlayerData;
+use wire::node::{Gift, PlayerData};
 
 use crate::{FencedWrite, OpOutcome, PlayerOp, StoreError};
 
@@ -75,6 +75,13 @@ pub trait OpHandler {
     ) -> Result<OpOutcome, Self::Error>;
     /// `PlayerOp::ReadHolder`.
     fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::InboxGift`.
+    fn inbox_gift(
+        &mut self,
+        db_now_ms: u64,
+        to: RoleId,
+        gift: &Gift,
+    ) -> Result<OpOutcome, Self::Error>;
 }
 
 /// One page of `PlayerOp::ListHeldElsewhere`: role ids in
@@ -157,6 +164,7 @@ pub fn dispatch<H: OpHandler>(
             handler.list_held_elsewhere(db_now_ms, &page)
         }
         PlayerOp::ReadHolder { roleid } => handler.read_holder(db_now_ms, *roleid),
+        PlayerOp::InboxGift { to, gift } => handler.inbox_gift(db_now_ms, *to, gift),
     }
 }
 

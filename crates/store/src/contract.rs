@@ -22,6 +22,7 @@ mod accounts;
 mod audit;
 mod batches;
 mod fencing;
+mod gifts;
 mod holders;
 mod roles;
 mod routes;
@@ -30,6 +31,7 @@ pub use accounts::*;
 pub use audit::*;
 pub use batches::*;
 pub use fencing::*;
+pub use gifts::*;
 pub use holders::*;
 pub use roles::*;
 pub use routes::*;
@@ -112,6 +114,9 @@ macro_rules! contract_suite {
             ops_on_another_srvno_are_refused,
             rows_held_elsewhere_are_listed_in_pages,
             a_holder_is_read_with_its_lease_by_database_time,
+            an_inboxed_gift_is_credited_once_by_the_next_claim,
+            the_inbox_refuses_while_the_receiver_is_held,
+            malformed_gifts_and_a_full_inbox_are_refused,
         );
     };
 }

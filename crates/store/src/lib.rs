@@ -24,6 +24,7 @@ pub mod audit;
 pub mod backend;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
+pub mod gifts;
 pub mod model;
 mod routes;
 
@@ -32,7 +33,7 @@ pub use routes::{RoutingError, RoutingStore, SummaryRecord, decode_fields, encod
 
 use ownership::{OwnerId, Ownership, Refused};
 use routing::{RoleId, Srvno};
-use wire::node::PlayerData;
+use wire::node::{Gift, PlayerData};
 
 /// Largest number of operations one `apply` call commits together.
 pub const BATCH_OPS_MAX: usize = 1024;
@@ -150,6 +151,10 @@ pub enum PlayerOp {
         name: String,
     },
     /// Take ownership and load the data (rules: `ownership::Rules::claim`).
+    /// In the same transaction, every gift in the role's inbox is credited
+    /// once (`gifts::credit`, by gift id) with a ledger line written at the
+    /// claim's epoch, and the inbox is emptied (DESIGN §9: an offline
+    /// receiver gets its gifts on its next load).
     Claim {
         /// The role.
         roleid: RoleId,
@@ -227,6 +232,18 @@ pub enum PlayerOp {
         /// The role.
         roleid: RoleId,
     },
+    /// Puts `gift` in the inbox of its receiver `to` (in `to`'s home
+    /// database), only while no node holds `to`'s row with a live lease:
+    /// then the next claim credits it. Refused `HeldElsewhere` while a node
+    /// holds the row (deliver to that node instead), `InboxFull` beyond
+    /// [`gifts::INBOX_GIFTS_MAX`]. A gift already in the inbox is answered
+    /// `Inboxed` again and kept once.
+    InboxGift {
+        /// The receiver.
+        to: RoleId,
+        /// The gift, whose `to_roleid` is `to`.
+        gift: Gift,
+    },
 }
 
 impl PlayerOp {
@@ -245,7 +262,8 @@ impl PlayerOp {
             | PlayerOp::Save(_)
             | PlayerOp::Handoff { .. }
             | PlayerOp::Release(_)
-            | PlayerOp::TakeBack { .. } => true,
+            | PlayerOp::TakeBack { .. }
+            | PlayerOp::InboxGift { .. } => true,
             PlayerOp::Claim { .. }
             | PlayerOp::RenewLeases { .. }
             | PlayerOp::ReadOwnership { .. }
@@ -292,6 +310,8 @@ pub enum OpOutcome {
     },
     /// `ListHeldElsewhere` (ordered by role id) and `ReadHolder` (one).
     Holders(Vec<RowHolder>),
+    /// `InboxGift`: the gift is in the receiver's inbox.
+    Inboxed,
 }
 
 /// Why an operation failed.
@@ -319,6 +339,12 @@ pub enum StoreError {
         /// The first offending sequence number.
         seq: u64,
     },
+    /// A gift's receiver inbox holds [`gifts::INBOX_GIFTS_MAX`] gifts.
+    #[error("the inbox of role {0} is full")]
+    InboxFull(RoleId),
+    /// A gift without an id, or whose `to_roleid` is not the role asked.
+    #[error("malformed gift for role {0}")]
+    MalformedGift(RoleId),
     /// The backend failed; the operation's outcome is unknown when the failure
     /// came at commit, so the caller reads back before acting.
     #[error("backend: {0}")]

@@ -18,7 +18,7 @@ use std::convert::Infallible;
 
 use ownership::{Holder, Ownership, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
-use wire::node::PlayerData;
+use wire::node::{Gift, GiftId, PlayerData};
 
 use crate::backend::{self, HoldersPage, Rows, WriteBasis};
 use crate::{
@@ -37,6 +37,8 @@ pub struct ModelStore {
     /// The roles of each account (the one a role was created for), for
     /// `RolesOfAccount`.
     roles_by_account: BTreeMap<u64, BTreeSet<RoleId>>,
+    /// Each offline receiver's gifts, by `(sender, seq)`.
+    inboxes: BTreeMap<RoleId, BTreeMap<(u64, u64), Gift>>,
 }
 
 /// A player row and its ledger.
@@ -54,7 +56,16 @@ impl ModelStore {
             next_seq_by_srvno: srvnos.iter().map(|&srvno| (srvno, 1)).collect(),
             rows: BTreeMap::new(),
             roles_by_account: BTreeMap::new(),
+            inboxes: BTreeMap::new(),
         }
+    }
+
+    /// The gifts waiting in `roleid`'s inbox, by gift id.
+    pub fn inbox_of(&self, roleid: RoleId) -> impl Iterator<Item = &Gift> + '_ {
+        self.inboxes
+            .get(&roleid)
+            .into_iter()
+            .flat_map(BTreeMap::values)
     }
 
     /// The srvnos this database holds, in order.
@@ -225,6 +236,31 @@ impl Rows for ModelStore {
             .take(page.limit)
             .map(|(roleid, row)| (*roleid, row.record.ownership.clone()))
             .collect())
+    }
+
+    fn inbox(&mut self, roleid: RoleId) -> Result<Vec<Gift>, Infallible> {
+        let gifts = self.inbox_of(roleid).take(crate::gifts::INBOX_GIFTS_MAX);
+        Ok(gifts.cloned().collect())
+    }
+
+    fn insert_inbox(&mut self, gift: &Gift) -> Result<(), Infallible> {
+        let to = RoleId::from_raw(gift.to_roleid).expect("checked by the op");
+        let id = gift.id.unwrap_or_default();
+        let inbox = self.inboxes.entry(to).or_default();
+        inbox.insert((id.from_roleid, id.seq), *gift);
+        Ok(())
+    }
+
+    fn remove_inbox(&mut self, roleid: RoleId, ids: &[GiftId]) -> Result<(), Infallible> {
+        if let Some(inbox) = self.inboxes.get_mut(&roleid) {
+            for id in ids {
+                inbox.remove(&(id.from_roleid, id.seq));
+            }
+            if inbox.is_empty() {
+                self.inboxes.remove(&roleid);
+            }
+        }
+        Ok(())
     }
 }
 

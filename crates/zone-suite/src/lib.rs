@@ -1,5 +1,5 @@
 //! The zone test suite (DESIGN §14): the zone's tests over real sockets —
-//! players, logins, crossings, bad input, restarts — written once over
+//! players, logins, crossings, bad input, restarts, gifts — written once over
 //! [`TestZone`] and run on both backends: the embedded mode
 //! (`crates/zone/tests/suite.rs`, [`EmbeddedZone`]) and the distributed
 //! mode, every node a process of the kuafu binary on NATS and PostgreSQL
@@ -21,6 +21,7 @@ pub mod bad_input;
 pub mod calls;
 pub mod crossing;
 pub mod embedded;
+pub mod gifts;
 pub mod helpers;
 pub mod login_queue;
 pub mod logins;
@@ -161,6 +162,12 @@ macro_rules! zone_suite {
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,
                 a_login_token_is_valid_only_at_the_server_the_login_names,
+            }
+            gifts {
+                a_gift_to_a_player_on_another_server_is_credited_once_under_retries,
+                a_gift_to_an_offline_player_is_credited_on_its_next_login,
+                a_gift_is_credited_once_when_the_senders_server_is_killed,
+                a_gift_is_credited_once_when_the_receivers_server_is_killed,
             }
         );
     };

@@ -371,6 +371,7 @@ impl GameCore {
             by_crossing,
         });
         self.announce_arrival(roleid, &home_srvname, epoch);
+        self.resume_deliveries(roleid);
     }
 
     /// What `Entered` tells the client of its player.
@@ -484,6 +485,8 @@ impl GameCore {
             }
             StoreError::RoleIdsExhausted(_)
             | StoreError::LedgerOutOfOrder { .. }
+            | StoreError::InboxFull(_)
+            | StoreError::MalformedGift(_)
             | StoreError::Backend(_) => (ErrorCode::Unavailable, "store unavailable"),
         };
         self.reply_error(session, request_id, code, message);

@@ -47,6 +47,7 @@ impl World {
             crossing_token_admits_any_role: self.config.mutation
                 == Some(Mutation::CrossingTokenAdmitsAnyRole),
             double_credit: self.config.mutation == Some(Mutation::DoubleCredit),
+            gifts_not_remembered: self.config.mutation == Some(Mutation::GiftsNotRemembered),
         };
         config
     }

@@ -22,8 +22,8 @@ use crate::connection::{Connection, Failure};
 
 /// One batch's view of the open transaction.
 pub(super) struct Batch<'a> {
-    connection: &'a Connection,
-    statements: &'a Statements,
+    pub(super) connection: &'a Connection,
+    pub(super) statements: &'a Statements,
     srvnos: &'a BTreeSet<Srvno>,
 }
 
@@ -224,6 +224,18 @@ impl Rows for Batch<'_> {
         ];
         let statement = &self.statements.select_held_elsewhere;
         owned_rows(&self.connection.run(client.query(statement, &page))?)
+    }
+
+    fn inbox(&mut self, roleid: RoleId) -> Result<Vec<wire::node::Gift>, Failure> {
+        self.read_inbox(roleid)
+    }
+
+    fn insert_inbox(&mut self, gift: &wire::node::Gift) -> Result<(), Failure> {
+        self.add_to_inbox(gift)
+    }
+
+    fn remove_inbox(&mut self, roleid: RoleId, ids: &[wire::node::GiftId]) -> Result<(), Failure> {
+        self.take_from_inbox(roleid, ids)
     }
 }
 

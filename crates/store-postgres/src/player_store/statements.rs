@@ -72,6 +72,9 @@ pub(super) struct Statements {
     pub(super) select_held_by_node: Statement,
     pub(super) select_held_elsewhere: Statement,
     pub(super) select_ledger: Statement,
+    pub(super) select_inbox: Statement,
+    pub(super) insert_inbox: Statement,
+    pub(super) delete_inbox: Statement,
 }
 
 impl Statements {
@@ -103,6 +106,11 @@ impl Statements {
             client.prepare(SELECT_HELD_ELSEWHERE),
             client.prepare(SELECT_LEDGER),
         )?;
+        let (select_inbox, insert_inbox, delete_inbox) = tokio::try_join!(
+            client.prepare(super::inbox::SELECT_INBOX),
+            client.prepare(super::inbox::INSERT_INBOX),
+            client.prepare(super::inbox::DELETE_INBOX),
+        )?;
         Ok(Self {
             lock_players,
             lock_role_seqs,
@@ -121,6 +129,9 @@ impl Statements {
             select_held_by_node,
             select_held_elsewhere,
             select_ledger,
+            select_inbox,
+            insert_inbox,
+            delete_inbox,
         })
     }
 }

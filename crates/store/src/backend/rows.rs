@@ -11,12 +11,12 @@
 
 use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{RoleId, Srvno};
-use wire::node::PlayerData;
+use wire::node::{Gift, GiftId, PlayerData};
 
 use super::{HoldersPage, OpHandler, WriteKind, dispatch};
 use crate::{
     BATCH_OPS_MAX, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder,
-    StoreError,
+    StoreError, gifts,
 };
 
 /// What a fenced write is checked against.
@@ -78,6 +78,13 @@ pub trait Rows {
         db_now_ms: u64,
         page: &HoldersPage<'_>,
     ) -> Result<Vec<(RoleId, Ownership)>, Self::Failure>;
+    /// The gifts in `roleid`'s inbox, ordered by gift id, at most
+    /// [`crate::gifts::INBOX_GIFTS_MAX`].
+    fn inbox(&mut self, roleid: RoleId) -> Result<Vec<Gift>, Self::Failure>;
+    /// Puts `gift` in the inbox of `gift.to_roleid` (not there yet).
+    fn insert_inbox(&mut self, gift: &Gift) -> Result<(), Self::Failure>;
+    /// Removes the gifts `ids` from `roleid`'s inbox.
+    fn remove_inbox(&mut self, roleid: RoleId, ids: &[GiftId]) -> Result<(), Self::Failure>;
 }
 
 /// Why one op of a batch did not succeed.
@@ -192,6 +199,41 @@ impl<R: Rows> RowOps<'_, R> {
     }
 }
 
+impl<R: Rows> RowOps<'_, R> {
+    /// Credits the gifts of `inbox` to the row a claim by `owner` just
+    /// gave it (each once, by gift id), written at the claim's epoch with
+    /// the new ownership, and removes them from the inbox. A gift that
+    /// cannot be credited (the gold would overflow) stays there.
+    fn credit_inbox(
+        &mut self,
+        record: &mut PlayerRecord,
+        owner: &OwnerId,
+        inbox: &[Gift],
+    ) -> Result<(), R::Failure> {
+        let base_version = record.data_version;
+        let mut ledger = Vec::new();
+        let mut taken = Vec::new();
+        for gift in inbox {
+            if let (Ok(line), Some(id)) = (gifts::credit(&mut record.data, gift), &gift.id) {
+                ledger.extend(line);
+                taken.push(*id);
+            }
+        }
+        record.data_version += 1;
+        let write = FencedWrite {
+            roleid: record.roleid,
+            owner: owner.clone(),
+            epoch: record.ownership.epoch,
+            base_version,
+            data: record.data.clone(),
+            ledger,
+        };
+        self.rows
+            .store_write(&write, record.data_version, &record.ownership)?;
+        self.rows.remove_inbox(record.roleid, &taken)
+    }
+}
+
 impl<R: Rows> OpHandler for RowOps<'_, R> {
     type Error = OpError<R::Failure>;
 
@@ -224,8 +266,14 @@ impl<R: Rows> OpHandler for RowOps<'_, R> {
             .rules
             .claim(&record.ownership, owner, db_now_ms, lease_ttl_ms)
             .map_err(StoreError::Refused)?;
-        let stored = self.rows.store_ownership(roleid, &record.ownership);
-        stored.map_err(OpError::Failed)?;
+        let inbox = self.rows.inbox(roleid).map_err(OpError::Failed)?;
+        if inbox.is_empty() {
+            let stored = self.rows.store_ownership(roleid, &record.ownership);
+            stored.map_err(OpError::Failed)?;
+        } else {
+            self.credit_inbox(&mut record, owner, &inbox)
+                .map_err(OpError::Failed)?;
+        }
         Ok(OpOutcome::Claimed(record))
     }
 
@@ -328,6 +376,25 @@ impl<R: Rows> OpHandler for RowOps<'_, R> {
             .filter(|holder| holder.is_elsewhere_than(page.except_node))
             .collect();
         Ok(OpOutcome::Holders(holders))
+    }
+
+    fn inbox_gift(&mut self, db_now_ms: u64, to: RoleId, gift: &Gift) -> OpResult<R::Failure> {
+        let (current, _) = self.ownership(to)?;
+        if gift.to_roleid != to.get() || gift.id.is_none() {
+            return Err(StoreError::MalformedGift(to).into());
+        }
+        if current.live_node(db_now_ms).is_some() {
+            return Err(StoreError::Refused(Refused::HeldElsewhere { current }).into());
+        }
+        let inbox = self.rows.inbox(to).map_err(OpError::Failed)?;
+        if inbox.iter().any(|held| held.id == gift.id) {
+            return Ok(OpOutcome::Inboxed);
+        }
+        if inbox.len() >= gifts::INBOX_GIFTS_MAX {
+            return Err(StoreError::InboxFull(to).into());
+        }
+        self.rows.insert_inbox(gift).map_err(OpError::Failed)?;
+        Ok(OpOutcome::Inboxed)
     }
 
     fn read_holder(&mut self, db_now_ms: u64, roleid: RoleId) -> OpResult<R::Failure> {
