@@ -102,7 +102,7 @@ fn replies(outputs: &[Output]) -> Vec<(RequestId, NodeMessage)> {
         .iter()
         .filter_map(|output| match output {
             Output::Reply { request, message } => Some((*request, message.clone())),
-            Output::Record { .. } => None,
+            _ => None,
         })
         .collect()
 }

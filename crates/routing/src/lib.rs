@@ -8,7 +8,9 @@
 
 mod router;
 
-pub use router::{PushOutcome, Router, TRANSFERS_MAX, TableError, Transfer};
+pub use router::{
+    PushOutcome, Router, TRANSFERS_MAX, TRANSFERS_TOPIC, TableError, Transfer, push_from_wire,
+};
 
 use std::fmt;
 

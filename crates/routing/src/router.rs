@@ -16,6 +16,13 @@ use std::collections::BTreeMap;
 
 use crate::{RoleId, Srvno};
 
+mod messages;
+
+pub use messages::push_from_wire;
+
+/// The bus topic of the data center's transfer pushes.
+pub const TRANSFERS_TOPIC: &str = "transfers";
+
 /// Most overrides a transfer table holds: a snapshot is one bus message
 /// (a few bytes per entry, under NATS's 1 MiB payload), so the data center
 /// refuses a transfer beyond it.
@@ -102,6 +109,16 @@ impl Router {
     /// The table's version: the number of changes it has seen.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// How many overrides the table holds.
+    pub fn len(&self) -> usize {
+        self.overrides.len()
+    }
+
+    /// Whether no role was transferred.
+    pub fn is_empty(&self) -> bool {
+        self.overrides.is_empty()
     }
 
     /// Every override, ordered by role id.

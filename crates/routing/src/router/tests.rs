@@ -118,3 +118,24 @@ fn the_table_is_bounded_but_a_role_moved_again_replaces_its_override() {
     assert_eq!(router.home_of(role(1_000_001)), srvno(3));
     assert_eq!(router.handle_push(9, moved(3_000_001, 1)), PushOutcome::Gap);
 }
+
+#[test]
+fn the_table_and_its_pushes_survive_the_wire_and_bad_entries_are_typed_errors() {
+    let mut router = Router::new();
+    router.record(moved(1_000_001, 2)).unwrap();
+    router.record(moved(2_000_003, 3)).unwrap();
+    assert_eq!(Router::from_table(&router.to_table()), Ok(router.clone()));
+    let push = moved(3_000_004, 1).to_push(3);
+    assert_eq!(push_from_wire(&push), Ok((3, moved(3_000_004, 1))));
+    let mut bad = router.to_table();
+    bad.entries[0].to_srvno = 0;
+    assert!(matches!(
+        Router::from_table(&bad),
+        Err(TableError::MalformedSnapshot(_))
+    ));
+    let empty = wire::node::TransferPush {
+        version: 1,
+        entry: None,
+    };
+    assert!(push_from_wire(&empty).is_err());
+}
