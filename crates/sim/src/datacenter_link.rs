@@ -120,6 +120,9 @@ impl World {
                     let answer = Ok(message);
                     self.answer(Endpoint::DataCenter, endpoint, incarnation, call, answer);
                 }
+                Output::RecordTransfer(_) | Output::Publish { .. } => {
+                    unreachable!("the simulated zone transfers no role")
+                }
                 Output::Record { batch, notes } => {
                     self.log(|| format!("datacenter: writes batch {}: {notes:?}", batch.0));
                     let at = self.now_ms + self.store_latency();

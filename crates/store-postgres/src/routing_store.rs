@@ -1,6 +1,7 @@
 //! [`PostgresRoutingStore`]: the distributed mode's [`RoutingStore`], the
 //! data center's routing records in PostgreSQL, with the same table and
-//! meaning as the SQLite one (`store-sqlite`).
+//! meaning as the SQLite one (`store-sqlite`), and the transfer table
+//! (`routing_transfers`).
 //!
 //! A batch of records is one statement (the batch's columns as arrays,
 //! `unnest`ed into an upsert), so it is one transaction and one round trip
@@ -11,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use datacentercore::{Current, CurrentNote};
+use datacentercore::{Current, CurrentNote, TransferWrite};
+use routing::Router;
 use store::backend::{from_column, roleid_column, roleid_from_column, to_column};
 use store::{RoutingError, RoutingStore};
 use tokio_postgres::Row;
@@ -23,7 +25,10 @@ use crate::schema::{self, Schema};
 /// The data center database: its migrations, in order.
 const SCHEMA: Schema = Schema {
     kind: "Kuafu data center database",
-    migrations: &[include_str!("../migrations/routing/0001_current.sql")],
+    migrations: &[
+        include_str!("../migrations/routing/0001_current.sql"),
+        include_str!("../migrations/routing/0003_transfers.sql"),
+    ],
 };
 
 const UPSERT_CURRENT: &str = "INSERT INTO current_server (roleid, srvname, online, epoch) \
@@ -102,6 +107,16 @@ impl RoutingStore for PostgresRoutingStore {
                 .run(self.connection.client().query(SELECT_ALL, &[]))?;
             rows.iter().map(decode_record).collect()
         });
+        loaded.map_err(|failure| self.error(failure))
+    }
+
+    fn record_transfer(&mut self, write: &TransferWrite) -> Result<(), RoutingError> {
+        let written = crate::routing_transfers::record(&mut self.connection, write);
+        written.map_err(|failure| self.error(failure))
+    }
+
+    fn load_transfers(&mut self) -> Result<Router, RoutingError> {
+        let loaded = crate::routing_transfers::load(&mut self.connection);
         loaded.map_err(|failure| self.error(failure))
     }
 }

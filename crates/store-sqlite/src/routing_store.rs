@@ -1,6 +1,7 @@
 //! [`SqliteRoutingStore`]: the embedded mode's [`RoutingStore`], the data
 //! center's routing records (`datacenter.db`): the server each role is on
-//! now, whether it is online there, and the owner's epoch of that record.
+//! now, whether it is online there, and the owner's epoch of that record;
+//! and the transfer table (`routing_transfers`).
 //! The data center core (`datacentercore`) decides which note wins; this
 //! store writes what it decided and loads it back at start.
 //!
@@ -9,8 +10,8 @@
 
 use std::path::Path;
 
-use datacentercore::{Current, CurrentNote};
-use routing::RoleId;
+use datacentercore::{Current, CurrentNote, TransferWrite};
+use routing::{RoleId, Router};
 use rusqlite::{Connection, TransactionBehavior, params};
 use store::{RoutingError, RoutingStore};
 
@@ -25,6 +26,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         include_str!("../migrations/routing/0001_current.sql"),
         include_str!("../migrations/routing/0002_epoch.sql"),
+        include_str!("../migrations/routing/0004_transfers.sql"),
     ],
     marker_table: "current_server",
 };
@@ -63,6 +65,14 @@ impl RoutingStore for SqliteRoutingStore {
 
     fn load(&mut self) -> Result<Vec<CurrentNote>, RoutingError> {
         load(&self.connection).map_err(backend)
+    }
+
+    fn record_transfer(&mut self, write: &TransferWrite) -> Result<(), RoutingError> {
+        crate::routing_transfers::record(&mut self.connection, write).map_err(backend)
+    }
+
+    fn load_transfers(&mut self) -> Result<Router, RoutingError> {
+        crate::routing_transfers::load(&self.connection).map_err(backend)
     }
 }
 
