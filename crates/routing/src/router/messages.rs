@@ -58,6 +58,6 @@ impl Router {
 
 /// A push read from the wire: its version and override.
 pub fn push_from_wire(push: &TransferPush) -> Result<(u64, Transfer), IdError> {
-    let entry = push.entry.clone().unwrap_or_default();
+    let entry = push.entry.unwrap_or_default();
     Ok((push.version, Transfer::from_entry(&entry)?))
 }
