@@ -45,6 +45,7 @@ const SCHEMA: Schema = Schema {
         include_str!("../migrations/player/0001_players.sql"),
         include_str!("../migrations/player/0002_ledger_writer.sql"),
         include_str!("../migrations/player/0003_node_locks.sql"),
+        include_str!("../migrations/player/0005_transfers.sql"),
     ],
 };
 
@@ -304,6 +305,12 @@ impl Locks {
                 | PlayerOp::Release(write)
                 | PlayerOp::Handoff { write, .. } => {
                     roleids.insert(roleid_column(write.roleid));
+                }
+                PlayerOp::ExportRole { roleid, .. } | PlayerOp::SealTransfer { roleid, .. } => {
+                    roleids.insert(roleid_column(*roleid));
+                }
+                PlayerOp::ImportRole(export) => {
+                    roleids.insert(roleid_column(export.record.roleid));
                 }
                 PlayerOp::RenewLeases { leases, .. } => {
                     roleids.extend(leases.iter().map(|(roleid, _)| roleid_column(*roleid)));

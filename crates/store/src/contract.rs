@@ -25,6 +25,7 @@ mod fencing;
 mod holders;
 mod roles;
 mod routes;
+mod transfers;
 
 pub use accounts::*;
 pub use audit::*;
@@ -33,6 +34,7 @@ pub use fencing::*;
 pub use holders::*;
 pub use roles::*;
 pub use routes::*;
+pub use transfers::*;
 
 use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
@@ -112,6 +114,8 @@ macro_rules! contract_suite {
             ops_on_another_srvno_are_refused,
             rows_held_elsewhere_are_listed_in_pages,
             a_holder_is_read_with_its_lease_by_database_time,
+            a_transfer_fences_exports_and_seals_the_old_row_idempotently,
+            an_imported_role_keeps_its_id_data_and_ledger_and_plays_on,
         );
     };
 }
