@@ -21,6 +21,7 @@
 
 mod admission;
 mod hashing;
+mod homes;
 pub mod limits;
 mod login;
 mod node;
@@ -29,6 +30,7 @@ mod settings;
 use std::time::Duration;
 
 pub use hashing::{HASH_THREAD_PREFIX, HashCost, hash_rate, hash_time};
+pub use homes::RoleHomes;
 pub use limits::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 pub use node::{AccountCenter, StartError};
 pub use settings::LoginSettings;

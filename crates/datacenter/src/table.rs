@@ -22,8 +22,9 @@ use wire::node::node_message::Body;
 use wire::node::{GetTransfers, NodeMessage, RecordTransfer};
 
 /// Tries at loading the table when a node starts, each with the caller's
-/// deadline, before the start fails.
-pub const LOAD_ATTEMPTS_MAX: u32 = 20;
+/// deadline and [`RETRY_PAUSE`] apart (at least 30 s while the data center
+/// is not up yet), before the start fails.
+pub const LOAD_ATTEMPTS_MAX: u32 = 300;
 /// Tries at loading the table again after a gap.
 pub const RESYNC_ATTEMPTS_MAX: u32 = 5;
 /// Pause between two tries.
@@ -95,17 +96,16 @@ pub async fn record_transfer(
 }
 
 /// Keeps a node's copy of the transfer table current. See the module docs.
+#[derive(Debug)]
 pub struct TableFollower {
     task: JoinHandle<()>,
+    table: watch::Receiver<Arc<Router>>,
 }
 
 impl TableFollower {
     /// Subscribes, loads the table (at most [`LOAD_ATTEMPTS_MAX`] tries)
-    /// and follows the pushes; the receiver always holds the newest table.
-    pub async fn start(
-        bus: Arc<dyn Bus>,
-        asker: Asker,
-    ) -> Result<(Self, watch::Receiver<Arc<Router>>), TableError> {
+    /// and follows the pushes.
+    pub async fn start(bus: Arc<dyn Bus>, asker: Asker) -> Result<Self, TableError> {
         let pushes = bus.subscribe(TRANSFERS_TOPIC);
         let table = load(bus.as_ref(), &asker, LOAD_ATTEMPTS_MAX).await?;
         let (sender, receiver) = watch::channel(Arc::new(table.clone()));
@@ -116,12 +116,22 @@ impl TableFollower {
             sender,
         };
         let task = tokio::spawn(follow.run(pushes));
-        Ok((Self { task }, receiver))
+        Ok(Self {
+            task,
+            table: receiver,
+        })
     }
 
-    /// Stops following.
-    pub fn stop(self) {
-        self.task.abort();
+    /// The newest table.
+    pub fn table(&self) -> Arc<Router> {
+        self.table.borrow().clone()
+    }
+
+    /// A receiver of every newer table (marked seen up to now).
+    pub fn changes(&self) -> watch::Receiver<Arc<Router>> {
+        let mut changes = self.table.clone();
+        changes.mark_unchanged();
+        changes
     }
 }
 

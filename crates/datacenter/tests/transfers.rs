@@ -63,9 +63,9 @@ impl Database {
 }
 
 /// Waits until the follower's table is at `version`.
-async fn reaches(table: &tokio::sync::watch::Receiver<Arc<Router>>, version: u64) {
+async fn reaches(follower: &TableFollower, version: u64) {
     test_support::eventually(&format!("the table at version {version}"), || async {
-        (table.borrow().version() == version).then_some(())
+        (follower.table().version() == version).then_some(())
     })
     .await;
 }
@@ -102,8 +102,8 @@ async fn an_override_reaches_a_follower_and_survives_a_restart(database: Databas
     let bus = InProcessBus::new();
     let node = database.start(&bus).await;
     let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let (_follower, table) = TableFollower::start(shared, asker("gs2")).await.unwrap();
-    assert_eq!(**table.borrow(), Router::new());
+    let follower = TableFollower::start(shared, asker("gs2")).await.unwrap();
+    assert_eq!(*follower.table(), Router::new());
     let transfer = moved(1_000_001, 3);
     assert_eq!(
         record_transfer(&bus, &asker("operator"), transfer)
@@ -117,8 +117,8 @@ async fn an_override_reaches_a_follower_and_survives_a_restart(database: Databas
             .unwrap(),
         1
     );
-    reaches(&table, 1).await;
-    assert_eq!(table.borrow().home_of(transfer.roleid), transfer.to);
+    reaches(&follower, 1).await;
+    assert_eq!(follower.table().home_of(transfer.roleid), transfer.to);
     node.stop();
 
     let bus = InProcessBus::new();
@@ -131,7 +131,7 @@ async fn a_follower_that_missed_a_push_loads_the_table_at_the_next_one(database:
     let bus = InProcessBus::new();
     let node = database.start(&bus).await;
     let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let (_follower, table) = TableFollower::start(shared, asker("gs2")).await.unwrap();
+    let follower = TableFollower::start(shared, asker("gs2")).await.unwrap();
     node.stop();
     // Version 1 is recorded where the follower cannot hear it.
     let elsewhere = InProcessBus::new();
@@ -150,7 +150,7 @@ async fn a_follower_that_missed_a_push_loads_the_table_at_the_next_one(database:
             .unwrap(),
         2
     );
-    reaches(&table, 2).await;
+    reaches(&follower, 2).await;
     let expected = Router::from_snapshot(2, [missed, heard]).unwrap();
-    assert_eq!(**table.borrow(), expected);
+    assert_eq!(*follower.table(), expected);
 }

@@ -60,6 +60,8 @@ pub struct GameCore {
     pub(crate) notes: crate::notes::NoteBook,
     /// Pages of the marks' rebuild to read again on the next heartbeat.
     pub(crate) marks_pages_to_retry: Vec<MarksPage>,
+    /// The node's copy of the transfer table (module `transfers`).
+    pub(crate) router: routing::Router,
 }
 
 impl GameCore {
@@ -94,6 +96,7 @@ impl GameCore {
             outputs: VecDeque::new(),
             marks_pages_to_retry: Vec::new(),
             notes: crate::notes::NoteBook::default(),
+            router: routing::Router::new(),
         };
         core.start_marks_rebuild();
         core

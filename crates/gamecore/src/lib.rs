@@ -38,6 +38,7 @@ mod notes;
 mod peers;
 mod playing;
 mod sessions;
+mod transfers;
 mod write_path;
 mod zone;
 

@@ -25,6 +25,7 @@ pub mod login_queue;
 pub mod logins;
 pub mod players;
 pub mod restarts;
+pub mod transfers;
 
 use std::path::Path;
 use std::time::Duration;
@@ -63,8 +64,19 @@ pub trait TestZone: Sized {
     async fn restart(self) -> Self;
     /// Where the data center says `roleid` is: `(srvname, online)`.
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError>;
-    /// A read-only copy of `roleid` from its home database.
+    /// A read-only copy of `roleid` from its home database (as the transfer
+    /// table routes it).
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError>;
+    /// The operator's transfer of `roleid` to srvno `to` (转服), stopping
+    /// after step `until` (`None`: the whole transfer).
+    async fn transfer(
+        &self,
+        roleid: u64,
+        to: u32,
+        until: Option<zone::TransferStep>,
+    ) -> Result<zone::Transferred, zone::TransferError>;
+    /// How many problems the ledger audit of every player database finds.
+    async fn audit_problems(&self) -> usize;
     /// Stops the zone gracefully.
     async fn shutdown(self);
     /// The embedded zone itself, where the test runs in the zone's process:
@@ -146,6 +158,10 @@ macro_rules! zone_suite {
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,
                 a_login_token_is_valid_only_at_the_server_the_login_names,
+            }
+            transfers {
+                a_transferred_role_routes_to_its_new_home_on_every_node,
+                a_transfer_stopped_at_any_step_ends_the_same_when_run_again,
             }
         );
     };

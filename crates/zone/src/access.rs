@@ -3,13 +3,14 @@
 //! nats-config` prints them as nats-server's authorization block, and
 //! every node authenticates with its own nkey ([`node_key`]).
 //!
-//! - the data center binds `datacenter` and asks no one;
-//! - the account center binds `account` and asks the data center and the
-//!   game servers (login grants);
+//! - the data center binds `datacenter`, asks no one, and publishes the
+//!   transfer table's pushes (`transfers`);
+//! - the account center binds `account`, asks the data center and the
+//!   game servers (login grants), and hears the `transfers` pushes;
 //! - a game server binds its name and its battle server's, asks the data
 //!   center (`SetCurrent`), the account center (role notes), every game
-//!   server (crossings, kuafu marks, notes) and its battle server, and
-//!   sounds and hears the horn topic.
+//!   server (crossings, kuafu marks, notes) and its battle server, sounds
+//!   and hears the horn topic, and hears the `transfers` pushes.
 //!
 //! A node's key is `<nats_keys>/<name>.nk` (`bus_nats::key_file`), a seed
 //! file readable by its owner only, on the node's host; the zone file names
@@ -44,6 +45,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
     if process == DATACENTER_NODE {
         return Ok(Access {
             binds: set(&[DATACENTER_NODE]),
+            publishes: set(&[routing::TRANSFERS_TOPIC]),
             ..Access::default()
         });
     }
@@ -54,6 +56,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
         return Ok(Access {
             binds: set(&[ACCOUNT_NODE]),
             requests,
+            subscribes: set(&[routing::TRANSFERS_TOPIC]),
             ..Access::default()
         });
     }
@@ -67,7 +70,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
         binds: set(&[&game.name, &battle]),
         requests,
         publishes: set(&[gamecore::HORN_TOPIC]),
-        subscribes: set(&[gamecore::HORN_TOPIC]),
+        subscribes: set(&[gamecore::HORN_TOPIC, routing::TRANSFERS_TOPIC]),
     })
 }
 
@@ -143,14 +146,16 @@ mod tests {
         let config = example();
         let datacenter = bus_access(&config, "datacenter").unwrap();
         assert_eq!(names(&datacenter.binds), ["datacenter"]);
-        assert!(datacenter.requests.is_empty() && datacenter.publishes.is_empty());
+        assert!(datacenter.requests.is_empty() && datacenter.subscribes.is_empty());
+        assert_eq!(names(&datacenter.publishes), ["transfers"]);
         let account = bus_access(&config, "account").unwrap();
         assert_eq!(names(&account.binds), ["account"]);
         assert_eq!(
             names(&account.requests),
             ["datacenter", "gs1", "gs2", "gs3"]
         );
-        assert!(account.subscribes.is_empty() && account.publishes.is_empty());
+        assert_eq!(names(&account.subscribes), ["transfers"]);
+        assert!(account.publishes.is_empty());
         let game = bus_access(&config, "gs2").unwrap();
         assert_eq!(names(&game.binds), ["gs2", "gs2.battle"]);
         assert_eq!(
@@ -158,7 +163,7 @@ mod tests {
             ["account", "datacenter", "gs1", "gs2", "gs2.battle", "gs3"]
         );
         assert_eq!(names(&game.publishes), ["horn"]);
-        assert_eq!(names(&game.subscribes), ["horn"]);
+        assert_eq!(names(&game.subscribes), ["horn", "transfers"]);
         assert!(matches!(
             bus_access(&config, "gs9"),
             Err(AccessError::UnknownNode(name)) if name == "gs9"
