@@ -32,5 +32,5 @@ pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};
 pub use transfer::{
     PlayerDatabases, TransferError, TransferStep, Transferred, open_player_databases, transfer,
-    transfer_table,
+    transfer_in_distributed_zone, transfer_table,
 };

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::Bus;
+use bus_nats::{NatsBus, NatsBusConfig};
 use datacenter::table::{Asker, TableError, fetch_table, record_transfer};
 use ownership::Refused;
 use routing::{RoleId, Router, Srvno, Transfer};
@@ -91,6 +92,9 @@ pub enum TransferError {
     /// The data center did not answer or refused (run again).
     #[error("data center: {0}")]
     DataCenter(#[from] TableError),
+    /// The zone's bus or databases could not be reached.
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// The player databases of a distributed zone file, each with a writer,
@@ -99,6 +103,30 @@ pub async fn open_player_databases(config: &ZoneConfig) -> Result<PlayerDatabase
     let registry = telemetry::Registry::new();
     let stores = crate::distributed::open_player_stores(config, &registry, OPERATOR_NODE).await?;
     Ok(Arc::unwrap_or_clone(stores))
+}
+
+/// Transfers `roleid` to srvno `to` in the distributed zone of `config`:
+/// connects to its NATS as node `operator` and to its player databases
+/// (what `kuafu transfer` runs).
+pub async fn transfer_in_distributed_zone(
+    config: &ZoneConfig,
+    roleid: RoleId,
+    to: u32,
+) -> Result<Transferred, TransferError> {
+    let setup = |error: &dyn std::fmt::Display| TransferError::Setup(error.to_string());
+    let distributed = config
+        .distributed
+        .as_ref()
+        .ok_or_else(|| setup(&ZoneError::NotDistributed))?;
+    let nats = NatsBusConfig::new(&distributed.nats, &config.zone, OPERATOR_NODE);
+    let bus = NatsBus::connect(&nats)
+        .await
+        .map_err(|error| setup(&error))?;
+    let databases = open_player_databases(config)
+        .await
+        .map_err(|error| setup(&error))?;
+    let deadline = Duration::from_millis(config.timing.request_deadline_ms);
+    transfer(&bus, &databases, deadline, (roleid, to), None).await
 }
 
 /// The data center's transfer table, asked as the operator.
