@@ -22,6 +22,7 @@ use wire::client::ServerAddress;
 
 use crate::admin::{ConnectionsProbe, GameProbe};
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
+use crate::homes::role_homes;
 use crate::takeover::{DataDirLock, take_back_logged};
 
 /// The account center's node name.
@@ -160,12 +161,16 @@ impl Zone {
             .map_err(account::StartError::from)?;
         let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
-        let account = AccountCenter::start(
+        let (logins, homes) = (
             account_config(&config, &zone_map),
+            role_homes(&bus, &config),
+        );
+        let account = AccountCenter::start(
+            logins,
             account_gateway,
             bus.clone(),
             Box::new(accounts),
-            crate::homes::role_homes(&bus, &config).await?,
+            homes.await?,
         )?;
         admin.set_phase(Phase::Serving);
         Ok(Self {

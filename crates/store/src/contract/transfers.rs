@@ -85,23 +85,7 @@ pub fn a_transfer_fences_exports_and_seals_the_old_row_idempotently<H: Harness>(
             .iter()
             .all(|line| matches!(&line.writer, Some((writer, 1)) if *writer == me))
     );
-    let stale = PlayerOp::Save(earn(&export.record, &me, 2, 1));
-    assert!(matches!(
-        refusal(apply_one(&mut store, after_lease, stale)),
-        Refused::Fenced { .. }
-    ));
-    assert_eq!(
-        apply_one(&mut store, after_lease, claim_op(roleid, &me)),
-        transferred(roleid, 3)
-    );
-    assert_eq!(
-        exported(apply_one(&mut store, after_lease, export_op(roleid, 3))),
-        export
-    );
-    assert_eq!(
-        apply_one(&mut store, after_lease, export_op(roleid, 2)),
-        transferred(roleid, 3)
-    );
+    let mut store = fenced_row_refuses_writes_claims_and_other_targets(store, &export, after_lease);
     let seal = PlayerOp::SealTransfer {
         roleid,
         to: srvno(3),
@@ -127,6 +111,34 @@ pub fn a_transfer_fences_exports_and_seals_the_old_row_idempotently<H: Harness>(
         apply_one(&mut store, 0, unmarked),
         Err(StoreError::TransferNotStarted(other))
     );
+}
+
+/// After the export: the old owner's write is fenced, a claim is refused
+/// naming the new home, the export repeats, a move elsewhere is refused.
+fn fenced_row_refuses_writes_claims_and_other_targets<S: PlayerStore>(
+    mut store: S,
+    export: &RoleExport,
+    now: u64,
+) -> S {
+    let (me, roleid) = (owner("gs1", 1), export.record.roleid);
+    let stale = PlayerOp::Save(earn(&export.record, &me, 2, 1));
+    assert!(matches!(
+        refusal(apply_one(&mut store, now, stale)),
+        Refused::Fenced { .. }
+    ));
+    assert_eq!(
+        apply_one(&mut store, now, claim_op(roleid, &me)),
+        transferred(roleid, 3)
+    );
+    assert_eq!(
+        &exported(apply_one(&mut store, now, export_op(roleid, 3))),
+        export
+    );
+    assert_eq!(
+        apply_one(&mut store, now, export_op(roleid, 2)),
+        transferred(roleid, 3)
+    );
+    store
 }
 
 /// A role exported from another database (srvno 3, which this one does not
