@@ -157,21 +157,9 @@ impl Zone {
             );
             games.insert(game.name.clone(), node);
         }
-        let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
-            .map_err(account::StartError::from)?;
         let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
-        let (logins, homes) = (
-            account_config(&config, &zone_map),
-            role_homes(&bus, &config),
-        );
-        let account = AccountCenter::start(
-            logins,
-            account_gateway,
-            bus.clone(),
-            Box::new(accounts),
-            homes.await?,
-        )?;
+        let account = start_account(&config, &zone_map, account_gateway, &bus).await?;
         admin.set_phase(Phase::Serving);
         Ok(Self {
             config,
@@ -477,6 +465,28 @@ pub(crate) async fn start_game(
         bus,
         stores,
         transfers,
+    )?)
+}
+
+/// The embedded account center on its SQLite database, with its view of
+/// each role's home.
+async fn start_account(
+    config: &ZoneConfig,
+    zone_map: &ZoneMap,
+    gateway: gateway::Gateway,
+    bus: &Arc<dyn Bus>,
+) -> Result<AccountCenter, ZoneError> {
+    let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
+        .map_err(account::StartError::from)?;
+    let homes = role_homes(bus, config).await?;
+    let logins = account_config(config, zone_map);
+    let store = Box::new(accounts);
+    Ok(AccountCenter::start(
+        logins,
+        gateway,
+        bus.clone(),
+        store,
+        homes,
     )?)
 }
 
