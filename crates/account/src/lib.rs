@@ -21,6 +21,7 @@
 
 mod admission;
 mod hashing;
+mod homes;
 pub mod limits;
 mod login;
 mod metrics;
@@ -30,6 +31,7 @@ mod settings;
 use std::time::Duration;
 
 pub use hashing::{HASH_THREAD_PREFIX, HashCost, hash_rate, hash_time};
+pub use homes::RoleHomes;
 pub use limits::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 pub use metrics::{COUNTED_REFUSALS, LoginMetrics, OTHER_REFUSAL};
 pub use node::{AccountCenter, StartError};

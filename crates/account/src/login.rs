@@ -8,6 +8,7 @@ use store::{AccountError, AccountRole, AccountStore};
 use wire::client::{ErrorCode, Login, Password, Register, RoleSummary, login::Credential};
 
 use crate::hashing::HashPool;
+use crate::homes::RoleHomes;
 use crate::{ACCOUNT_CHARS_MAX, SECRET_BYTES_MAX};
 
 /// What a login step failed with: the code and message the client gets.
@@ -17,6 +18,8 @@ pub(crate) type Refusal = (ErrorCode, String);
 pub(crate) struct Logins {
     pub(crate) store: Arc<Mutex<Box<dyn AccountStore>>>,
     pub(crate) pool: HashPool,
+    /// Each role's home server by the transfer table.
+    pub(crate) homes: RoleHomes,
 }
 
 /// Checks a `Register`'s arguments (before it may wait for a hash).
@@ -99,21 +102,21 @@ impl Logins {
         .await?;
         Ok(LoginRequest {
             account_id,
-            roles: roles.iter().map(summary).collect(),
+            roles: roles.iter().map(|role| self.summary(role)).collect(),
             last_role: last.map(|role| LastRole {
                 roleid: role.roleid,
-                home_srvname: role.srvname,
+                home_srvname: self.homes.home_srvname(role.roleid, role.srvname),
             }),
         })
     }
-}
 
-fn summary(role: &AccountRole) -> RoleSummary {
-    RoleSummary {
-        roleid: role.roleid.get(),
-        name: role.name.clone(),
-        level: role.level,
-        home_srvname: role.srvname.clone(),
+    fn summary(&self, role: &AccountRole) -> RoleSummary {
+        RoleSummary {
+            roleid: role.roleid.get(),
+            name: role.name.clone(),
+            level: role.level,
+            home_srvname: self.homes.home_srvname(role.roleid, role.srvname.clone()),
+        }
     }
 }
 

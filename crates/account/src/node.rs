@@ -39,6 +39,7 @@ use wire::node::{RoleCreatedNote, RoleLevelNote};
 use crate::AccountConfig;
 use crate::admission::{Admission, Decision, Pending, Work};
 use crate::hashing::HashPool;
+use crate::homes::RoleHomes;
 use crate::limits::{DEVICE_RETRY_AFTER_MS, ROLE_NOTES_INFLIGHT_MAX};
 use crate::login::{Logins, Refusal, blocking, check_login, check_register, lock};
 use crate::metrics::LoginMetrics;
@@ -70,12 +71,14 @@ pub enum StartError {
 impl AccountCenter {
     /// Binds the bus name and starts serving the clients of `gateway`
     /// (already listening) from `store`, the account database (SQLite in
-    /// the embedded mode, PostgreSQL in the distributed mode).
+    /// the embedded mode, PostgreSQL in the distributed mode), each role's
+    /// home by `homes` (the transfer table, already loaded).
     pub fn start(
         config: AccountConfig,
         gateway: gateway::Gateway,
         bus: Arc<dyn Bus>,
         store: Box<dyn AccountStore>,
+        homes: RoleHomes,
     ) -> Result<Self, StartError> {
         let inbox = bus.bind(&config.name, bus::INBOX_MESSAGES_MAX)?;
         let (tcp_addr, ws_addr, handle) = (
@@ -103,6 +106,7 @@ impl AccountCenter {
             logins: Arc::new(Logins {
                 store: Arc::new(Mutex::new(store)),
                 pool,
+                homes,
             }),
             bus,
             clients: handle.clone(),

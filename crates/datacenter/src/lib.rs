@@ -10,8 +10,15 @@
 //! summaries) is written on a blocking thread while the next requests
 //! queue, so one fsync serves many notes, and the summary pushes are
 //! published on each subscriber's summary topic. At start it loads every
-//! record into the core. The store blocks,
-//! so it is only ever called on a blocking thread.
+//! record, every summary and the transfer table into the core. A transfer override is written the same way, one write at a time
+//! (the core decides), and its push published on the transfer topic once
+//! durable. The store blocks, so it is only ever called on a blocking
+//! thread.
+//!
+//! [`table`] is the transfer table as the other nodes use it: fetched,
+//! recorded by the operator, and followed through the pushes.
+
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +26,7 @@ use std::sync::Arc;
 use bus::{Bus, BusError, Incoming, Replier};
 use datacentercore::{
     BatchId, CurrentNote, DataCenterCore, Output, RecordError, RequestId, SummaryRecord,
+    TransferWrite,
 };
 use store::{RoutingError, RoutingStore};
 use tokio::task::JoinHandle;
@@ -44,12 +52,15 @@ impl DataCenter {
             let mut store = store;
             let records = store.load();
             let summaries = store.load_summaries();
-            (store, records, summaries)
+            let transfers = store.load_transfers();
+            (store, records, summaries, transfers)
         })
         .await
         .map_err(|error| RoutingError::Backend(format!("loading the records: {error}")))?;
-        let (store, records, summaries) = loaded;
-        let core = DataCenterCore::new(records?).with_summaries(summaries?);
+        let (store, records, summaries, transfers) = loaded;
+        let core = DataCenterCore::new(records?)
+            .with_summaries(summaries?)
+            .with_transfers(transfers?);
         let inbox = bus.bind(name, bus::INBOX_MESSAGES_MAX)?;
         let shell = Shell {
             core,
@@ -80,8 +91,16 @@ pub enum StartError {
     Bus(#[from] BusError),
 }
 
-/// What writing a batch gives back: the store, the batch and its answer.
-type Written = (Box<dyn RoutingStore>, BatchId, Result<(), RecordError>);
+/// What a write gives back: the store, what was written and its answer.
+type Written = (Box<dyn RoutingStore>, Wrote, Result<(), RecordError>);
+
+/// What a write was.
+enum Wrote {
+    /// A batch of current-server notes.
+    Batch(BatchId),
+    /// A transfer override, as this version of the table.
+    Transfer(u64),
+}
 
 /// A batch being written on a blocking thread.
 type Writing = JoinHandle<Written>;
@@ -97,6 +116,7 @@ enum Wake {
 /// The core and what the shell holds for it.
 struct Shell {
     core: DataCenterCore,
+    /// Where summary and transfer pushes are published.
     bus: Arc<dyn Bus>,
     /// The store, while no batch is being written.
     store: Option<Box<dyn RoutingStore>>,
@@ -124,10 +144,15 @@ impl Shell {
                         self.request(incoming);
                     }
                 }
-                Wake::Written(Ok((store, batch, answer))) => {
+                Wake::Written(Ok((store, wrote, answer))) => {
                     self.writing = None;
                     self.store = Some(store);
-                    self.core.handle_record_answer(batch, answer);
+                    match wrote {
+                        Wrote::Batch(batch) => self.core.handle_record_answer(batch, answer),
+                        Wrote::Transfer(version) => {
+                            self.core.handle_transfer_answer(version, answer);
+                        }
+                    }
                 }
                 Wake::Written(Err(error)) => {
                     tracing::error!(%error, "the data center's store writer failed");
@@ -162,21 +187,35 @@ impl Shell {
                 Output::Push { node, message } => {
                     self.bus.publish(&wire::summary_topic(&node), message)
                 }
+                Output::RecordTransfer(write) => self.write_transfer(write),
+                Output::Publish { topic, message } => self.bus.publish(topic, message),
             }
         }
     }
 
-    /// Writes a batch on a blocking thread; the core has at most one in flight.
+    /// Writes a batch on a blocking thread; the core has at most one write
+    /// in flight.
     fn write(&mut self, batch: BatchId, notes: Vec<CurrentNote>, summaries: Vec<SummaryRecord>) {
-        let mut store = self
-            .store
-            .take()
-            .expect("the core writes one batch at a time");
+        self.write_with(Wrote::Batch(batch), move |store| {
+            store.record_with_summaries(&notes, &summaries)
+        });
+    }
+
+    /// Writes a transfer override on a blocking thread.
+    fn write_transfer(&mut self, write: TransferWrite) {
+        let wrote = Wrote::Transfer(write.version);
+        self.write_with(wrote, move |store| store.record_transfer(&write));
+    }
+
+    fn write_with(
+        &mut self,
+        wrote: Wrote,
+        write: impl FnOnce(&mut dyn RoutingStore) -> Result<(), RoutingError> + Send + 'static,
+    ) {
+        let mut store = self.store.take().expect("the core writes one at a time");
         self.writing = Some(tokio::task::spawn_blocking(move || {
-            let answer = store
-                .record_with_summaries(&notes, &summaries)
-                .map_err(|error| RecordError(error.to_string()));
-            (store, batch, answer)
+            let answer = write(store.as_mut()).map_err(|error| RecordError(error.to_string()));
+            (store, wrote, answer)
         }));
     }
 }

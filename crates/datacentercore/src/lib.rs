@@ -26,15 +26,20 @@
 //!   order. `SubscribeSummaries` is answered at once with a snapshot of the
 //!   durable summaries, `UnsubscribeSummaries` stops the pushes.
 //!
+//! It also keeps the transfer table (module `transfers`, DESIGN §7): each
+//! override written durably as the next version, then answered and pushed.
+//! One write is in flight at a time, a batch of notes or a transfer.
+//!
 //! The recorded current server is a routing hint; the authoritative answer
 //! is the owner in the player's row (DESIGN §7).
 
 mod batch;
 pub mod summaries;
+mod transfers;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use routing::RoleId;
+use routing::{RoleId, Router};
 use wire::client::ErrorCode;
 use wire::node::node_message::Body;
 use wire::node::{
@@ -43,6 +48,9 @@ use wire::node::{
 
 use summaries::Subscriptions;
 pub use summaries::{Profile, ProfileNote, SummaryRecord};
+
+use transfers::{Effect, Transfers};
+pub use transfers::{TRANSFERS_WAITING_MAX, TransferWrite};
 
 /// Notes written in one batch (one store transaction), at most.
 pub const BATCH_NOTES_MAX: usize = 512;
@@ -114,6 +122,16 @@ pub enum Output {
         /// The push.
         message: NodeMessage,
     },
+    /// Write this override as the table's new version in one durable
+    /// transaction; answer with [`DataCenterCore::handle_transfer_answer`].
+    RecordTransfer(TransferWrite),
+    /// Publish `message` on bus topic `topic` (a transfer push).
+    Publish {
+        /// The topic.
+        topic: &'static str,
+        /// The push.
+        message: NodeMessage,
+    },
     /// Answer a peer's request.
     Reply {
         /// The request answered.
@@ -147,6 +165,7 @@ pub struct DataCenterCore {
     committing: Option<Committing>,
     outputs: VecDeque<Output>,
     next_batch: u64,
+    transfers: Transfers,
 }
 
 impl DataCenterCore {
@@ -163,6 +182,7 @@ impl DataCenterCore {
             committing: None,
             outputs: VecDeque::new(),
             next_batch: 1,
+            transfers: Transfers::default(),
         }
     }
 
@@ -175,9 +195,21 @@ impl DataCenterCore {
         self
     }
 
+    /// The core with `table`, the transfer table as loaded from the store.
+    pub fn with_transfers(mut self, table: Router) -> Self {
+        self.transfers = Transfers::new(table);
+        self
+    }
+
+    /// The durable transfer table.
+    pub fn transfers(&self) -> &Router {
+        self.transfers.table()
+    }
+
     /// A request from a peer: `SetCurrent` and `SummaryUpdate` wait for
-    /// the next batch; `GetCurrent` and the subscriptions are answered at
-    /// once; anything else is refused.
+    /// the next batch; `GetCurrent`, the subscriptions and `GetTransfers`
+    /// are answered at once; `RecordTransfer` waits for its own write;
+    /// anything else is refused.
     pub fn handle_request(&mut self, request: RequestId, message: NodeMessage) {
         let refusal = match message.body {
             Some(Body::SetCurrent(note)) => match current_note(note) {
@@ -204,6 +236,11 @@ impl DataCenterCore {
                     Err((code, text)) => error(code, text),
                 }
             }
+            Some(Body::RecordTransfer(record)) => match self.transfers.request(request, record) {
+                Some(refusal) => refusal,
+                None => return,
+            },
+            Some(Body::GetTransfers(_)) => self.transfers.snapshot(),
             _ => error(
                 ErrorCode::UnexpectedMessage,
                 "the data center does not take this".to_owned(),
@@ -313,13 +350,38 @@ impl DataCenterCore {
         }
     }
 
+    /// The store's answer to the transfer write of `version` (see
+    /// [`Output::RecordTransfer`]): once durable it is the table's, answered
+    /// and pushed; a failure is refused `UNAVAILABLE`.
+    pub fn handle_transfer_answer(&mut self, version: u64, answer: Result<(), RecordError>) {
+        let mut effects = Vec::new();
+        self.transfers.handle_answer(version, answer, &mut effects);
+        self.carry_out(effects);
+    }
+
     /// The next output for the shell. When nothing else is queued and no
-    /// batch is in flight, the notes waiting become the next batch.
+    /// write is in flight, a waiting transfer is written, else the notes
+    /// waiting become the next batch.
     pub fn poll_output(&mut self) -> Option<Output> {
-        if self.outputs.is_empty() && self.committing.is_none() {
-            self.start_batch();
+        if self.outputs.is_empty() && self.committing.is_none() && !self.transfers.is_writing() {
+            let mut effects = Vec::new();
+            let write = self.transfers.start_write(&mut effects);
+            self.carry_out(effects);
+            match write {
+                Some(write) => self.push(Output::RecordTransfer(write)),
+                None => self.start_batch(),
+            }
         }
         self.outputs.pop_front()
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Reply(request, message) => self.reply(request, message),
+                Effect::Publish(topic, message) => self.push(Output::Publish { topic, message }),
+            }
+        }
     }
 
     /// Where `roleid` is, as recorded (durable).

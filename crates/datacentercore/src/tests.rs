@@ -103,6 +103,7 @@ fn replies(outputs: &[Output]) -> Vec<(RequestId, NodeMessage)> {
         .filter_map(|output| match output {
             Output::Reply { request, message } => Some((*request, message.clone())),
             Output::Record { .. } | Output::Push { .. } => None,
+            _ => None,
         })
         .collect()
 }

@@ -119,12 +119,14 @@ pub struct GameHandle {
 
 impl GameNode {
     /// Binds the bus name and starts the node's task, serving the clients
-    /// of `gateway` (already listening, so the zone knew its addresses).
+    /// of `gateway` (already listening, so the zone knew its addresses) and
+    /// routing roles by `transfers`, the transfer table already loaded.
     pub fn start(
         config: GameNodeConfig,
         gateway: gateway::Gateway,
         bus: Arc<dyn bus::Bus>,
         stores: StoreRoutes,
+        transfers: datacenter::table::TableFollower,
     ) -> Result<Self, NodeError> {
         let srvname = config.core.srvname.clone();
         let inbox = match bus.bind(&srvname, bus::INBOX_MESSAGES_MAX) {
@@ -137,7 +139,8 @@ impl GameNode {
         let (commands, command_queue) = mpsc::channel(COMMANDS_MAX);
         let (tcp_addr, ws_addr) = (gateway.tcp_local_addr, gateway.ws_local_addr);
         let gateway_handle = gateway.handle.clone();
-        let shell = shell::Shell::new(config, bus.clone(), stores, gateway, inbox, command_queue);
+        let queues = (inbox, command_queue);
+        let shell = shell::Shell::new(config, bus.clone(), stores, gateway, queues, transfers);
         let task = tokio::spawn(shell.run());
         let handle = GameHandle { srvname, commands };
         Ok(Self {

@@ -113,7 +113,12 @@ impl ProxyPlayer<'_> {
     ) -> Result<Vec<u8>, CallError> {
         let players = self.players;
         let hint = players.hint(self.roleid);
-        let mut route = CallRoute::new(&players.zone, self.roleid, hint.as_deref())?;
+        let mut route = CallRoute::new(
+            &players.zone,
+            self.roleid,
+            self.roleid.home_srvno(),
+            hint.as_deref(),
+        )?;
         let message = call_message(self.roleid, method, version, args, self.request_id.clone());
         let mut step = route.start();
         loop {

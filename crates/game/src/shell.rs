@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bus::{Bus, BusError, Replier};
+use datacenter::table::TableFollower;
 use gamecore::{CallId, Entropy, Event, GameCore, OpId, Output, PeerError, RequestId, SessionId};
 use gateway::{Gateway, GatewayEvent};
+use routing::Router;
 use store::{OpOutcome, StoreError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use wire::node::NodeMessage;
 
@@ -62,6 +64,10 @@ pub(crate) struct Shell {
     clock_lag_ms: u64,
     /// When the core's timeout was last called.
     last_tick: Instant,
+    /// The transfer table's newer versions.
+    transfers: watch::Receiver<Arc<Router>>,
+    /// Keeps the transfer table current while the node runs.
+    _follower: TableFollower,
 }
 
 impl Shell {
@@ -70,8 +76,8 @@ impl Shell {
         bus: Arc<dyn Bus>,
         stores: StoreRoutes,
         gateway: Gateway,
-        inbox: bus::Inbox,
-        commands: mpsc::Receiver<Command>,
+        (inbox, commands): (bus::Inbox, mpsc::Receiver<Command>),
+        follower: TableFollower,
     ) -> Self {
         let horns = bus.subscribe(gamecore::HORN_TOPIC);
         let summary_pushes = bus.subscribe(&wire::summary_topic(&config.core.srvname));
@@ -80,9 +86,12 @@ impl Shell {
             ..NodeStatus::default()
         };
         let token_ttl = Duration::from_millis(config.core.token_ttl_ms);
+        // Routes by the table loaded before the node serves (DESIGN §7).
+        let mut core = GameCore::new(config.core, system_now_ms());
+        core.handle_transfer_table(Router::clone(&follower.table()));
         Self {
             crossings: CrossingTimer::new(token_ttl, config.crossing_seconds),
-            core: GameCore::new(config.core, system_now_ms()),
+            core,
             bus,
             stores,
             gateway,
@@ -101,7 +110,15 @@ impl Shell {
             shutdown_waiters: Vec::new(),
             clock_lag_ms: 0,
             last_tick: Instant::now(),
+            transfers: follower.changes(),
+            _follower: follower,
         }
+    }
+
+    /// A newer transfer table, for the core.
+    fn transfer_table_changed(&mut self) {
+        let table = Router::clone(&self.transfers.borrow_and_update());
+        self.core.handle_transfer_table(table);
     }
 
     /// The node's own clock, in milliseconds since the Unix epoch.
@@ -129,6 +146,7 @@ impl Shell {
                 Some((op, answer)) = self.store_answers.1.recv() => self.core.handle_store_answer(self.now_ms(), op, answer),
                 Some((call, answer)) = self.call_answers.1.recv() => self.core.handle_call_answer(self.now_ms(), call, answer),
                 Some(command) = self.commands.recv() => self.command(command).await,
+                Ok(()) = self.transfers.changed() => self.transfer_table_changed(),
                 () = tokio::time::sleep_until(wake_at) => self.tick(),
             }
             self.carry_out_outputs();

@@ -77,6 +77,8 @@ pub struct GameCore {
     pub(crate) locator: crate::calls::Locator,
     /// Callers of durable player calls waiting for their saves.
     pub(crate) durable_waiters: crate::calls::DurableWaiters,
+    /// The node's copy of the transfer table (module `transfers`).
+    pub(crate) router: routing::Router,
 }
 
 impl GameCore {
@@ -118,6 +120,7 @@ impl GameCore {
             deliveries: Default::default(),
             locator: Default::default(),
             durable_waiters: Default::default(),
+            router: routing::Router::new(),
         };
         core.start_marks_rebuild();
         core

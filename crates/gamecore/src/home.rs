@@ -140,7 +140,7 @@ impl GameCore {
             let operation = PlayerOp::ReadHolder { roleid };
             self.store(
                 OpPurpose::MarkRead { roleid },
-                roleid.home_srvno(),
+                self.home_of(roleid),
                 operation,
             );
         }
@@ -189,7 +189,7 @@ impl GameCore {
     fn own_role(&self, raw_roleid: u64) -> Result<RoleId, (ErrorCode, String)> {
         let roleid = RoleId::from_raw(raw_roleid)
             .map_err(|error| (ErrorCode::UnknownRole, error.to_string()))?;
-        if self.config.zone.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
+        if self.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
             return Err((
                 ErrorCode::UnknownRole,
                 format!("{roleid} is not at home here"),

@@ -181,7 +181,7 @@ impl GameCore {
             Default::default();
         for (roleid, hosted) in &self.players {
             if let Some(copy) = hosted.state.leased_copy() {
-                by_db.entry(roleid.home_srvno()).or_default().push((
+                by_db.entry(self.home_of(*roleid)).or_default().push((
                     *roleid,
                     copy.epoch,
                     hosted.generation,

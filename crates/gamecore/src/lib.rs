@@ -50,6 +50,7 @@ mod peers;
 mod playing;
 mod sessions;
 mod subscriptions;
+mod transfers;
 mod write_path;
 mod zone;
 

@@ -248,12 +248,7 @@ impl GameCore {
             roleid: roleid.get(),
             name: data.name.clone(),
             level: data.level,
-            home_srvname: self
-                .config
-                .zone
-                .home_srvname(roleid)
-                .unwrap_or_default()
-                .to_owned(),
+            home_srvname: self.home_srvname(roleid).unwrap_or_default().to_owned(),
         }
     }
 

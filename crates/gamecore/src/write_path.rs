@@ -138,7 +138,7 @@ impl GameCore {
                 handoff_ttl_ms,
             },
         };
-        self.store(purpose, roleid.home_srvno(), operation);
+        self.store(purpose, self.home_of(roleid), operation);
     }
 
     /// The store answered a write at `now_ms`: applied, fenced, or unknown
@@ -178,7 +178,7 @@ impl GameCore {
         write.read_backs += 1;
         self.store(
             OpPurpose::ReadBack(write),
-            roleid.home_srvno(),
+            self.home_of(roleid),
             PlayerOp::ReadOwnership { roleid },
         );
     }

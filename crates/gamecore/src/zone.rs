@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use routing::{RoleId, Srvno};
+use routing::Srvno;
 use wire::client::ServerAddress;
 
 /// One game server as the zone config describes it.
@@ -44,11 +44,10 @@ impl ZoneMap {
         self.servers.get(srvname)
     }
 
-    /// The name of the server where `roleid` is at home.
-    pub fn home_srvname(&self, roleid: RoleId) -> Option<&str> {
-        self.home_of_srvno
-            .get(&roleid.home_srvno())
-            .map(String::as_str)
+    /// The name of the server that serves `srvno` (a role's home server is
+    /// the one serving the srvno the transfer table routes it to).
+    pub fn home_srvname(&self, srvno: Srvno) -> Option<&str> {
+        self.home_of_srvno.get(&srvno).map(String::as_str)
     }
 
     /// Every server, ordered by name.

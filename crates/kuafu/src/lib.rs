@@ -9,3 +9,4 @@ pub mod bot;
 pub mod demo;
 pub mod processes;
 pub mod simulate;
+pub mod transfer;

@@ -85,6 +85,10 @@ enum Command {
     Sim(kuafu::simulate::SimArgs),
     /// Check every player's gold and items against the ledger.
     Audit(kuafu::audit::AuditArgs),
+    /// Move an offline role to another srvno's database (转服) in a
+    /// distributed zone; run it again to finish one that stopped (see
+    /// docs/deploy.md).
+    Transfer(kuafu::transfer::TransferArgs),
     /// Measure a whole zone on this machine (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -146,6 +150,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Sim(args) => Ok(kuafu::simulate::run(&args)?),
         Command::Audit(args) => kuafu::audit::run(&args),
+        Command::Transfer(args) => kuafu::transfer::run(&args).await,
         Command::Demo {
             bots,
             duration,

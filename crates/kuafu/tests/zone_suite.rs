@@ -184,7 +184,9 @@ impl TestZone for ProcessZone {
 
     async fn load_readonly(&self, roleid: u64) -> Result<ReadOnlyPlayer, StoreError> {
         let roleid = RoleId::from_raw(roleid).expect("a role id");
-        let srvno = roleid.home_srvno();
+        let deadline = Duration::from_millis(self.zone.config.timing.request_deadline_ms);
+        let table = zone::transfer_table(self.operator.as_ref(), deadline).await;
+        let srvno = table.expect("the transfer table").home_of(roleid);
         let home = self
             .zone
             .config
@@ -209,6 +211,30 @@ impl TestZone for ProcessZone {
                 "read-only load answered {other:?}"
             ))),
         }
+    }
+
+    async fn transfer(
+        &self,
+        roleid: u64,
+        to: u32,
+        until: Option<zone::TransferStep>,
+    ) -> Result<zone::Transferred, zone::TransferError> {
+        let roleid = RoleId::from_raw(roleid).expect("a role id");
+        let databases = zone::open_player_databases(&self.zone.config).await;
+        let databases = databases.expect("the player databases open");
+        let deadline = Duration::from_millis(self.zone.config.timing.request_deadline_ms);
+        let bus = self.operator.as_ref();
+        zone::transfer(bus, &databases, deadline, (roleid, to), until).await
+    }
+
+    async fn audit_problems(&self) -> usize {
+        let config = self.zone.config.clone();
+        let audit = tokio::task::spawn_blocking(move || zone::audit(&config));
+        let reports = audit
+            .await
+            .unwrap()
+            .expect("the audit reads every database");
+        reports.iter().map(|(_, report)| report.problems()).sum()
     }
 
     async fn shutdown(self) {

@@ -247,6 +247,29 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// Fences an offline player's row for a transfer to another server's
+    /// database (转服, DESIGN §7): allowed only when no node holds it or is
+    /// handed it with a live lease; the row becomes free at a raised epoch,
+    /// so a writer of any earlier epoch is fenced.
+    pub fn fence_for_transfer(
+        &self,
+        row: &Ownership,
+        db_now_ms: u64,
+    ) -> Result<Ownership, Refused> {
+        if row.live_node(db_now_ms).is_some() {
+            return Err(Refused::HeldElsewhere {
+                current: row.clone(),
+            });
+        }
+        Ok(Ownership {
+            holder: Holder::Free,
+            epoch: row.epoch + 1,
+            lease_until_ms: 0,
+        })
+    }
+}
+
 impl Ownership {
     /// The node that holds the row or that it is arriving at, while its
     /// lease is live at `db_now_ms`; `None` when free or lapsed.
@@ -321,6 +344,22 @@ mod tests {
         assert!(matches!(refused, Err(Refused::HeldElsewhere { .. })));
         let taken = rules.claim(&row, &owner("gs2", 7), TTL, TTL).unwrap();
         assert_eq!(taken.epoch, 2);
+    }
+
+    #[test]
+    fn only_an_offline_row_is_fenced_for_a_transfer_and_its_old_writers_are_fenced() {
+        let rules = Rules::default();
+        let me = owner("gs1", 1);
+        let held = rules.claim(&Ownership::free(), &me, 0, TTL).unwrap();
+        let online = rules.fence_for_transfer(&held, TTL - 1);
+        assert!(matches!(online, Err(Refused::HeldElsewhere { .. })));
+        let handed = rules.handoff(&held, &me, 1, "gs2", 0, TTL).unwrap();
+        let arriving = rules.fence_for_transfer(&handed, TTL - 1);
+        assert!(matches!(arriving, Err(Refused::HeldElsewhere { .. })));
+        let fenced = rules.fence_for_transfer(&held, TTL).unwrap();
+        assert_eq!((fenced.holder.clone(), fenced.epoch), (Holder::Free, 2));
+        let late = rules.authorize_write(&fenced, &me, 1);
+        assert!(matches!(late, Err(Refused::Fenced { .. })));
     }
 
     #[test]

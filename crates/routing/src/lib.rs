@@ -3,6 +3,14 @@
 //!
 //! `roleid = srvno * 1_000_000 + seq`: the home srvno is read off the role id,
 //! and each srvno has one database, so any node can find any player's row.
+//! The transfer table ([`Router`]) overrides the encoded home of a role that
+//! moved server (转服); every lookup of a role's home goes through it.
+
+mod router;
+
+pub use router::{
+    PushOutcome, Router, TRANSFERS_MAX, TRANSFERS_TOPIC, TableError, Transfer, push_from_wire,
+};
 
 use std::fmt;
 
@@ -69,7 +77,8 @@ impl RoleId {
     }
 
     /// The srvno the id encodes: the role's home and the database that holds
-    /// its row (the transfer table, when it exists, overrides this).
+    /// its row unless the transfer table overrides it; a node asks
+    /// [`Router::home_of`], never this, for where a role lives.
     pub fn home_srvno(self) -> Srvno {
         let srvno = u32::try_from(self.0 / ROLE_SEQ_SPAN).expect("checked at construction");
         Srvno(srvno)

@@ -122,6 +122,9 @@ impl World {
                 }
                 // No simulated node subscribes to summaries yet.
                 Output::Push { .. } => {}
+                Output::RecordTransfer(_) | Output::Publish { .. } => {
+                    unreachable!("the simulated zone transfers no role")
+                }
                 Output::Record { batch, notes, .. } => {
                     self.log(|| format!("datacenter: writes batch {}: {notes:?}", batch.0));
                     let at = self.now_ms + self.store_latency();

@@ -31,6 +31,7 @@ mod connection;
 mod node_lock;
 mod player_store;
 mod routing_store;
+mod routing_transfers;
 mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -47,6 +47,7 @@ const SCHEMA: Schema = Schema {
         include_str!("../migrations/player/0002_ledger_writer.sql"),
         include_str!("../migrations/player/0003_node_locks.sql"),
         include_str!("../migrations/player/0004_inbox.sql"),
+        include_str!("../migrations/player/0005_transfers.sql"),
     ],
 };
 
@@ -309,6 +310,12 @@ impl Locks {
                 }
                 PlayerOp::InboxGift { to, .. } => {
                     roleids.insert(roleid_column(*to));
+                }
+                PlayerOp::ExportRole { roleid, .. } | PlayerOp::SealTransfer { roleid, .. } => {
+                    roleids.insert(roleid_column(*roleid));
+                }
+                PlayerOp::ImportRole(export) => {
+                    roleids.insert(roleid_column(export.record.roleid));
                 }
                 PlayerOp::RenewLeases { leases, .. } => {
                     roleids.extend(leases.iter().map(|(roleid, _)| roleid_column(*roleid)));

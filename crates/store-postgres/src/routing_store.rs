@@ -1,6 +1,7 @@
 //! [`PostgresRoutingStore`]: the distributed mode's [`RoutingStore`], the
 //! data center's routing records in PostgreSQL, with the same table and
-//! meaning as the SQLite one (`store-sqlite`).
+//! meaning as the SQLite one (`store-sqlite`), and the transfer table
+//! (`routing_transfers`).
 //!
 //! A batch of records is one statement (the batch's columns as arrays,
 //! `unnest`ed into an upsert), so it is one transaction and one round trip
@@ -14,7 +15,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use datacentercore::{Current, CurrentNote, Profile};
+use datacentercore::{Current, CurrentNote, Profile, TransferWrite};
+use routing::Router;
 use store::backend::{from_column, roleid_column, roleid_from_column, to_column};
 use store::{RoutingError, RoutingStore, SummaryRecord};
 use tokio_postgres::Row;
@@ -29,6 +31,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         include_str!("../migrations/routing/0001_current.sql"),
         include_str!("../migrations/routing/0002_summaries.sql"),
+        include_str!("../migrations/routing/0003_transfers.sql"),
     ],
 };
 
@@ -116,6 +119,16 @@ impl RoutingStore for PostgresRoutingStore {
 
     fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError> {
         self.load_all(SELECT_SUMMARIES, decode_summary)
+    }
+
+    fn record_transfer(&mut self, write: &TransferWrite) -> Result<(), RoutingError> {
+        let written = crate::routing_transfers::record(&mut self.connection, write);
+        written.map_err(|failure| self.error(failure))
+    }
+
+    fn load_transfers(&mut self) -> Result<Router, RoutingError> {
+        let loaded = crate::routing_transfers::load(&mut self.connection);
+        loaded.map_err(|failure| self.error(failure))
     }
 }
 

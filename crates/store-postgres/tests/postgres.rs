@@ -140,7 +140,7 @@ fn wait_for_a_lock_wait(database: &TestDatabase) {
 }
 
 /// The player database's migrations (`migrations/player`).
-const PLAYER_SCHEMA_VERSION: i64 = 4;
+const PLAYER_SCHEMA_VERSION: i64 = 5;
 
 #[test]
 fn the_schema_is_migrated_once_and_a_newer_or_other_kind_is_refused() {

@@ -23,6 +23,7 @@
 mod account_store;
 mod player_store;
 mod routing_store;
+mod routing_transfers;
 mod schema;
 mod writer;
 

@@ -22,13 +22,17 @@ use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use store::audit::{AuditReport, EPOCHS_GOING_BACK, EPOCHS_WITH_TWO_WRITERS, LINES_WITHOUT_WRITER};
 use store::backend::{self, HoldersPage, Rows, WriteBasis, roleid_column};
-use store::{FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, StoreError};
+use store::{
+    FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, RoleExport,
+    StoreError, TransferMark, WrittenLine,
+};
 use wire::node::PlayerData;
 
 use crate::schema::{self, Failure, Schema, from_column, to_column};
 
 mod holders;
 mod inbox;
+mod transfers;
 
 /// The player database: its migrations, in order, and its marker table.
 const SCHEMA: Schema = Schema {
@@ -37,6 +41,7 @@ const SCHEMA: Schema = Schema {
         include_str!("../migrations/player/0001_players.sql"),
         include_str!("../migrations/player/0002_ledger_writer.sql"),
         include_str!("../migrations/player/0003_inbox.sql"),
+        include_str!("../migrations/player/0004_transfers.sql"),
     ],
     marker_table: "players",
 };
@@ -398,6 +403,22 @@ impl Rows for Batch<'_> {
 
     fn remove_inbox(&mut self, roleid: RoleId, ids: &[wire::node::GiftId]) -> Result<(), Failure> {
         self.take_from_inbox(roleid, ids)
+    }
+
+    fn transfer_mark(&mut self, roleid: RoleId) -> Result<Option<TransferMark>, Failure> {
+        self.read_transfer_mark(roleid)
+    }
+
+    fn store_transfer_mark(&mut self, roleid: RoleId, mark: &TransferMark) -> Result<(), Failure> {
+        self.write_transfer_mark(roleid, mark)
+    }
+
+    fn written_ledger(&mut self, roleid: RoleId) -> Result<Vec<WrittenLine>, Failure> {
+        self.read_written_ledger(roleid)
+    }
+
+    fn insert_imported(&mut self, export: &RoleExport) -> Result<(), Failure> {
+        self.insert_imported_role(export)
     }
 }
 

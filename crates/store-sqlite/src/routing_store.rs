@@ -1,6 +1,7 @@
 //! [`SqliteRoutingStore`]: the embedded mode's [`RoutingStore`], the data
 //! center's routing records (`datacenter.db`): the server each role is on
-//! now, whether it is online there, and the owner's epoch of that record.
+//! now, whether it is online there, and the owner's epoch of that record;
+//! and the transfer table (`routing_transfers`).
 //! The data center core (`datacentercore`) decides which note wins; this
 //! store writes what it decided and loads it back at start.
 //!
@@ -12,8 +13,8 @@
 
 use std::path::Path;
 
-use datacentercore::{Current, CurrentNote, Profile};
-use routing::RoleId;
+use datacentercore::{Current, CurrentNote, Profile, TransferWrite};
+use routing::{RoleId, Router};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
 use store::{RoutingError, RoutingStore, SummaryRecord};
 
@@ -29,6 +30,7 @@ const SCHEMA: Schema = Schema {
         include_str!("../migrations/routing/0001_current.sql"),
         include_str!("../migrations/routing/0002_epoch.sql"),
         include_str!("../migrations/routing/0003_summaries.sql"),
+        include_str!("../migrations/routing/0004_transfers.sql"),
     ],
     marker_table: "current_server",
 };
@@ -83,6 +85,14 @@ impl RoutingStore for SqliteRoutingStore {
 
     fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError> {
         load_summaries(&self.connection).map_err(backend)
+    }
+
+    fn record_transfer(&mut self, write: &TransferWrite) -> Result<(), RoutingError> {
+        crate::routing_transfers::record(&mut self.connection, write).map_err(backend)
+    }
+
+    fn load_transfers(&mut self) -> Result<Router, RoutingError> {
+        crate::routing_transfers::load(&self.connection).map_err(backend)
     }
 }
 

@@ -41,7 +41,7 @@ fn the_schema_is_migrated_once_and_kept_on_reopen() {
     for _ in 0..2 {
         let store = SqlitePlayerStore::open(&path, &srvnos(), Rules::default()).unwrap();
         drop(store);
-        assert_eq!(pragma(&path, "user_version"), "3");
+        assert_eq!(pragma(&path, "user_version"), "4");
     }
     assert_eq!(pragma(&path, "journal_mode"), "wal");
 }

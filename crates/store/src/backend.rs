@@ -12,10 +12,11 @@ use ownership::{OwnerId, Ownership, Refused, Rules};
 use routing::{RoleId, Srvno};
 use wire::node::{Gift, PlayerData};
 
-use crate::{FencedWrite, OpOutcome, PlayerOp, StoreError};
+use crate::{FencedWrite, OpOutcome, PlayerOp, RoleExport, StoreError};
 
 mod columns;
 mod rows;
+mod transfers;
 
 pub use columns::{
     expect_one_row, from_column, holder_columns, holder_from_columns, ledger_kind_columns,
@@ -82,6 +83,17 @@ pub trait OpHandler {
         to: RoleId,
         gift: &Gift,
     ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::ExportRole`.
+    fn export_role(
+        &mut self,
+        db_now_ms: u64,
+        roleid: RoleId,
+        to: Srvno,
+    ) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::ImportRole`.
+    fn import_role(&mut self, export: &RoleExport) -> Result<OpOutcome, Self::Error>;
+    /// `PlayerOp::SealTransfer`.
+    fn seal_transfer(&mut self, roleid: RoleId, to: Srvno) -> Result<OpOutcome, Self::Error>;
 }
 
 /// One page of `PlayerOp::ListHeldElsewhere`: role ids in
@@ -165,6 +177,9 @@ pub fn dispatch<H: OpHandler>(
         }
         PlayerOp::ReadHolder { roleid } => handler.read_holder(db_now_ms, *roleid),
         PlayerOp::InboxGift { to, gift } => handler.inbox_gift(db_now_ms, *to, gift),
+        PlayerOp::ExportRole { roleid, to } => handler.export_role(db_now_ms, *roleid, *to),
+        PlayerOp::ImportRole(export) => handler.import_role(export),
+        PlayerOp::SealTransfer { roleid, to } => handler.seal_transfer(*roleid, *to),
     }
 }
 

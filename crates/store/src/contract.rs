@@ -26,6 +26,7 @@ mod gifts;
 mod holders;
 mod roles;
 mod routes;
+mod transfers;
 
 pub use accounts::*;
 pub use audit::*;
@@ -35,6 +36,7 @@ pub use gifts::*;
 pub use holders::*;
 pub use roles::*;
 pub use routes::*;
+pub use transfers::*;
 
 use ownership::{Holder, OwnerId, Ownership, Refused, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
@@ -117,6 +119,8 @@ macro_rules! contract_suite {
             an_inboxed_gift_is_credited_once_by_the_next_claim,
             the_inbox_refuses_while_the_receiver_is_held,
             malformed_gifts_and_a_full_inbox_are_refused,
+            a_transfer_fences_exports_and_seals_the_old_row_idempotently,
+            an_imported_role_keeps_its_id_data_and_ledger_and_plays_on,
         );
     };
 }

@@ -27,9 +27,11 @@ pub mod contract;
 pub mod gifts;
 pub mod model;
 mod routes;
+mod transfer;
 
 pub use accounts::{AccountError, AccountRole, AccountStore};
 pub use routes::{RoutingError, RoutingStore, SummaryRecord, decode_fields, encode_fields};
+pub use transfer::{RoleExport, TransferMark, WrittenLine};
 
 use ownership::{OwnerId, Ownership, Refused};
 use routing::{RoleId, Srvno};
@@ -244,6 +246,29 @@ pub enum PlayerOp {
         /// The gift, whose `to_roleid` is `to`.
         gift: Gift,
     },
+    /// A transfer's first step, in the role's old home database: fences the
+    /// offline row for a move to `to` (`ownership::Rules::
+    /// fence_for_transfer`; refused while a node holds it), marks it so no
+    /// claim succeeds again, and reads the row and its ledger. Again on a
+    /// row already marked for `to`: reads it again.
+    ExportRole {
+        /// The role.
+        roleid: RoleId,
+        /// Its new home srvno.
+        to: Srvno,
+    },
+    /// A transfer's copy, in the new home's database: inserts the exported
+    /// row and ledger as they are (the role id is kept; no srvno sequence
+    /// moves). A row of the role already there is kept: the copy is done.
+    ImportRole(Box<RoleExport>),
+    /// A transfer's last step, in the old home database: the row marked for
+    /// `to` becomes a tombstone.
+    SealTransfer {
+        /// The role.
+        roleid: RoleId,
+        /// Its new home srvno.
+        to: Srvno,
+    },
 }
 
 impl PlayerOp {
@@ -264,6 +289,9 @@ impl PlayerOp {
             | PlayerOp::Release(_)
             | PlayerOp::TakeBack { .. }
             | PlayerOp::InboxGift { .. } => true,
+            PlayerOp::ExportRole { .. }
+            | PlayerOp::ImportRole(_)
+            | PlayerOp::SealTransfer { .. } => true,
             PlayerOp::Claim { .. }
             | PlayerOp::RenewLeases { .. }
             | PlayerOp::ReadOwnership { .. }
@@ -312,6 +340,14 @@ pub enum OpOutcome {
     Holders(Vec<RowHolder>),
     /// `InboxGift`: the gift is in the receiver's inbox.
     Inboxed,
+    /// `ExportRole`: the fenced row and its ledger.
+    Exported(Box<RoleExport>),
+    /// `ImportRole` (`copied`: false when the row was there already) and
+    /// `SealTransfer` (`copied` is false).
+    Transferred {
+        /// Whether this op wrote the row.
+        copied: bool,
+    },
 }
 
 /// Why an operation failed.
@@ -345,6 +381,18 @@ pub enum StoreError {
     /// A gift without an id, or whose `to_roleid` is not the role asked.
     #[error("malformed gift for role {0}")]
     MalformedGift(RoleId),
+    /// The role moved to srvno `to`'s database (转服): its row here is
+    /// marked, and no claim or other transfer of it succeeds here again.
+    #[error("role {roleid} was transferred to srvno {to}")]
+    Transferred {
+        /// The role.
+        roleid: RoleId,
+        /// Its new home.
+        to: Srvno,
+    },
+    /// A transfer's seal of a row its export step never marked.
+    #[error("role {0} is not marked for a transfer")]
+    TransferNotStarted(RoleId),
     /// The backend failed; the operation's outcome is unknown when the failure
     /// came at commit, so the caller reads back before acting.
     #[error("backend: {0}")]

@@ -16,13 +16,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 
-use ownership::{Holder, Ownership, Rules};
+use ownership::{Holder, OwnerId, Ownership, Rules};
 use routing::{ROLE_SEQ_MAX, RoleId, Srvno};
 use wire::node::{Gift, GiftId, PlayerData};
 
 use crate::backend::{self, HoldersPage, Rows, WriteBasis};
 use crate::{
-    FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, RowHolder, StoreError,
+    FencedWrite, LedgerEntry, OpOutcome, PlayerOp, PlayerRecord, PlayerStore, RoleExport,
+    RowHolder, StoreError, TransferMark, WrittenLine,
 };
 
 /// One srvno database (or a merged group of srvnos) held in memory.
@@ -39,6 +40,10 @@ pub struct ModelStore {
     roles_by_account: BTreeMap<u64, BTreeSet<RoleId>>,
     /// Each offline receiver's gifts, by `(sender, seq)`.
     inboxes: BTreeMap<RoleId, BTreeMap<(u64, u64), Gift>>,
+    /// The rows a transfer marked (转服).
+    transfer_marks: BTreeMap<RoleId, TransferMark>,
+    /// The writer (owner, epoch) of each ledger line, by role and sequence.
+    ledger_writers: BTreeMap<(RoleId, u64), (OwnerId, u64)>,
 }
 
 /// A player row and its ledger.
@@ -57,6 +62,8 @@ impl ModelStore {
             rows: BTreeMap::new(),
             roles_by_account: BTreeMap::new(),
             inboxes: BTreeMap::new(),
+            transfer_marks: BTreeMap::new(),
+            ledger_writers: BTreeMap::new(),
         }
     }
 
@@ -107,11 +114,10 @@ impl ModelStore {
         Ok(*current)
     }
 
-    /// The row of `roleid`, if this database holds its srvno and has it.
+    /// The row of `roleid`, if this database has it (of a srvno it holds,
+    /// or transferred in).
     fn existing(&self, roleid: RoleId) -> Option<&ModelRow> {
-        self.holds(roleid.home_srvno())
-            .then(|| self.rows.get(&roleid))
-            .flatten()
+        self.rows.get(&roleid)
     }
 
     /// The row of `roleid` for writing; the generic ops only store into rows
@@ -185,6 +191,10 @@ impl Rows for ModelStore {
         row.record.data_version = data_version;
         row.record.ownership = ownership.clone();
         row.ledger.extend_from_slice(&write.ledger);
+        for line in &write.ledger {
+            let writer = (write.owner.clone(), write.epoch);
+            self.ledger_writers.insert((write.roleid, line.seq), writer);
+        }
         Ok(())
     }
 
@@ -260,6 +270,55 @@ impl Rows for ModelStore {
                 self.inboxes.remove(&roleid);
             }
         }
+        Ok(())
+    }
+
+    fn transfer_mark(&mut self, roleid: RoleId) -> Result<Option<TransferMark>, Infallible> {
+        Ok(self.transfer_marks.get(&roleid).copied())
+    }
+
+    fn store_transfer_mark(
+        &mut self,
+        roleid: RoleId,
+        mark: &TransferMark,
+    ) -> Result<(), Infallible> {
+        assert!(self.rows.contains_key(&roleid), "a mark on a missing row");
+        self.transfer_marks.insert(roleid, *mark);
+        Ok(())
+    }
+
+    fn written_ledger(&mut self, roleid: RoleId) -> Result<Vec<WrittenLine>, Infallible> {
+        let lines = self.ledger(roleid).iter().cloned();
+        Ok(lines
+            .map(|entry| WrittenLine {
+                writer: self.ledger_writers.get(&(roleid, entry.seq)).cloned(),
+                entry,
+            })
+            .collect())
+    }
+
+    fn insert_imported(&mut self, export: &RoleExport) -> Result<(), Infallible> {
+        let record = &export.record;
+        let row = ModelRow {
+            record: record.clone(),
+            ledger: export
+                .ledger
+                .iter()
+                .map(|line| line.entry.clone())
+                .collect(),
+        };
+        let previous = self.rows.insert(record.roleid, row);
+        assert!(previous.is_none(), "role {} imported twice", record.roleid);
+        for line in &export.ledger {
+            if let Some(writer) = &line.writer {
+                let key = (record.roleid, line.entry.seq);
+                self.ledger_writers.insert(key, writer.clone());
+            }
+        }
+        self.roles_by_account
+            .entry(record.data.account_id)
+            .or_default()
+            .insert(record.roleid);
         Ok(())
     }
 }

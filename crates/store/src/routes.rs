@@ -1,6 +1,7 @@
 //! [`RoutingStore`]: the data center's routing records (DESIGN §3, §8): the
 //! server each role is on now, whether it is online there, and the owner's
-//! epoch of that record. The data center core (`datacentercore`) decides
+//! epoch of that record; and the transfer table (DESIGN §7), each override
+//! with the version that recorded it. The data center core (`datacentercore`) decides
 //! which note wins, by that epoch; this store writes what it decided and
 //! loads it back at start.
 //!
@@ -9,7 +10,8 @@
 //! suite (`contract::routes`). The API is synchronous: the data center calls
 //! it off its async threads.
 
-use datacentercore::{CurrentNote, Profile};
+use datacentercore::{CurrentNote, Profile, TransferWrite};
+use routing::Router;
 use wire::Message;
 use wire::node::{SummaryField, SummaryFields};
 
@@ -47,6 +49,14 @@ pub trait RoutingStore: Send {
 
     /// Every summary record, ordered by role id.
     fn load_summaries(&mut self) -> Result<Vec<SummaryRecord>, RoutingError>;
+
+    /// Writes one override of the transfer table durably, replacing the
+    /// role's earlier one, as version `write.version` of the table.
+    fn record_transfer(&mut self, write: &TransferWrite) -> Result<(), RoutingError>;
+
+    /// The transfer table: every override, at the largest version recorded
+    /// (0 when none).
+    fn load_transfers(&mut self) -> Result<Router, RoutingError>;
 }
 
 /// A summary's fields as the stores keep them in one column: a protobuf

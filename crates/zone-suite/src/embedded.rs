@@ -98,6 +98,26 @@ impl TestZone for EmbeddedZone {
         self.zone.load_readonly(roleid).await
     }
 
+    async fn transfer(
+        &self,
+        roleid: u64,
+        to: u32,
+        until: Option<zone::TransferStep>,
+    ) -> Result<zone::Transferred, zone::TransferError> {
+        let roleid = routing::RoleId::from_raw(roleid).expect("a role id");
+        self.zone.transfer(roleid, to, until).await
+    }
+
+    async fn audit_problems(&self) -> usize {
+        let config = self.zone.config().clone();
+        let audit = tokio::task::spawn_blocking(move || zone::audit(&config));
+        let reports = audit
+            .await
+            .unwrap()
+            .expect("the audit reads every database");
+        reports.iter().map(|(_, report)| report.problems()).sum()
+    }
+
     async fn shutdown(self) {
         self.zone.shutdown().await;
     }

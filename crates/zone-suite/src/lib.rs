@@ -28,6 +28,7 @@ pub mod logins;
 pub mod players;
 pub mod restarts;
 pub mod summaries;
+pub mod transfers;
 
 use std::path::Path;
 use std::time::Duration;
@@ -68,8 +69,19 @@ pub trait TestZone: Sized {
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError>;
     /// The zone's players, called as an operator (DESIGN §9).
     fn players(&self) -> game::Players;
-    /// A read-only copy of `roleid` from its home database.
+    /// A read-only copy of `roleid` from its home database (as the transfer
+    /// table routes it).
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError>;
+    /// The operator's transfer of `roleid` to srvno `to` (转服), stopping
+    /// after step `until` (`None`: the whole transfer).
+    async fn transfer(
+        &self,
+        roleid: u64,
+        to: u32,
+        until: Option<zone::TransferStep>,
+    ) -> Result<zone::Transferred, zone::TransferError>;
+    /// How many problems the ledger audit of every player database finds.
+    async fn audit_problems(&self) -> usize;
     /// Stops the zone gracefully.
     async fn shutdown(self);
     /// The embedded zone itself, where the test runs in the zone's process:
@@ -168,6 +180,10 @@ macro_rules! zone_suite {
                 a_gift_to_an_offline_player_is_credited_on_its_next_login,
                 a_gift_is_credited_once_when_the_senders_server_is_killed,
                 a_gift_is_credited_once_when_the_receivers_server_is_killed,
+            }
+            transfers {
+                a_transferred_role_routes_to_its_new_home_on_every_node,
+                a_transfer_stopped_at_any_step_ends_the_same_when_run_again,
             }
         );
     };

@@ -4,14 +4,16 @@
 //! every node authenticates with its own nkey ([`node_key`]).
 //!
 //! - the data center binds `datacenter`, asks no one, and publishes each
-//!   game server's summary topic (`wire::summary_topic`);
-//! - the account center binds `account` and asks the data center and the
-//!   game servers (login grants);
+//!   game server's summary topic (`wire::summary_topic`) and the transfer
+//!   table's pushes (`transfers`);
+//! - the account center binds `account`, asks the data center and the
+//!   game servers (login grants), and hears the `transfers` pushes;
 //! - a game server binds its name and its battle server's, asks the data
 //!   center (`SetCurrent`), the account center (role notes), every game
 //!   server (crossings, kuafu marks, notes, player calls — DESIGN §9 —
 //!   on the same node subjects) and its battle server, sounds and hears
-//!   the horn topic, and hears its own summary topic.
+//!   the horn topic, and hears its own summary topic and the `transfers`
+//!   pushes.
 //!
 //! A node's key is `<nats_keys>/<name>.nk` (`bus_nats::key_file`), a seed
 //! file readable by its owner only, on the node's host; the zone file names
@@ -47,7 +49,11 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
     if process == DATACENTER_NODE {
         return Ok(Access {
             binds: set(&[DATACENTER_NODE]),
-            publishes: games.iter().map(|game| wire::summary_topic(game)).collect(),
+            publishes: games
+                .iter()
+                .map(|game| wire::summary_topic(game))
+                .chain([routing::TRANSFERS_TOPIC.to_owned()])
+                .collect(),
             ..Access::default()
         });
     }
@@ -57,6 +63,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
         return Ok(Access {
             binds: set(&[ACCOUNT_NODE]),
             requests,
+            subscribes: set(&[routing::TRANSFERS_TOPIC]),
             ..Access::default()
         });
     }
@@ -73,6 +80,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
         subscribes: [
             gamecore::HORN_TOPIC.to_owned(),
             wire::summary_topic(&game.name),
+            routing::TRANSFERS_TOPIC.to_owned(),
         ]
         .into(),
     })
@@ -153,7 +161,12 @@ mod tests {
         assert!(datacenter.requests.is_empty() && datacenter.subscribes.is_empty());
         assert_eq!(
             names(&datacenter.publishes),
-            ["summaries.gs1", "summaries.gs2", "summaries.gs3"]
+            [
+                "summaries.gs1",
+                "summaries.gs2",
+                "summaries.gs3",
+                "transfers"
+            ]
         );
         let account = bus_access(&config, "account").unwrap();
         assert_eq!(names(&account.binds), ["account"]);
@@ -161,7 +174,8 @@ mod tests {
             names(&account.requests),
             ["datacenter", "gs1", "gs2", "gs3"]
         );
-        assert!(account.subscribes.is_empty() && account.publishes.is_empty());
+        assert_eq!(names(&account.subscribes), ["transfers"]);
+        assert!(account.publishes.is_empty());
         let game = bus_access(&config, "gs2").unwrap();
         assert_eq!(names(&game.binds), ["gs2", "gs2.battle"]);
         assert_eq!(
@@ -169,7 +183,10 @@ mod tests {
             ["account", "datacenter", "gs1", "gs2", "gs2.battle", "gs3"]
         );
         assert_eq!(names(&game.publishes), ["horn"]);
-        assert_eq!(names(&game.subscribes), ["horn", "summaries.gs2"]);
+        assert_eq!(
+            names(&game.subscribes),
+            ["horn", "summaries.gs2", "transfers"]
+        );
         assert!(matches!(
             bus_access(&config, "gs9"),
             Err(AccessError::UnknownNode(name)) if name == "gs9"

@@ -189,7 +189,8 @@ async fn start_running(
         let probe = ConnectionsProbe::new(admin.registry(), ACCOUNT_NODE, &gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
         let logins = account_config(config, &zone_map(config), admin.registry());
-        let account = AccountCenter::start(logins, gateway, bus, Box::new(store))?;
+        let homes = crate::homes::role_homes(&bus, config).await?;
+        let account = AccountCenter::start(logins, gateway, bus, Box::new(store), homes)?;
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
         return Ok((Running::Account(account), tcp_addr, ws_addr));
     }
@@ -227,7 +228,8 @@ async fn start_game_node(
         bus,
         stores.clone(),
         registry,
-    )?;
+    )
+    .await?;
     admin.set_probe(
         &game.name,
         GameProbe::new(registry, &game.name, node.handle()),
@@ -259,7 +261,7 @@ fn lock_spec(config: &ZoneConfig, owner: &OwnerId) -> Result<LockSpec, ZoneError
 /// Connects to every game server's PostgreSQL database, each behind its own
 /// writer thread that applies batches at the database's clock, recording
 /// into `registry` as node `node`'s.
-async fn open_player_stores(
+pub(crate) async fn open_player_stores(
     config: &ZoneConfig,
     registry: &Registry,
     node: &str,

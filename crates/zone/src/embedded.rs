@@ -22,6 +22,7 @@ use wire::client::ServerAddress;
 
 use crate::admin::{ConnectionsProbe, GameProbe};
 use crate::config::{GameServerConfig, ListenConfig, ZoneConfig};
+use crate::homes::role_homes;
 use crate::takeover::{DataDirLock, take_back_logged};
 
 /// The account center's node name.
@@ -82,6 +83,9 @@ pub enum ZoneError {
     /// A game server's node lock could not be taken (distributed mode).
     #[error("{0}")]
     NodeLock(#[from] store_postgres::NodeLockError),
+    /// The transfer table could not be loaded from the data center.
+    #[error("transfer table: {0}")]
+    TransferTable(#[from] datacenter::table::TableError),
 }
 
 /// A running embedded zone.
@@ -145,23 +149,18 @@ impl Zone {
                 bus.clone(),
                 stores.clone(),
                 &registry,
-            )?;
+            )
+            .await?;
             admin.set_probe(
                 &game.name,
                 GameProbe::new(&registry, &game.name, node.handle()),
             );
             games.insert(game.name.clone(), node);
         }
-        let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
-            .map_err(account::StartError::from)?;
         let probe = ConnectionsProbe::new(&registry, ACCOUNT_NODE, &account_gateway);
         admin.set_probe(ACCOUNT_NODE, probe);
-        let account = AccountCenter::start(
-            account_config(&config, &zone_map, &registry),
-            account_gateway,
-            bus.clone(),
-            Box::new(accounts),
-        )?;
+        let logins = account_config(&config, &zone_map, &registry);
+        let account = start_account(&config, logins, account_gateway, &bus).await?;
         admin.set_phase(Phase::Serving);
         Ok(Self {
             config,
@@ -239,14 +238,32 @@ impl Zone {
         players(self.bus.clone(), &self.config)
     }
 
+    /// Transfers offline role `roleid` to srvno `to` (转服, DESIGN §7),
+    /// stopping after step `until` (`None`: the whole transfer); see
+    /// [`crate::transfer`].
+    pub async fn transfer(
+        &self,
+        roleid: routing::RoleId,
+        to: u32,
+        until: Option<crate::TransferStep>,
+    ) -> Result<crate::Transferred, crate::TransferError> {
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let target = (roleid, to);
+        crate::transfer(self.bus.as_ref(), &self.stores, deadline, target, until).await
+    }
+
     /// Loads a read-only copy of `roleid` from its home database (seed
-    /// "Points of care" 1): what designers use to look at an offline or
-    /// away player. Its type has no save; only the owner's copy is writable.
+    /// "Points of care" 1), as the data center's transfer table routes it:
+    /// what designers use to look at an offline or away player. Its type
+    /// has no save; only the owner's copy is writable.
     pub async fn load_readonly(
         &self,
         roleid: routing::RoleId,
     ) -> Result<store::ReadOnlyPlayer, store::StoreError> {
-        let srvno = roleid.home_srvno();
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let table = crate::transfer_table(self.bus.as_ref(), deadline).await;
+        let table = table.map_err(|error| store::StoreError::Backend(error.to_string()))?;
+        let srvno = table.home_of(roleid);
         let writer = self
             .stores
             .get(&srvno)
@@ -304,7 +321,8 @@ impl Zone {
             self.bus.clone(),
             self.stores.clone(),
             self.admin.registry(),
-        )?;
+        )
+        .await?;
         let probe = GameProbe::new(self.admin.registry(), name, node.handle());
         self.admin.set_probe(name, probe);
         self.games.insert(name.to_owned(), node);
@@ -432,7 +450,7 @@ async fn take_back_for_successor(name: &str, stores: &StoreRoutes) -> Result<Own
     Ok(owner)
 }
 
-pub(crate) fn start_game(
+pub(crate) async fn start_game(
     config: &ZoneConfig,
     game: &GameServerConfig,
     incarnation: u64,
@@ -463,7 +481,35 @@ pub(crate) fn start_game(
         request_deadline: Duration::from_millis(timing.request_deadline_ms),
         crossing_seconds: registry.histogram(&names::CROSSING_SECONDS, &game.name, &[]),
     };
-    Ok(GameNode::start(node_config, gateway, bus, stores)?)
+    let transfers = crate::homes::follow_transfers(&bus, &game.name, config).await?;
+    Ok(GameNode::start(
+        node_config,
+        gateway,
+        bus,
+        stores,
+        transfers,
+    )?)
+}
+
+/// The embedded account center on its SQLite database, with its view of
+/// each role's home.
+async fn start_account(
+    config: &ZoneConfig,
+    logins: AccountConfig,
+    gateway: gateway::Gateway,
+    bus: &Arc<dyn Bus>,
+) -> Result<AccountCenter, ZoneError> {
+    let accounts = SqliteAccountStore::open(config.data_dir.join(ACCOUNT_DB_FILE))
+        .map_err(account::StartError::from)?;
+    let homes = role_homes(bus, config).await?;
+    let store = Box::new(accounts);
+    Ok(AccountCenter::start(
+        logins,
+        gateway,
+        bus.clone(),
+        store,
+        homes,
+    )?)
 }
 
 pub(crate) fn account_config(

@@ -14,9 +14,11 @@ mod audit;
 mod config;
 mod distributed;
 mod embedded;
+mod homes;
 mod limits;
 mod node_lock;
 mod takeover;
+mod transfer;
 
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
@@ -31,3 +33,7 @@ pub use embedded::{
 pub use limits::LimitsConfig;
 pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};
+pub use transfer::{
+    PlayerDatabases, TransferError, TransferStep, Transferred, open_player_databases, transfer,
+    transfer_in_distributed_zone, transfer_table,
+};

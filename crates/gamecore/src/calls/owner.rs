@@ -51,7 +51,7 @@ impl GameCore {
         if self.locator.is_arriving(roleid, now_ms) {
             return status_answer(PlayerCallStatus::Crossing, "the player is arriving");
         }
-        if self.config.zone.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
+        if self.home_srvname(roleid) != Some(self.config.srvname.as_str()) {
             return status_answer(PlayerCallStatus::NotHere, "ask the player's home server");
         }
         match self.marks.get(roleid) {

@@ -12,7 +12,7 @@
 //! [`CALL_CROSSING_RETRIES_MAX`] times: a player mid-crossing is reached
 //! once it arrived, and no call waits without bound.
 
-use routing::RoleId;
+use routing::{RoleId, Srvno};
 use wire::client::ErrorCode;
 use wire::node::node_message::Body;
 use wire::node::{NodeMessage, PlayerCallAnswer, PlayerCallStatus};
@@ -51,11 +51,17 @@ pub struct CallRoute {
 }
 
 impl CallRoute {
-    /// A call on `roleid`, sent first to `hint` if it is a server of the
-    /// zone, else home; the first step is `Send(self.target())`. Fails
+    /// A call on `roleid`, whose home is srvno `home` (as the caller's
+    /// transfer table routes it), sent first to `hint` if it is a server of
+    /// the zone, else home; the first step is `Send(self.target())`. Fails
     /// `BadArguments` if no server of the zone is the role's home.
-    pub fn new(zone: &ZoneMap, roleid: RoleId, hint: Option<&str>) -> Result<Self, CallError> {
-        let home = zone.home_srvname(roleid).ok_or_else(|| {
+    pub fn new(
+        zone: &ZoneMap,
+        roleid: RoleId,
+        home: Srvno,
+        hint: Option<&str>,
+    ) -> Result<Self, CallError> {
+        let home = zone.home_srvname(home).ok_or_else(|| {
             CallError::BadArguments(format!("no server of the zone is the home of {roleid}"))
         })?;
         let target = hint
@@ -187,20 +193,20 @@ mod tests {
 
     #[test]
     fn the_first_target_is_a_hint_of_the_zone_else_home() {
-        let route = CallRoute::new(&zone(), of_gs1(), Some("gs3")).unwrap();
+        let route = CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), Some("gs3")).unwrap();
         assert_eq!(route.start(), RouteStep::Send("gs3".into()));
-        let route = CallRoute::new(&zone(), of_gs1(), Some("gs9")).unwrap();
+        let route = CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), Some("gs9")).unwrap();
         assert_eq!(route.target(), "gs1");
         let homeless = RoleId::from_raw(9_000_001).unwrap();
         assert!(matches!(
-            CallRoute::new(&zone(), homeless, None),
+            CallRoute::new(&zone(), homeless, homeless.home_srvno(), None),
             Err(CallError::BadArguments(_))
         ));
     }
 
     #[test]
     fn moved_is_followed_a_bounded_number_of_times() {
-        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        let mut route = CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), None).unwrap();
         for hop in 0..CALL_HOPS_MAX {
             let to = if hop % 2 == 0 { "gs2" } else { "gs3" };
             let step = route.on_answer(answer(PlayerCallStatus::Moved, to));
@@ -215,7 +221,8 @@ mod tests {
 
     #[test]
     fn a_crossing_player_is_asked_again_after_a_pause_until_it_arrives_within_a_bound() {
-        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        let mut route =
+            CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), Some("gs2")).unwrap();
         let again = RouteStep::SendAfter {
             to: "gs2".into(),
             delay_ms: CALL_CROSSING_RETRY_MS,
@@ -228,7 +235,7 @@ mod tests {
         assert_eq!(moved, RouteStep::Send("gs3".into()));
         let done = route.on_answer(answer(PlayerCallStatus::Done, ""));
         assert_eq!(done, RouteStep::Done(b"7".to_vec()));
-        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        let mut route = CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), None).unwrap();
         for _ in 0..CALL_CROSSING_RETRIES_MAX {
             let step = route.on_answer(answer(PlayerCallStatus::Crossing, ""));
             assert!(matches!(step, RouteStep::SendAfter { .. }));
@@ -239,7 +246,8 @@ mod tests {
 
     #[test]
     fn not_here_goes_home_and_after_the_home_was_asked_waits_for_its_mark() {
-        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        let mut route =
+            CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), Some("gs2")).unwrap();
         let home = route.on_answer(answer(PlayerCallStatus::NotHere, ""));
         assert_eq!(home, RouteStep::Send("gs1".into()));
         let moved = route.on_answer(answer(PlayerCallStatus::Moved, "gs3"));
@@ -256,7 +264,8 @@ mod tests {
 
     #[test]
     fn bus_failures_are_typed_and_an_unreachable_hint_falls_back_home() {
-        let mut route = CallRoute::new(&zone(), of_gs1(), Some("gs2")).unwrap();
+        let mut route =
+            CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), Some("gs2")).unwrap();
         assert_eq!(
             route.on_answer(Err(PeerError::Unreachable)),
             RouteStep::Send("gs1".into())
@@ -266,7 +275,7 @@ mod tests {
             down,
             RouteStep::Failed(CallError::Unreachable("gs1".into()))
         );
-        let mut route = CallRoute::new(&zone(), of_gs1(), None).unwrap();
+        let mut route = CallRoute::new(&zone(), of_gs1(), of_gs1().home_srvno(), None).unwrap();
         assert_eq!(
             route.on_answer(Err(PeerError::Timeout)),
             RouteStep::Failed(CallError::Timeout)

@@ -258,7 +258,7 @@ impl GameCore {
     /// Step 3: Starts entering `roleid` for `session`: a claim on the role's
     /// home database.
     fn start_enter(&mut self, session: SessionId, request_id: u64, roleid: RoleId) {
-        let Some(home_srvname) = self.config.zone.home_srvname(roleid).map(str::to_owned) else {
+        let Some(home_srvname) = self.home_srvname(roleid).map(str::to_owned) else {
             return self.reply_error(
                 session,
                 request_id,
@@ -299,7 +299,7 @@ impl GameCore {
         };
         self.store(
             OpPurpose::Claim { roleid, generation },
-            roleid.home_srvno(),
+            self.home_of(roleid),
             operation,
         );
     }
@@ -443,12 +443,7 @@ impl GameCore {
         if self.players.contains_key(&roleid) {
             return;
         }
-        let home_srvname = self
-            .config
-            .zone
-            .home_srvname(roleid)
-            .unwrap_or_default()
-            .to_owned();
+        let home_srvname = self.home_srvname(roleid).unwrap_or_default().to_owned();
         let hosted = Hosted {
             generation: self.next_generation(),
             session: None,
@@ -483,10 +478,17 @@ impl GameCore {
             StoreError::UnknownRole(_) | StoreError::WrongDatabase(_) => {
                 (ErrorCode::UnknownRole, "no such role")
             }
+            // This server's transfer table was behind (DESIGN §7): the
+            // next login routes to the new home.
+            StoreError::Transferred { to, .. } => {
+                let message = format!("the role moved to srvno {to}");
+                return self.reply_error(session, request_id, ErrorCode::RoleTransferred, &message);
+            }
             StoreError::RoleIdsExhausted(_)
             | StoreError::LedgerOutOfOrder { .. }
             | StoreError::InboxFull(_)
             | StoreError::MalformedGift(_)
+            | StoreError::TransferNotStarted(_)
             | StoreError::Backend(_) => (ErrorCode::Unavailable, "store unavailable"),
         };
         self.reply_error(session, request_id, code, message);

@@ -59,6 +59,19 @@ impl Entropy for CountingEntropy {
     }
 }
 
+/// The role a store operation names, if one.
+fn role_of(operation: &PlayerOp) -> Option<RoleId> {
+    match operation {
+        PlayerOp::Claim { roleid, .. }
+        | PlayerOp::ReadOwnership { roleid }
+        | PlayerOp::ReadHolder { roleid } => Some(*roleid),
+        PlayerOp::Save(write) | PlayerOp::Release(write) | PlayerOp::Handoff { write, .. } => {
+            Some(write.roleid)
+        }
+        _ => None,
+    }
+}
+
 /// One core, its databases and virtual time. See the module docs.
 pub struct Harness {
     /// The core under test.
@@ -74,6 +87,9 @@ pub struct Harness {
     held: Vec<(OpId, PlayerOp)>,
     /// What the core said, in order, minus the store operations.
     pub outputs: Vec<Output>,
+    /// The database (srvno) of every store operation, with its role if it
+    /// names one, in order.
+    pub store_targets: Vec<(Srvno, Option<RoleId>)>,
     entropy: CountingEntropy,
     next_session: u64,
     next_request_id: u64,
@@ -111,6 +127,7 @@ impl Harness {
             hold_store: false,
             held: Vec::new(),
             outputs: Vec::new(),
+            store_targets: Vec::new(),
             entropy: CountingEntropy(0),
             next_session: 1,
             next_request_id: 1,
@@ -166,6 +183,12 @@ impl Harness {
     /// held (`hold_store`); the rest is kept in `outputs`.
     fn drain(&mut self) {
         while let Some(output) = self.core.poll_output() {
+            if let Output::Store {
+                srvno, operation, ..
+            } = &output
+            {
+                self.store_targets.push((*srvno, role_of(operation)));
+            }
             match output {
                 Output::Store { op, operation, .. } if self.hold_store => {
                     self.held.push((op, operation));

@@ -12,13 +12,15 @@ use store::backend::{
     self, HoldersPage, Rows, WriteBasis, from_column, holder_columns, holder_from_columns,
     ledger_kind_columns, roleid_column, to_column,
 };
-use store::{FencedWrite, LedgerEntry, PlayerRecord};
+use store::{FencedWrite, LedgerEntry, PlayerRecord, RoleExport, TransferMark, WrittenLine};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use wire::node::PlayerData;
 
 use super::statements::Statements;
 use crate::connection::{Connection, Failure};
+
+mod transfers;
 
 /// One batch's view of the open transaction.
 pub(super) struct Batch<'a> {
@@ -236,6 +238,22 @@ impl Rows for Batch<'_> {
 
     fn remove_inbox(&mut self, roleid: RoleId, ids: &[wire::node::GiftId]) -> Result<(), Failure> {
         self.take_from_inbox(roleid, ids)
+    }
+
+    fn transfer_mark(&mut self, roleid: RoleId) -> Result<Option<TransferMark>, Failure> {
+        self.read_transfer_mark(roleid)
+    }
+
+    fn store_transfer_mark(&mut self, roleid: RoleId, mark: &TransferMark) -> Result<(), Failure> {
+        self.write_transfer_mark(roleid, mark)
+    }
+
+    fn written_ledger(&mut self, roleid: RoleId) -> Result<Vec<WrittenLine>, Failure> {
+        self.read_written_ledger(roleid)
+    }
+
+    fn insert_imported(&mut self, export: &RoleExport) -> Result<(), Failure> {
+        self.insert_imported_role(export)
     }
 }
 

@@ -15,8 +15,8 @@ use wire::node::{Gift, GiftId, PlayerData};
 
 use super::{HoldersPage, OpHandler, WriteKind, dispatch};
 use crate::{
-    BATCH_OPS_MAX, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RowHolder,
-    StoreError, gifts,
+    BATCH_OPS_MAX, FencedWrite, OpOutcome, PlayerOp, PlayerRecord, ReadOnlyPlayer, RoleExport,
+    RowHolder, StoreError, TransferMark, WrittenLine, gifts,
 };
 
 /// What a fenced write is checked against.
@@ -85,6 +85,20 @@ pub trait Rows {
     fn insert_inbox(&mut self, gift: &Gift) -> Result<(), Self::Failure>;
     /// Removes the gifts `ids` from `roleid`'s inbox.
     fn remove_inbox(&mut self, roleid: RoleId, ids: &[GiftId]) -> Result<(), Self::Failure>;
+    /// The transfer mark of `roleid`'s row, if a transfer marked it.
+    fn transfer_mark(&mut self, roleid: RoleId) -> Result<Option<TransferMark>, Self::Failure>;
+    /// Stores the transfer mark of an existing row.
+    fn store_transfer_mark(
+        &mut self,
+        roleid: RoleId,
+        mark: &TransferMark,
+    ) -> Result<(), Self::Failure>;
+    /// The whole ledger of `roleid` with each line's writer, in sequence
+    /// order.
+    fn written_ledger(&mut self, roleid: RoleId) -> Result<Vec<WrittenLine>, Self::Failure>;
+    /// Inserts a transferred role's row and ledger as exported, moving no
+    /// srvno sequence.
+    fn insert_imported(&mut self, export: &RoleExport) -> Result<(), Self::Failure>;
 }
 
 /// Why one op of a batch did not succeed.
@@ -150,26 +164,20 @@ struct RowOps<'a, R> {
 type OpResult<F> = Result<OpOutcome, OpError<F>>;
 
 impl<R: Rows> RowOps<'_, R> {
-    /// Refuses a role whose srvno this database does not hold.
-    fn locate(&self, roleid: RoleId) -> Result<(), StoreError> {
-        let srvno = roleid.home_srvno();
-        if self.rows.holds(srvno) {
-            Ok(())
-        } else {
-            Err(StoreError::WrongDatabase(srvno))
-        }
+    /// Why a role has no row here: unknown, or of a srvno this database
+    /// does not hold (a transferred role's row is found wherever it is).
+    fn missing(&self, roleid: RoleId) -> StoreError {
+        missing(&*self.rows, roleid)
     }
 
     fn record(&mut self, roleid: RoleId) -> Result<PlayerRecord, OpError<R::Failure>> {
-        self.locate(roleid)?;
         let record = self.rows.record(roleid).map_err(OpError::Failed)?;
-        Ok(record.ok_or(StoreError::UnknownRole(roleid))?)
+        Ok(record.ok_or_else(|| self.missing(roleid))?)
     }
 
     fn ownership(&mut self, roleid: RoleId) -> Result<(Ownership, u64), OpError<R::Failure>> {
-        self.locate(roleid)?;
         let ownership = self.rows.ownership(roleid).map_err(OpError::Failed)?;
-        Ok(ownership.ok_or(StoreError::UnknownRole(roleid))?)
+        Ok(ownership.ok_or_else(|| self.missing(roleid))?)
     }
 
     /// One lease of a renewal: the new lease, or why not (a role this
@@ -262,6 +270,7 @@ impl<R: Rows> OpHandler for RowOps<'_, R> {
         lease_ttl_ms: u64,
     ) -> OpResult<R::Failure> {
         let mut record = self.record(roleid)?;
+        super::transfers::refuse_marked(&mut *self.rows, roleid)?;
         record.ownership = self
             .rules
             .claim(&record.ownership, owner, db_now_ms, lease_ttl_ms)
@@ -283,12 +292,11 @@ impl<R: Rows> OpHandler for RowOps<'_, R> {
         write: &FencedWrite,
         kind: WriteKind<'_>,
     ) -> OpResult<R::Failure> {
-        self.locate(write.roleid)?;
         let basis = self
             .rows
             .write_basis(write.roleid)
             .map_err(OpError::Failed)?;
-        let basis = basis.ok_or(StoreError::UnknownRole(write.roleid))?;
+        let basis = basis.ok_or_else(|| self.missing(write.roleid))?;
         let ownership = super::authorize_write(
             &self.rules,
             kind,
@@ -402,5 +410,30 @@ impl<R: Rows> OpHandler for RowOps<'_, R> {
         Ok(OpOutcome::Holders(vec![RowHolder::of(
             roleid, &ownership, db_now_ms,
         )]))
+    }
+
+    fn export_role(&mut self, db_now_ms: u64, roleid: RoleId, to: Srvno) -> OpResult<R::Failure> {
+        let record = self.record(roleid)?;
+        super::transfers::export(&mut *self.rows, &self.rules, db_now_ms, record, to)
+    }
+
+    fn import_role(&mut self, export: &RoleExport) -> OpResult<R::Failure> {
+        super::transfers::import(&mut *self.rows, export)
+    }
+
+    fn seal_transfer(&mut self, roleid: RoleId, to: Srvno) -> OpResult<R::Failure> {
+        self.ownership(roleid)?;
+        super::transfers::seal(&mut *self.rows, roleid, to)
+    }
+}
+
+/// Why `roleid` has no row in `rows`: unknown, or of a srvno it does not
+/// hold.
+fn missing<R: Rows + ?Sized>(rows: &R, roleid: RoleId) -> StoreError {
+    let srvno = roleid.home_srvno();
+    if rows.holds(srvno) {
+        StoreError::UnknownRole(roleid)
+    } else {
+        StoreError::WrongDatabase(srvno)
     }
 }

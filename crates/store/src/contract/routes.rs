@@ -2,8 +2,8 @@
 //! relies on, for every backend. [`routing_contract_suite!`](crate::routing_contract_suite)
 //! instantiates it for one backend, like the player suite.
 
-use datacentercore::{Current, CurrentNote, Profile};
-use routing::RoleId;
+use datacentercore::{Current, CurrentNote, Profile, TransferWrite};
+use routing::{RoleId, Router, Srvno, Transfer};
 
 use crate::{RoutingStore, SummaryRecord};
 
@@ -35,6 +35,7 @@ macro_rules! routing_contract_suite {
             summaries_load_back_whole_ordered_by_role_id_after_a_reopen,
             a_summary_record_replaces_its_roles_and_leaves_current_records_alone,
             a_batch_naming_a_summary_twice_keeps_the_later_one,
+            the_transfer_table_loads_back_at_its_latest_version_after_a_reopen,
         );
     };
 }
@@ -202,4 +203,39 @@ pub fn a_batch_naming_a_summary_twice_keeps_the_later_one<H: RoutingHarness>(mut
         .record_with_summaries(&[], &[summary(1_000_001, 1, 4, &[]), later.clone()])
         .unwrap();
     assert_eq!(store.load_summaries().unwrap(), vec![later]);
+}
+
+fn transfer(raw: u64, from: u32, to: u32) -> Transfer {
+    Transfer {
+        roleid: RoleId::from_raw(raw).unwrap(),
+        to: Srvno::new(to).unwrap(),
+        from: Srvno::new(from).unwrap(),
+    }
+}
+
+/// A new database's table is empty at version 0; recorded overrides load
+/// back ordered by role id, a role moved again keeps only its newest
+/// override, and the version is the newest recorded; the current-server
+/// records are untouched.
+pub fn the_transfer_table_loads_back_at_its_latest_version_after_a_reopen<H: RoutingHarness>(
+    mut harness: H,
+) {
+    let mut store = harness.open_routes();
+    assert_eq!(store.load_transfers().unwrap(), Router::new());
+    let writes = [
+        (transfer(2_000_001, 2, 3), 1),
+        (transfer(1_000_009, 1, 2), 2),
+        (transfer(2_000_001, 3, 1), 3),
+    ];
+    for (transfer, version) in writes {
+        store
+            .record_transfer(&TransferWrite { transfer, version })
+            .unwrap();
+    }
+    drop(store);
+    let mut store = harness.open_routes();
+    let expected =
+        Router::from_snapshot(3, [transfer(1_000_009, 1, 2), transfer(2_000_001, 3, 1)]).unwrap();
+    assert_eq!(store.load_transfers().unwrap(), expected);
+    assert_eq!(store.load().unwrap(), Vec::new());
 }
