@@ -28,6 +28,7 @@ pub mod login;
 pub mod machine;
 pub mod markdown;
 mod players;
+pub mod steps;
 
 use std::path::PathBuf;
 
