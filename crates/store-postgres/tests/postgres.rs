@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use ownership::{Refused, Rules};
+use ownership::{OwnerId, Refused, Rules};
 use store::contract::{
     LEASE_TTL_MS, assert_clean_audit, assert_forged_audit, claim_op, create, earn,
     forge_ledger_sql, held_srvnos, owner, two_audited_roles,
@@ -30,6 +30,21 @@ fn connect(database: &TestDatabase) -> PostgresPlayerStore {
 
 fn create_ann(store: &mut PostgresPlayerStore) -> PlayerRecord {
     create(store, 1, "ann")
+}
+
+/// Claims `record`'s role for `claimant` at database time 0.
+fn claim(
+    store: &mut PostgresPlayerStore,
+    record: &PlayerRecord,
+    claimant: &OwnerId,
+) -> PlayerRecord {
+    match store
+        .apply(0, &[claim_op(record.roleid, claimant)])
+        .remove(0)
+    {
+        Ok(OpOutcome::Claimed(claimed)) => claimed,
+        other => panic!("claimed: {other:?}"),
+    }
 }
 
 fn backend_message(result: Result<impl std::fmt::Debug, StoreError>) -> String {
@@ -356,10 +371,7 @@ fn a_batch_reads_its_own_writes_of_its_locked_rows() {
     let mut store = connect(&database);
     let ann = create_ann(&mut store);
     let gs1 = owner("gs1", 1);
-    let claimed = match store.apply(0, &[claim_op(ann.roleid, &gs1)]).remove(0) {
-        Ok(OpOutcome::Claimed(claimed)) => claimed,
-        other => panic!("claimed: {other:?}"),
-    };
+    let claimed = claim(&mut store, &ann, &gs1);
     let first = earn(&claimed, &gs1, claimed.ownership.epoch, 3);
     let after_first = PlayerRecord {
         data: first.data.clone(),
@@ -406,10 +418,7 @@ fn a_write_failing_at_commit_rolls_the_whole_batch_back() {
     let mut store = connect(&database);
     let (ann, bob) = (create_ann(&mut store), create(&mut store, 1, "bob"));
     let gs1 = owner("gs1", 1);
-    let claimed = match store.apply(0, &[claim_op(ann.roleid, &gs1)]).remove(0) {
-        Ok(OpOutcome::Claimed(claimed)) => claimed,
-        other => panic!("claimed: {other:?}"),
-    };
+    let claimed = claim(&mut store, &ann, &gs1);
     // Ann's ledger lines now fail when they are inserted, which is when
     // the batch commits.
     database.session().execute(&format!(

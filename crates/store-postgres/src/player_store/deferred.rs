@@ -9,8 +9,9 @@
 //! outcome is unknown, as after any failed commit, and the caller reads
 //! back. A failing statement aborts the transaction, so the `COMMIT`
 //! pipelined after it rolls back and the failure is the statement's.
-//! At most the statements of one batch are owed: each op writes a bounded
-//! number of rows (`store::BATCH_OPS_MAX` ops a batch).
+//! At most the statements of one batch are owed: two per write, one per
+//! claim or renewed lease, of at most `store::BATCH_OPS_MAX` ops (a
+//! renewal names at most the node's hosted players, its `players_max`).
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
