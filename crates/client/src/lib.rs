@@ -27,7 +27,7 @@ use wire::client::{ErrorCode, Kicked};
 use wire::frame::FrameError;
 
 pub use connection::Connection;
-pub use session::{CallOutcome, GameSession};
+pub use session::{CallOutcome, CrossingSteps, GameSession};
 
 /// Default time a request (or a connect with its handshake) may take.
 pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);

@@ -6,6 +6,8 @@
 //! closes the connection; the session connects to the redirect's address, sends
 //! `Authenticate{token, roleid}` and `EnterGame`, and carries on there.
 
+use std::time::{Duration, Instant};
+
 use tokio::sync::mpsc;
 use wire::client::client_frame::Body;
 use wire::client::server_frame::Body as Reply;
@@ -30,12 +32,37 @@ pub enum CallOutcome {
     },
 }
 
+/// How long each step of a crossing took, as the client saw it: from
+/// sending the call to the `Redirect`, then the new connection (TCP connect
+/// and the `Hello`/`Welcome` handshake), `Authenticate` and `EnterGame`,
+/// each to its answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrossingSteps {
+    /// The call sent until its `Redirect` arrived (the source's and the
+    /// target's work before the redirect: prepare, the durable handoff).
+    pub redirect: Duration,
+    /// The new connection to the target, with its handshake.
+    pub connect: Duration,
+    /// `Authenticate` with the crossing token, to its answer.
+    pub authenticate: Duration,
+    /// `EnterGame` to `Entered` (the target's claim).
+    pub enter: Duration,
+}
+
+impl CrossingSteps {
+    /// The whole crossing.
+    pub fn total(&self) -> Duration {
+        self.redirect + self.connect + self.authenticate + self.enter
+    }
+}
+
 /// A role in the game on one server at a time.
 pub struct GameSession {
     connection: Connection,
     config: ClientConfig,
     server: ServerAddress,
     entered: Entered,
+    last_crossing: Option<CrossingSteps>,
 }
 
 impl GameSession {
@@ -77,16 +104,18 @@ impl GameSession {
             config,
             server: server.clone(),
             entered,
+            last_crossing: None,
         })
     }
 
     /// Makes a game call; a `Redirect` answer is followed to the next server.
     pub async fn call(&mut self, call: game_call::Call) -> Result<CallOutcome, ClientError> {
         let body = Body::Call(GameCall { call: Some(call) });
+        let sent = Instant::now();
         match self.connection.request(body).await? {
             Reply::CallReply(reply) => Ok(CallOutcome::Reply(reply)),
             Reply::Redirect(redirect) => {
-                let entered = self.follow(redirect).await?;
+                let entered = self.follow(sent, redirect).await?;
                 Ok(CallOutcome::Crossed { entered })
             }
             other => Err(unexpected("CallReply or Redirect", &other)),
@@ -186,16 +215,30 @@ impl GameSession {
         }
     }
 
-    /// Connects to the redirect's address, presents its token, enters, and makes
-    /// that server the current one.
-    async fn follow(&mut self, redirect: Redirect) -> Result<Entered, ClientError> {
+    /// The steps of the last crossing this session completed, if any.
+    pub fn last_crossing(&self) -> Option<CrossingSteps> {
+        self.last_crossing
+    }
+
+    /// Connects to the redirect's address (the call that led to it `sent`),
+    /// presents its token, enters, and makes that server the current one.
+    async fn follow(&mut self, sent: Instant, redirect: Redirect) -> Result<Entered, ClientError> {
+        let redirected = Instant::now();
         let address = redirect
             .address
             .ok_or_else(|| ClientError::Protocol("Redirect without an address".into()))?;
         let connection =
             Connection::connect_tcp_with(&address.tcp_addr, self.config.clone()).await?;
+        let connected = Instant::now();
         authenticate(&connection, redirect.token, redirect.roleid).await?;
+        let authenticated = Instant::now();
         let entered = enter_game(&connection, redirect.roleid).await?;
+        self.last_crossing = Some(CrossingSteps {
+            redirect: redirected - sent,
+            connect: connected - redirected,
+            authenticate: authenticated - connected,
+            enter: authenticated.elapsed(),
+        });
         tracing::debug!(from = %self.server.srvname, to = %address.srvname, "crossed");
         self.connection = connection;
         self.server = address;

@@ -461,6 +461,32 @@ async fn a_redirect_is_followed_to_the_next_server_and_back_home() {
 }
 
 #[tokio::test]
+async fn a_crossing_records_its_steps_within_the_time_it_took() {
+    let zone = zone().await;
+    let mut session = enter(&zone).await;
+    assert_eq!(session.last_crossing(), None, "no crossing yet");
+    let started = std::time::Instant::now();
+    session.go_server("gs2").await.unwrap();
+    let took = started.elapsed();
+    let steps = session.last_crossing().expect("the crossing's steps");
+    assert!(steps.total() <= took, "{steps:?} within {took:?}");
+    for step in [
+        steps.redirect,
+        steps.connect,
+        steps.authenticate,
+        steps.enter,
+    ] {
+        assert!(step > std::time::Duration::ZERO, "{steps:?}");
+    }
+    session.call(add_gold(1)).await.unwrap();
+    assert_eq!(
+        session.last_crossing(),
+        Some(steps),
+        "a plain call is no crossing"
+    );
+}
+
+#[tokio::test]
 async fn a_request_without_an_answer_times_out_and_the_connection_goes_on() {
     let zone = zone().await;
     let config = ClientConfig {

@@ -34,6 +34,7 @@ pub mod markdown;
 mod players;
 pub mod push;
 pub mod rpc;
+pub mod steps;
 
 use std::path::PathBuf;
 

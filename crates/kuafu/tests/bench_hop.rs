@@ -34,6 +34,10 @@ async fn a_tiny_hop_bench_reports_every_crossing() {
     );
     assert!(report.serial.p50 > std::time::Duration::ZERO);
     assert!(report.serial.p50 <= report.serial.p99 && report.serial.p99 <= report.serial.max);
+    for (step, latency) in report.serial_steps.named() {
+        assert_eq!(latency.count, crossings, "{step}: every serial crossing");
+        assert!(latency.max <= report.serial.max, "{step} within a crossing");
+    }
     assert_eq!(report.floor.commit.count, 5);
     assert_eq!(report.floor.commit_kind, "SQLite");
     assert!(report.floor.nats_round_trip.is_none());
@@ -56,6 +60,7 @@ async fn a_tiny_hop_bench_reports_every_crossing() {
     let markdown = report.markdown("kuafu bench hop --players 3");
     assert!(markdown.contains("`kuafu bench hop --players 3`"));
     assert!(markdown.contains(&report.machine.cpu_model));
+    assert!(markdown.contains("| EnterGame → Entered (claim commit) |"));
 }
 
 #[tokio::test]

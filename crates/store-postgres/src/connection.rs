@@ -96,6 +96,8 @@ pub struct Connection {
     /// Whether a round trip failed in a way that ends the session (the
     /// client may learn that the socket closed only on its next poll).
     ended: Cell<bool>,
+    /// Round trips made, each [`Connection::run`] one.
+    round_trips: Cell<u64>,
     /// "PostgreSQL database NAME at HOST:PORT", for messages.
     name: String,
 }
@@ -119,6 +121,7 @@ impl Connection {
             config,
             client,
             ended: Cell::new(false),
+            round_trips: Cell::new(0),
             name,
         })
     }
@@ -127,6 +130,11 @@ impl Connection {
     /// awaits them.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// How many round trips this connection has made (every session's).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.get()
     }
 
     /// The database, as messages name it.
@@ -141,6 +149,7 @@ impl Connection {
     ) -> Result<T, Failure> {
         let deadline = Duration::from_millis(ROUND_TRIP_TIMEOUT_MS);
         let timed = async { tokio::time::timeout(deadline, work).await };
+        self.round_trips.set(self.round_trips.get() + 1);
         match self.runtime().block_on(timed) {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(error)) => {
@@ -198,11 +207,16 @@ impl Connection {
                 Ok(done)
             }
             Err(error) => {
-                // The session may be gone; then the server rolled back.
-                let _ = self.run(self.client.batch_execute("ROLLBACK"));
+                self.rollback();
                 Err(error)
             }
         }
+    }
+
+    /// Rolls the open transaction back (a session that is gone rolled back
+    /// already).
+    pub fn rollback(&self) {
+        let _ = self.run(self.client.batch_execute("ROLLBACK"));
     }
 
     fn runtime(&self) -> &Runtime {

@@ -2,11 +2,14 @@
 //! [`PlayerStore`] of the distributed mode (DESIGN §3, §5).
 //!
 //! A batch is one transaction. Its first round trip pipelines `BEGIN`, the
-//! row locks of every row the batch writes (in role id order) and, for
+//! row locks of every row the batch writes (in role id order), the read of
+//! those rows (`locked.rs`) and, for
 //! [`PostgresPlayerStore::apply_at_db_now`], the database's clock read after
 //! those locks; then the ops run through `store::backend::apply_in_transaction`,
 //! the code the model and SQLite stores run (this crate only reads and
-//! writes rows, `rows.rs`); then `COMMIT`. A refused op writes nothing and
+//! writes rows, `rows.rs`), on the rows read; then their writes and
+//! `COMMIT` go out together (`deferred.rs`). A batch of claims, writes and
+//! renewals of existing rows is two round trips. A refused op writes nothing and
 //! the batch goes on; a PostgreSQL failure rolls the whole batch back, every
 //! op answering `StoreError::Backend`. A failure at `COMMIT` leaves the
 //! outcome unknown: the caller reads back before acting.
@@ -20,7 +23,9 @@
 //! the next batch; when the batch's first round trip finds it ended, the
 //! batch starts again once on a new session (nothing of it ran).
 
+mod deferred;
 mod inbox;
+mod locked;
 mod rows;
 mod statements;
 
@@ -36,6 +41,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::connection::{Connection, Failure};
 use crate::schema::{self, Schema};
+use locked::LockedRows;
 use rows::{Batch, decode_ledger_line, decode_player};
 use statements::Statements;
 
@@ -100,6 +106,12 @@ impl PostgresPlayerStore {
     /// leases by one clock, the database's (DESIGN §5).
     pub fn apply_at_db_now(&mut self, ops: &[PlayerOp]) -> Vec<Result<OpOutcome, StoreError>> {
         self.apply_batch(None, ops)
+    }
+
+    /// How many round trips to the database this store has made: what a
+    /// batch costs beyond its commit's wait for the disk.
+    pub fn round_trips(&self) -> u64 {
+        self.connection.round_trips()
     }
 
     /// The ledger of `roleid` in sequence order (empty for an unknown role).
@@ -194,17 +206,26 @@ impl PostgresPlayerStore {
         ops: &[PlayerOp],
     ) -> Result<Vec<Result<OpOutcome, StoreError>>, Failure> {
         let locks = Locks::of(ops);
-        let db_now_ms = self.begin(&locks, db_now_ms)?;
-        let mut batch = Batch::new(&self.connection, &self.statements, &self.srvnos);
-        let applied = backend::apply_in_transaction(&mut batch, self.rules, db_now_ms, ops);
-        self.connection.finish(applied)
+        let (db_now_ms, locked) = self.begin(&locks, db_now_ms)?;
+        let mut batch = Batch::new(&self.connection, &self.statements, &self.srvnos, locked);
+        match backend::apply_in_transaction(&mut batch, self.rules, db_now_ms, ops) {
+            Ok(results) => batch.commit().map(|()| results),
+            Err(failure) => {
+                self.connection.rollback();
+                Err(failure)
+            }
+        }
     }
 
     /// Opens the batch's transaction and locks its rows; returns the batch's
-    /// database time (`db_now_ms`, or the database's clock). Replaces an
-    /// ended session first, and once more when the first round trip finds
-    /// the session ended.
-    fn begin(&mut self, locks: &Locks, db_now_ms: Option<u64>) -> Result<u64, Failure> {
+    /// database time (`db_now_ms`, or the database's clock) and the rows
+    /// locked. Replaces an ended session first, and once more when the
+    /// first round trip finds the session ended.
+    fn begin(
+        &mut self,
+        locks: &Locks,
+        db_now_ms: Option<u64>,
+    ) -> Result<(u64, LockedRows), Failure> {
         if self.connection.is_closed() {
             self.reconnect()?;
         }
@@ -217,7 +238,11 @@ impl PostgresPlayerStore {
         }
     }
 
-    fn begin_on_session(&self, locks: &Locks, db_now_ms: Option<u64>) -> Result<u64, Failure> {
+    fn begin_on_session(
+        &self,
+        locks: &Locks,
+        db_now_ms: Option<u64>,
+    ) -> Result<(u64, LockedRows), Failure> {
         let client = self.connection.client();
         let statements = &self.statements;
         let clock = async {
@@ -230,21 +255,27 @@ impl PostgresPlayerStore {
             }
         };
         // One round trip: the requests go out in this order, so the locks
-        // are taken inside the transaction and the clock read after them.
+        // are taken inside the transaction, and the rows and the clock read
+        // after them.
         let (roleids, srvnos): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
             ([&locks.roleids], [&locks.srvnos]);
+        let locked: [&(dyn ToSql + Sync); 2] = [&locks.roleids, &locks.loaded];
         let begin = async {
-            let (_, _, _, db_now_ms) = tokio::try_join!(
+            let (_, _, _, rows, db_now_ms) = tokio::try_join!(
                 client.batch_execute("BEGIN"),
                 client.query(&statements.lock_players, &roleids),
                 client.query(&statements.lock_role_seqs, &srvnos),
+                client.query(&statements.select_locked, &locked),
                 clock,
             )?;
-            Ok::<_, tokio_postgres::Error>(db_now_ms)
+            Ok::<_, tokio_postgres::Error>((db_now_ms, rows))
         };
-        let begun = self.connection.run(begin);
+        let begun = self
+            .connection
+            .run(begin)
+            .and_then(|(db_now_ms, rows)| Ok((db_now_ms, LockedRows::decode(&rows)?)));
         if begun.is_err() {
-            let _ = self.connection.run(client.batch_execute("ROLLBACK"));
+            self.connection.rollback();
         }
         begun
     }
@@ -285,16 +316,18 @@ impl ClockedPlayerStore for PostgresPlayerStore {
 }
 
 /// The rows and role sequences a batch writes, each in ascending order, to
-/// lock at its start.
+/// lock at its start; and the rows whose data it loads (its claims').
 struct Locks {
     roleids: Vec<i64>,
     srvnos: Vec<i64>,
+    loaded: Vec<i64>,
 }
 
 impl Locks {
     fn of(ops: &[PlayerOp]) -> Self {
         let mut roleids = BTreeSet::new();
         let mut srvnos = BTreeSet::new();
+        let mut loaded = BTreeSet::new();
         for op in ops {
             match op {
                 PlayerOp::CreateRole { srvno, .. } => {
@@ -302,6 +335,7 @@ impl Locks {
                 }
                 PlayerOp::Claim { roleid, .. } => {
                     roleids.insert(roleid_column(*roleid));
+                    loaded.insert(roleid_column(*roleid));
                 }
                 PlayerOp::Save(write)
                 | PlayerOp::Release(write)
@@ -333,6 +367,7 @@ impl Locks {
         Self {
             roleids: roleids.into_iter().collect(),
             srvnos: srvnos.into_iter().collect(),
+            loaded: loaded.into_iter().collect(),
         }
     }
 }

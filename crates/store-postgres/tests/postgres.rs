@@ -3,13 +3,14 @@
 //! in `kuafu_schema`, a failure rolling the whole batch back, a session the
 //! server ended replaced at the next batch, durable session settings, and
 //! role ids drawn by two sessions at once never handed out twice, and the
-//! ledger audit.
+//! ledger audit; a handoff or a claim in two round trips, a batch reading
+//! its own writes, and a write failing at the commit rolling its batch back.
 //! Each test runs on a database of its own and skips, saying why, when the
 //! server is unreachable outside CI.
 
 use std::time::Duration;
 
-use ownership::{Refused, Rules};
+use ownership::{OwnerId, Refused, Rules};
 use store::contract::{
     LEASE_TTL_MS, assert_clean_audit, assert_forged_audit, claim_op, create, earn,
     forge_ledger_sql, held_srvnos, owner, two_audited_roles,
@@ -29,6 +30,21 @@ fn connect(database: &TestDatabase) -> PostgresPlayerStore {
 
 fn create_ann(store: &mut PostgresPlayerStore) -> PlayerRecord {
     create(store, 1, "ann")
+}
+
+/// Claims `record`'s role for `claimant` at database time 0.
+fn claim(
+    store: &mut PostgresPlayerStore,
+    record: &PlayerRecord,
+    claimant: &OwnerId,
+) -> PlayerRecord {
+    match store
+        .apply(0, &[claim_op(record.roleid, claimant)])
+        .remove(0)
+    {
+        Ok(OpOutcome::Claimed(claimed)) => claimed,
+        other => panic!("claimed: {other:?}"),
+    }
 }
 
 fn backend_message(result: Result<impl std::fmt::Debug, StoreError>) -> String {
@@ -309,4 +325,132 @@ fn the_audit_finds_bad_sums_lines_without_a_writer_epochs_with_two_and_epochs_go
     assert_clean_audit(&store.audit().unwrap());
     database.session().execute(&forge_ledger_sql(ann, bob));
     assert_forged_audit(&store.audit().unwrap(), ann, bob);
+}
+
+#[test]
+fn a_handoff_and_a_claim_each_take_two_round_trips() {
+    let Some(database) = TestDatabase::create("trips") else {
+        return;
+    };
+    let mut store = connect(&database);
+    let ann = create_ann(&mut store);
+    let (gs1, gs2) = (owner("gs1", 1), owner("gs2", 1));
+    let trips = |store: &mut PostgresPlayerStore, op: PlayerOp| {
+        let before = store.round_trips();
+        let result = store.apply_at_db_now(&[op]).remove(0);
+        (result, store.round_trips() - before)
+    };
+    let (claimed, claim_trips) = trips(&mut store, claim_op(ann.roleid, &gs1));
+    let Ok(OpOutcome::Claimed(claimed)) = claimed else {
+        panic!("claimed: {claimed:?}");
+    };
+    let handoff = PlayerOp::Handoff {
+        write: earn(&claimed, &gs1, claimed.ownership.epoch, 5),
+        to: "gs2".to_owned(),
+        handoff_ttl_ms: LEASE_TTL_MS,
+    };
+    let (handed_off, handoff_trips) = trips(&mut store, handoff);
+    assert!(handed_off.is_ok(), "{handed_off:?}");
+    let (arrived, arrival_trips) = trips(&mut store, claim_op(ann.roleid, &gs2));
+    let Ok(OpOutcome::Claimed(arrived)) = arrived else {
+        panic!("claimed at the target: {arrived:?}");
+    };
+    assert_eq!(
+        arrived.data.gold,
+        claimed.data.gold + 5,
+        "the handoff's save"
+    );
+    assert_eq!((claim_trips, handoff_trips, arrival_trips), (2, 2, 2));
+}
+
+#[test]
+fn a_batch_reads_its_own_writes_of_its_locked_rows() {
+    let Some(database) = TestDatabase::create("own") else {
+        return;
+    };
+    let mut store = connect(&database);
+    let ann = create_ann(&mut store);
+    let gs1 = owner("gs1", 1);
+    let claimed = claim(&mut store, &ann, &gs1);
+    let first = earn(&claimed, &gs1, claimed.ownership.epoch, 3);
+    let after_first = PlayerRecord {
+        data: first.data.clone(),
+        data_version: claimed.data_version + 1,
+        ..claimed.clone()
+    };
+    let second = earn(&after_first, &gs1, claimed.ownership.epoch, 4);
+    let batch = [
+        PlayerOp::Save(first),
+        PlayerOp::Save(second),
+        PlayerOp::LoadReadOnly { roleid: ann.roleid },
+        claim_op(ann.roleid, &owner("gs2", 1)),
+    ];
+    let mut results = store.apply(1, &batch);
+    assert!(
+        results[1].is_ok(),
+        "the second save sees the first: {:?}",
+        results[1]
+    );
+    let Ok(OpOutcome::Loaded(loaded)) = results.remove(2) else {
+        panic!("loaded");
+    };
+    assert_eq!(
+        loaded.data.gold,
+        claimed.data.gold + 7,
+        "the load sees both saves"
+    );
+    assert!(
+        matches!(
+            results[2],
+            Err(StoreError::Refused(Refused::HeldElsewhere { .. }))
+        ),
+        "the claim sees gs1's saved lease: {:?}",
+        results[2]
+    );
+    assert_eq!(store.ledger(ann.roleid).unwrap().len(), 2);
+}
+
+#[test]
+fn a_write_failing_at_commit_rolls_the_whole_batch_back() {
+    let Some(database) = TestDatabase::create("commit") else {
+        return;
+    };
+    let mut store = connect(&database);
+    let (ann, bob) = (create_ann(&mut store), create(&mut store, 1, "bob"));
+    let gs1 = owner("gs1", 1);
+    let claimed = claim(&mut store, &ann, &gs1);
+    // Ann's ledger lines now fail when they are inserted, which is when
+    // the batch commits.
+    database.session().execute(&format!(
+        "ALTER TABLE ledger ADD CONSTRAINT no_ann CHECK (roleid <> {})",
+        ann.roleid
+    ));
+    let batch = [
+        claim_op(bob.roleid, &gs1),
+        PlayerOp::Save(earn(&claimed, &gs1, claimed.ownership.epoch, 3)),
+    ];
+    for result in store.apply(1, &batch) {
+        let message = backend_message(result);
+        assert!(message.contains("no_ann"), "{message}");
+    }
+    let rows = store.apply(
+        1,
+        &[
+            PlayerOp::LoadReadOnly { roleid: ann.roleid },
+            claim_op(bob.roleid, &owner("gs2", 1)),
+        ],
+    );
+    let Ok(OpOutcome::Loaded(ann_now)) = &rows[0] else {
+        panic!("loaded: {rows:?}");
+    };
+    assert_eq!(
+        ann_now.data.gold, claimed.data.gold,
+        "ann's save was rolled back"
+    );
+    assert!(
+        rows[1].is_ok(),
+        "bob's claim by gs1 was rolled back: {:?}",
+        rows[1]
+    );
+    assert!(store.ledger(ann.roleid).unwrap().is_empty());
 }

@@ -38,6 +38,7 @@ use super::floor::{Floor, FloorError};
 use super::latency::{Latency, Recorder, ms};
 use super::machine::Machine;
 use super::players::{self, BenchPlayer, Route};
+use super::steps::{Steps, StepsRecorder};
 
 /// This bench's name in `BENCHMARKS.md`; each runtime flavour has its own
 /// section, `hop current-thread` or `hop multi-thread`.
@@ -120,6 +121,8 @@ pub struct HopReport {
     pub concurrency: usize,
     /// Crossings one at a time.
     pub serial: Latency,
+    /// The steps of the serial crossings, as the clients saw them.
+    pub serial_steps: Steps,
     /// Crossings under load.
     pub concurrent: Latency,
     /// Wall time of the concurrent phase.
@@ -173,6 +176,7 @@ pub async fn run(options: HopOptions) -> Result<HopReport, HopError> {
         crossings_per_player: options.crossings_per_player,
         concurrency: options.concurrency,
         serial: measured.serial,
+        serial_steps: measured.serial_steps,
         concurrent: measured.concurrent,
         concurrent_elapsed: measured.concurrent_elapsed,
         arrivals: measured.arrivals,
@@ -200,6 +204,7 @@ fn data_dir(options: &HopOptions) -> std::io::Result<(PathBuf, Option<tempfile::
 struct Measured {
     floor: Floor,
     serial: Latency,
+    serial_steps: Steps,
     concurrent: Latency,
     concurrent_elapsed: Duration,
     arrivals: u64,
@@ -224,7 +229,8 @@ async fn measure(
     let floor = zone.floor(data_dir, options.floor_samples).await?;
     let crossings = options.players * options.crossings_per_player;
     let bar = super::progress(options.progress, crossings, "serial crossings");
-    let serial = serial_phase(&mut players, &route, options.crossings_per_player, &bar).await?;
+    let (serial, serial_steps) =
+        serial_phase(&mut players, &route, options.crossings_per_player, &bar).await?;
     bar.finish_and_clear();
     let bar = super::progress(options.progress, crossings, "concurrent crossings");
     let (players, concurrent, concurrent_elapsed) =
@@ -236,6 +242,7 @@ async fn measure(
     Ok(Measured {
         floor,
         serial,
+        serial_steps,
         concurrent,
         concurrent_elapsed,
         arrivals,
@@ -253,21 +260,26 @@ fn route(game_names: &[String]) -> Result<Route, HopError> {
     }
 }
 
-/// One player at a time, round after round.
+/// One player at a time, round after round: each crossing's time and its
+/// steps.
 async fn serial_phase(
     players: &mut [BenchPlayer],
     route: &Route,
     rounds: usize,
     bar: &ProgressBar,
-) -> Result<Latency, HopError> {
+) -> Result<(Latency, Steps), HopError> {
     let mut recorder = Recorder::new();
+    let mut steps = StepsRecorder::default();
     for _ in 0..rounds {
         for player in players.iter_mut() {
             recorder.record(player.cross(route).await?);
+            if let Some(crossing) = player.last_crossing() {
+                steps.record(&crossing);
+            }
             bar.inc(1);
         }
     }
-    Ok(recorder.latency())
+    Ok((recorder.latency(), steps.steps()))
 }
 
 /// Every player crossing at once, at most `concurrency` in flight.
@@ -394,6 +406,7 @@ impl HopReport {
             self.floor_parts()
         );
         let _ = writeln!(text, "serial:     {}", self.serial);
+        text.push_str(&self.serial_steps.lines());
         let _ = writeln!(text, "concurrent: {}", self.concurrent);
         let _ = writeln!(
             text,
@@ -461,9 +474,10 @@ impl HopReport {
                 ms(latency.max)
             );
         }
+        let _ = writeln!(text, "\n{}", self.serial_steps.markdown());
         let _ = writeln!(
             text,
-            "\nFloor {} ms; crossings/s under load {:.0} ({} crossings in {:.3} s).\n",
+            "Floor {} ms; crossings/s under load {:.0} ({} crossings in {:.3} s).\n",
             ms(self.floor.total()),
             self.crossings_per_s(),
             self.concurrent.count,

@@ -62,6 +62,11 @@ impl BenchPlayer {
         Ok(elapsed)
     }
 
+    /// The steps of this player's last crossing, as its client saw them.
+    pub(crate) fn last_crossing(&self) -> Option<client::CrossingSteps> {
+        self.session.last_crossing()
+    }
+
     /// Crosses `crossings` times, each when a place in `permits` is free;
     /// returns the player and each crossing's time (waits for a place excluded).
     pub(crate) async fn cross_repeatedly(

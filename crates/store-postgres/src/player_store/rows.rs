@@ -1,7 +1,10 @@
 //! The player rows as PostgreSQL reads and writes them inside a batch's
 //! transaction (`store::backend::Rows`): the only SQL of the player store's
-//! ops. Statements that do not depend on each other go out together, one
-//! round trip (a write and its ledger lines, a new role and its sequence).
+//! ops. The rows the batch locked at its start are read from what that
+//! round trip returned, and written when it commits (`locked`,
+//! `deferred`); any other statement sends the writes owed first.
+//! Statements that do not depend on each other go out together, one round
+//! trip (a write and its ledger lines, a new role and its sequence).
 
 use std::collections::BTreeSet;
 
@@ -13,10 +16,12 @@ use store::backend::{
     ledger_kind_columns, roleid_column, to_column,
 };
 use store::{FencedWrite, LedgerEntry, PlayerRecord, RoleExport, TransferMark, WrittenLine};
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use wire::node::PlayerData;
 
+use super::deferred::{Deferred, Param};
+use super::locked::LockedRows;
 use super::statements::Statements;
 use crate::connection::{Connection, Failure};
 
@@ -27,18 +32,52 @@ pub(super) struct Batch<'a> {
     pub(super) connection: &'a Connection,
     pub(super) statements: &'a Statements,
     srvnos: &'a BTreeSet<Srvno>,
+    locked: LockedRows,
+    owed: Deferred,
 }
 
 impl<'a> Batch<'a> {
+    /// The batch on its open transaction, holding `locked`.
     pub(super) fn new(
         connection: &'a Connection,
         statements: &'a Statements,
         srvnos: &'a BTreeSet<Srvno>,
+        locked: LockedRows,
     ) -> Self {
         Self {
             connection,
             statements,
             srvnos,
+            locked,
+            owed: Deferred::default(),
+        }
+    }
+
+    /// Commits: the writes owed and `COMMIT` in one round trip.
+    pub(super) fn commit(self) -> Result<(), Failure> {
+        self.owed.commit(self.connection)
+    }
+
+    /// Sends the writes owed, before a statement that must see them.
+    fn flush(&mut self) -> Result<(), Failure> {
+        self.owed.flush(self.connection)
+    }
+
+    /// Owes `statement`, an `UPDATE` of `roleid` (with `more`, statements
+    /// that go with it); sent at once unless the row is locked.
+    fn write_row(
+        &mut self,
+        roleid: RoleId,
+        update: (&Statement, Vec<Param>),
+        more: Option<(&Statement, Vec<Param>)>,
+    ) -> Result<(), Failure> {
+        self.owed.push(update.0, update.1, Some(roleid));
+        if let Some((statement, params)) = more {
+            self.owed.push(statement, params, None);
+        }
+        match self.locked.holds(roleid) {
+            true => Ok(()),
+            false => self.flush(),
         }
     }
 }
@@ -51,6 +90,7 @@ impl Rows for Batch<'_> {
     }
 
     fn next_role_seq(&mut self, srvno: Srvno) -> Result<u64, Failure> {
+        self.flush()?;
         let client = self.connection.client();
         let srvno = i64::from(srvno.get());
         let row = self
@@ -60,6 +100,7 @@ impl Rows for Batch<'_> {
     }
 
     fn insert_role(&mut self, record: &PlayerRecord) -> Result<(), Failure> {
+        self.flush()?;
         let (client, statements) = (self.connection.client(), self.statements);
         let roleid = record.roleid;
         let sequence: [&(dyn ToSql + Sync); 2] = [
@@ -86,6 +127,10 @@ impl Rows for Batch<'_> {
     }
 
     fn record(&mut self, roleid: RoleId) -> Result<Option<PlayerRecord>, Failure> {
+        if let Some(record) = self.locked.record(roleid) {
+            return Ok(Some(record));
+        }
+        self.flush()?;
         let client = self.connection.client();
         let statement = &self.statements.select_record;
         let found = self
@@ -104,6 +149,10 @@ impl Rows for Batch<'_> {
     }
 
     fn ownership(&mut self, roleid: RoleId) -> Result<Option<(Ownership, u64)>, Failure> {
+        if let Some(locked) = self.locked.ownership(roleid) {
+            return Ok(Some(locked));
+        }
+        self.flush()?;
         let client = self.connection.client();
         let statement = &self.statements.select_ownership;
         let found = self
@@ -119,6 +168,10 @@ impl Rows for Batch<'_> {
     }
 
     fn write_basis(&mut self, roleid: RoleId) -> Result<Option<WriteBasis>, Failure> {
+        if let Some(basis) = self.locked.write_basis(roleid) {
+            return Ok(Some(basis));
+        }
+        self.flush()?;
         let client = self.connection.client();
         let statement = &self.statements.select_write_basis;
         let found = self
@@ -136,19 +189,12 @@ impl Rows for Batch<'_> {
     }
 
     fn store_ownership(&mut self, roleid: RoleId, ownership: &Ownership) -> Result<(), Failure> {
-        let client = self.connection.client();
-        let (node, incarnation) = holder_columns(&ownership.holder);
-        let update: [&(dyn ToSql + Sync); 5] = [
-            &roleid_column(roleid),
-            &node,
-            &incarnation,
-            &to_column(ownership.epoch),
-            &to_column(ownership.lease_until_ms),
-        ];
-        let changed = self
-            .connection
-            .run(client.execute(&self.statements.update_ownership, &update))?;
-        expect_one_row(changed, roleid)
+        self.locked.store_ownership(roleid, ownership);
+        let update = (
+            &self.statements.update_ownership,
+            ownership_params(roleid, ownership),
+        );
+        self.write_row(roleid, update, None)
     }
 
     fn store_write(
@@ -157,44 +203,21 @@ impl Rows for Batch<'_> {
         data_version: u64,
         ownership: &Ownership,
     ) -> Result<(), Failure> {
-        let (client, statements) = (self.connection.client(), self.statements);
-        let (node, incarnation) = holder_columns(&ownership.holder);
-        let data = write.data.encode_to_vec();
-        let update: [&(dyn ToSql + Sync); 8] = [
-            &roleid_column(write.roleid),
-            &node,
-            &incarnation,
-            &to_column(ownership.epoch),
-            &to_column(ownership.lease_until_ms),
-            &data,
-            &to_column(data_version),
-            &write.data.name,
-        ];
-        let ledger = LedgerColumns::of(&write.ledger);
-        let lines: [&(dyn ToSql + Sync); 9] = [
-            &roleid_column(write.roleid),
-            &ledger.seqs,
-            &ledger.kinds,
-            &ledger.item_types,
-            &ledger.deltas,
-            &ledger.reasons,
-            &write.owner.node,
-            &to_column(write.owner.incarnation),
-            &to_column(write.epoch),
-        ];
-        let append = async {
-            match write.ledger.is_empty() {
-                true => Ok(0),
-                false => client.execute(&statements.insert_ledger, &lines).await,
-            }
-        };
-        let (changed, _) = self.connection.run(async {
-            tokio::try_join!(client.execute(&statements.update_write, &update), append)
-        })?;
-        expect_one_row(changed, write.roleid)
+        self.locked.store_write(write, data_version, ownership);
+        let statements = self.statements;
+        let mut update = ownership_params(write.roleid, ownership);
+        update.extend::<[Param; 3]>([
+            Box::new(write.data.encode_to_vec()),
+            Box::new(to_column(data_version)),
+            Box::new(write.data.name.clone()),
+        ]);
+        let ledger =
+            (!write.ledger.is_empty()).then(|| (&statements.insert_ledger, ledger_params(write)));
+        self.write_row(write.roleid, (&statements.update_write, update), ledger)
     }
 
     fn roles_of_account(&mut self, account_id: u64) -> Result<Vec<(RoleId, PlayerData)>, Failure> {
+        self.flush()?;
         let client = self.connection.client();
         let statement = &self.statements.select_roles_of_account;
         self.connection
@@ -205,6 +228,7 @@ impl Rows for Batch<'_> {
     }
 
     fn held_by_node(&mut self, node: &str) -> Result<Vec<(RoleId, Ownership)>, Failure> {
+        self.flush()?;
         let client = self.connection.client();
         let statement = &self.statements.select_held_by_node;
         owned_rows(&self.connection.run(client.query(statement, &[&node]))?)
@@ -215,6 +239,7 @@ impl Rows for Batch<'_> {
         db_now_ms: u64,
         page: &HoldersPage<'_>,
     ) -> Result<Vec<(RoleId, Ownership)>, Failure> {
+        self.flush()?;
         let client = self.connection.client();
         let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
         let page: [&(dyn ToSql + Sync); 5] = [
@@ -229,57 +254,87 @@ impl Rows for Batch<'_> {
     }
 
     fn inbox(&mut self, roleid: RoleId) -> Result<Vec<wire::node::Gift>, Failure> {
+        if self.locked.inbox_is_empty(roleid) {
+            return Ok(Vec::new());
+        }
+        self.flush()?;
         self.read_inbox(roleid)
     }
 
     fn insert_inbox(&mut self, gift: &wire::node::Gift) -> Result<(), Failure> {
-        self.add_to_inbox(gift)
+        self.flush()?;
+        self.add_to_inbox(gift)?;
+        if let Ok(to) = RoleId::from_raw(gift.to_roleid) {
+            self.locked.note_inbox_gift(to);
+        }
+        Ok(())
     }
 
     fn remove_inbox(&mut self, roleid: RoleId, ids: &[wire::node::GiftId]) -> Result<(), Failure> {
+        self.flush()?;
         self.take_from_inbox(roleid, ids)
     }
 
     fn transfer_mark(&mut self, roleid: RoleId) -> Result<Option<TransferMark>, Failure> {
+        if let Some(mark) = self.locked.transfer_mark(roleid) {
+            return Ok(mark);
+        }
+        self.flush()?;
         self.read_transfer_mark(roleid)
     }
 
     fn store_transfer_mark(&mut self, roleid: RoleId, mark: &TransferMark) -> Result<(), Failure> {
-        self.write_transfer_mark(roleid, mark)
+        self.flush()?;
+        self.write_transfer_mark(roleid, mark)?;
+        self.locked.store_transfer_mark(roleid, *mark);
+        Ok(())
     }
 
     fn written_ledger(&mut self, roleid: RoleId) -> Result<Vec<WrittenLine>, Failure> {
+        self.flush()?;
         self.read_written_ledger(roleid)
     }
 
     fn insert_imported(&mut self, export: &RoleExport) -> Result<(), Failure> {
+        self.flush()?;
         self.insert_imported_role(export)
     }
 }
 
-/// The ledger lines of one write as the arrays `INSERT_LEDGER` unnests.
-struct LedgerColumns<'a> {
-    seqs: Vec<i64>,
-    kinds: Vec<&'static str>,
-    item_types: Vec<Option<i64>>,
-    deltas: Vec<i64>,
-    reasons: Vec<&'a str>,
+/// The parameters of `UPDATE_OWNERSHIP`, the first five of `UPDATE_WRITE`.
+fn ownership_params(roleid: RoleId, ownership: &Ownership) -> Vec<Param> {
+    let (node, incarnation) = holder_columns(&ownership.holder);
+    vec![
+        Box::new(roleid_column(roleid)),
+        Box::new(node.map(str::to_owned)),
+        Box::new(incarnation),
+        Box::new(to_column(ownership.epoch)),
+        Box::new(to_column(ownership.lease_until_ms)),
+    ]
 }
 
-impl<'a> LedgerColumns<'a> {
-    fn of(lines: &'a [LedgerEntry]) -> Self {
-        let (kinds, item_types) = lines
-            .iter()
-            .map(|line| ledger_kind_columns(&line.kind))
-            .unzip();
-        Self {
-            seqs: lines.iter().map(|line| to_column(line.seq)).collect(),
-            kinds,
-            item_types,
-            deltas: lines.iter().map(|line| line.delta).collect(),
-            reasons: lines.iter().map(|line| line.reason.as_str()).collect(),
-        }
-    }
+/// The parameters of `INSERT_LEDGER`: the write's lines as the arrays it
+/// unnests, and the writer they name.
+fn ledger_params(write: &FencedWrite) -> Vec<Param> {
+    let lines = &write.ledger;
+    let (kinds, item_types): (Vec<&'static str>, Vec<Option<i64>>) = lines
+        .iter()
+        .map(|line| ledger_kind_columns(&line.kind))
+        .unzip();
+    let seqs: Vec<i64> = lines.iter().map(|line| to_column(line.seq)).collect();
+    let deltas: Vec<i64> = lines.iter().map(|line| line.delta).collect();
+    let reasons: Vec<String> = lines.iter().map(|line| line.reason.clone()).collect();
+    vec![
+        Box::new(roleid_column(write.roleid)),
+        Box::new(seqs),
+        Box::new(kinds),
+        Box::new(item_types),
+        Box::new(deltas),
+        Box::new(reasons),
+        Box::new(write.owner.node.clone()),
+        Box::new(to_column(write.owner.incarnation)),
+        Box::new(to_column(write.epoch)),
+    ]
 }
 
 /// `(role, ownership)` of rows that hold the role id, then the ownership
@@ -290,9 +345,23 @@ fn owned_rows(rows: &[Row]) -> Result<Vec<(RoleId, Ownership)>, Failure> {
         .collect()
 }
 
+/// Reads `transferred_to, transfer_sealed` starting at column `first`: the
+/// row's transfer mark, if a transfer marked it.
+pub(super) fn decode_mark(row: &Row, first: usize) -> Result<Option<TransferMark>, Failure> {
+    let Some(to) = row.try_get::<_, Option<i32>>(first)? else {
+        return Ok(None);
+    };
+    let to = u32::try_from(to).map_err(|_| Failure(format!("stored srvno {to}")))?;
+    let to = Srvno::new(to).map_err(|error| Failure(format!("stored srvno: {error}")))?;
+    Ok(Some(TransferMark {
+        to,
+        sealed: row.try_get(first + 1)?,
+    }))
+}
+
 /// Reads `owner_node, owner_incarnation, epoch, lease_until_ms` starting at
 /// column `first`.
-fn decode_ownership(row: &Row, first: usize) -> Result<Ownership, Failure> {
+pub(super) fn decode_ownership(row: &Row, first: usize) -> Result<Ownership, Failure> {
     let node: Option<String> = row.try_get(first)?;
     let holder = holder_from_columns(node, row.try_get(first + 1)?).map_err(Failure)?;
     Ok(Ownership {
@@ -321,10 +390,10 @@ pub(super) fn decode_ledger_line(row: &Row) -> Result<LedgerEntry, Failure> {
     })
 }
 
-fn decode_roleid(stored: i64) -> Result<RoleId, Failure> {
+pub(super) fn decode_roleid(stored: i64) -> Result<RoleId, Failure> {
     backend::roleid_from_column(stored).map_err(Failure)
 }
 
-fn expect_one_row(changed: u64, roleid: RoleId) -> Result<(), Failure> {
+pub(super) fn expect_one_row(changed: u64, roleid: RoleId) -> Result<(), Failure> {
     backend::expect_one_row(changed, roleid).map_err(Failure)
 }

@@ -16,6 +16,15 @@ const LOCK_PLAYERS: &str =
 /// Locks the role sequences a batch draws from, in srvno order.
 const LOCK_ROLE_SEQS: &str =
     "SELECT srvno FROM role_seq WHERE srvno = ANY($1) ORDER BY srvno FOR UPDATE";
+/// The rows a batch locked, read after the locks (see `locked.rs`): the
+/// ownership columns, the data version, the role's last ledger line, and
+/// the data of the rows in `$2` (those a claim loads).
+const SELECT_LOCKED: &str = "SELECT roleid, owner_node, owner_incarnation, epoch, \
+     lease_until_ms, data_version, \
+     (SELECT MAX(seq) FROM ledger WHERE ledger.roleid = players.roleid), \
+     CASE WHEN roleid = ANY($2) THEN data END, transferred_to, transfer_sealed, \
+     EXISTS (SELECT 1 FROM inbox WHERE inbox.roleid = players.roleid) \
+     FROM players WHERE roleid = ANY($1)";
 /// The database's clock in milliseconds since the Unix epoch, read when the
 /// statement runs (not at the transaction's start).
 const DB_NOW: &str = "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -57,6 +66,7 @@ const SELECT_LEDGER: &str =
 pub(super) struct Statements {
     pub(super) lock_players: Statement,
     pub(super) lock_role_seqs: Statement,
+    pub(super) select_locked: Statement,
     pub(super) db_now: Statement,
     pub(super) select_next_seq: Statement,
     pub(super) update_next_seq: Statement,
@@ -101,10 +111,11 @@ impl Statements {
             client.prepare(INSERT_LEDGER),
             client.prepare(SELECT_ROLES_OF_ACCOUNT),
         )?;
-        let (select_held_by_node, select_held_elsewhere, select_ledger) = tokio::try_join!(
+        let (select_held_by_node, select_held_elsewhere, select_ledger, select_locked) = tokio::try_join!(
             client.prepare(SELECT_HELD_BY_NODE),
             client.prepare(SELECT_HELD_ELSEWHERE),
             client.prepare(SELECT_LEDGER),
+            client.prepare(SELECT_LOCKED),
         )?;
         let (select_inbox, insert_inbox, delete_inbox) = tokio::try_join!(
             client.prepare(super::inbox::SELECT_INBOX),
@@ -114,6 +125,7 @@ impl Statements {
         Ok(Self {
             lock_players,
             lock_role_seqs,
+            select_locked,
             db_now,
             select_next_seq,
             update_next_seq,

@@ -11,7 +11,7 @@ use store::backend::{from_column, holder_columns, ledger_kind_columns, roleid_co
 use store::{RoleExport, TransferMark, WrittenLine};
 use tokio_postgres::types::ToSql;
 
-use super::{Batch, decode_ledger_line, expect_one_row};
+use super::{Batch, decode_ledger_line, decode_mark, expect_one_row};
 use crate::connection::Failure;
 
 const SELECT_MARK: &str = "SELECT transferred_to, transfer_sealed FROM players WHERE roleid = $1";
@@ -35,18 +35,10 @@ impl Batch<'_> {
         let row = self
             .connection
             .run(client.query_opt(SELECT_MARK, &[&roleid]))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let Some(to) = row.try_get::<_, Option<i32>>(0)? else {
-            return Ok(None);
-        };
-        let to = u32::try_from(to).map_err(|_| Failure(format!("stored srvno {to}")))?;
-        let to = Srvno::new(to).map_err(|error| Failure(format!("stored srvno: {error}")))?;
-        Ok(Some(TransferMark {
-            to,
-            sealed: row.try_get(1)?,
-        }))
+        match row {
+            Some(row) => decode_mark(&row, 0),
+            None => Ok(None),
+        }
     }
 
     pub(super) fn write_transfer_mark(
