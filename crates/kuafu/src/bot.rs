@@ -2,16 +2,24 @@
 //! a password account or logs back in), enters the server the account center
 //! names, and plays until told to stop: adds and spends gold, adds items, and
 //! now and then crosses to another server and comes home, all over real
-//! sockets through the client library. After every crossing it completes, a
-//! bot compares the gold the target server entered it with against the gold
-//! it last saw before leaving (the handoff saves it, DESIGN §6) and counts
-//! any difference, as an error too. A bot waits in the login queue and
-//! retries retryable errors with backoff and jitter (`client::retry`); every
-//! error it ends on is counted by kind.
+//! sockets through the client library; and it befriends other bots, sees
+//! them move, gives them gold and sounds horns (`social`). After every
+//! crossing it completes, a bot compares the gold the target server entered
+//! it with against the gold it last saw before leaving (the handoff saves
+//! it, DESIGN §6) and counts any loss, as an error too (gold can only grow
+//! meanwhile, by gifts from other bots; `kuafu audit` pairs every gift's
+//! credit with its debit). A bot waits in the login queue and retries
+//! retryable errors with backoff and jitter (`client::retry`); every error
+//! it ends on is counted by kind.
+
+mod social;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use social::Friends;
+pub use social::Roster;
 use std::time::Duration;
 
 use client::retry::{RetryPolicy, with_retry};
@@ -25,7 +33,7 @@ pub const CALL_INTERVAL: Duration = Duration::from_millis(50);
 /// Chance, per call, that a bot crosses (one in this many).
 pub const CROSS_ONE_IN: u32 = 60;
 
-/// The error kind of a completed crossing that changed the bot's gold.
+/// The error kind of a completed crossing that lost some of the bot's gold.
 pub const CROSSING_GOLD_CHANGED: &str = "crossing_gold_changed";
 
 /// Counters every bot adds to.
@@ -43,10 +51,18 @@ pub struct BotCounters {
     pub crossings: AtomicU64,
     /// Crossings asked for and not yet answered, now.
     pub crossings_in_flight: AtomicU64,
-    /// Completed crossings whose target entered the bot with other gold
+    /// Completed crossings whose target entered the bot with less gold
     /// than it had seen before leaving; each is also counted as an error of
     /// kind [`CROSSING_GOLD_CHANGED`].
     pub crossing_gold_changed: AtomicU64,
+    /// Friends added.
+    pub friends: AtomicU64,
+    /// Times a bot saw a friend on another server than before.
+    pub friend_moves_seen: AtomicU64,
+    /// Gifts sent (each answered once debited).
+    pub gifts: AtomicU64,
+    /// Horns sounded.
+    pub horns: AtomicU64,
     /// Errors of any kind.
     pub errors: AtomicU64,
     /// Errors by kind (an error code's name, `timeout`, `closed`, ...); as
@@ -99,6 +115,9 @@ pub struct Bot {
     pub servers: Vec<String>,
     /// How it logs in.
     pub login: LoginKind,
+    /// The demo's bots in the game, to befriend; `None`: the bot plays
+    /// alone (no friends, gifts or horns).
+    pub roster: Option<Arc<Roster>>,
 }
 
 impl Bot {
@@ -129,7 +148,18 @@ impl Bot {
             GameSession::enter(&server, &login.login_token, roleid, &self.account).await?;
         counters.entered.fetch_add(1, Ordering::Relaxed);
         counters.online.fetch_add(1, Ordering::Relaxed);
-        let played = self.play_until_stopped(&mut session, counters, stop).await;
+        let me = session
+            .entered()
+            .player
+            .as_ref()
+            .map_or(0, |player| player.roleid);
+        if let Some(roster) = &self.roster {
+            roster.join(me);
+        }
+        let mut friends = Friends::new(me);
+        let played = self
+            .play_until_stopped(&mut session, &mut friends, counters, stop)
+            .await;
         counters.online.fetch_sub(1, Ordering::Relaxed);
         let gold = played?;
         if session.current_srvname() != session.home_srvname() {
@@ -170,6 +200,7 @@ impl Bot {
     async fn play_until_stopped(
         &self,
         session: &mut GameSession,
+        friends: &mut Friends,
         counters: &BotCounters,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<u64, ClientError> {
@@ -181,6 +212,18 @@ impl Bot {
         };
         while !*stop.borrow() {
             tokio::time::sleep(CALL_INTERVAL).await;
+            friends.hear(session, counters);
+            let social = self
+                .roster
+                .as_ref()
+                .and_then(|roster| friends.next(roster, gold));
+            if let Some(social) = social {
+                if let Some(after_gift) = friends.act(session, social, counters).await? {
+                    gold = after_gift;
+                }
+                counters.calls.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             match self.next_call(session, gold) {
                 Action::Call(call) => {
                     if let CallOutcome::Reply(reply) = session.call(call).await? {
@@ -242,8 +285,8 @@ enum Crossing {
     To(String),
 }
 
-/// Crosses; counts the crossing, and a change between `gold_before` and
-/// the gold the target entered the bot with. Returns the gold after.
+/// Crosses; counts the crossing, and a loss between `gold_before` and the
+/// gold the target entered the bot with. Returns the gold after.
 async fn cross(
     session: &mut GameSession,
     crossing: Crossing,
@@ -258,7 +301,7 @@ async fn cross(
     counters.crossings_in_flight.fetch_sub(1, Ordering::Relaxed);
     let gold_after = entered?.player.map_or(0, |player| player.gold);
     counters.crossings.fetch_add(1, Ordering::Relaxed);
-    if gold_after != gold_before {
+    if gold_after < gold_before {
         counters
             .crossing_gold_changed
             .fetch_add(1, Ordering::Relaxed);
@@ -267,7 +310,7 @@ async fn cross(
             to = session.current_srvname(),
             gold_before,
             gold_after,
-            "a crossing changed the gold"
+            "a crossing lost gold"
         );
     }
     Ok(gold_after)

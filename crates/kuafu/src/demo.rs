@@ -17,7 +17,7 @@ use zone::{ConfigError, Zone, ZoneConfig, ZoneError};
 
 use std::collections::BTreeMap;
 
-use crate::bot::{Bot, BotCounters, LoginKind};
+use crate::bot::{self, Bot, BotCounters, LoginKind};
 
 /// How long bots get to come home and log off after the run ends.
 pub const WIND_DOWN: Duration = Duration::from_secs(30);
@@ -113,6 +113,10 @@ impl Target {
     }
 }
 
+/// The error kind of what the audit after a run finds wrong: a ledger that
+/// does not add up, a gift credited twice or without its debit.
+pub const AUDIT_ERROR: &str = "audit";
+
 /// How the run went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DemoReport {
@@ -128,6 +132,18 @@ pub struct DemoReport {
     pub crossings: u64,
     /// Bots whose account an earlier run on this data directory created.
     pub returning: u64,
+    /// Friends the bots added.
+    pub friends: u64,
+    /// Times a bot saw a friend on another server than before.
+    pub friend_moves_seen: u64,
+    /// Gifts the bots sent across the zone.
+    pub gifts: u64,
+    /// Horns the bots sounded.
+    pub horns: u64,
+    /// Gifts credited once to their receivers, by the audit of a zone the
+    /// demo ran (the rest were still on their way when it stopped); what
+    /// the audit finds wrong counts as errors of kind [`AUDIT_ERROR`].
+    pub gifts_credited: u64,
     /// `errors` split by kind (an error code's name, `timeout`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
 }
@@ -136,8 +152,19 @@ impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "demo: bots={} entered={} calls={} errors={} crossings={} returning={} errors_by_kind=",
-            self.bots, self.entered, self.calls, self.errors, self.crossings, self.returning
+            "demo: bots={} entered={} calls={} errors={} crossings={} returning={} friends={} \
+             friend_moves_seen={} gifts={} gifts_credited={} horns={} errors_by_kind=",
+            self.bots,
+            self.entered,
+            self.calls,
+            self.errors,
+            self.crossings,
+            self.returning,
+            self.friends,
+            self.friend_moves_seen,
+            self.gifts,
+            self.gifts_credited,
+            self.horns
         )?;
         if self.errors_by_kind.is_empty() {
             return write!(f, "none");
@@ -163,6 +190,7 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
             (Some(zone), target)
         }
     };
+    let audited = zone.as_ref().map(|zone| zone.config().clone());
     target.print();
     let counters = Arc::new(BotCounters::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -185,7 +213,41 @@ pub async fn run(options: DemoOptions) -> Result<DemoReport, DemoError> {
     if let Some(zone) = zone {
         zone.shutdown().await;
     }
-    Ok(report(options.bots, &counters))
+    let mut report = report(options.bots, &counters);
+    if let Some(config) = audited {
+        let (problems, gifts) = tokio::task::spawn_blocking(move || audit(&config))
+            .await
+            .expect("the audit does not panic")?;
+        if problems > 0 {
+            report.errors += problems;
+            *report
+                .errors_by_kind
+                .entry(AUDIT_ERROR.to_owned())
+                .or_default() += problems;
+        }
+        report.gifts_credited = gifts.paired;
+    }
+    Ok(report)
+}
+
+/// Audits the zone the demo ran, once it stopped: every player against its
+/// ledger, and every gift's credit against its debit (`kuafu audit`).
+/// Answers the problems found and the gifts' pairing.
+fn audit(config: &ZoneConfig) -> Result<(u64, store::gifts::GiftPairing), ZoneError> {
+    let mut gifts = store::gifts::GiftBook::default();
+    let mut problems = 0;
+    for (server, report) in zone::audit(config)? {
+        problems += report.problems() as u64;
+        if report.problems() > 0 {
+            tracing::error!(server, ?report, "the audit found problems");
+        }
+        gifts.merge(report.gifts);
+    }
+    let pairing = gifts.pairing();
+    for gift in &pairing.unpaired {
+        tracing::error!(?gift, "a gift is credited twice or without its debit");
+    }
+    Ok((problems + pairing.unpaired.len() as u64, pairing))
 }
 
 fn start_bots(
@@ -195,6 +257,7 @@ fn start_bots(
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let servers: Vec<String> = target.games.iter().map(|(name, _)| name.clone()).collect();
+    let roster = Arc::new(bot::Roster::default());
     (0..options.bots)
         .map(|index| {
             let bot = Bot {
@@ -202,6 +265,7 @@ fn start_bots(
                 account_addr: target.account_addr.to_string(),
                 servers: servers.clone(),
                 login: options.login,
+                roster: Some(roster.clone()),
             };
             tokio::spawn(bot.run(counters.clone(), stopped.clone()))
         })
@@ -279,6 +343,11 @@ fn report(bots: usize, counters: &BotCounters) -> DemoReport {
         errors: counters.errors.load(Ordering::Relaxed),
         crossings: counters.crossings.load(Ordering::Relaxed),
         returning: counters.returning.load(Ordering::Relaxed),
+        friends: counters.friends.load(Ordering::Relaxed),
+        friend_moves_seen: counters.friend_moves_seen.load(Ordering::Relaxed),
+        gifts: counters.gifts.load(Ordering::Relaxed),
+        horns: counters.horns.load(Ordering::Relaxed),
+        gifts_credited: 0,
         errors_by_kind: counters
             .errors_by_kind
             .lock()

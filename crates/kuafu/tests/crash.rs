@@ -136,6 +136,7 @@ impl Playing {
                     account_addr: account_addr.to_owned(),
                     servers: servers.clone(),
                     login: LoginKind::Device,
+                    roster: None,
                 };
                 tokio::spawn(play(bot, counters.clone(), stopped.clone(), replay))
             })

@@ -1,5 +1,6 @@
-//! `kuafu demo` end to end, in-process: bots register, enter, play and cross
-//! with no errors, and a second run on the same data directory finds the
+//! `kuafu demo` end to end, in-process: bots register, enter, play and cross,
+//! befriend each other, give gold across servers and sound horns with no
+//! errors and a clean audit (every gift credited once), and a second run on the same data directory finds the
 //! first run's accounts and players; with a zone file, the bots play in a
 //! zone that is already running.
 
@@ -30,6 +31,14 @@ async fn bots_play_and_cross_and_a_rerun_finds_their_accounts() {
         "{first}"
     );
     assert!(first.calls > 0 && first.crossings > 0, "{first}");
+    // They befriended each other, gave gold across servers and sounded
+    // horns; the audit after the run (its problems count as errors) found
+    // gifts credited.
+    assert!(
+        first.friends > 0 && first.gifts > 0 && first.horns > 0,
+        "{first}"
+    );
+    assert!(first.gifts_credited > 0, "{first}");
 
     let second = demo::run(options(dir.path())).await.unwrap();
     assert_eq!(
