@@ -12,8 +12,8 @@
 //! the database clock.
 //!
 //! Beside the player rows: [`AccountStore`], the account center's database,
-//! and [`RoutingStore`], the data center's routing records, each a trait with
-//! its own contract suite.
+//! [`RoutingStore`], the data center's routing records, and [`RankStore`],
+//! the rank server's leaderboards, each a trait with its own contract suite.
 //!
 //! Architecture invariant: this crate does no I/O; backends live in their own
 //! crates (`store-sqlite`, `store-postgres`). The `contract-tests` feature
@@ -25,9 +25,11 @@ pub mod backend;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 pub mod model;
+mod ranks;
 mod routes;
 
 pub use accounts::{AccountError, AccountRole, AccountStore};
+pub use ranks::{RankStore, RankStoreError};
 pub use routes::{RoutingError, RoutingStore};
 
 use ownership::{OwnerId, Ownership, Refused};
