@@ -256,6 +256,11 @@ impl RankCore {
         self.rankings.get(board).map(|ranking| &ranking.board)
     }
 
+    /// The names of every board, in order.
+    pub fn boards(&self) -> impl Iterator<Item = &str> {
+        self.rankings.keys().map(String::as_str)
+    }
+
     /// The board's latest durable snapshot.
     pub fn snapshot(&self, board: &str) -> Option<&Snapshot> {
         self.rankings.get(board)?.snapshot.as_ref()
