@@ -96,6 +96,7 @@ impl GameCore {
             unreachable!("playing")
         };
         let (data, ledger) = (&mut copy.data, &mut copy.ledger);
+        let levels_up = matches!(call, Call::LevelUp(_));
         let applied = match call {
             Call::AddGold(add) => {
                 if self.config.mutations.double_credit {
@@ -119,11 +120,15 @@ impl GameCore {
             Ok(applied) => {
                 copy.dirty |= applied > 0;
                 let player = Some(gameplay::view(&copy.data));
+                let (level, epoch) = (copy.data.level, copy.epoch);
                 self.reply(
                     session,
                     request_id,
                     Out::CallReply(CallReply { player, applied }),
                 );
+                if levels_up && applied > 0 {
+                    self.note_rank_level(roleid, level, epoch);
+                }
             }
             Err(GameplayError::InsufficientGold { .. }) => self.reply_error(
                 session,

@@ -24,12 +24,14 @@ pub mod helpers;
 pub mod login_queue;
 pub mod logins;
 pub mod players;
+pub mod ranks;
 pub mod restarts;
 
 use std::path::Path;
 use std::time::Duration;
 
 pub use embedded::EmbeddedZone;
+use wire::node::RankPage;
 use zone::ZoneConfig;
 
 /// A running zone as the suite sees it: what a client, an operator and a
@@ -63,6 +65,16 @@ pub trait TestZone: Sized {
     async fn restart(self) -> Self;
     /// Where the data center says `roleid` is: `(srvname, online)`.
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError>;
+    /// The first `limit` roles of the rank server's live board `board`.
+    async fn rank_top(&self, board: &str, limit: u32) -> Result<RankPage, bus::BusError>;
+    /// `roleid`'s rank on the live board `board`, and `radius` neighbours
+    /// on each side.
+    async fn rank_around(
+        &self,
+        board: &str,
+        roleid: u64,
+        radius: u32,
+    ) -> Result<RankPage, bus::BusError>;
     /// A read-only copy of `roleid` from its home database.
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError>;
     /// Stops the zone gracefully.
@@ -142,6 +154,9 @@ macro_rules! zone_suite {
                 the_client_library_resumes_a_queued_login_after_its_connection_drops,
                 the_client_library_logs_in_again_when_its_queue_ticket_is_refused,
                 repeated_wrong_passwords_are_limited_and_the_right_one_works_after_the_wait,
+            }
+            ranks {
+                level_ups_on_several_servers_rank_right_and_survive_a_zone_restart,
             }
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,

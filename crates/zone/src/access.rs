@@ -3,7 +3,9 @@
 //! nats-config` prints them as nats-server's authorization block, and
 //! every node authenticates with its own nkey ([`node_key`]).
 //!
-//! - the data center binds `datacenter` and asks no one;
+//! - the data center binds `datacenter` and asks no one; so does the rank
+//!   server (its own name, `rank` by default), and every game server may
+//!   ask it;
 //! - the account center binds `account` and asks the data center and the
 //!   game servers (login grants);
 //! - a game server binds its name and its battle server's, asks the data
@@ -47,6 +49,12 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
             ..Access::default()
         });
     }
+    if Some(process) == config.rank_process().as_deref() {
+        return Ok(Access {
+            binds: set(&[process]),
+            ..Access::default()
+        });
+    }
     let games: BTreeSet<String> = config.games.iter().map(|game| game.name.clone()).collect();
     if process == ACCOUNT_NODE {
         let mut requests = games;
@@ -62,6 +70,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
     let battle = game.battle_node();
     let mut requests = games;
     requests.extend([DATACENTER_NODE.to_owned(), ACCOUNT_NODE.to_owned()]);
+    requests.extend(config.rank_process());
     requests.insert(battle.clone());
     Ok(Access {
         binds: set(&[&game.name, &battle]),

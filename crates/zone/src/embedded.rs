@@ -13,8 +13,8 @@ use gamecore::{ServerInfo, ZoneMap};
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, OnSystemClock, PlayerStoreWriter, ROUTING_DB_FILE, SqliteAccountStore,
-    SqlitePlayerStore, SqliteRoutingStore,
+    ACCOUNT_DB_FILE, OnSystemClock, PlayerStoreWriter, RANK_DB_FILE, ROUTING_DB_FILE,
+    SqliteAccountStore, SqlitePlayerStore, SqliteRankStore, SqliteRoutingStore,
 };
 use telemetry::admin::{Admin, AdminServer, Phase};
 use telemetry::{MeteredBus, Registry, names};
@@ -55,6 +55,9 @@ pub enum ZoneError {
     /// The data center failed to start.
     #[error("data center: {0}")]
     DataCenter(#[from] datacenter::StartError),
+    /// The rank server failed to start.
+    #[error("rank server: {0}")]
+    Rank(#[from] rank::StartError),
     /// A battle server could not bind its name.
     #[error("battle server: {0}")]
     Battle(#[from] bus::BusError),
@@ -91,6 +94,7 @@ pub struct Zone {
     stores: StoreRoutes,
     account: AccountCenter,
     datacenter: DataCenter,
+    rank: rank::RankServer,
     battles: Vec<battle::BattleServer>,
     games: BTreeMap<String, GameNode>,
     /// Every node's series and the zone's health, served on every admin
@@ -129,6 +133,7 @@ impl Zone {
         let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
             .map_err(datacenter::StartError::from)?;
         let datacenter = DataCenter::start(DATACENTER_NODE, Box::new(routes), bus.clone()).await?;
+        let rank = start_rank(&config, bus.clone()).await?;
         let battles = config
             .games
             .iter()
@@ -169,6 +174,7 @@ impl Zone {
             stores,
             account,
             datacenter,
+            rank,
             battles,
             games,
             admin,
@@ -225,6 +231,41 @@ impl Zone {
     ) -> Result<Option<(String, bool)>, bus::BusError> {
         let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
         current_server(self.bus.as_ref(), deadline, roleid).await
+    }
+
+    /// The first `limit` roles of rank board `board` (top N), live or from
+    /// its latest snapshot, asked over the zone's bus as [`OPERATOR_NODE`].
+    pub async fn rank_top(
+        &self,
+        board: &str,
+        snapshot: bool,
+        limit: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let ranking = rank::query::Ranking {
+            node: &self.config.rank.name,
+            board,
+            snapshot,
+        };
+        rank::query::top(self.bus.as_ref(), OPERATOR_NODE, deadline, &ranking, limit).await
+    }
+
+    /// `roleid`'s rank on live board `board` and `radius` neighbours on
+    /// each side.
+    pub async fn rank_around(
+        &self,
+        board: &str,
+        roleid: routing::RoleId,
+        radius: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let ranking = rank::query::Ranking {
+            node: &self.config.rank.name,
+            board,
+            snapshot: false,
+        };
+        let bus = self.bus.as_ref();
+        rank::query::around(bus, OPERATOR_NODE, deadline, &ranking, roleid, radius).await
     }
 
     /// Loads a read-only copy of `roleid` from its home database (seed
@@ -308,6 +349,7 @@ impl Zone {
             node.shutdown().await;
         }
         self.datacenter.stop();
+        self.rank.stop();
         for battle in self.battles {
             battle.stop();
         }
@@ -367,7 +409,16 @@ fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
         .map_err(datacenter::StartError::from)?;
     SqliteAccountStore::check_file(data_dir.join(ACCOUNT_DB_FILE))
         .map_err(account::StartError::from)?;
+    SqliteRankStore::check_file(data_dir.join(RANK_DB_FILE)).map_err(rank::StartError::from)?;
     Ok(())
+}
+
+/// Starts the rank server of the zone file's `[rank]` on `rank.db`.
+async fn start_rank(config: &ZoneConfig, bus: Arc<dyn Bus>) -> Result<rank::RankServer, ZoneError> {
+    let store = SqliteRankStore::open(config.data_dir.join(RANK_DB_FILE))
+        .map_err(rank::StartError::from)?;
+    let every = config.rank.snapshot_every_ms.map(Duration::from_millis);
+    Ok(rank::RankServer::start(&config.rank.name, Box::new(store), bus, every).await?)
 }
 
 /// Opens every game server's database behind its writer; in one process,
@@ -427,6 +478,7 @@ pub(crate) fn start_game(
     core.server_level = game.level;
     core.account_node = ACCOUNT_NODE.to_owned();
     core.datacenter_node = DATACENTER_NODE.to_owned();
+    core.rank_node = config.runs_rank().then(|| config.rank.name.clone());
     core.battle_node = game.battle_node();
     core.lease_ttl_ms = timing.lease_ttl_ms;
     core.lease_renew_interval_ms = timing.lease_renew_interval_ms;

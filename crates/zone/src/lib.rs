@@ -21,10 +21,14 @@ mod takeover;
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
 pub use config::{
-    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, ZoneConfig,
+    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, RankConfig,
+    ZoneConfig,
 };
 pub use distributed::ZoneNode;
 pub use embedded::{ACCOUNT_NODE, DATACENTER_NODE, OPERATOR_NODE, Zone, ZoneError, current_server};
 pub use limits::LimitsConfig;
 pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
+/// Reading the rank server over any bus (top N, a role's rank and
+/// neighbours): what an operator tool calls.
+pub use rank::query as rank_query;
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};
