@@ -174,6 +174,26 @@ mod tests {
         ));
     }
 
+    /// With `rank_database` the rank server is a process that binds its
+    /// name and asks no one, and every game server may ask it; without it
+    /// there is no such process and no game server asks for it.
+    #[test]
+    fn the_rank_server_is_a_process_only_with_its_database() {
+        let mut config = example();
+        assert!(!config.node_names().contains(&"rank".to_owned()));
+        assert!(matches!(
+            bus_access(&config, "rank"),
+            Err(AccessError::UnknownNode(_))
+        ));
+        config.distributed.as_mut().unwrap().rank_database = Some("dbname=rank".to_owned());
+        assert!(config.node_names().contains(&"rank".to_owned()));
+        let rank = bus_access(&config, "rank").unwrap();
+        assert_eq!(names(&rank.binds), ["rank"]);
+        assert!(rank.requests.is_empty() && rank.publishes.is_empty());
+        let game = bus_access(&config, "gs1").unwrap();
+        assert!(game.requests.contains("rank"));
+    }
+
     #[test]
     fn the_block_lists_every_node_once_its_keys_exist() {
         let dir = tempfile::tempdir().unwrap();
