@@ -187,15 +187,6 @@ pub struct Board {
 }
 
 impl Board {
-    /// A board holding `entries`, as loaded from the store.
-    pub fn from_entries(entries: impl IntoIterator<Item = Entry>) -> Result<Self, BoardError> {
-        let mut board = Board::default();
-        for entry in entries {
-            board.apply(entry)?;
-        }
-        Ok(board)
-    }
-
     /// The role's entry, if it is ranked.
     pub fn entry(&self, roleid: RoleId) -> Option<&Entry> {
         self.entries.get(&roleid)
@@ -224,13 +215,6 @@ impl Board {
         self.entries.insert(entry.roleid, entry);
         self.next_arrival = self.next_arrival.max(entry.arrival.saturating_add(1));
         Ok(())
-    }
-
-    /// Every entry, in rank order.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.order
-            .iter()
-            .map(|(_, _, roleid)| &self.entries[roleid])
     }
 
     /// A frozen copy of the ranking, numbered `number`.

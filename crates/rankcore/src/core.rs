@@ -250,20 +250,9 @@ impl RankCore {
         self.outputs.pop_front()
     }
 
-    /// The durable live board named `board`, if any role was ever ranked
-    /// on it.
-    pub fn board(&self, board: &str) -> Option<&Board> {
-        self.rankings.get(board).map(|ranking| &ranking.board)
-    }
-
     /// The names of every board, in order.
     pub fn boards(&self) -> impl Iterator<Item = &str> {
         self.rankings.keys().map(String::as_str)
-    }
-
-    /// The board's latest durable snapshot.
-    pub fn snapshot(&self, board: &str) -> Option<&Snapshot> {
-        self.rankings.get(board)?.snapshot.as_ref()
     }
 
     /// The board an update goes to: a new board is made while there are
