@@ -130,9 +130,7 @@ impl Zone {
         ));
         let stores = open_stores(&config, &registry)?;
         let zone_map = zone_map(&config);
-        let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
-            .map_err(datacenter::StartError::from)?;
-        let datacenter = DataCenter::start(DATACENTER_NODE, Box::new(routes), bus.clone()).await?;
+        let datacenter = start_datacenter(&config, bus.clone()).await?;
         let rank = start_rank(&config, bus.clone()).await?;
         let battles = config
             .games
@@ -411,6 +409,13 @@ fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
         .map_err(account::StartError::from)?;
     SqliteRankStore::check_file(data_dir.join(RANK_DB_FILE)).map_err(rank::StartError::from)?;
     Ok(())
+}
+
+/// Starts the data center on `datacenter.db`.
+async fn start_datacenter(config: &ZoneConfig, bus: Arc<dyn Bus>) -> Result<DataCenter, ZoneError> {
+    let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
+        .map_err(datacenter::StartError::from)?;
+    Ok(DataCenter::start(DATACENTER_NODE, Box::new(routes), bus).await?)
 }
 
 /// Starts the rank server of the zone file's `[rank]` on `rank.db`.
