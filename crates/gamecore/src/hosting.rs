@@ -285,7 +285,19 @@ impl GameCore {
         };
         let note = messages::role_level(roleid, copy.data.level, copy.epoch);
         let account = self.config.account_node.clone();
+        let (level, epoch) = (copy.data.level, copy.epoch);
         self.send_note(NoteKind::Level, roleid, &account, note);
+        self.note_rank_level(roleid, level, epoch);
+    }
+
+    /// Tells the rank server `roleid`'s level, if the zone runs one; owed
+    /// until it acknowledges.
+    pub(crate) fn note_rank_level(&mut self, roleid: RoleId, level: u32, epoch: u64) {
+        let Some(rank) = self.config.rank_node.clone() else {
+            return;
+        };
+        let note = messages::rank_level(roleid, level, epoch);
+        self.send_note(NoteKind::RankLevel, roleid, &rank, note);
     }
 
     /// Tells the data center whether `roleid` is online here, at `epoch`.

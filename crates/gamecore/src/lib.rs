@@ -141,6 +141,9 @@ pub struct Config {
     pub account_node: String,
     /// The data center's node name.
     pub datacenter_node: String,
+    /// The rank server's node name: each player's level goes to its
+    /// `level` board (`notes`); none, no rank updates.
+    pub rank_node: Option<String>,
     /// This server's battle server's node name.
     pub battle_node: String,
     /// Lease length a claim or renewal asks for.
@@ -205,6 +208,7 @@ impl Config {
             zone,
             account_node: "account".to_owned(),
             datacenter_node: "datacenter".to_owned(),
+            rank_node: None,
             battle_node: format!("{srvname}.battle"),
             lease_ttl_ms: 15_000,
             lease_renew_interval_ms: 3_000,

@@ -79,6 +79,21 @@ pub(crate) fn role_level(roleid: RoleId, level: u32, epoch: u64) -> NodeMessage 
     }))
 }
 
+/// The rank board a player's level goes to.
+pub(crate) const LEVEL_BOARD: &str = "level";
+
+/// `roleid`'s level on the `level` board; the version is the row's epoch
+/// and the level (which only grows within an epoch).
+pub(crate) fn rank_level(roleid: RoleId, level: u32, epoch: u64) -> NodeMessage {
+    message(Body::RankUpdate(wire::node::RankUpdate {
+        board: LEVEL_BOARD.to_owned(),
+        roleid: roleid.get(),
+        score: i64::from(level),
+        epoch,
+        seq: u64::from(level),
+    }))
+}
+
 pub(crate) fn role_created(account_id: u64, role: RoleSummary) -> NodeMessage {
     message(Body::RoleCreated(RoleCreatedNote {
         account_id,

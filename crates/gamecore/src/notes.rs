@@ -1,8 +1,11 @@
 //! Notes a game server owes its peers about the players it hosts (DESIGN §6,
 //! §8, §11): `Arrived` and `Left` to the player's home server (its kuafu
 //! mark), `SetCurrent` to the data center (where the player is now),
-//! `SummaryUpdate` to the data center (the player's profile) and
-//! `RoleLevel` to the account center (the level `LoginOk` lists).
+//! `SummaryUpdate` to the data center (the player's profile),
+//! `RoleLevel` to the account center (the level `LoginOk` lists), and
+//! `RankUpdate` to the rank server (the player's level on the `level`
+//! board, versioned by the row's epoch and the level itself, which only
+//! grows within an epoch).
 //!
 //! A note is sent again until its receiver acknowledges it: a note lost on
 //! the bus, cut off by a partition, or refused because the receiver could
@@ -40,6 +43,8 @@ pub(crate) enum NoteKind {
     Level,
     /// `SummaryUpdate`, to the data center.
     Summary,
+    /// `RankUpdate` of the `level` board, to the rank server.
+    RankLevel,
 }
 
 /// Which note: its kind and role.

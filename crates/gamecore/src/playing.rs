@@ -95,12 +95,12 @@ impl GameCore {
     }
 
     fn apply_gameplay(&mut self, session: SessionId, request_id: u64, roleid: RoleId, call: Call) {
-        let levels_up = matches!(call, Call::LevelUp(_));
         let hosted = self.players.get_mut(&roleid).expect("playing");
         let PlayerState::Serving(copy) = &mut hosted.state else {
             unreachable!("playing")
         };
         let (data, ledger) = (&mut copy.data, &mut copy.ledger);
+        let levels_up = matches!(call, Call::LevelUp(_));
         let applied = match call {
             Call::AddGold(add) => {
                 if self.config.mutations.double_credit {
@@ -128,6 +128,7 @@ impl GameCore {
             Ok(applied) => {
                 copy.dirty |= applied > 0;
                 let player = Some(gameplay::view(&copy.data));
+                let (level, epoch) = (copy.data.level, copy.epoch);
                 self.reply(
                     session,
                     request_id,
@@ -135,6 +136,7 @@ impl GameCore {
                 );
                 if levels_up && applied > 0 {
                     self.send_summary(roleid);
+                    self.note_rank_level(roleid, level, epoch);
                 }
             }
             Err(GameplayError::InsufficientGold { .. }) => self.reply_error(

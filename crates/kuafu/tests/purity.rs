@@ -23,6 +23,7 @@ const PURE_CRATES: &[&str] = &[
     "gamecore",
     "accountcore",
     "datacentercore",
+    "rankcore",
 ];
 
 /// Crates none of them may depend on (normal dependencies, transitively).

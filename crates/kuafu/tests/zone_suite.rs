@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bus::Bus;
+use bus::{Bus, BusError};
 use bus_nats::{NatsBus, NatsBusConfig};
 use kuafu::bench::distributed::{
     DistributedSettings, DistributedZone, NATS_DEFAULT, POSTGRES_DEFAULT, ZoneDatabases,
@@ -27,6 +27,7 @@ use store::{OpOutcome, PlayerOp, ReadOnlyPlayer, StoreError};
 use store_postgres::test_support::TestDatabase;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
+use wire::node::RankPage;
 use zone::ZoneConfig;
 use zone_suite::TestZone;
 
@@ -49,6 +50,17 @@ struct ProcessZone {
     _databases: Vec<TestDatabase>,
 }
 
+impl ProcessZone {
+    /// The live board `board` of the zone's rank server.
+    fn ranking<'a>(&'a self, board: &'a str) -> zone::rank_query::Ranking<'a> {
+        zone::rank_query::Ranking {
+            node: &self.zone.config.rank.name,
+            board,
+            snapshot: false,
+        }
+    }
+}
+
 /// Says so (failing under CI) if NATS is unreachable.
 fn nats_missing() -> Option<()> {
     let socket: SocketAddr = NATS_ADDRESS.parse().expect("an address");
@@ -59,11 +71,11 @@ fn nats_missing() -> Option<()> {
 }
 
 /// A database of its own for each game server of `config`, then the
-/// account center's and the data center's; `None` (after saying why,
+/// account center's, the data center's and the rank server's; `None` (after saying why,
 /// failing under CI) when PostgreSQL is unreachable.
 async fn zone_databases(config: &ZoneConfig) -> Option<Vec<TestDatabase>> {
     let mut names: Vec<String> = config.games.iter().map(|game| game.name.clone()).collect();
-    names.extend(["account".to_owned(), "datacenter".to_owned()]);
+    names.extend(["account", "datacenter", "rank"].map(str::to_owned));
     let creating = tokio::task::spawn_blocking(move || {
         let create = |name: &String| TestDatabase::create(&format!("suite_{name}"));
         names.iter().map(create).collect::<Option<Vec<_>>>()
@@ -74,12 +86,14 @@ async fn zone_databases(config: &ZoneConfig) -> Option<Vec<TestDatabase>> {
 /// The connection strings of `databases`, made by [`zone_databases`].
 fn connections(databases: &[TestDatabase]) -> ZoneDatabases {
     let mut strings: Vec<String> = databases.iter().map(TestDatabase::config).collect();
+    let rank = strings.pop().expect("the rank server's database");
     let datacenter = strings.pop().expect("the data center's database");
     let account = strings.pop().expect("the account center's database");
     ZoneDatabases {
         players: strings,
         account,
         datacenter,
+        rank: Some(rank),
     }
 }
 
@@ -180,6 +194,26 @@ impl TestZone for ProcessZone {
 
     fn players(&self) -> game::Players {
         zone::players(self.operator.clone(), &self.zone.config)
+    }
+
+    async fn rank_top(&self, board: &str, limit: u32) -> Result<RankPage, BusError> {
+        let deadline = Duration::from_millis(self.zone.config.timing.request_deadline_ms);
+        let ranking = self.ranking(board);
+        let bus = self.operator.as_ref();
+        zone::rank_query::top(bus, zone::OPERATOR_NODE, deadline, &ranking, limit).await
+    }
+
+    async fn rank_around(
+        &self,
+        board: &str,
+        roleid: u64,
+        radius: u32,
+    ) -> Result<RankPage, BusError> {
+        let roleid = RoleId::from_raw(roleid).expect("a role id");
+        let deadline = Duration::from_millis(self.zone.config.timing.request_deadline_ms);
+        let ranking = self.ranking(board);
+        let bus = self.operator.as_ref();
+        zone::rank_query::around(bus, zone::OPERATOR_NODE, deadline, &ranking, roleid, radius).await
     }
 
     async fn load_readonly(&self, roleid: u64) -> Result<ReadOnlyPlayer, StoreError> {

@@ -8,6 +8,8 @@
 //! - [`PostgresAccountStore`] and [`PostgresRoutingStore`]: the account
 //!   center's and the data center's databases, implementing
 //!   `store::AccountStore` and `store::RoutingStore`;
+//! - [`PostgresRankStore`]: the rank server's leaderboards, implementing
+//!   `store::RankStore`;
 //! - [`NodeLock`]: a game server's node lock, a session-level advisory lock
 //!   in its srvno database that proves a restarted node's predecessor dead
 //!   (`node_lock`);
@@ -30,6 +32,7 @@ mod account_store;
 mod connection;
 mod node_lock;
 mod player_store;
+mod rank_store;
 mod routing_store;
 mod routing_transfers;
 mod schema;
@@ -45,4 +48,5 @@ pub use node_lock::{
     NODE_LOCK_CLASS, NodeLock, NodeLockError, Probe, StopReason, Verdict, Watch, lock_key,
 };
 pub use player_store::PostgresPlayerStore;
+pub use rank_store::PostgresRankStore;
 pub use routing_store::PostgresRoutingStore;

@@ -1,4 +1,4 @@
-//! The account and routing contract suites (`store::contract`, DESIGN §14)
+//! The account, routing and rank contract suites (`store::contract`, DESIGN §14)
 //! on PostgreSQL: each test on a database of its own (`TestDatabase`),
 //! dropped after it, every store a new session with it. Outside CI the tests
 //! skip, saying why, when the server is unreachable.
@@ -8,10 +8,10 @@
 
 use datacentercore::{Current, CurrentNote};
 use routing::RoleId;
-use store::contract::{AccountHarness, RoutingHarness};
+use store::contract::{AccountHarness, RankHarness, RoutingHarness};
 use store::{AccountStore, RoutingStore};
 use store_postgres::test_support::TestDatabase;
-use store_postgres::{PostgresAccountStore, PostgresRoutingStore};
+use store_postgres::{PostgresAccountStore, PostgresRankStore, PostgresRoutingStore};
 
 struct Postgres {
     database: TestDatabase,
@@ -44,7 +44,15 @@ impl RoutingHarness for Postgres {
 }
 
 store::account_contract_suite!(postgres_accounts, Postgres::new());
+impl RankHarness for Postgres {
+    type Store = PostgresRankStore;
+    fn open_ranks(&mut self) -> PostgresRankStore {
+        PostgresRankStore::connect(&self.database.config()).unwrap()
+    }
+}
+
 store::routing_contract_suite!(postgres_routes, Postgres::new());
+store::rank_contract_suite!(postgres_ranks, Postgres::new());
 
 fn note(raw: u64) -> CurrentNote {
     CurrentNote {

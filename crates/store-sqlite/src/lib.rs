@@ -7,7 +7,8 @@
 //!   group-commits the ops submitted concurrently;
 //! - [`SqliteAccountStore`] (`account.db`) and [`SqliteRoutingStore`]
 //!   (`datacenter.db`), implementing `store::AccountStore` and
-//!   `store::RoutingStore`.
+//!   `store::RoutingStore`;
+//! - [`SqliteRankStore`] (`rank.db`), implementing `store::RankStore`.
 //!
 //! Every database runs in WAL mode with `synchronous=FULL`, and its schema is
 //! a list of migrations (`migrations/*/*.sql`) recorded in `user_version`.
@@ -22,6 +23,7 @@
 
 mod account_store;
 mod player_store;
+mod rank_store;
 mod routing_store;
 mod routing_transfers;
 mod schema;
@@ -29,6 +31,7 @@ mod writer;
 
 pub use account_store::{ACCOUNT_DB_FILE, SqliteAccountStore};
 pub use player_store::SqlitePlayerStore;
+pub use rank_store::{RANK_DB_FILE, SqliteRankStore};
 pub use routing_store::{ROUTING_DB_FILE, SqliteRoutingStore};
 pub use store::audit::AuditReport;
 pub use writer::{OnSystemClock, PlayerStoreWriter, WRITER_QUEUE_OPS_MAX, WriterMetrics};

@@ -1,11 +1,14 @@
-//! The account and routing contract suites (`store::contract`, DESIGN §14)
+//! The account, routing and rank contract suites (`store::contract`, DESIGN §14)
 //! on SQLite files: each test on a file of its own, every store a new
 //! connection to it.
 
 use std::path::PathBuf;
 
-use store::contract::{AccountHarness, RoutingHarness};
-use store_sqlite::{ACCOUNT_DB_FILE, ROUTING_DB_FILE, SqliteAccountStore, SqliteRoutingStore};
+use store::contract::{AccountHarness, RankHarness, RoutingHarness};
+use store_sqlite::{
+    ACCOUNT_DB_FILE, RANK_DB_FILE, ROUTING_DB_FILE, SqliteAccountStore, SqliteRankStore,
+    SqliteRoutingStore,
+};
 use tempfile::TempDir;
 
 struct SqliteFiles {
@@ -45,4 +48,12 @@ impl RoutingHarness for SqliteFiles {
 }
 
 store::account_contract_suite!(sqlite_accounts, Some(SqliteFiles::new()));
+impl RankHarness for SqliteFiles {
+    type Store = SqliteRankStore;
+    fn open_ranks(&mut self) -> SqliteRankStore {
+        SqliteRankStore::open(self.path(RANK_DB_FILE)).unwrap()
+    }
+}
+
 store::routing_contract_suite!(sqlite_routes, Some(SqliteFiles::new()));
+store::rank_contract_suite!(sqlite_ranks, Some(SqliteFiles::new()));

@@ -4,7 +4,8 @@
 //! which instantiates each of them as a `#[test]` for one backend. The
 //! account and routing stores have suites of their own, made the same way:
 //! [`AccountHarness`] with [`account_contract_suite!`](crate::account_contract_suite),
-//! [`RoutingHarness`] with [`routing_contract_suite!`](crate::routing_contract_suite).
+//! [`RoutingHarness`] with [`routing_contract_suite!`](crate::routing_contract_suite),
+//! [`RankHarness`] with [`rank_contract_suite!`](crate::rank_contract_suite).
 //!
 //! A backend's test file implements [`Harness`] (open a store holding
 //! srvnos 1 and 2, reopen it after a "restart", and the two operator reads
@@ -24,6 +25,7 @@ mod batches;
 mod fencing;
 mod gifts;
 mod holders;
+mod ranks;
 mod roles;
 mod routes;
 mod transfers;
@@ -34,6 +36,7 @@ pub use batches::*;
 pub use fencing::*;
 pub use gifts::*;
 pub use holders::*;
+pub use ranks::*;
 pub use roles::*;
 pub use routes::*;
 pub use transfers::*;

@@ -12,8 +12,8 @@
 //! the database clock.
 //!
 //! Beside the player rows: [`AccountStore`], the account center's database,
-//! and [`RoutingStore`], the data center's routing records, each a trait with
-//! its own contract suite.
+//! [`RoutingStore`], the data center's routing records, and [`RankStore`],
+//! the rank server's leaderboards, each a trait with its own contract suite.
 //!
 //! Architecture invariant: this crate does no I/O; backends live in their own
 //! crates (`store-sqlite`, `store-postgres`). The `contract-tests` feature
@@ -26,10 +26,12 @@ pub mod backend;
 pub mod contract;
 pub mod gifts;
 pub mod model;
+mod ranks;
 mod routes;
 mod transfer;
 
 pub use accounts::{AccountError, AccountRole, AccountStore};
+pub use ranks::{RankStore, RankStoreError};
 pub use routes::{RoutingError, RoutingStore, SummaryRecord, decode_fields, encode_fields};
 pub use transfer::{RoleExport, TransferMark, WrittenLine};
 

@@ -93,6 +93,24 @@ impl TestZone for EmbeddedZone {
         self.zone.current_server(roleid).await
     }
 
+    async fn rank_top(
+        &self,
+        board: &str,
+        limit: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        self.zone.rank_top(board, false, limit).await
+    }
+
+    async fn rank_around(
+        &self,
+        board: &str,
+        roleid: u64,
+        radius: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        let roleid = routing::RoleId::from_raw(roleid).expect("a role id");
+        self.zone.rank_around(board, roleid, radius).await
+    }
+
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError> {
         let roleid = routing::RoleId::from_raw(roleid).expect("a role id");
         self.zone.load_readonly(roleid).await

@@ -26,6 +26,7 @@ pub mod helpers;
 pub mod login_queue;
 pub mod logins;
 pub mod players;
+pub mod ranks;
 pub mod restarts;
 pub mod summaries;
 pub mod transfers;
@@ -34,6 +35,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use embedded::EmbeddedZone;
+use wire::node::RankPage;
 use zone::ZoneConfig;
 
 /// A running zone as the suite sees it: what a client, an operator and a
@@ -69,6 +71,16 @@ pub trait TestZone: Sized {
     async fn current_server(&self, roleid: u64) -> Result<Option<(String, bool)>, bus::BusError>;
     /// The zone's players, called as an operator (DESIGN §9).
     fn players(&self) -> game::Players;
+    /// The first `limit` roles of the rank server's live board `board`.
+    async fn rank_top(&self, board: &str, limit: u32) -> Result<RankPage, bus::BusError>;
+    /// `roleid`'s rank on the live board `board`, and `radius` neighbours
+    /// on each side.
+    async fn rank_around(
+        &self,
+        board: &str,
+        roleid: u64,
+        radius: u32,
+    ) -> Result<RankPage, bus::BusError>;
     /// A read-only copy of `roleid` from its home database (as the transfer
     /// table routes it).
     async fn load_readonly(&self, roleid: u64) -> Result<store::ReadOnlyPlayer, store::StoreError>;
@@ -170,6 +182,9 @@ macro_rules! zone_suite {
                 a_proxy_call_follows_a_player_who_crossed_mid_call,
                 proxy_calls_fail_with_typed_errors,
                 a_durable_call_retried_returns_the_first_answer_and_applies_once,
+            }
+            ranks {
+                level_ups_on_several_servers_rank_right_and_survive_a_zone_restart,
             }
             logins {
                 a_full_game_server_sends_a_new_role_elsewhere,

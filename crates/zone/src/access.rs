@@ -8,6 +8,8 @@
 //!   table's pushes (`transfers`);
 //! - the account center binds `account`, asks the data center and the
 //!   game servers (login grants), and hears the `transfers` pushes;
+//! - the rank server binds its own name (`rank` by default) and asks no
+//!   one; every game server may ask it;
 //! - a game server binds its name and its battle server's, asks the data
 //!   center (`SetCurrent`), the account center (role notes), every game
 //!   server (crossings, kuafu marks, notes, player calls — DESIGN §9 —
@@ -57,6 +59,12 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
             ..Access::default()
         });
     }
+    if Some(process) == config.rank_process().as_deref() {
+        return Ok(Access {
+            binds: set(&[process]),
+            ..Access::default()
+        });
+    }
     if process == ACCOUNT_NODE {
         let mut requests = games;
         requests.insert(DATACENTER_NODE.to_owned());
@@ -72,6 +80,7 @@ pub fn bus_access(config: &ZoneConfig, process: &str) -> Result<Access, AccessEr
     let battle = game.battle_node();
     let mut requests = games;
     requests.extend([DATACENTER_NODE.to_owned(), ACCOUNT_NODE.to_owned()]);
+    requests.extend(config.rank_process());
     requests.insert(battle.clone());
     Ok(Access {
         binds: set(&[&game.name, &battle]),
@@ -191,6 +200,26 @@ mod tests {
             bus_access(&config, "gs9"),
             Err(AccessError::UnknownNode(name)) if name == "gs9"
         ));
+    }
+
+    /// With `rank_database` the rank server is a process that binds its
+    /// name and asks no one, and every game server may ask it; without it
+    /// there is no such process and no game server asks for it.
+    #[test]
+    fn the_rank_server_is_a_process_only_with_its_database() {
+        let mut config = example();
+        assert!(!config.node_names().contains(&"rank".to_owned()));
+        assert!(matches!(
+            bus_access(&config, "rank"),
+            Err(AccessError::UnknownNode(_))
+        ));
+        config.distributed.as_mut().unwrap().rank_database = Some("dbname=rank".to_owned());
+        assert!(config.node_names().contains(&"rank".to_owned()));
+        let rank = bus_access(&config, "rank").unwrap();
+        assert_eq!(names(&rank.binds), ["rank"]);
+        assert!(rank.requests.is_empty() && rank.publishes.is_empty());
+        let game = bus_access(&config, "gs1").unwrap();
+        assert!(game.requests.contains("rank"));
     }
 
     #[test]

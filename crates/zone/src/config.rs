@@ -26,6 +26,10 @@ pub struct ZoneConfig {
     /// The data center's settings.
     #[serde(default)]
     pub datacenter: DataCenterConfig,
+    /// The rank server's settings (optional; default: a node named
+    /// `rank`, no periodic snapshot).
+    #[serde(default)]
+    pub rank: RankConfig,
     /// Lease and timer settings, in milliseconds.
     #[serde(default)]
     pub timing: TimingConfig,
@@ -84,6 +88,10 @@ pub struct DistributedConfig {
     /// The data center's (routing) database: a PostgreSQL connection
     /// string.
     pub datacenter_database: String,
+    /// The rank server's database: a PostgreSQL connection string; without
+    /// it the distributed zone runs no rank server process.
+    #[serde(default)]
+    pub rank_database: Option<String>,
 }
 
 impl DistributedConfig {
@@ -118,6 +126,32 @@ pub struct DataCenterConfig {
     /// The admin listener (`/metrics`, `/healthz`, DESIGN §15), if any.
     #[serde(default)]
     pub admin: Option<SocketAddr>,
+}
+
+/// The rank server (DESIGN §10; it has no client listeners).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RankConfig {
+    /// Its node name.
+    #[serde(default = "default_rank_name")]
+    pub name: String,
+    /// How often every board is snapshotted (e.g. 86 400 000 for daily
+    /// ranks); none when absent.
+    #[serde(default)]
+    pub snapshot_every_ms: Option<u64>,
+}
+
+impl Default for RankConfig {
+    fn default() -> Self {
+        Self {
+            name: default_rank_name(),
+            snapshot_every_ms: None,
+        }
+    }
+}
+
+fn default_rank_name() -> String {
+    rank::RANK_NODE.to_owned()
 }
 
 /// One game server.
@@ -261,6 +295,7 @@ impl ZoneConfig {
             account: any_port(0),
             games,
             datacenter: DataCenterConfig::default(),
+            rank: RankConfig::default(),
             timing: TimingConfig::default(),
             login: demo_login(),
             distributed: None,
@@ -285,7 +320,8 @@ impl ZoneConfig {
             return invalid("two game servers share a battle server name".into());
         }
         for game in &self.games {
-            if game.name.is_empty() || game.name == "account" || game.name == "datacenter" {
+            let reserved = ["account", "datacenter", self.rank.name.as_str()];
+            if game.name.is_empty() || reserved.contains(&game.name.as_str()) {
                 return invalid(format!(
                     "game server name {:?} is empty or reserved",
                     game.name
@@ -378,13 +414,31 @@ impl ZoneConfig {
     }
 
     /// The node names of the distributed mode's processes: the data center,
-    /// every game server (each with its battle server), the account center.
+    /// every game server (each with its battle server), the account center,
+    /// and the rank server when `[distributed]` names its database.
     pub fn node_names(&self) -> Vec<String> {
         let games = self.games.iter().map(|game| game.name.clone());
         std::iter::once(crate::DATACENTER_NODE.to_owned())
             .chain(games)
             .chain(std::iter::once(crate::ACCOUNT_NODE.to_owned()))
+            .chain(self.rank_process())
             .collect()
+    }
+
+    /// Whether the zone runs a rank server: always embedded; distributed,
+    /// when `[distributed]` names its database.
+    pub fn runs_rank(&self) -> bool {
+        self.distributed.is_none() || self.rank_process().is_some()
+    }
+
+    /// The rank server's node name, when the distributed mode runs it as a
+    /// process of its own.
+    pub fn rank_process(&self) -> Option<String> {
+        let distributed = self.distributed.as_ref()?;
+        distributed
+            .rank_database
+            .as_ref()
+            .map(|_| self.rank.name.clone())
     }
 }
 

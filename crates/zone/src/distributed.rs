@@ -26,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use account::AccountCenter;
 use bus::Bus;
@@ -35,7 +36,9 @@ use game::{GameNode, StoreRoutes};
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store::StoreError;
-use store_postgres::{PostgresAccountStore, PostgresPlayerStore, PostgresRoutingStore};
+use store_postgres::{
+    PostgresAccountStore, PostgresPlayerStore, PostgresRankStore, PostgresRoutingStore,
+};
 use store_sqlite::PlayerStoreWriter;
 use telemetry::admin::{Admin, AdminServer, Phase};
 use telemetry::{MeteredBus, Registry};
@@ -74,6 +77,7 @@ enum Running {
     },
     Account(AccountCenter),
     DataCenter(DataCenter),
+    Rank(rank::RankServer),
 }
 
 impl ZoneNode {
@@ -153,6 +157,7 @@ impl ZoneNode {
             }
             Running::Account(account) => account.stop(),
             Running::DataCenter(datacenter) => datacenter.stop(),
+            Running::Rank(rank) => rank.stop(),
         }
     }
 }
@@ -194,9 +199,28 @@ async fn start_running(
         let (tcp_addr, ws_addr) = (Some(account.tcp_addr), account.ws_addr);
         return Ok((Running::Account(account), tcp_addr, ws_addr));
     }
+    if config.rank_process().as_deref() == Some(name) {
+        return start_rank_node(config, distributed, bus).await;
+    }
     let game = config.games.iter().find(|game| game.name == name);
     let game = game.ok_or_else(|| ZoneError::UnknownNode(name.to_owned()))?;
     start_game_node(config, game, bus, admin).await
+}
+
+/// The rank server on its PostgreSQL database (`rank_database`).
+async fn start_rank_node(
+    config: &ZoneConfig,
+    distributed: &DistributedConfig,
+    bus: Arc<dyn Bus>,
+) -> Result<Started, ZoneError> {
+    let database = distributed.rank_database.clone().unwrap_or_default();
+    let store = off_runtime(move || PostgresRankStore::connect(&database))
+        .await
+        .unwrap_or_else(|failed| Err(store::RankStoreError::Backend(failed)))
+        .map_err(rank::StartError::from)?;
+    let every = config.rank.snapshot_every_ms.map(Duration::from_millis);
+    let node = rank::RankServer::start(&config.rank.name, Box::new(store), bus, every).await?;
+    Ok((Running::Rank(node), None, None))
 }
 
 /// A game server and its battle server, with a writer on every srvno's

@@ -13,8 +13,8 @@ use gamecore::{ServerInfo, ZoneMap};
 use ownership::{OwnerId, Rules};
 use routing::Srvno;
 use store_sqlite::{
-    ACCOUNT_DB_FILE, OnSystemClock, PlayerStoreWriter, ROUTING_DB_FILE, SqliteAccountStore,
-    SqlitePlayerStore, SqliteRoutingStore,
+    ACCOUNT_DB_FILE, OnSystemClock, PlayerStoreWriter, RANK_DB_FILE, ROUTING_DB_FILE,
+    SqliteAccountStore, SqlitePlayerStore, SqliteRankStore, SqliteRoutingStore,
 };
 use telemetry::admin::{Admin, AdminServer, Phase};
 use telemetry::{MeteredBus, Registry, names};
@@ -56,6 +56,9 @@ pub enum ZoneError {
     /// The data center failed to start.
     #[error("data center: {0}")]
     DataCenter(#[from] datacenter::StartError),
+    /// The rank server failed to start.
+    #[error("rank server: {0}")]
+    Rank(#[from] rank::StartError),
     /// A battle server could not bind its name.
     #[error("battle server: {0}")]
     Battle(#[from] bus::BusError),
@@ -95,6 +98,7 @@ pub struct Zone {
     stores: StoreRoutes,
     account: AccountCenter,
     datacenter: DataCenter,
+    rank: rank::RankServer,
     battles: Vec<battle::BattleServer>,
     games: BTreeMap<String, GameNode>,
     /// Every node's series and the zone's health, served on every admin
@@ -130,9 +134,8 @@ impl Zone {
         ));
         let stores = open_stores(&config, &registry)?;
         let zone_map = zone_map(&config);
-        let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
-            .map_err(datacenter::StartError::from)?;
-        let datacenter = DataCenter::start(DATACENTER_NODE, Box::new(routes), bus.clone()).await?;
+        let datacenter = start_datacenter(&config, bus.clone()).await?;
+        let rank = start_rank(&config, bus.clone()).await?;
         let battles = config
             .games
             .iter()
@@ -168,6 +171,7 @@ impl Zone {
             stores,
             account,
             datacenter,
+            rank,
             battles,
             games,
             admin,
@@ -250,6 +254,41 @@ impl Zone {
         let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
         let target = (roleid, to);
         crate::transfer(self.bus.as_ref(), &self.stores, deadline, target, until).await
+    }
+
+    /// The first `limit` roles of rank board `board` (top N), live or from
+    /// its latest snapshot, asked over the zone's bus as [`OPERATOR_NODE`].
+    pub async fn rank_top(
+        &self,
+        board: &str,
+        snapshot: bool,
+        limit: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let ranking = rank::query::Ranking {
+            node: &self.config.rank.name,
+            board,
+            snapshot,
+        };
+        rank::query::top(self.bus.as_ref(), OPERATOR_NODE, deadline, &ranking, limit).await
+    }
+
+    /// `roleid`'s rank on live board `board` and `radius` neighbours on
+    /// each side.
+    pub async fn rank_around(
+        &self,
+        board: &str,
+        roleid: routing::RoleId,
+        radius: u32,
+    ) -> Result<wire::node::RankPage, bus::BusError> {
+        let deadline = Duration::from_millis(self.config.timing.request_deadline_ms);
+        let ranking = rank::query::Ranking {
+            node: &self.config.rank.name,
+            board,
+            snapshot: false,
+        };
+        let bus = self.bus.as_ref();
+        rank::query::around(bus, OPERATOR_NODE, deadline, &ranking, roleid, radius).await
     }
 
     /// Loads a read-only copy of `roleid` from its home database (seed
@@ -338,6 +377,7 @@ impl Zone {
             node.shutdown().await;
         }
         self.datacenter.stop();
+        self.rank.stop();
         for battle in self.battles {
             battle.stop();
         }
@@ -405,7 +445,23 @@ fn check_databases(config: &ZoneConfig) -> Result<(), ZoneError> {
         .map_err(datacenter::StartError::from)?;
     SqliteAccountStore::check_file(data_dir.join(ACCOUNT_DB_FILE))
         .map_err(account::StartError::from)?;
+    SqliteRankStore::check_file(data_dir.join(RANK_DB_FILE)).map_err(rank::StartError::from)?;
     Ok(())
+}
+
+/// Starts the data center on `datacenter.db`.
+async fn start_datacenter(config: &ZoneConfig, bus: Arc<dyn Bus>) -> Result<DataCenter, ZoneError> {
+    let routes = SqliteRoutingStore::open(config.data_dir.join(ROUTING_DB_FILE))
+        .map_err(datacenter::StartError::from)?;
+    Ok(DataCenter::start(DATACENTER_NODE, Box::new(routes), bus).await?)
+}
+
+/// Starts the rank server of the zone file's `[rank]` on `rank.db`.
+async fn start_rank(config: &ZoneConfig, bus: Arc<dyn Bus>) -> Result<rank::RankServer, ZoneError> {
+    let store = SqliteRankStore::open(config.data_dir.join(RANK_DB_FILE))
+        .map_err(rank::StartError::from)?;
+    let every = config.rank.snapshot_every_ms.map(Duration::from_millis);
+    Ok(rank::RankServer::start(&config.rank.name, Box::new(store), bus, every).await?)
 }
 
 /// Opens every game server's database behind its writer; in one process,
@@ -465,6 +521,7 @@ pub(crate) async fn start_game(
     core.server_level = game.level;
     core.account_node = ACCOUNT_NODE.to_owned();
     core.datacenter_node = DATACENTER_NODE.to_owned();
+    core.rank_node = config.runs_rank().then(|| config.rank.name.clone());
     core.battle_node = game.battle_node();
     core.lease_ttl_ms = timing.lease_ttl_ms;
     core.lease_renew_interval_ms = timing.lease_renew_interval_ms;

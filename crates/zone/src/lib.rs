@@ -23,7 +23,7 @@ mod transfer;
 pub use access::{AccessError, bus_access, create_missing_keys, nats_authorization, node_key};
 pub use audit::audit;
 pub use config::{
-    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig,
+    ConfigError, DataCenterConfig, DistributedConfig, GameServerConfig, ListenConfig, RankConfig,
     TestingConfig, ZoneConfig,
 };
 pub use distributed::ZoneNode;
@@ -32,6 +32,9 @@ pub use embedded::{
 };
 pub use limits::LimitsConfig;
 pub use node_lock::{NODE_LOCK_CHECK_MS, NODE_LOCK_RETRY_MS, NODE_LOCK_WAIT_MS};
+/// Reading the rank server over any bus (top N, a role's rank and
+/// neighbours): what an operator tool calls.
+pub use rank::query as rank_query;
 pub use takeover::{DataDirLock, LOCK_FILE, LockError};
 pub use transfer::{
     PlayerDatabases, TransferError, TransferStep, Transferred, open_player_databases, transfer,

@@ -72,6 +72,8 @@ pub struct ZoneDatabases {
     pub account: String,
     /// The data center's.
     pub datacenter: String,
+    /// The rank server's; without it the zone runs no rank server.
+    pub rank: Option<String>,
 }
 
 /// A benchmark run's unique name: the process id and the time.
@@ -101,13 +103,18 @@ impl DistributedZone {
             .map(|game| format!("{run}_{}", game.name))
             .collect();
         let players = databases.len();
-        databases.extend([format!("{run}_account"), format!("{run}_datacenter")]);
+        databases.extend([
+            format!("{run}_account"),
+            format!("{run}_datacenter"),
+            format!("{run}_rank"),
+        ]);
         create_databases(settings, &databases).await?;
         let connection = |database: &String| database_config(settings, database);
         let zone_databases = ZoneDatabases {
             players: databases[..players].iter().map(connection).collect(),
             account: connection(&databases[players]),
             datacenter: connection(&databases[players + 1]),
+            rank: Some(connection(&databases[players + 2])),
         };
         match Self::start_on(settings, run, template, &zone_databases, data_dir).await {
             Ok(zone) => Ok(Self { databases, ..zone }),
@@ -272,6 +279,7 @@ fn distributed_config(
         nats_keys: None,
         account_database: databases.account.clone(),
         datacenter_database: databases.datacenter.clone(),
+        rank_database: databases.rank.clone(),
     });
     Ok(template)
 }

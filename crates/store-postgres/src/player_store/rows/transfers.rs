@@ -6,7 +6,7 @@
 
 use ownership::OwnerId;
 use prost::Message;
-use routing::{RoleId, Srvno};
+use routing::RoleId;
 use store::backend::{from_column, holder_columns, ledger_kind_columns, roleid_column, to_column};
 use store::{RoleExport, TransferMark, WrittenLine};
 use tokio_postgres::types::ToSql;
