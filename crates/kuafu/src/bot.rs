@@ -153,10 +153,11 @@ impl Bot {
             .player
             .as_ref()
             .map_or(0, |player| player.roleid);
+        let mut friends = Friends::new(me);
         if let Some(roster) = &self.roster {
             roster.join(me);
+            friends.load(&session, counters).await?;
         }
-        let mut friends = Friends::new(me);
         let played = self
             .play_until_stopped(&mut session, &mut friends, counters, stop)
             .await;

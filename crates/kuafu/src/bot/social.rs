@@ -91,6 +91,18 @@ impl Friends {
         }
     }
 
+    /// Learns the friends the player already has (an earlier run's bot
+    /// added them), so it adds no friend twice.
+    pub(super) async fn load(
+        &mut self,
+        session: &GameSession,
+        counters: &BotCounters,
+    ) -> Result<(), ClientError> {
+        let list = session.friends().await?;
+        self.saw(&list.friends, counters);
+        Ok(())
+    }
+
     /// The next social act, if this turn has one.
     pub(super) fn next(&self, roster: &Roster, gold: u64) -> Option<Social> {
         let mut rng = rand::rng();
