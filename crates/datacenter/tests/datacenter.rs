@@ -4,16 +4,12 @@
 //! once durable and ordered by epoch, queries are answered, many concurrent
 //! notes share batches, and the records survive a restart.
 
-use std::sync::Arc;
+mod common;
+
+use common::Database;
 use std::time::Duration;
 
 use bus::{Bus, InProcessBus};
-use datacenter::DataCenter;
-use store::RoutingStore;
-use store_postgres::PostgresRoutingStore;
-use store_postgres::test_support::TestDatabase;
-use store_sqlite::{ROUTING_DB_FILE, SqliteRoutingStore};
-use tempfile::TempDir;
 use wire::node::node_message::Body;
 use wire::node::{CurrentAnswer, GetCurrent, NodeMessage, SetCurrent};
 
@@ -56,68 +52,8 @@ fn at(srvname: &str, online: bool) -> CurrentAnswer {
     }
 }
 
-/// Where a test's routing records live.
-enum Database {
-    Sqlite(TempDir),
-    Postgres(TestDatabase),
-}
-
-impl Database {
-    fn sqlite() -> Self {
-        Self::Sqlite(tempfile::tempdir().unwrap())
-    }
-
-    fn postgres() -> Option<Self> {
-        TestDatabase::create("datacenter").map(Self::Postgres)
-    }
-
-    /// A new store on the database, opened on a blocking thread.
-    async fn open(&self) -> Box<dyn RoutingStore> {
-        let open: Box<dyn FnOnce() -> Box<dyn RoutingStore> + Send> = match self {
-            Self::Sqlite(directory) => {
-                let path = directory.path().join(ROUTING_DB_FILE);
-                Box::new(move || Box::new(SqliteRoutingStore::open(path).unwrap()))
-            }
-            Self::Postgres(database) => {
-                let config = database.config();
-                Box::new(move || Box::new(PostgresRoutingStore::connect(&config).unwrap()))
-            }
-        };
-        tokio::task::spawn_blocking(open).await.unwrap()
-    }
-}
-
-async fn start(bus: &InProcessBus, database: &Database) -> DataCenter {
-    let bus: Arc<dyn Bus> = Arc::new(bus.clone());
-    let store = database.open().await;
-    DataCenter::start("datacenter", store, bus).await.unwrap()
-}
-
-/// Each test once per backend: `sqlite::NAME` and `postgres::NAME`.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(super::Database::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(database) = super::Database::postgres() {
-                        super::$test(database).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    "datacenter":
     notes_are_ordered_by_epoch_and_survive_a_restart,
     many_concurrent_notes_are_all_acknowledged_and_recorded,
     a_bad_note_is_refused_with_a_typed_error,
@@ -125,7 +61,7 @@ on_both_backends!(
 
 async fn notes_are_ordered_by_epoch_and_survive_a_restart(database: Database) {
     let bus = InProcessBus::new();
-    let node = start(&bus, &database).await;
+    let node = database.start(&bus).await;
     assert_eq!(get_current(&bus, 1_000_001).await, CurrentAnswer::default());
     set_current(&bus, 1_000_001, "gs2", true, 4).await;
     set_current(&bus, 1_000_001, "gs1", false, 3).await; // late: ignored
@@ -135,7 +71,7 @@ async fn notes_are_ordered_by_epoch_and_survive_a_restart(database: Database) {
     node.stop();
 
     let bus = InProcessBus::new();
-    let _node = start(&bus, &database).await;
+    let _node = database.start(&bus).await;
     assert_eq!(get_current(&bus, 1_000_001).await, at("gs2", false));
     set_current(&bus, 1_000_001, "gs1", true, 3).await; // still older than the stored 4
     assert_eq!(get_current(&bus, 1_000_001).await, at("gs2", false));
@@ -143,7 +79,7 @@ async fn notes_are_ordered_by_epoch_and_survive_a_restart(database: Database) {
 
 async fn many_concurrent_notes_are_all_acknowledged_and_recorded(database: Database) {
     let bus = InProcessBus::new();
-    let _node = start(&bus, &database).await;
+    let _node = database.start(&bus).await;
     let notes = (1..=300u64).map(|seq| {
         let bus = bus.clone();
         tokio::spawn(async move { set_current(&bus, 2_000_000 + seq, "gs3", true, seq).await })
@@ -158,7 +94,7 @@ async fn many_concurrent_notes_are_all_acknowledged_and_recorded(database: Datab
 
 async fn a_bad_note_is_refused_with_a_typed_error(database: Database) {
     let bus = InProcessBus::new();
-    let _node = start(&bus, &database).await;
+    let _node = database.start(&bus).await;
     let note = SetCurrent {
         roleid: 7,
         srvname: "gs1".to_owned(),

@@ -4,18 +4,15 @@
 //! another bus while the data center recorded it) detects the gap at the
 //! next push and loads the whole table.
 
+mod common;
+
+use common::Database;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Bus, InProcessBus};
-use datacenter::DataCenter;
 use datacenter::table::{Asker, TableFollower, fetch_table, record_transfer};
 use routing::{RoleId, Router, Srvno, Transfer};
-use store::RoutingStore;
-use store_postgres::PostgresRoutingStore;
-use store_postgres::test_support::TestDatabase;
-use store_sqlite::{ROUTING_DB_FILE, SqliteRoutingStore};
-use tempfile::TempDir;
 
 fn asker(from: &str) -> Asker {
     Asker {
@@ -34,34 +31,6 @@ fn moved(raw: u64, to: u32) -> Transfer {
     }
 }
 
-enum Database {
-    Sqlite(TempDir),
-    Postgres(TestDatabase),
-}
-
-impl Database {
-    async fn open(&self) -> Box<dyn RoutingStore> {
-        let open: Box<dyn FnOnce() -> Box<dyn RoutingStore> + Send> = match self {
-            Self::Sqlite(directory) => {
-                let path = directory.path().join(ROUTING_DB_FILE);
-                Box::new(move || Box::new(SqliteRoutingStore::open(path).unwrap()))
-            }
-            Self::Postgres(database) => {
-                let config = database.config();
-                Box::new(move || Box::new(PostgresRoutingStore::connect(&config).unwrap()))
-            }
-        };
-        tokio::task::spawn_blocking(open).await.unwrap()
-    }
-
-    async fn start(&self, bus: &InProcessBus) -> DataCenter {
-        let bus: Arc<dyn Bus> = Arc::new(bus.clone());
-        DataCenter::start("datacenter", self.open().await, bus)
-            .await
-            .unwrap()
-    }
-}
-
 /// Waits until the follower's table is at `version`.
 async fn reaches(follower: &TableFollower, version: u64) {
     test_support::eventually(&format!("the table at version {version}"), || async {
@@ -70,30 +39,8 @@ async fn reaches(follower: &TableFollower, version: u64) {
     .await;
 }
 
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(super::Database::Sqlite(tempfile::tempdir().unwrap())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(database) = super::TestDatabase::create("transfers") {
-                        super::$test(super::Database::Postgres(database)).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
 on_both_backends!(
+    "transfers":
     an_override_reaches_a_follower_and_survives_a_restart,
     a_follower_that_missed_a_push_loads_the_table_at_the_next_one,
 );
